@@ -1,0 +1,15 @@
+//! The nouns every layer shares: ids, resource requests, the job state machine,
+//! and the parsers for the formats users type (Slurm time limits, memory sizes,
+//! `#SBATCH` directives). Pure: no I/O, no clock, no randomness.
+
+pub mod ids;
+pub mod job;
+pub mod request;
+pub mod resources;
+pub mod sbatch;
+pub mod units;
+
+pub use ids::{JobId, UserId};
+pub use job::{InvalidTransition, JobState, PendingReason};
+pub use request::{JobCommand, JobRequest, JobSpec, SpecError};
+pub use resources::Resources;
