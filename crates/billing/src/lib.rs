@@ -1,1 +1,48 @@
-//! placeholder
+//! Metering, and later rating, liens and the ledger. Pure: the caller passes
+//! the times; nothing here reads a clock.
+//!
+//! Today this crate turns a finished job's allocation and run time into
+//! [`Usage`]: wall, GPU and CPU time in milliseconds, which the grants and
+//! billing work prices. Usage is allocation-based, as Slurm's `CPUTime`: a job
+//! that holds 4 GPUs for 10 s used 40 GPU-seconds whether or not it kept them busy.
+
+use aisc_model::Resources;
+use serde::{Deserialize, Serialize};
+
+/// Metered time of one job run, in milliseconds (integers: no float drift).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Wall-clock time from start to end.
+    pub wall_ms: u64,
+    /// GPUs held x wall time.
+    pub gpu_ms: u64,
+    /// CPU cores held x wall time.
+    pub cpu_ms: u64,
+}
+
+/// Meters a run that held `alloc` from `start_ms` to `end_ms` (epoch ms).
+/// An end before the start (a clock step) meters as zero rather than negative.
+pub fn meter(alloc: &Resources, start_ms: i64, end_ms: i64) -> Usage {
+    let wall_ms = u64::try_from(end_ms.saturating_sub(start_ms)).unwrap_or(0);
+    Usage {
+        wall_ms,
+        gpu_ms: wall_ms.saturating_mul(u64::from(alloc.gpus)),
+        cpu_ms: wall_ms.saturating_mul(u64::from(alloc.cpus)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_scales_with_what_was_held() {
+        let u = meter(&Resources { gpus: 4, cpus: 8, mem_mb: 1 }, 1_000, 11_500);
+        assert_eq!(u, Usage { wall_ms: 10_500, gpu_ms: 42_000, cpu_ms: 84_000 });
+    }
+
+    #[test]
+    fn a_backwards_clock_meters_nothing() {
+        assert_eq!(meter(&Resources { gpus: 1, cpus: 1, mem_mb: 1 }, 5, 4), Usage::default());
+    }
+}

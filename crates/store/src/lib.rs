@@ -1,1 +1,70 @@
-//! placeholder
+//! Persistence. All SQL lives in this crate.
+//!
+//! One back end today, SQLite (embedded, zero set-up). Writes go through a
+//! single writer task that commits whatever has queued up in one transaction
+//! (group commit): each caller's reply comes after the commit that holds its
+//! write, and with `synchronous=FULL` in WAL mode that commit is on disk.
+//! Reads use a separate pool of read-only connections, which WAL lets run
+//! beside the writer.
+
+mod error;
+mod jobs;
+mod users;
+mod writer;
+
+pub use error::StoreError;
+pub use jobs::{Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob};
+pub use users::{AuthUser, NewToken};
+pub use writer::Durability;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The store: a read pool and a handle on the writer task.
+#[derive(Debug, Clone)]
+pub struct Store {
+    read: SqlitePool,
+    writer: mpsc::Sender<writer::Request>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, runs migrations and
+    /// starts the writer task. Must be called inside a tokio runtime.
+    pub async fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .disable_statement_logging();
+        let mut conn = base
+            .clone()
+            .create_if_missing(true)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .connect()
+            .await?;
+        MIGRATOR.run(&mut conn).await?;
+        conn.ping().await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(base.read_only(true))
+            .await?;
+        let writer = writer::spawn(conn).await?;
+        Ok(Store { read, writer })
+    }
+
+    /// Waits for queued writes and closes the connections.
+    pub async fn close(self) {
+        drop(self.writer);
+        self.read.close().await;
+    }
+}

@@ -1,0 +1,46 @@
+//! The store's one error type.
+
+use aisc_model::{InvalidTransition, JobId, JobState};
+use thiserror::Error;
+
+/// What can go wrong in the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// No such row.
+    #[error("not found")]
+    NotFound,
+    /// A transition was asked of a job that is no longer in the expected state.
+    #[error("job {id} is not {expected}")]
+    Conflict {
+        /// The job.
+        id: JobId,
+        /// The state the change expected it in.
+        expected: JobState,
+    },
+    /// The state machine forbids the transition asked for.
+    #[error(transparent)]
+    Illegal(InvalidTransition),
+    /// A row holds a value the code cannot read (e.g. an unknown state name).
+    #[error("corrupt value {value:?} in column {column}")]
+    Corrupt {
+        /// The column.
+        column: &'static str,
+        /// What was found.
+        value: String,
+    },
+    /// The transaction holding this write could not commit; nothing in it was written.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    /// The writer task has stopped (the store is closing).
+    #[error("the store's writer has stopped")]
+    WriterGone,
+    /// The database answered with an error.
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A JSON column could not be encoded or decoded.
+    #[error("JSON column")]
+    Json(#[from] serde_json::Error),
+}

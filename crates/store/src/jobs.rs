@@ -1,0 +1,429 @@
+//! Jobs and their state history.
+
+use crate::Store;
+use crate::error::StoreError;
+use crate::writer::Op;
+use aisc_model::{JobId, JobSpec, JobState, Resources, UserId};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+/// A job to store as `pending`.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Who submitted it.
+    pub owner: UserId,
+    /// What it is.
+    pub spec: JobSpec,
+    /// The first pending reason (`Held` or `Priority`).
+    pub reason: String,
+    /// When it was accepted.
+    pub submit_ms: i64,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    /// Id.
+    pub id: JobId,
+    /// Submitter.
+    pub owner: UserId,
+    /// Submitter's user name.
+    pub owner_name: String,
+    /// Name.
+    pub name: String,
+    /// Project.
+    pub account: Option<String>,
+    /// State.
+    pub state: JobState,
+    /// Why it is in that state (for pending jobs: why it waits).
+    pub reason: String,
+    /// Held until released.
+    pub held: bool,
+    /// What it asked for.
+    pub resources: Resources,
+    /// GPU model asked for.
+    pub gpu_type: Option<String>,
+    /// Time limit, seconds.
+    pub time_limit_s: u64,
+    /// The full spec (only when fetched one by one).
+    pub spec: Option<JobSpec>,
+    /// Accepted at (epoch ms).
+    pub submit_ms: i64,
+    /// Started at.
+    pub start_ms: Option<i64>,
+    /// Ended at.
+    pub end_ms: Option<i64>,
+    /// Node it was placed on.
+    pub node: Option<String>,
+    /// GPU indices on that node.
+    pub gpu_ids: Vec<u32>,
+    /// Process id of its process group leader.
+    pub pid: Option<i64>,
+    /// That process's start time (clock ticks since boot), to tell it from a reused pid.
+    pub pid_start: Option<u64>,
+    /// Where its standard output goes.
+    pub stdout_path: Option<String>,
+    /// Where its standard error goes.
+    pub stderr_path: Option<String>,
+    /// Why aisc signalled it, once it has.
+    pub kill_reason: Option<String>,
+    /// Exit status.
+    pub exit_code: Option<i32>,
+    /// Signal that ended it.
+    pub signal: Option<i32>,
+    /// Metered wall time, ms.
+    pub wall_ms: Option<u64>,
+    /// Metered GPU time, ms.
+    pub gpu_ms: Option<u64>,
+    /// Metered CPU time, ms.
+    pub cpu_ms: Option<u64>,
+}
+
+/// One recorded transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobEvent {
+    /// When.
+    pub at_ms: i64,
+    /// From (none for the submission itself).
+    pub from: Option<JobState>,
+    /// To.
+    pub to: JobState,
+    /// Why.
+    pub reason: String,
+}
+
+/// Columns a transition may set besides the state; `None` leaves a column as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// Node.
+    pub node: Option<String>,
+    /// GPU indices.
+    pub gpu_ids: Option<Vec<u32>>,
+    /// Process id.
+    pub pid: Option<i64>,
+    /// Process start time.
+    pub pid_start: Option<u64>,
+    /// Output path.
+    pub stdout_path: Option<String>,
+    /// Error path.
+    pub stderr_path: Option<String>,
+    /// Start time.
+    pub start_ms: Option<i64>,
+    /// End time.
+    pub end_ms: Option<i64>,
+    /// Exit status.
+    pub exit_code: Option<i32>,
+    /// Ending signal.
+    pub signal: Option<i32>,
+    /// Metered wall time.
+    pub wall_ms: Option<u64>,
+    /// Metered GPU time.
+    pub gpu_ms: Option<u64>,
+    /// Metered CPU time.
+    pub cpu_ms: Option<u64>,
+}
+
+/// A change to a stored job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobChange {
+    /// `from → to`, recorded with its reason; refused unless the job is in `from`.
+    Transition {
+        /// Job.
+        id: JobId,
+        /// Expected current state.
+        from: JobState,
+        /// New state.
+        to: JobState,
+        /// Why.
+        reason: String,
+        /// When.
+        at_ms: i64,
+        /// Other columns to set.
+        set: Box<Fields>,
+    },
+    /// New pending reasons (ignored for jobs no longer pending).
+    Reasons(Vec<(JobId, String)>),
+    /// Records why aisc is about to signal a running job, before it does.
+    KillReason {
+        /// Job.
+        id: JobId,
+        /// Why.
+        reason: String,
+    },
+    /// Releases a held pending job.
+    Release {
+        /// Job.
+        id: JobId,
+    },
+}
+
+/// Which jobs to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only this user's jobs.
+    pub owner: Option<UserId>,
+    /// Only jobs with a smaller id (paging).
+    pub before: Option<JobId>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The columns every job query reads (a macro so that statements stay `&'static str`).
+macro_rules! columns {
+    () => {
+        "j.id, j.owner_id, u.name AS owner_name, j.name, j.account, j.state, j.reason, j.held, \
+    j.gpus, j.cpus, j.mem_mb, j.gpu_type, j.time_limit_s, j.submit_ms, j.start_ms, j.end_ms, j.node, j.gpu_ids, \
+    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms"
+    };
+}
+
+pub(crate) async fn insert(conn: &mut SqliteConnection, job: &NewJob) -> Result<i64, StoreError> {
+    let s = &job.spec;
+    let spec = serde_json::to_string(s)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO jobs (owner_id, name, account, state, reason, held, gpus, cpus, mem_mb, gpu_type, \
+         time_limit_s, spec, submit_ms) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(job.owner.0)
+    .bind(&s.name)
+    .bind(&s.account)
+    .bind(&job.reason)
+    .bind(s.hold)
+    .bind(s.resources.gpus)
+    .bind(s.resources.cpus)
+    .bind(to_i64(s.resources.mem_mb))
+    .bind(&s.gpu_type)
+    .bind(to_i64(s.time_limit_s))
+    .bind(spec)
+    .bind(job.submit_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    record_event(conn, id, job.submit_ms, None, JobState::Pending, "submitted").await?;
+    Ok(id)
+}
+
+async fn record_event(
+    conn: &mut SqliteConnection,
+    id: i64,
+    at_ms: i64,
+    from: Option<JobState>,
+    to: JobState,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO job_events (job_id, at_ms, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)")
+        .bind(id)
+        .bind(at_ms)
+        .bind(from.map(JobState::as_str))
+        .bind(to.as_str())
+        .bind(reason)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn apply(conn: &mut SqliteConnection, change: &JobChange) -> Result<(), StoreError> {
+    match change {
+        JobChange::Transition { id, from, to, reason, at_ms, set } => {
+            from.transition(*to).map_err(StoreError::Illegal)?;
+            let gpu_ids = set.gpu_ids.as_ref().map(|g| join_ids(g));
+            let done = sqlx::query(
+                "UPDATE jobs SET state = ?, reason = ?, node = COALESCE(?, node), gpu_ids = COALESCE(?, gpu_ids), \
+                 pid = COALESCE(?, pid), pid_start = COALESCE(?, pid_start), stdout_path = COALESCE(?, stdout_path), \
+                 stderr_path = COALESCE(?, stderr_path), start_ms = COALESCE(?, start_ms), end_ms = COALESCE(?, end_ms), \
+                 exit_code = COALESCE(?, exit_code), signal = COALESCE(?, signal), wall_ms = COALESCE(?, wall_ms), \
+                 gpu_ms = COALESCE(?, gpu_ms), cpu_ms = COALESCE(?, cpu_ms) WHERE id = ? AND state = ?",
+            )
+            .bind(to.as_str())
+            .bind(reason)
+            .bind(&set.node)
+            .bind(gpu_ids)
+            .bind(set.pid)
+            .bind(set.pid_start.map(to_i64))
+            .bind(&set.stdout_path)
+            .bind(&set.stderr_path)
+            .bind(set.start_ms)
+            .bind(set.end_ms)
+            .bind(set.exit_code)
+            .bind(set.signal)
+            .bind(set.wall_ms.map(to_i64))
+            .bind(set.gpu_ms.map(to_i64))
+            .bind(set.cpu_ms.map(to_i64))
+            .bind(id.0)
+            .bind(from.as_str())
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict { id: *id, expected: *from });
+            }
+            record_event(conn, id.0, *at_ms, Some(*from), *to, reason).await
+        }
+        JobChange::Reasons(reasons) => {
+            for (id, reason) in reasons {
+                sqlx::query("UPDATE jobs SET reason = ? WHERE id = ? AND state = 'pending' AND reason <> ?")
+                    .bind(reason)
+                    .bind(id.0)
+                    .bind(reason)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+        JobChange::KillReason { id, reason } => {
+            sqlx::query("UPDATE jobs SET kill_reason = ? WHERE id = ? AND kill_reason IS NULL")
+                .bind(reason)
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+        JobChange::Release { id } => {
+            let done = sqlx::query("UPDATE jobs SET held = 0, reason = 'Priority' WHERE id = ? AND state = 'pending'")
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict { id: *id, expected: JobState::Pending });
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Store {
+    /// Stores a new pending job; returns its id once committed.
+    pub async fn submit(&self, job: NewJob) -> Result<JobId, StoreError> {
+        self.write(Op::InsertJob(Box::new(job))).await.map(JobId)
+    }
+
+    /// Applies a change once committed.
+    pub async fn change(&self, change: JobChange) -> Result<(), StoreError> {
+        self.write(Op::Change(change)).await.map(|_| ())
+    }
+
+    /// One job with its spec.
+    pub async fn job(&self, id: JobId) -> Result<JobRow, StoreError> {
+        let sql = concat!("SELECT ", columns!(), ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id WHERE j.id = ?");
+        let row = sqlx::query(sql).bind(id.0).fetch_optional(&self.read).await?;
+        row.as_ref().map(|r| read_row(r, true)).ok_or(StoreError::NotFound)?
+    }
+
+    /// A job's recorded transitions, oldest first.
+    pub async fn events(&self, id: JobId) -> Result<Vec<JobEvent>, StoreError> {
+        let rows = sqlx::query("SELECT at_ms, from_state, to_state, reason FROM job_events WHERE job_id = ? ORDER BY id")
+            .bind(id.0)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let from: Option<String> = r.try_get("from_state")?;
+                Ok(JobEvent {
+                    at_ms: r.try_get("at_ms")?,
+                    from: from.map(|s| parse_state(&s)).transpose()?,
+                    to: parse_state(&r.try_get::<String, _>("to_state")?)?,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Jobs matching `filter`, newest first.
+    pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(concat!("SELECT ", columns!(), " FROM jobs j JOIN users u ON u.id = j.owner_id WHERE 1 = 1"));
+        if let Some(state) = filter.state {
+            q.push(" AND j.state = ").push_bind(state.as_str());
+        }
+        if let Some(owner) = filter.owner {
+            q.push(" AND j.owner_id = ").push_bind(owner.0);
+        }
+        if let Some(before) = filter.before {
+            q.push(" AND j.id < ").push_bind(before.0);
+        }
+        q.push(" ORDER BY j.id DESC LIMIT ").push_bind(i64::from(filter.limit));
+        let rows = q.build().fetch_all(&self.read).await?;
+        rows.iter().map(|r| read_row(r, false)).collect()
+    }
+
+    /// Every job not yet finished (pending, admitted, running), oldest first, with specs.
+    pub async fn active(&self) -> Result<Vec<JobRow>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id ",
+            "WHERE j.state IN ('pending', 'admitted', 'running') ORDER BY j.id"
+        );
+        let rows = sqlx::query(sql).fetch_all(&self.read).await?;
+        rows.iter().map(|r| read_row(r, true)).collect()
+    }
+}
+
+fn read_row(r: &SqliteRow, with_spec: bool) -> Result<JobRow, StoreError> {
+    let spec = if with_spec {
+        let text: String = r.try_get("spec")?;
+        Some(serde_json::from_str(&text)?)
+    } else {
+        None
+    };
+    let gpu_ids: Option<String> = r.try_get("gpu_ids")?;
+    Ok(JobRow {
+        id: JobId(r.try_get("id")?),
+        owner: UserId(r.try_get("owner_id")?),
+        owner_name: r.try_get("owner_name")?,
+        name: r.try_get("name")?,
+        account: r.try_get("account")?,
+        state: parse_state(&r.try_get::<String, _>("state")?)?,
+        reason: r.try_get("reason")?,
+        held: r.try_get("held")?,
+        resources: Resources {
+            gpus: r.try_get("gpus")?,
+            cpus: r.try_get("cpus")?,
+            mem_mb: to_u64(r.try_get("mem_mb")?),
+        },
+        gpu_type: r.try_get("gpu_type")?,
+        time_limit_s: to_u64(r.try_get("time_limit_s")?),
+        spec,
+        submit_ms: r.try_get("submit_ms")?,
+        start_ms: r.try_get("start_ms")?,
+        end_ms: r.try_get("end_ms")?,
+        node: r.try_get("node")?,
+        gpu_ids: gpu_ids.as_deref().map(split_ids).transpose()?.unwrap_or_default(),
+        pid: r.try_get("pid")?,
+        pid_start: r.try_get::<Option<i64>, _>("pid_start")?.map(to_u64),
+        stdout_path: r.try_get("stdout_path")?,
+        stderr_path: r.try_get("stderr_path")?,
+        kill_reason: r.try_get("kill_reason")?,
+        exit_code: r.try_get("exit_code")?,
+        signal: r.try_get("signal")?,
+        wall_ms: r.try_get::<Option<i64>, _>("wall_ms")?.map(to_u64),
+        gpu_ms: r.try_get::<Option<i64>, _>("gpu_ms")?.map(to_u64),
+        cpu_ms: r.try_get::<Option<i64>, _>("cpu_ms")?.map(to_u64),
+    })
+}
+
+fn parse_state(s: &str) -> Result<JobState, StoreError> {
+    s.parse().map_err(|_| StoreError::Corrupt { column: "state", value: s.to_string() })
+}
+
+fn join_ids(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn split_ids(s: &str) -> Result<Vec<u32>, StoreError> {
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|x| x.parse().map_err(|_| StoreError::Corrupt { column: "gpu_ids", value: s.to_string() }))
+        .collect()
+}
+
+/// SQLite integers are i64; our counters never reach 2^63.
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
