@@ -1,1 +1,41 @@
-//! placeholder
+//! Where jobs really run. Today: the local engine, which runs each job as a
+//! process group on this host.
+//!
+//! Guarantees of the local engine:
+//! - each job runs in its own process group, in its working directory, with
+//!   the environment it asked for plus `AISC_JOB_ID`, `SLURM_JOB_ID`-style
+//!   variables and `CUDA_VISIBLE_DEVICES` (its GPU indices, PCI bus order);
+//! - a small `/bin/sh` wrapper writes the group leader's pid to
+//!   `<job dir>/pid` before the job starts and its exit status to
+//!   `<job dir>/exit` after it ends, so a job whose server was restarted can
+//!   be re-adopted and still report how it ended;
+//! - every exit is reported once on the events channel.
+//!
+//! Caveats: jobs run as the server's own OS user; a process that leaves its
+//! process group (`setsid`) escapes cancellation.
+
+mod host;
+mod local;
+mod procfs;
+
+pub use host::{GpuInfo, HostInfo, discover};
+pub use local::{EngineEvent, LaunchSpec, Launched, LocalEngine, Outcome, Recovery};
+
+/// What can go wrong starting or watching a job.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A file or directory the job needs could not be prepared.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path involved.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process could not be started.
+    #[error("could not start the job's process: {0}")]
+    Spawn(#[source] std::io::Error),
+}

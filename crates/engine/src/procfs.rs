@@ -1,0 +1,64 @@
+//! What `/proc` says about a process: alive, its start time, its environment.
+
+use std::fs;
+
+/// A process as `/proc/<pid>/stat` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// One-letter state (`R`, `S`, `Z`, ...).
+    pub state: char,
+    /// Start time, clock ticks since boot.
+    pub start_ticks: u64,
+}
+
+/// Reads `/proc/<pid>/stat`; `None` if there is no such process.
+pub fn stat(pid: i64) -> Option<ProcStat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Parses a stat line. The command name (field 2) may hold spaces and
+/// parentheses, so fields are counted from the last `)`.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // After the state (field 3), the start time is field 22: 19 further on.
+    let start_ticks = fields.nth(18)?.parse().ok()?;
+    Some(ProcStat { state, start_ticks })
+}
+
+/// Whether a process with this pid and start time is alive (not a zombie).
+pub fn alive(pid: i64, start_ticks: u64) -> bool {
+    matches!(stat(pid), Some(s) if s.start_ticks == start_ticks && s.state != 'Z' && s.state != 'X')
+}
+
+/// Whether the process's environment holds `KEY=value` exactly.
+pub fn has_env(pid: i64, key: &str, value: &str) -> bool {
+    let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let want = format!("{key}={value}");
+    env.split(|b| *b == 0).any(|kv| kv == want.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_stat_line_with_an_awkward_name() {
+        let line = "1234 (my (odd) job) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 100";
+        assert_eq!(parse_stat(line), Some(ProcStat { state: 'S', start_ticks: 987_654 }));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_wrong_start_time_is_not() {
+        let me = i64::from(std::process::id());
+        let s = stat(me).expect("own stat");
+        assert!(alive(me, s.start_ticks));
+        assert!(!alive(me, s.start_ticks + 1));
+        assert!(stat(i64::from(i32::MAX)).is_none());
+    }
+}
