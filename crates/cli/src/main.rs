@@ -1,1 +1,76 @@
-fn main() {}
+//! `aisc`: the command line of the centre. `aisc serve` runs the server; every
+//! other command talks to it over HTTP (`AISC_URL`, default
+//! http://127.0.0.1:8080) with a bearer token (`AISC_TOKEN`, or the file that
+//! `aisc login` writes).
+
+mod client;
+mod cmd_jobs;
+mod cmd_serve;
+mod cmd_submit;
+mod format;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "aisc", version, about = "Run and use an AI supercomputing centre", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Start the centre on this machine (embedded database, local engine).
+    Serve(cmd_serve::ServeArgs),
+    /// Submit a job: `aisc submit [options] -- COMMAND...` or `aisc submit [options] SCRIPT`.
+    Submit(cmd_submit::SubmitArgs),
+    /// List jobs, newest first.
+    Jobs(cmd_jobs::JobsArgs),
+    /// Show one job: spec, state history with reasons, placement, exit code, usage.
+    Show(cmd_jobs::ShowArgs),
+    /// Print a job's output.
+    Logs(cmd_jobs::LogsArgs),
+    /// Cancel jobs.
+    Cancel(cmd_jobs::IdsArgs),
+    /// Release held jobs.
+    Release(cmd_jobs::IdsArgs),
+    /// Show the nodes and their GPUs.
+    Nodes(cmd_jobs::JsonArgs),
+    /// Show who the current token belongs to.
+    Whoami(cmd_jobs::JsonArgs),
+    /// Store an API token for later commands (in the user's config directory, mode 0600).
+    Login(cmd_jobs::LoginArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aisc: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Cmd::Serve(a) => cmd_serve::run(a).await,
+            Cmd::Submit(a) => cmd_submit::run(a).await,
+            Cmd::Jobs(a) => cmd_jobs::jobs(a).await,
+            Cmd::Show(a) => cmd_jobs::show(a).await,
+            Cmd::Logs(a) => cmd_jobs::logs(a).await,
+            Cmd::Cancel(a) => cmd_jobs::cancel(a).await,
+            Cmd::Release(a) => cmd_jobs::release(a).await,
+            Cmd::Nodes(a) => cmd_jobs::nodes(a).await,
+            Cmd::Whoami(a) => cmd_jobs::whoami(a).await,
+            Cmd::Login(a) => cmd_jobs::login(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("aisc: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -36,14 +36,26 @@ pub struct HostInfo {
     pub gpu_source: String,
 }
 
-/// Looks at this host. With `fake_gpus`, NVML is not consulted.
-pub fn discover(fake_gpus: Option<u32>) -> HostInfo {
-    let (gpus, gpu_source) = match fake_gpus {
-        Some(n) => (
-            (0..n)
-                .map(|index| GpuInfo { index, name: "fake-gpu".into(), uuid: None, memory_mb: 0, fake: true })
+/// GPUs that do not exist, declared for testing: how many, and the model name they claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeGpus {
+    /// How many.
+    pub count: u32,
+    /// Model name (`fake` unless given, e.g. `h100` from `--fake-gpus h100:8`).
+    pub model: String,
+}
+
+/// Looks at this host. With `fake`, NVML is not consulted.
+pub fn discover(fake: Option<&FakeGpus>) -> HostInfo {
+    let (gpus, gpu_source) = match fake {
+        Some(FakeGpus { count, model }) => (
+            (0..*count)
+                .map(|index| GpuInfo { index, name: model.clone(), uuid: None, memory_mb: 0, fake: true })
                 .collect(),
-            format!("{n} fake GPUs declared with --fake-gpus (not real devices)"),
+            match model.as_str() {
+                "fake" => format!("{count} fake GPUs declared with --fake-gpus (not real devices)"),
+                m => format!("{count} fake {m} GPUs declared with --fake-gpus (not real devices)"),
+            },
         ),
         None => match nvml_gpus() {
             Ok(gpus) if gpus.is_empty() => (gpus, "NVML found no GPUs".into()),
@@ -81,6 +93,20 @@ fn nvml_gpus() -> Result<Vec<GpuInfo>, String> {
         .collect()
 }
 
+impl HostInfo {
+    /// Whether this host's GPUs are declared fakes.
+    pub fn gpus_fake(&self) -> bool {
+        self.gpus.iter().any(|g| g.fake)
+    }
+
+    /// The GPU model as a short lower-case type (`NVIDIA H100 80GB HBM3` → `h100`), if any GPUs.
+    pub fn gpu_type(&self) -> Option<String> {
+        let name = self.gpus.first()?.name.to_ascii_lowercase();
+        let short = name.split_whitespace().find(|w| !matches!(*w, "nvidia" | "tesla" | "geforce" | "quadro"));
+        Some(short.unwrap_or("gpu").to_string())
+    }
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -107,7 +133,7 @@ mod tests {
 
     #[test]
     fn fake_gpus_are_named_as_fake() {
-        let h = discover(Some(3));
+        let h = discover(Some(&FakeGpus { count: 3, model: "fake".into() }));
         assert_eq!(h.gpus.len(), 3);
         assert!(h.gpus.iter().all(|g| g.fake));
         assert!(h.gpu_source.contains("fake"));
@@ -123,6 +149,14 @@ mod tests {
         } else {
             assert!(h.gpus.iter().all(|g| !g.fake && g.uuid.is_some()));
         }
+    }
+
+    #[test]
+    fn gpu_type_is_the_short_model_name() {
+        let mut h = discover(Some(&FakeGpus { count: 1, model: "NVIDIA H100 80GB HBM3".into() }));
+        assert_eq!(h.gpu_type().as_deref(), Some("h100"));
+        h.gpus.clear();
+        assert_eq!(h.gpu_type(), None);
     }
 
     #[test]

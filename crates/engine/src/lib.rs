@@ -18,7 +18,7 @@ mod host;
 mod local;
 mod procfs;
 
-pub use host::{GpuInfo, HostInfo, discover};
+pub use host::{FakeGpus, GpuInfo, HostInfo, discover};
 pub use local::{EngineEvent, LaunchSpec, Launched, LocalEngine, Outcome, Recovery};
 
 /// What can go wrong starting or watching a job.

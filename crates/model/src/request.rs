@@ -31,6 +31,7 @@ pub const DEFAULT_MEM_PER_CPU_MB: u64 = 1024;
 
 /// A submission as received: everything optional but the command or script.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct JobRequest {
     /// Job name (`-J`).

@@ -224,31 +224,38 @@ pub fn parse_gpu_spec(value: &str) -> Result<(Option<String>, u32), String> {
     }
 }
 
+/// Reads one `--gres` item: `gpu[:type][:N]` gives the GPU type and count;
+/// any other resource (`nvme:1`) gives `None`.
+pub fn parse_gres_item(item: &str) -> Result<Option<(Option<String>, u32)>, String> {
+    let mut parts = item.split(':');
+    if parts.next() != Some("gpu") {
+        return Ok(None);
+    }
+    let rest: Vec<&str> = parts.collect();
+    let (ty, n) = match rest.as_slice() {
+        [] => (None, "1"),
+        [n] if n.parse::<u32>().is_ok() => (None, *n),
+        [ty] => (Some(*ty), "1"),
+        [ty, n] => (Some(*ty), *n),
+        _ => return Err(format!("--gres {item:?}: use gpu[:type]:N")),
+    };
+    let n = n.parse::<u32>().map_err(|_| format!("--gres {item:?}: {n:?} is not a whole number"))?;
+    if ty.is_some_and(str::is_empty) {
+        return Err(format!("--gres {item:?}: empty GPU type"));
+    }
+    Ok(Some((ty.map(str::to_string), n)))
+}
+
 /// `--gres=gpu[:type]:N[,other...]`
 fn apply_gres(opts: &mut SbatchOptions, value: &str, line: usize) -> Result<(), String> {
     for item in value.split(',') {
-        let mut parts = item.split(':');
-        let name = parts.next().unwrap_or_default();
-        if name != "gpu" {
-            opts.warnings.push(format!("line {line}: --gres {item:?} is not a GPU and is ignored"));
-            continue;
+        match parse_gres_item(item)? {
+            Some((ty, n)) => {
+                opts.gpus = Some(n);
+                opts.gpu_type = ty;
+            }
+            None => opts.warnings.push(format!("line {line}: --gres {item:?} is not a GPU and is ignored")),
         }
-        let rest: Vec<&str> = parts.collect();
-        let (ty, n) = match rest.as_slice() {
-            [] => (None, "1"),
-            [n] if n.parse::<u32>().is_ok() => (None, *n),
-            [ty] => (Some(*ty), "1"),
-            [ty, n] => (Some(*ty), *n),
-            _ => return Err(format!("--gres {item:?}: use gpu[:type]:N")),
-        };
-        let n = n
-            .parse::<u32>()
-            .map_err(|_| format!("--gres {item:?}: {n:?} is not a whole number"))?;
-        if ty.is_some_and(str::is_empty) {
-            return Err(format!("--gres {item:?}: empty GPU type"));
-        }
-        opts.gpus = Some(n);
-        opts.gpu_type = ty.map(str::to_string);
     }
     Ok(())
 }

@@ -1,1 +1,198 @@
-//! placeholder
+//! The aisc server: the HTTP API, authentication, and the control loop that
+//! drives the scheduler and the engine. `aisc serve` calls [`run`].
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod control;
+pub mod error;
+
+use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
+use aisc_model::Resources;
+use aisc_sched::Node;
+use aisc_store::{Durability, NewToken, Store, StoreError};
+use auth::TokenCache;
+use control::{Command, Controller};
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::{self, OpenOptions};
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How the server is started.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the database, job directories and admin token live.
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// GPUs to pretend to have, instead of asking NVML.
+    pub fake_gpus: Option<FakeGpus>,
+    /// Time between SIGTERM and SIGKILL when a job is cancelled or times out.
+    pub kill_grace: Duration,
+    /// How hard commits wait for the disk.
+    pub durability: Durability,
+}
+
+/// What every request handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Store,
+    /// Recently verified tokens.
+    pub tokens: Arc<TokenCache>,
+    /// The control loop's inbox.
+    pub control: mpsc::Sender<Command>,
+    /// This host.
+    pub host: Arc<HostInfo>,
+    /// This host as the scheduler sees it.
+    pub node: Arc<Node>,
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A file or directory could not be prepared.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another server holds the data directory.
+    #[error("another aisc server is using {0} (its lock file is held)")]
+    Locked(String),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ServerError {
+    let path = path.display().to_string();
+    move |source| ServerError::Io { what, path, source }
+}
+
+/// Starts the centre on this host and serves until `shutdown` completes.
+/// Running jobs are left running at shutdown; the next start re-adopts them.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .map_err(io_err("cannot create data directory", &config.data_dir))?;
+    // Absolute, so that job directories and log paths stay valid whatever the jobs' working directories.
+    let dir = &fs::canonicalize(&config.data_dir).map_err(io_err("cannot resolve data directory", &config.data_dir))?;
+    let _lock = lock_data_dir(dir)?;
+
+    let store = Store::open(&dir.join("aisc.db"), config.durability).await?;
+    bootstrap_admin(&store, dir).await?;
+
+    let host = aisc_engine::discover(config.fake_gpus.as_ref());
+    if host.gpus.is_empty() {
+        eprintln!("aisc: {}; jobs that ask for GPUs will be refused (use --fake-gpus N to test)", host.gpu_source);
+    } else {
+        eprintln!("aisc: {}", host.gpu_source);
+    }
+    let node = Node {
+        name: host.hostname.clone(),
+        capacity: Resources { gpus: host.gpus.len() as u32, cpus: host.cpus, mem_mb: host.mem_mb },
+        gpu_type: host.gpu_type(),
+    };
+
+    let (engine_tx, engine_rx) = mpsc::unbounded_channel();
+    let engine = LocalEngine::new(engine_tx);
+    let mut controller =
+        Controller::new(store.clone(), engine, node.clone(), host.gpus_fake(), dir.to_path_buf(), config.kill_grace);
+    controller.recover().await?;
+    let (control_tx, control_rx) = mpsc::channel(16_384);
+    let control_task = tokio::spawn(controller.run(control_rx, engine_rx));
+
+    let state = AppState {
+        store: store.clone(),
+        tokens: Arc::new(TokenCache::default()),
+        control: control_tx,
+        host: Arc::new(host),
+        node: Arc::new(node),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    eprintln!("aisc: listening on http://{addr} (data in {})", dir.display());
+    let served = axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await;
+    // The router (and with it every sender) is gone: the control loop drains and stops.
+    let _ = control_task.await;
+    store.close().await;
+    served.map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Holds an exclusive lock on `<data-dir>/lock` for as long as the server runs.
+fn lock_data_dir(dir: &Path) -> Result<Flock<fs::File>, ServerError> {
+    let path = dir.join("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io_err("cannot open lock file", &path))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| ServerError::Locked(dir.display().to_string()))
+}
+
+/// On an empty database: creates the `admin` account and writes its token to
+/// `<data-dir>/admin-token` (mode 0600). The token itself is never logged.
+///
+/// Crash-safe: the token goes to `admin-token.tmp` first, the account and the
+/// token's hash commit together, and only then is the file renamed into place;
+/// a start that finds the temporary file beside a committed account finishes
+/// the rename.
+async fn bootstrap_admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
+    let path = dir.join("admin-token");
+    let tmp = dir.join("admin-token.tmp");
+    if store.user_count().await? > 0 {
+        if tmp.exists() && !path.exists() {
+            fs::rename(&tmp, &path).map_err(io_err("cannot write", &path))?;
+        }
+        return Ok(());
+    }
+    let now = clock::now_ms();
+    let token = auth::new_token();
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_err("cannot write", &tmp))?;
+    writeln!(f, "{token}").and_then(|()| f.sync_all()).map_err(io_err("cannot write", &tmp))?;
+    let hash = auth::hash_token(&token);
+    let first = NewToken {
+        user: aisc_model::UserId(0),
+        token_hash: hash,
+        label: "admin (first start)".into(),
+        created_ms: now,
+        expires_ms: None,
+    };
+    store.create_user_with_token("admin", "admin", now, first).await?;
+    fs::rename(&tmp, &path).map_err(io_err("cannot write", &path))?;
+    eprintln!("aisc: created the admin account; its API token is in {} (mode 0600)", path.display());
+    Ok(())
+}

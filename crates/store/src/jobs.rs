@@ -65,7 +65,9 @@ pub struct JobRow {
     pub stdout_path: Option<String>,
     /// Where its standard error goes.
     pub stderr_path: Option<String>,
-    /// Why aisc signalled it, once it has.
+    /// The state aisc is ending it into (cancelled, timed_out), once it has signalled it.
+    pub kill_state: Option<JobState>,
+    /// Why aisc signalled it.
     pub kill_reason: Option<String>,
     /// Exit status.
     pub exit_code: Option<i32>,
@@ -147,6 +149,8 @@ pub enum JobChange {
     KillReason {
         /// Job.
         id: JobId,
+        /// The state it will end in.
+        state: JobState,
         /// Why.
         reason: String,
     },
@@ -175,7 +179,7 @@ macro_rules! columns {
     () => {
         "j.id, j.owner_id, u.name AS owner_name, j.name, j.account, j.state, j.reason, j.held, \
     j.gpus, j.cpus, j.mem_mb, j.gpu_type, j.time_limit_s, j.submit_ms, j.start_ms, j.end_ms, j.node, j.gpu_ids, \
-    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms"
+    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms"
     };
 }
 
@@ -270,8 +274,9 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, change: &JobChange) -> Re
             }
             Ok(())
         }
-        JobChange::KillReason { id, reason } => {
-            sqlx::query("UPDATE jobs SET kill_reason = ? WHERE id = ? AND kill_reason IS NULL")
+        JobChange::KillReason { id, state, reason } => {
+            sqlx::query("UPDATE jobs SET kill_state = ?, kill_reason = ? WHERE id = ? AND kill_reason IS NULL")
+                .bind(state.as_str())
                 .bind(reason)
                 .bind(id.0)
                 .execute(&mut *conn)
@@ -393,6 +398,7 @@ fn read_row(r: &SqliteRow, with_spec: bool) -> Result<JobRow, StoreError> {
         pid_start: r.try_get::<Option<i64>, _>("pid_start")?.map(to_u64),
         stdout_path: r.try_get("stdout_path")?,
         stderr_path: r.try_get("stderr_path")?,
+        kill_state: r.try_get::<Option<String>, _>("kill_state")?.map(|s| parse_state(&s)).transpose()?,
         kill_reason: r.try_get("kill_reason")?,
         exit_code: r.try_get("exit_code")?,
         signal: r.try_get("signal")?,

@@ -33,13 +33,23 @@ pub struct AuthUser {
     pub role: String,
 }
 
-pub(crate) async fn insert_user(conn: &mut SqliteConnection, name: &str, role: &str, at_ms: i64) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("INSERT INTO users (name, role, created_ms) VALUES (?, ?, ?) RETURNING id")
+pub(crate) async fn insert_user(
+    conn: &mut SqliteConnection,
+    name: &str,
+    role: &str,
+    at_ms: i64,
+    token: Option<&NewToken>,
+) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query_scalar("INSERT INTO users (name, role, created_ms) VALUES (?, ?, ?) RETURNING id")
         .bind(name)
         .bind(role)
         .bind(at_ms)
-        .fetch_one(conn)
-        .await?)
+        .fetch_one(&mut *conn)
+        .await?;
+    if let Some(t) = token {
+        insert_token(conn, &NewToken { user: UserId(id), ..t.clone() }).await?;
+    }
+    Ok(id)
 }
 
 pub(crate) async fn insert_token(conn: &mut SqliteConnection, t: &NewToken) -> Result<i64, StoreError> {
@@ -58,7 +68,19 @@ pub(crate) async fn insert_token(conn: &mut SqliteConnection, t: &NewToken) -> R
 impl Store {
     /// Creates a user.
     pub async fn create_user(&self, name: &str, role: &str, at_ms: i64) -> Result<UserId, StoreError> {
-        let op = Op::CreateUser { name: name.to_string(), role: role.to_string(), at_ms };
+        let op = Op::CreateUser { name: name.to_string(), role: role.to_string(), at_ms, token: None };
+        self.write(op).await.map(UserId)
+    }
+
+    /// Creates a user and its first token in one transaction (`token.user` is ignored).
+    pub async fn create_user_with_token(
+        &self,
+        name: &str,
+        role: &str,
+        at_ms: i64,
+        token: NewToken,
+    ) -> Result<UserId, StoreError> {
+        let op = Op::CreateUser { name: name.to_string(), role: role.to_string(), at_ms, token: Some(token) };
         self.write(op).await.map(UserId)
     }
 

@@ -27,7 +27,7 @@ const MAX_BATCH: usize = 1024;
 pub(crate) enum Op {
     InsertJob(Box<NewJob>),
     Change(JobChange),
-    CreateUser { name: String, role: String, at_ms: i64 },
+    CreateUser { name: String, role: String, at_ms: i64, token: Option<NewToken> },
     CreateToken(NewToken),
 }
 
@@ -63,7 +63,7 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &[Request]) -> Vec<Res
         let res = match &req.op {
             Op::InsertJob(job) => jobs::insert(&mut tx, job).await,
             Op::Change(change) => jobs::apply(&mut tx, change).await.map(|()| 0),
-            Op::CreateUser { name, role, at_ms } => users::insert_user(&mut tx, name, role, *at_ms).await,
+            Op::CreateUser { name, role, at_ms, token } => users::insert_user(&mut tx, name, role, *at_ms, token.as_ref()).await,
             Op::CreateToken(t) => users::insert_token(&mut tx, t).await,
         };
         results.push(res);

@@ -41,6 +41,7 @@ CREATE TABLE jobs (
     pid_start     INTEGER,
     stdout_path   TEXT,
     stderr_path   TEXT,
+    kill_state    TEXT,
     kill_reason   TEXT,
     exit_code     INTEGER,
     signal        INTEGER,

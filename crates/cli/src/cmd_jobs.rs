@@ -1,0 +1,324 @@
+//! Commands that read and act on jobs: `jobs`, `show`, `logs`, `cancel`,
+//! `release`, `nodes`, `whoami`, `login`.
+
+use crate::client::{Client, base_url, config_dir};
+use crate::format::{elapsed_s, mem, short_time, table};
+use aisc_model::units::format_duration;
+use aisc_server::api::types::{ActionResult, JobDetail, JobList, JobView, NodeView, WhoAmI};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use reqwest::Method;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Only jobs in this state (pending, running, completed, failed, cancelled, timed_out, ...).
+    #[arg(long)]
+    state: Option<String>,
+    /// Only my own jobs (an admin sees everyone's by default).
+    #[arg(long)]
+    mine: bool,
+    /// How many jobs (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Job id.
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Job id.
+    id: String,
+    /// Keep printing as the job writes, until it ends.
+    #[arg(short, long)]
+    follow: bool,
+    /// Print the error file instead (when the job has a separate one).
+    #[arg(long)]
+    stderr: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IdsArgs {
+    /// Job ids.
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Read the token from this file (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    token_file: PathBuf,
+}
+
+fn job_id(s: &str) -> Result<i64> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("{s:?} is not a job id (a positive whole number)"),
+    }
+}
+
+pub async fn jobs(a: JobsArgs) -> Result<ExitCode> {
+    let client = Client::from_env()?;
+    let mut req = client.request(Method::GET, "/api/v1/jobs").query(&[("limit", a.limit.to_string())]);
+    if let Some(s) = &a.state {
+        req = req.query(&[("state", s)]);
+    }
+    if a.mine {
+        req = req.query(&[("mine", "true")]);
+    }
+    let res = client.send(req).await?;
+    if a.json {
+        let v: serde_json::Value = res.json().await?;
+        println!("{}", serde_json::to_string_pretty(&v["jobs"])?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let list: JobList = res.json().await?;
+    let rows: Vec<Vec<String>> = list.jobs.iter().map(job_row).collect();
+    print!("{}", table(&["ID", "NAME", "USER", "STATE", "REASON", "GPUS", "CPUS", "MEM", "TIME", "LIMIT", "SUBMITTED"], &rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn job_row(j: &JobView) -> Vec<String> {
+    let time = match (&j.started_at, &j.ended_at) {
+        (Some(s), e) => elapsed_s(s, e.as_deref()).map(format_duration).unwrap_or_default(),
+        (None, _) => "-".into(),
+    };
+    let gpus = if j.gpus_fake { format!("{} (fake)", j.gpus) } else { j.gpus.to_string() };
+    let reason = if j.state == "pending" || j.state == "admitted" || j.state == "running" {
+        j.reason.clone()
+    } else {
+        truncate(&j.reason, 40)
+    };
+    vec![
+        j.id.to_string(),
+        truncate(&j.name, 24),
+        j.user.clone(),
+        j.state.clone(),
+        reason,
+        gpus,
+        j.cpus.to_string(),
+        mem(j.mem_mb),
+        time,
+        j.time_limit.clone(),
+        short_time(&j.submitted_at),
+    ]
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+pub async fn show(a: ShowArgs) -> Result<ExitCode> {
+    let client = Client::from_env()?;
+    let path = format!("/api/v1/jobs/{}", job_id(&a.id)?);
+    if a.json {
+        let v: serde_json::Value = client.get_json(&path).await?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let d: JobDetail = client.get_json(&path).await?;
+    print!("{}", render_detail(&d));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_detail(d: &JobDetail) -> String {
+    let j = &d.job;
+    let mut out = String::new();
+    let mut kv = |k: &str, v: String| out.push_str(&format!("{k:<12}{v}\n"));
+    kv("Job", format!("{} ({})", j.id, j.name));
+    kv("User", j.user.clone());
+    if let Some(acc) = &j.account {
+        kv("Account", acc.clone());
+    }
+    kv("State", format!("{}: {}", j.state, j.reason));
+    let gpu_type = j.gpu_type.as_ref().map(|t| format!(" of type {t}")).unwrap_or_default();
+    kv("Requested", format!("{} GPUs{gpu_type}, {} CPUs, {} memory, time limit {}", j.gpus, j.cpus, mem(j.mem_mb), j.time_limit));
+    if let Some(cmd) = &d.command {
+        kv("Command", cmd.join(" "));
+    }
+    if d.script.is_some() {
+        kv("Command", "batch script (see --json for its text)".into());
+    }
+    if let Some(w) = &d.workdir {
+        kv("Workdir", w.clone());
+    }
+    if let Some(node) = &j.node {
+        let gpus = if j.gpu_ids.is_empty() {
+            "no GPUs".to_string()
+        } else {
+            let ids: Vec<String> = j.gpu_ids.iter().map(u32::to_string).collect();
+            format!("GPUs {}{}", ids.join(","), if j.gpus_fake { " (fake)" } else { "" })
+        };
+        kv("Placement", format!("{node}, {gpus}"));
+    }
+    if let Some(p) = &d.output_path {
+        kv("Output", p.clone());
+    }
+    if d.error_path.is_some() && d.error_path != d.output_path {
+        kv("Error", d.error_path.clone().unwrap_or_default());
+    }
+    kv("Submitted", short_time(&j.submitted_at));
+    if let Some(s) = &j.started_at {
+        kv("Started", short_time(s));
+    }
+    if let Some(e) = &j.ended_at {
+        kv("Ended", short_time(e));
+    }
+    match (j.exit_code, j.signal) {
+        (Some(c), _) => kv("Exit code", c.to_string()),
+        (None, Some(s)) => kv("Signal", s.to_string()),
+        _ => {}
+    }
+    if let (Some(w), Some(g), Some(c)) = (j.wall_seconds, j.gpu_seconds, j.cpu_seconds) {
+        kv("Usage", format!("{w:.3} s wall, {g:.3} GPU-seconds, {c:.3} CPU-seconds"));
+    }
+    out.push_str("History:\n");
+    for e in &d.events {
+        let from = e.from.clone().unwrap_or_else(|| "-".into());
+        out.push_str(&format!("  {}  {from} -> {}: {}\n", short_time(&e.at), e.to, e.reason));
+    }
+    out
+}
+
+pub async fn logs(a: LogsArgs) -> Result<ExitCode> {
+    let client = Client::from_env()?;
+    let id = job_id(&a.id)?;
+    let stream = if a.stderr { "error" } else { "output" };
+    let mut offset: u64 = 0;
+    let mut stdout = std::io::stdout();
+    loop {
+        let req = client
+            .request(Method::GET, &format!("/api/v1/jobs/{id}/logs"))
+            .query(&[("stream", stream.to_string()), ("offset", offset.to_string())]);
+        let res = client.send(req).await?;
+        let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let next: u64 = header("x-aisc-next-offset").and_then(|v| v.parse().ok()).unwrap_or(offset);
+        let complete = header("x-aisc-log-complete").as_deref() == Some("true");
+        let bytes = res.bytes().await?;
+        stdout.write_all(&bytes)?;
+        stdout.flush()?;
+        offset = next;
+        if !a.follow || complete {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if bytes.is_empty() {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+async fn act(a: IdsArgs, action: &str) -> Result<ExitCode> {
+    let client = Client::from_env()?;
+    let mut failed = false;
+    for raw in &a.ids {
+        let res = async {
+            let id = job_id(raw)?;
+            let r: ActionResult = client.post_json(&format!("/api/v1/jobs/{id}/{action}"), &serde_json::json!({})).await?;
+            anyhow::Ok(r)
+        }
+        .await;
+        match res {
+            Ok(r) => eprintln!("aisc: job {}: {}", r.id, r.result),
+            Err(e) => {
+                eprintln!("aisc: error: job {raw}: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+pub async fn cancel(a: IdsArgs) -> Result<ExitCode> {
+    act(a, "cancel").await
+}
+
+pub async fn release(a: IdsArgs) -> Result<ExitCode> {
+    act(a, "release").await
+}
+
+pub async fn nodes(a: JsonArgs) -> Result<ExitCode> {
+    let client = Client::from_env()?;
+    let nodes: Vec<NodeView> = client.get_json("/api/v1/nodes").await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&nodes)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|n| {
+            let model = n.gpus.first().map(|g| g.name.clone()).unwrap_or_else(|| "-".into());
+            let fake = if n.gpus.iter().any(|g| g.fake) { " (fake)" } else { "" };
+            vec![
+                n.name.clone(),
+                n.engine.clone(),
+                format!("{}/{}{fake}", n.gpus_busy, n.gpus.len()),
+                model,
+                format!("{}/{}", n.cpus_busy, n.cpus),
+                format!("{}/{}", mem(n.mem_busy_mb), mem(n.mem_mb)),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["NODE", "ENGINE", "GPUS BUSY", "GPU MODEL", "CPUS BUSY", "MEM BUSY"], &rows));
+    for n in &nodes {
+        eprintln!("{}: {}", n.name, n.gpu_source);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn whoami(a: JsonArgs) -> Result<ExitCode> {
+    let client = Client::from_env()?;
+    let me: WhoAmI = client.get_json("/api/v1/whoami").await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&me)?);
+    } else {
+        println!("{} ({})", me.name, me.role);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn login(a: LoginArgs) -> Result<ExitCode> {
+    let raw = if a.token_file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read the token from standard input")?
+    } else {
+        std::fs::read_to_string(&a.token_file).with_context(|| format!("cannot read {}", a.token_file.display()))?
+    };
+    let token = raw.trim().to_string();
+    if token.is_empty() {
+        bail!("the token file is empty");
+    }
+    let client = Client::new(base_url(), token.clone())?;
+    let me: WhoAmI = client.get_json("/api/v1/whoami").await?;
+    let dir = config_dir()?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("token");
+    let tmp = dir.join("token.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    writeln!(f, "{token}")?;
+    std::fs::rename(&tmp, &path)?;
+    eprintln!("aisc: logged in as {} ({}); token stored in {} (mode 0600)", me.name, me.role, path.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,193 @@
+//! `aisc submit`: flags as `sbatch` spells them; a script's `#SBATCH` lines are
+//! read by the server, and flags given here override them.
+
+use crate::client::Client;
+use aisc_model::JobRequest;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Job name.
+    #[arg(short = 'J', long = "job-name", visible_alias = "name")]
+    name: Option<String>,
+    /// Project to charge.
+    #[arg(short = 'A', long)]
+    account: Option<String>,
+    /// Time limit: minutes, M:S, H:M:S, D-H, D-H:M, D-H:M:S, or 30s/10m/2h/1d.
+    #[arg(short = 't', long)]
+    time: Option<String>,
+    /// CPU cores.
+    #[arg(short = 'c', long = "cpus", visible_alias = "cpus-per-task")]
+    cpus: Option<String>,
+    /// Memory, e.g. 4G or 512M.
+    #[arg(long)]
+    mem: Option<String>,
+    /// GPUs: N or TYPE:N.
+    #[arg(short = 'G', long)]
+    gpus: Option<String>,
+    /// GPUs as a generic resource: gpu[:TYPE]:N.
+    #[arg(long)]
+    gres: Option<String>,
+    /// Standard output file (%j = job id, %x = name, %u = user).
+    #[arg(short = 'o', long)]
+    output: Option<String>,
+    /// Standard error file (merged into the output when absent).
+    #[arg(short = 'e', long)]
+    error: Option<String>,
+    /// Working directory (default: the current directory).
+    #[arg(short = 'D', long)]
+    chdir: Option<PathBuf>,
+    /// Keep the job pending until `aisc release`.
+    #[arg(short = 'H', long)]
+    hold: bool,
+    /// Environment to pass: ALL (default), NONE, or a comma-separated list of names.
+    #[arg(long, default_value = "ALL")]
+    export: String,
+    /// Wait for the job to end and exit with its status (0 when it completed).
+    #[arg(long)]
+    wait: bool,
+    /// Print the server's answer as JSON instead of the bare id.
+    #[arg(long)]
+    json: bool,
+    /// A batch script to run (its #SBATCH lines are honoured).
+    #[arg(value_name = "SCRIPT", conflicts_with = "command")]
+    script: Option<PathBuf>,
+    /// The command to run, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct Submitted {
+    id: i64,
+    state: String,
+    reason: String,
+    warnings: Vec<String>,
+}
+
+pub async fn run(a: SubmitArgs) -> Result<ExitCode> {
+    let client = Client::from_env()?;
+    let req = build_request(&a)?;
+    let submitted: Submitted = client.post_json("/api/v1/jobs", &req).await?;
+    for w in &submitted.warnings {
+        eprintln!("aisc: warning: {w}");
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&submitted)?);
+    } else {
+        println!("{}", submitted.id);
+    }
+    if a.wait {
+        return wait_for(&client, submitted.id).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
+    let (script, script_name) = match &f.script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the script {} (to run a command instead, put it after --)", path.display())
+            })?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            (Some(text), name)
+        }
+        None => (None, None),
+    };
+    if script.is_none() && f.command.is_empty() {
+        bail!("nothing to run: give a script, or a command after -- (e.g. aisc submit -- python3 train.py)");
+    }
+    let cpus = f
+        .cpus
+        .as_deref()
+        .map(|c| c.trim().parse::<u32>().with_context(|| format!("cpus: {c:?} is not a whole number of CPUs")))
+        .transpose()?;
+    let gpus = match (&f.gpus, &f.gres) {
+        (Some(_), Some(_)) => bail!("give --gpus or --gres, not both"),
+        (Some(g), None) => Some(g.clone()),
+        (None, Some(gres)) => gres_to_gpus(gres)?,
+        (None, None) => None,
+    };
+    // As with sbatch: --chdir, else the script's own -D, else the current directory.
+    let script_chdir = script.as_deref().and_then(|s| aisc_model::sbatch::parse_script(s).ok()).and_then(|o| o.chdir);
+    let chdir = match &f.chdir {
+        Some(d) => Some(std::env::current_dir()?.join(d)),
+        None if script_chdir.is_some() => None,
+        None => Some(std::env::current_dir()?),
+    };
+    Ok(JobRequest {
+        name: f.name.clone(),
+        account: f.account.clone(),
+        time: f.time.clone(),
+        cpus,
+        mem: f.mem.clone(),
+        gpus,
+        output: f.output.clone(),
+        error: f.error.clone(),
+        chdir: chdir.map(|d| d.display().to_string()),
+        hold: f.hold,
+        command: f.command.clone(),
+        script,
+        script_name,
+        env: exported_env(&f.export),
+    })
+}
+
+fn gres_to_gpus(gres: &str) -> Result<Option<String>> {
+    let mut gpus = None;
+    for item in gres.split(',') {
+        match aisc_model::sbatch::parse_gres_item(item).map_err(anyhow::Error::msg)? {
+            Some((Some(ty), n)) => gpus = Some(format!("{ty}:{n}")),
+            Some((None, n)) => gpus = Some(n.to_string()),
+            None => eprintln!("aisc: warning: --gres {item:?} is not a GPU and is ignored"),
+        }
+    }
+    Ok(gpus)
+}
+
+/// The environment to send, as `sbatch --export` chooses it. The aisc token never travels.
+fn exported_env(export: &str) -> BTreeMap<String, String> {
+    let valid = |k: &str| {
+        !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && k != "AISC_TOKEN"
+    };
+    let all = std::env::vars().filter(|(k, _)| valid(k));
+    match export.trim() {
+        "ALL" | "all" => all.collect(),
+        "NONE" | "none" => BTreeMap::new(),
+        list => {
+            let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| *n != "ALL").collect();
+            all.filter(|(k, _)| names.contains(&k.as_str())).collect()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct JobState {
+    state: String,
+    reason: String,
+    exit_code: Option<i32>,
+}
+
+async fn wait_for(client: &Client, id: i64) -> Result<ExitCode> {
+    loop {
+        let job: JobState = client.get_json(&format!("/api/v1/jobs/{id}")).await?;
+        match job.state.as_str() {
+            "pending" | "admitted" | "running" => tokio::time::sleep(Duration::from_millis(250)).await,
+            "completed" => return Ok(ExitCode::SUCCESS),
+            other => {
+                eprintln!("aisc: job {id} {other}: {}", job.reason);
+                let code = job.exit_code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1);
+                return Ok(ExitCode::from(code));
+            }
+        }
+    }
+}

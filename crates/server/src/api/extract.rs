@@ -1,0 +1,68 @@
+//! Extractors whose rejections are problem documents naming the field.
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+/// A JSON body. Not JSON at all: 400. JSON of the wrong shape: 422 naming the path.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::invalid("body", e.body_text(), Some(format!("{} bytes", crate::api::MAX_BODY_BYTES)))
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::Malformed("the request body is empty: send a JSON object".into()));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                ApiError::Malformed(format!("the body is not valid JSON: {inner}"))
+            } else {
+                let field = if path == "." { "body".to_string() } else { path };
+                ApiError::invalid(field, inner.to_string(), None)
+            }
+        })
+    }
+}
+
+/// Query parameters; a bad one is a 422 naming it.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(t)| Query(t))
+            .map_err(|e| ApiError::invalid("query", e.body_text(), None))
+    }
+}
+
+/// A job id from the path: a positive integer.
+#[derive(Debug, Clone, Copy)]
+pub struct JobIdPath(pub aisc_model::JobId);
+
+impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid("id", e.body_text(), None))?;
+        match raw.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(JobIdPath(aisc_model::JobId(n))),
+            _ => Err(ApiError::invalid("id", format!("{raw:?} is not a job id"), Some("a positive integer".into()))),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The HTTP API: JSON under `/api/v1`, described at `/api/v1/openapi.json`.
+
+pub mod extract;
+pub mod jobs;
+pub mod types;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::control::Command;
+use crate::error::{ApiError, Problem};
+use aisc_model::{JobRequest, Resources};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::sync::oneshot;
+use types::{ActionResult, EventView, GpuView, JobDetail, JobList, JobView, NodeView, Submitted, WhoAmI};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The largest request body.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
+/// The API document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "aisc", description = "The API of an AI supercomputing centre: jobs, grants, billing."),
+    paths(jobs::submit, jobs::list, jobs::show, jobs::logs, jobs::cancel, jobs::release, whoami, nodes),
+    components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem)),
+    modifiers(&BearerAuth)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        }
+    }
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/nodes", get(nodes))
+        .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))
+        .route("/api/v1/jobs/{id}", get(jobs::show))
+        .route("/api/v1/jobs/{id}/logs", get(jobs::logs))
+        .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/api/v1/jobs/{id}/release", post(jobs::release))
+        .fallback(|| async { ApiError::NotFound("route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::Malformed("method not allowed on this route".into()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "identity", responses((status = 200, body = WhoAmI), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI { id: caller.0.id.0, name: caller.0.name, role: caller.0.role })
+}
+
+/// The nodes, their GPUs (real or fake, said so) and what running jobs hold.
+#[utoipa::path(get, path = "/api/v1/nodes", tag = "cluster", responses((status = 200, body = Vec<NodeView>)), security(("bearer" = [])))]
+pub async fn nodes(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<NodeView>>, ApiError> {
+    let (reply, rx) = oneshot::channel();
+    let busy = match state.control.send(Command::Usage(reply)).await {
+        Ok(()) => rx.await.unwrap_or_default(),
+        Err(_) => Resources::default(),
+    };
+    let h = &state.host;
+    Ok(Json(vec![NodeView {
+        name: h.hostname.clone(),
+        engine: "local".into(),
+        cpus: state.node.capacity.cpus,
+        mem_mb: state.node.capacity.mem_mb,
+        gpus: h
+            .gpus
+            .iter()
+            .map(|g| GpuView { index: g.index, name: g.name.clone(), uuid: g.uuid.clone(), memory_mb: g.memory_mb, fake: g.fake })
+            .collect(),
+        gpu_source: h.gpu_source.clone(),
+        gpus_busy: busy.gpus,
+        cpus_busy: busy.cpus,
+        mem_busy_mb: busy.mem_mb,
+    }]))
+}

@@ -1,0 +1,592 @@
+//! The control loop: the one task that owns the queue and the running jobs.
+//!
+//! It receives submissions, cancels and engine events; after each batch it
+//! builds a [`Snapshot`], asks [`aisc_sched::plan`] what to start, and applies
+//! the plan through the engine. Because only this task changes the state of
+//! pending and running jobs, no two decisions about one job can race.
+//!
+//! Guarantees:
+//! - write-ahead: a job is stored `admitted` before its process is spawned,
+//!   and a kill's reason is stored before the signal is sent, so a restart
+//!   always knows what was in flight;
+//! - a job is never started twice: after a restart an `admitted` job whose
+//!   process cannot be found is failed, not started again;
+//! - time limits: SIGTERM at the limit, SIGKILL after the grace period.
+
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use aisc_engine::{EngineEvent, LaunchSpec, LocalEngine, Outcome, Recovery};
+use aisc_model::units::format_duration;
+use aisc_model::{JobId, JobSpec, JobState, PendingReason, Resources};
+use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
+use aisc_store::{Fields, JobChange, JobRow, Store, StoreError};
+use nix::sys::signal::Signal;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// A pending job as the control loop holds it.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// The job.
+    pub id: JobId,
+    /// Its submitter's name (for `%u` in output paths).
+    pub user: String,
+    /// What it runs and asks for.
+    pub spec: JobSpec,
+    /// Held until released.
+    pub held: bool,
+}
+
+/// What cancelling did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It was pending and is now cancelled.
+    Cancelled,
+    /// It was running and has been sent SIGTERM.
+    Signalled,
+    /// It is already being stopped.
+    AlreadyStopping,
+    /// It is not pending or running (finished meanwhile, or unknown).
+    NotActive,
+}
+
+/// Requests to the control loop.
+#[derive(Debug)]
+pub enum Command {
+    /// A job was stored as pending.
+    Submitted(Box<Queued>),
+    /// Cancel a job.
+    Cancel {
+        /// The job.
+        id: JobId,
+        /// Who asked.
+        by: String,
+        /// The answer.
+        reply: oneshot::Sender<Result<CancelOutcome, ApiError>>,
+    },
+    /// Release a held job.
+    Release {
+        /// The job.
+        id: JobId,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
+    /// Report free resources.
+    Usage(oneshot::Sender<Resources>),
+}
+
+struct Kill {
+    state: JobState,
+    reason: String,
+    term_at_ms: i64,
+    sigkill_sent: bool,
+}
+
+struct Active {
+    placement: Placement,
+    resources: Resources,
+    pid: i64,
+    start_ms: i64,
+    deadline_ms: i64,
+    kill: Option<Kill>,
+}
+
+/// The loop's state.
+pub struct Controller {
+    store: Store,
+    engine: LocalEngine,
+    nodes: Vec<Node>,
+    fake_gpus: bool,
+    data_dir: PathBuf,
+    kill_grace_ms: i64,
+    pending: BTreeMap<JobId, Queued>,
+    reasons: HashMap<JobId, PendingReason>,
+    running: HashMap<JobId, Active>,
+    dirty: bool,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("pending", &self.pending.len())
+            .field("running", &self.running.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// A controller for one local node.
+    pub fn new(
+        store: Store,
+        engine: LocalEngine,
+        node: Node,
+        fake_gpus: bool,
+        data_dir: PathBuf,
+        kill_grace: Duration,
+    ) -> Self {
+        Controller {
+            store,
+            engine,
+            nodes: vec![node],
+            fake_gpus,
+            data_dir,
+            kill_grace_ms: i64::try_from(kill_grace.as_millis()).unwrap_or(i64::MAX),
+            pending: BTreeMap::new(),
+            reasons: HashMap::new(),
+            running: HashMap::new(),
+            dirty: true,
+        }
+    }
+
+    /// The directory holding a job's script, pid and exit files and default log.
+    pub fn job_dir(data_dir: &Path, id: JobId) -> PathBuf {
+        data_dir.join("jobs").join(id.to_string())
+    }
+
+    /// Loads unfinished jobs after a (re)start: pending jobs are queued again,
+    /// live processes re-adopted, and jobs that died meanwhile finished.
+    pub async fn recover(&mut self) -> Result<(), StoreError> {
+        for row in self.store.active().await? {
+            match row.state {
+                JobState::Pending => {
+                    let Some(spec) = row.spec.clone() else { continue };
+                    let q = Queued { id: row.id, user: row.owner_name.clone(), spec, held: row.held };
+                    self.pending.insert(row.id, q);
+                }
+                JobState::Admitted => self.recover_admitted(&row).await?,
+                JobState::Running => self.recover_running(&row).await?,
+                _ => {}
+            }
+        }
+        if !self.running.is_empty() || !self.pending.is_empty() {
+            tracing::info!(pending = self.pending.len(), running = self.running.len(), "recovered jobs");
+        }
+        Ok(())
+    }
+
+    async fn recover_admitted(&mut self, row: &JobRow) -> Result<(), StoreError> {
+        let dir = Self::job_dir(&self.data_dir, row.id);
+        let now = now_ms();
+        match self.engine.recover(row.id, &dir, None) {
+            Recovery::Alive(l) => {
+                let set = Fields { pid: Some(l.pid), pid_start: Some(l.pid_start), start_ms: Some(now), ..Default::default() };
+                self.transition(row.id, JobState::Admitted, JobState::Running, "re-adopted after server restart", now, set)
+                    .await?;
+                let active = self.active_from_row(row, l.pid, now);
+                self.running.insert(row.id, active);
+            }
+            Recovery::Ended(outcome) => {
+                let set = Fields { start_ms: Some(now), ..Default::default() };
+                self.transition(row.id, JobState::Admitted, JobState::Running, "started before server restart", now, set)
+                    .await?;
+                let active = self.active_from_row(row, 0, now);
+                let end = exit_time_ms(&dir).unwrap_or(now);
+                self.finish(row.id, active, outcome, end).await?;
+            }
+            Recovery::NeverStarted => {
+                let set = Fields { end_ms: Some(now), ..Default::default() };
+                self.transition(row.id, JobState::Admitted, JobState::Failed, "lost on server restart (never started)", now, set)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn recover_running(&mut self, row: &JobRow) -> Result<(), StoreError> {
+        let dir = Self::job_dir(&self.data_dir, row.id);
+        let start = row.start_ms.unwrap_or_else(now_ms);
+        let known = row.pid.zip(row.pid_start);
+        let mut active = self.active_from_row(row, row.pid.unwrap_or(0), start);
+        match self.engine.recover(row.id, &dir, known) {
+            Recovery::Alive(_) => {
+                tracing::info!(job = %row.id, pid = active.pid, "re-adopted running job");
+                self.running.insert(row.id, active);
+            }
+            Recovery::Ended(outcome) => {
+                let end = exit_time_ms(&dir).unwrap_or_else(now_ms);
+                self.finish(row.id, active, outcome, end).await?;
+            }
+            Recovery::NeverStarted => {
+                active.kill = None;
+                self.finish(row.id, active, Outcome::Lost, now_ms()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn active_from_row(&self, row: &JobRow, pid: i64, start_ms: i64) -> Active {
+        let node = row.node.as_ref().and_then(|n| self.nodes.iter().position(|x| &x.name == n)).unwrap_or(0);
+        let kill = row.kill_state.zip(row.kill_reason.clone()).map(|(state, reason)| Kill {
+            state,
+            reason,
+            term_at_ms: now_ms(),
+            sigkill_sent: false,
+        });
+        Active {
+            placement: Placement {
+                node,
+                gpus: row.gpu_ids.clone(),
+                cpus: row.resources.cpus,
+                mem_mb: row.resources.mem_mb,
+            },
+            resources: row.resources,
+            pid,
+            start_ms,
+            deadline_ms: start_ms.saturating_add(secs_to_ms(row.time_limit_s)),
+            kill,
+        }
+    }
+
+    /// Runs until the command channel closes.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut events: mpsc::UnboundedReceiver<EngineEvent>) {
+        let mut batch = Vec::with_capacity(1024);
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                n = commands.recv_many(&mut batch, 4096) => {
+                    if n == 0 {
+                        break;
+                    }
+                    for cmd in batch.drain(..) {
+                        self.on_command(cmd).await;
+                    }
+                }
+                Some(ev) = events.recv() => self.on_event(ev).await,
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            self.enforce_limits().await;
+            if self.dirty {
+                self.dirty = false;
+                self.schedule().await;
+            }
+        }
+        tracing::info!(running = self.running.len(), "control loop stopped; running jobs keep running");
+    }
+
+    fn next_wake(&self) -> Instant {
+        let now = now_ms();
+        let next = self
+            .running
+            .values()
+            .map(|a| match &a.kill {
+                None => a.deadline_ms,
+                Some(k) if !k.sigkill_sent => k.term_at_ms.saturating_add(self.kill_grace_ms),
+                Some(_) => i64::MAX,
+            })
+            .min()
+            .unwrap_or(i64::MAX)
+            .min(now + 1000);
+        Instant::now() + Duration::from_millis(u64::try_from(next - now).unwrap_or(0))
+    }
+
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Submitted(q) => {
+                self.pending.insert(q.id, *q);
+                self.dirty = true;
+            }
+            Command::Cancel { id, by, reply } => {
+                let res = self.cancel(id, &by).await;
+                let _ = reply.send(res);
+            }
+            Command::Release { id, reply } => {
+                let res = self.release(id).await;
+                let _ = reply.send(res);
+            }
+            Command::Usage(reply) => {
+                let used = self.running.values().fold(Resources::default(), |acc, a| Resources {
+                    gpus: acc.gpus + a.placement.gpus.len() as u32,
+                    cpus: acc.cpus + a.placement.cpus,
+                    mem_mb: acc.mem_mb + a.placement.mem_mb,
+                });
+                let _ = reply.send(used);
+            }
+        }
+    }
+
+    async fn cancel(&mut self, id: JobId, by: &str) -> Result<CancelOutcome, ApiError> {
+        let now = now_ms();
+        if self.pending.contains_key(&id) {
+            let set = Fields { end_ms: Some(now), ..Default::default() };
+            self.transition(id, JobState::Pending, JobState::Cancelled, &format!("cancelled by {by}"), now, set)
+                .await?;
+            self.pending.remove(&id);
+            self.reasons.remove(&id);
+            self.dirty = true;
+            return Ok(CancelOutcome::Cancelled);
+        }
+        let Some(active) = self.running.get(&id) else {
+            return Ok(CancelOutcome::NotActive);
+        };
+        if active.kill.is_some() {
+            return Ok(CancelOutcome::AlreadyStopping);
+        }
+        self.begin_kill(id, JobState::Cancelled, format!("cancelled by {by}"), now).await?;
+        Ok(CancelOutcome::Signalled)
+    }
+
+    async fn release(&mut self, id: JobId) -> Result<(), ApiError> {
+        match self.pending.get_mut(&id) {
+            Some(q) if q.held => {
+                self.store.change(JobChange::Release { id }).await?;
+                q.held = false;
+                self.reasons.remove(&id);
+                self.dirty = true;
+                Ok(())
+            }
+            Some(_) => Err(ApiError::Conflict(format!("job {id} is not held"))),
+            None => Err(ApiError::Conflict(format!("job {id} is not pending"))),
+        }
+    }
+
+    /// Stores why, then sends SIGTERM to the job's process group.
+    async fn begin_kill(&mut self, id: JobId, state: JobState, reason: String, now: i64) -> Result<(), StoreError> {
+        self.store.change(JobChange::KillReason { id, state, reason: reason.clone() }).await?;
+        if let Some(a) = self.running.get_mut(&id) {
+            a.kill = Some(Kill { state, reason, term_at_ms: now, sigkill_sent: false });
+            self.engine.signal(a.pid, Signal::SIGTERM);
+        }
+        Ok(())
+    }
+
+    async fn enforce_limits(&mut self) {
+        let now = now_ms();
+        let expired: Vec<(JobId, u64)> = self
+            .running
+            .iter()
+            .filter(|(_, a)| a.kill.is_none() && now >= a.deadline_ms)
+            .map(|(id, a)| (*id, u64::try_from(a.deadline_ms - a.start_ms).unwrap_or(0) / 1000))
+            .collect();
+        for (id, limit_s) in expired {
+            let reason = format!("time limit of {} reached", format_duration(limit_s));
+            if let Err(e) = self.begin_kill(id, JobState::TimedOut, reason, now).await {
+                tracing::error!(job = %id, error = %e, "could not record time-out");
+            }
+        }
+        for a in self.running.values_mut() {
+            if let Some(k) = &mut a.kill
+                && !k.sigkill_sent
+                && now >= k.term_at_ms.saturating_add(self.kill_grace_ms)
+            {
+                k.sigkill_sent = true;
+                self.engine.signal(a.pid, Signal::SIGKILL);
+            }
+        }
+    }
+
+    async fn on_event(&mut self, ev: EngineEvent) {
+        let EngineEvent::Ended { job, outcome } = ev;
+        let Some(active) = self.running.remove(&job) else {
+            tracing::warn!(%job, "end reported for a job that is not running");
+            return;
+        };
+        if let Err(e) = self.finish(job, active, outcome, now_ms()).await {
+            tracing::error!(%job, error = %e, "could not record the end of a job");
+        }
+        self.dirty = true;
+    }
+
+    /// Records how a running job ended, with its metered usage.
+    async fn finish(&mut self, id: JobId, active: Active, outcome: Outcome, end_ms: i64) -> Result<(), StoreError> {
+        let (state, reason) = match (&active.kill, outcome) {
+            (Some(k), _) => (k.state, k.reason.clone()),
+            (None, Outcome::Exited(0)) => (JobState::Completed, "exited with status 0".to_string()),
+            (None, Outcome::Exited(code)) if (129..=192).contains(&code) => {
+                (JobState::Failed, format!("exited with status {code} (its command was killed by signal {})", code - 128))
+            }
+            (None, Outcome::Exited(code)) => (JobState::Failed, format!("exited with status {code}")),
+            (None, Outcome::Signaled(sig)) => (JobState::Failed, format!("killed by signal {sig}")),
+            (None, Outcome::Lost) => (JobState::Failed, "lost on server restart".to_string()),
+        };
+        let usage = aisc_billing::meter(&active.resources, active.start_ms, end_ms);
+        let (exit_code, signal) = match outcome {
+            Outcome::Exited(c) => (Some(c), None),
+            Outcome::Signaled(s) => (None, Some(s)),
+            Outcome::Lost => (None, None),
+        };
+        let set = Fields {
+            end_ms: Some(end_ms),
+            exit_code,
+            signal,
+            wall_ms: Some(usage.wall_ms),
+            gpu_ms: Some(usage.gpu_ms),
+            cpu_ms: Some(usage.cpu_ms),
+            ..Default::default()
+        };
+        self.transition(id, JobState::Running, state, &reason, end_ms, set).await
+    }
+
+    async fn transition(
+        &self,
+        id: JobId,
+        from: JobState,
+        to: JobState,
+        reason: &str,
+        at_ms: i64,
+        set: Fields,
+    ) -> Result<(), StoreError> {
+        let change = JobChange::Transition { id, from, to, reason: reason.to_string(), at_ms, set: Box::new(set) };
+        self.store.change(change).await
+    }
+
+    async fn schedule(&mut self) {
+        let snapshot = Snapshot {
+            nodes: self.nodes.clone(),
+            running: self
+                .running
+                .iter()
+                .map(|(id, a)| RunningJob { id: *id, placement: a.placement.clone() })
+                .collect(),
+            pending: self
+                .pending
+                .values()
+                .map(|q| PendingJob {
+                    id: q.id,
+                    request: q.spec.resources,
+                    gpu_type: q.spec.gpu_type.clone(),
+                    held: q.held,
+                })
+                .collect(),
+        };
+        let now_s = u64::try_from(now_ms() / 1000).unwrap_or(0);
+        let plan = aisc_sched::plan(&snapshot, now_s);
+        for start in plan.starts {
+            if let Some(q) = self.pending.remove(&start.id) {
+                self.reasons.remove(&start.id);
+                if let Err(e) = self.start(q, start.placement).await {
+                    tracing::error!(job = %start.id, error = %e, "could not record a start");
+                }
+            }
+        }
+        let changed: Vec<(JobId, String)> = plan
+            .waiting
+            .into_iter()
+            .filter(|(id, r)| self.reasons.insert(*id, *r) != Some(*r))
+            .map(|(id, r)| (id, r.to_string()))
+            .collect();
+        if !changed.is_empty()
+            && let Err(e) = self.store.change(JobChange::Reasons(changed)).await
+        {
+            tracing::error!(error = %e, "could not record pending reasons");
+        }
+    }
+
+    async fn start(&mut self, q: Queued, placement: Placement) -> Result<(), StoreError> {
+        let node = self.nodes.get(placement.node).map(|n| n.name.clone()).unwrap_or_default();
+        let now = now_ms();
+        let gpus = if placement.gpus.is_empty() {
+            "no GPUs".to_string()
+        } else {
+            let fake = if self.fake_gpus { " (fake)" } else { "" };
+            format!("GPUs {}{fake}", join(&placement.gpus))
+        };
+        let set = Fields { node: Some(node.clone()), gpu_ids: Some(placement.gpus.clone()), ..Default::default() };
+        let reason = format!("placed on {node} with {gpus}");
+        self.transition(q.id, JobState::Pending, JobState::Admitted, &reason, now, set).await?;
+
+        let job_dir = Self::job_dir(&self.data_dir, q.id);
+        let workdir = PathBuf::from(&q.spec.workdir);
+        let expand = |p: &String| resolve_path(&workdir, &expand_pattern(p, q.id, &q.spec.name, &q.user));
+        let stdout = q.spec.output.as_ref().map_or_else(|| job_dir.join("output.log"), expand);
+        let stderr = q.spec.error.as_ref().map(expand);
+        let launch = LaunchSpec {
+            job: q.id,
+            name: q.spec.name.clone(),
+            command: q.spec.command.clone(),
+            workdir,
+            env: q.spec.env.clone(),
+            gpu_ids: placement.gpus.clone(),
+            fake_gpus: self.fake_gpus,
+            cpus: placement.cpus,
+            job_dir,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+        };
+        let now = now_ms();
+        match self.engine.launch(&launch) {
+            Ok(l) => {
+                let set = Fields {
+                    pid: Some(l.pid),
+                    pid_start: Some(l.pid_start),
+                    start_ms: Some(now),
+                    stdout_path: Some(stdout.display().to_string()),
+                    stderr_path: Some(stderr.as_ref().unwrap_or(&stdout).display().to_string()),
+                    ..Default::default()
+                };
+                let active = Active {
+                    resources: q.spec.resources,
+                    pid: l.pid,
+                    start_ms: now,
+                    deadline_ms: now.saturating_add(secs_to_ms(q.spec.time_limit_s)),
+                    kill: None,
+                    placement,
+                };
+                self.running.insert(q.id, active);
+                self.transition(q.id, JobState::Admitted, JobState::Running, "started", now, set).await
+            }
+            Err(e) => {
+                let set = Fields { end_ms: Some(now), ..Default::default() };
+                let reason = format!("could not start: {e}");
+                self.transition(q.id, JobState::Admitted, JobState::Failed, &reason, now, set).await
+            }
+        }
+    }
+}
+
+/// Expands `%j` (job id), `%x` (name), `%u` (user) and `%%` as `sbatch -o` does.
+pub fn expand_pattern(pattern: &str, id: JobId, name: &str, user: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('j') | Some('A') => out.push_str(&id.to_string()),
+            Some('x') => out.push_str(name),
+            Some('u') => out.push_str(user),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+fn resolve_path(workdir: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() { p.to_path_buf() } else { workdir.join(p) }
+}
+
+fn join(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn secs_to_ms(s: u64) -> i64 {
+    i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+fn exit_time_ms(job_dir: &Path) -> Option<i64> {
+    let modified = std::fs::metadata(job_dir.join("exit")).ok()?.modified().ok()?;
+    let d = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_patterns_expand_like_sbatch() {
+        assert_eq!(expand_pattern("slurm-%j.out", JobId(42), "n", "u"), "slurm-42.out");
+        assert_eq!(expand_pattern("%x-%u-%j-%%-%q", JobId(1), "train", "ann"), "train-ann-1-%-%q");
+        assert_eq!(expand_pattern("end%", JobId(1), "n", "u"), "end%");
+    }
+}

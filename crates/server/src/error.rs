@@ -1,0 +1,141 @@
+//! The API's one error type. Every error leaves as `application/problem+json`
+//! (RFC 9457) naming, where it can, the field at fault and the limit crossed.
+//! 5xx errors are logged with their cause and answered without internals.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URN naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong in this case.
+    pub detail: String,
+    /// The request field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The limit that was crossed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON at all.
+    #[error("{0}")]
+    Malformed(String),
+    /// A field has a value that is refused.
+    #[error("{field}: {detail}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        detail: String,
+        /// The limit, if one applies.
+        limit: Option<String>,
+    },
+    /// No token, or one that is not valid.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// No such thing, or not the caller's to see.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request needs a role the caller lacks.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The server cannot take this now (e.g. it is shutting down).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Something broke on our side.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+/// A boxed cause for internal errors: kept for the log, never sent.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl ApiError {
+    /// A field refusal.
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>, limit: Option<String>) -> Self {
+        ApiError::Invalid { field: field.into(), detail: detail.into(), limit }
+    }
+
+    /// Wraps an internal failure.
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(e))
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
+            ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+}
+
+impl From<aisc_store::StoreError> for ApiError {
+    fn from(e: aisc_store::StoreError) -> Self {
+        match e {
+            aisc_store::StoreError::NotFound => ApiError::NotFound("resource".into()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<aisc_model::SpecError> for ApiError {
+    fn from(e: aisc_model::SpecError) -> Self {
+        ApiError::Invalid { field: e.field.to_string(), detail: e.message, limit: e.limit }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.parts();
+        if let ApiError::Internal(source) = &self {
+            tracing::error!(error = %source, "request failed");
+        }
+        let (field, limit) = match &self {
+            ApiError::Invalid { field, limit, .. } => (Some(field.clone()), limit.clone()),
+            _ => (None, None),
+        };
+        let detail = match &self {
+            ApiError::Invalid { detail, .. } => detail.clone(),
+            other => other.to_string(),
+        };
+        let problem = Problem {
+            kind: format!("urn:aisc:problem:{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            field,
+            limit,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"aisc\""));
+        }
+        res
+    }
+}
