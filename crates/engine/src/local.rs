@@ -76,7 +76,8 @@ pub enum Outcome {
 /// What the engine reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineEvent {
-    /// A job's process ended.
+    /// A job's group leader ended (other processes of its group may remain;
+    /// see [`LocalEngine::group_alive`]).
     Ended {
         /// The job.
         job: JobId,
@@ -215,6 +216,11 @@ impl LocalEngine {
             Ok(pid) if pid > 1 => killpg(Pid::from_raw(pid), sig).is_ok(),
             _ => false,
         }
+    }
+
+    /// Whether any live process of the job's process group is still there.
+    pub fn group_alive(&self, pid: i64) -> bool {
+        pid > 1 && procfs::group_has_live_members(pid)
     }
 }
 

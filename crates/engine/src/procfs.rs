@@ -7,8 +7,17 @@ use std::fs;
 pub struct ProcStat {
     /// One-letter state (`R`, `S`, `Z`, ...).
     pub state: char,
+    /// Process group.
+    pub pgrp: i64,
     /// Start time, clock ticks since boot.
     pub start_ticks: u64,
+}
+
+impl ProcStat {
+    /// Running or able to run: neither a zombie nor dead.
+    pub fn is_live(&self) -> bool {
+        self.state != 'Z' && self.state != 'X'
+    }
 }
 
 /// Reads `/proc/<pid>/stat`; `None` if there is no such process.
@@ -23,14 +32,30 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    // After the state (field 3), the start time is field 22: 19 further on.
-    let start_ticks = fields.nth(18)?.parse().ok()?;
-    Some(ProcStat { state, start_ticks })
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    // After the process group (field 5), the start time is field 22: 17 further on.
+    let start_ticks = fields.nth(16)?.parse().ok()?;
+    Some(ProcStat { state, pgrp, start_ticks })
 }
 
 /// Whether a process with this pid and start time is alive (not a zombie).
 pub fn alive(pid: i64, start_ticks: u64) -> bool {
-    matches!(stat(pid), Some(s) if s.start_ticks == start_ticks && s.state != 'Z' && s.state != 'X')
+    matches!(stat(pid), Some(s) if s.start_ticks == start_ticks && s.is_live())
+}
+
+/// Whether any live (non-zombie) process belongs to process group `pgrp`.
+/// Zombies are skipped: an orphan's zombie may never be reaped where init
+/// does not reap, and it holds no resources.
+pub fn group_has_live_members(pgrp: i64) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i64>().ok()))
+        .filter_map(stat)
+        .any(|s| s.pgrp == pgrp && s.is_live())
 }
 
 /// Whether the process's environment holds `KEY=value` exactly.
@@ -49,7 +74,7 @@ mod tests {
     #[test]
     fn parses_a_stat_line_with_an_awkward_name() {
         let line = "1234 (my (odd) job) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 100";
-        assert_eq!(parse_stat(line), Some(ProcStat { state: 'S', start_ticks: 987_654 }));
+        assert_eq!(parse_stat(line), Some(ProcStat { state: 'S', pgrp: 1234, start_ticks: 987_654 }));
         assert_eq!(parse_stat("garbage"), None);
     }
 
@@ -60,5 +85,7 @@ mod tests {
         assert!(alive(me, s.start_ticks));
         assert!(!alive(me, s.start_ticks + 1));
         assert!(stat(i64::from(i32::MAX)).is_none());
+        assert!(group_has_live_members(s.pgrp));
+        assert!(!group_has_live_members(i64::from(i32::MAX)));
     }
 }

@@ -86,6 +86,8 @@ struct Kill {
 }
 
 struct Active {
+    /// How the group leader ended, when other processes of the job remain in their grace period.
+    leader_outcome: Option<Outcome>,
     placement: Placement,
     resources: Resources,
     pid: i64,
@@ -226,6 +228,7 @@ impl Controller {
             sigkill_sent: false,
         });
         Active {
+            leader_outcome: None,
             placement: Placement {
                 node,
                 gpus: row.gpu_ids.clone(),
@@ -272,6 +275,8 @@ impl Controller {
             .running
             .values()
             .map(|a| match &a.kill {
+                // The leader is gone; poll for the rest of the group to leave.
+                _ if a.leader_outcome.is_some() => now + 100,
                 None => a.deadline_ms,
                 Some(k) if !k.sigkill_sent => k.term_at_ms.saturating_add(self.kill_grace_ms),
                 Some(_) => i64::MAX,
@@ -366,23 +371,51 @@ impl Controller {
                 tracing::error!(job = %id, error = %e, "could not record time-out");
             }
         }
-        for a in self.running.values_mut() {
+        let mut done = Vec::new();
+        for (id, a) in self.running.iter_mut() {
             if let Some(k) = &mut a.kill
                 && !k.sigkill_sent
                 && now >= k.term_at_ms.saturating_add(self.kill_grace_ms)
             {
                 k.sigkill_sent = true;
                 self.engine.signal(a.pid, Signal::SIGKILL);
+                if a.leader_outcome.is_some() {
+                    // The leader is gone and SIGKILL took the stragglers: the job has ended.
+                    a.leader_outcome = Some(Outcome::Signaled(9));
+                }
+            }
+            if let Some(outcome) = a.leader_outcome
+                && (a.kill.as_ref().is_some_and(|k| k.sigkill_sent) || !self.engine.group_alive(a.pid))
+            {
+                done.push((*id, outcome));
+            }
+        }
+        for (id, outcome) in done {
+            if let Some(active) = self.running.remove(&id) {
+                if let Err(e) = self.finish(id, active, outcome, now).await {
+                    tracing::error!(job = %id, error = %e, "could not record the end of a job");
+                }
+                self.dirty = true;
             }
         }
     }
 
+    /// The group leader ended. As with Slurm, a job ends with its script:
+    /// processes it left behind are killed at once, unless the job is being
+    /// stopped (cancel, time limit), when they get the rest of the grace period.
     async fn on_event(&mut self, ev: EngineEvent) {
         let EngineEvent::Ended { job, outcome } = ev;
-        let Some(active) = self.running.remove(&job) else {
+        let Some(active) = self.running.get_mut(&job) else {
             tracing::warn!(%job, "end reported for a job that is not running");
             return;
         };
+        let stopping = active.kill.as_ref().is_some_and(|k| !k.sigkill_sent);
+        if stopping && self.engine.group_alive(active.pid) {
+            active.leader_outcome = Some(outcome);
+            return;
+        }
+        self.engine.signal(active.pid, Signal::SIGKILL);
+        let Some(active) = self.running.remove(&job) else { return };
         if let Err(e) = self.finish(job, active, outcome, now_ms()).await {
             tracing::error!(%job, error = %e, "could not record the end of a job");
         }
@@ -517,6 +550,7 @@ impl Controller {
                     ..Default::default()
                 };
                 let active = Active {
+                    leader_outcome: None,
                     resources: q.spec.resources,
                     pid: l.pid,
                     start_ms: now,

@@ -1,0 +1,143 @@
+//! A real `aisc serve` on an ephemeral port with a temporary data directory,
+//! driven through the real `aisc` binary.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const AISC: &str = env!("CARGO_BIN_EXE_aisc");
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub log: Arc<Mutex<String>>,
+    pub args: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server on `data_dir` with extra `serve` arguments.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut args = vec!["serve".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into()];
+        args.push(data_dir.display().to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = Command::new(AISC)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aisc serve starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let url = rest.split_whitespace().next().unwrap_or_default().to_string();
+                    let _ = tx.send(url);
+                }
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
+            panic!("server did not start: {}", log.lock().unwrap())
+        });
+        Server { child, url, data_dir: data_dir.to_path_buf(), log, args }
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin-token")).expect("admin token").trim().to_string()
+    }
+
+    /// Runs `aisc ARGS` against this server from `cwd`.
+    pub fn aisc(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.aisc_env(cwd, args, &[])
+    }
+
+    /// Runs `aisc ARGS` with extra environment variables.
+    pub fn aisc_env(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(AISC)
+            .envs(env.iter().copied())
+            .args(args)
+            .current_dir(cwd)
+            .env("AISC_URL", &self.url)
+            .env("AISC_TOKEN", self.token())
+            .env("AISC_CONFIG_DIR", cwd.join(".aisc-config"))
+            .output()
+            .expect("aisc runs")
+    }
+
+    /// `aisc ARGS`, which must succeed; returns stdout.
+    pub fn ok(&self, cwd: &Path, args: &[&str]) -> String {
+        let out = self.aisc(cwd, args);
+        assert!(
+            out.status.success(),
+            "aisc {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log.lock().unwrap()
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Submits and returns the id printed alone on stdout.
+    pub fn submit(&self, cwd: &Path, args: &[&str]) -> i64 {
+        let mut all = vec!["submit"];
+        all.extend_from_slice(args);
+        let out = self.ok(cwd, &all);
+        out.trim().parse().unwrap_or_else(|_| panic!("submit printed {out:?}, not an id"))
+    }
+
+    pub fn show(&self, cwd: &Path, id: i64) -> Value {
+        serde_json::from_str(&self.ok(cwd, &["show", &id.to_string(), "--json"])).expect("show --json is JSON")
+    }
+
+    /// Polls until the job is in `state`; returns its JSON.
+    pub fn wait_state(&self, cwd: &Path, id: i64, state: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let job = self.show(cwd, id);
+            if job["state"] == state {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job {id} never became {state}: {job:#}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
+    pub fn stop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The reasons of a job's recorded transitions, as "from->to: reason".
+pub fn history(job: &Value) -> Vec<String> {
+    job["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| format!("{}->{}: {}", e["from"].as_str().unwrap_or("-"), e["to"].as_str().unwrap_or("?"), e["reason"].as_str().unwrap_or("")))
+        .collect()
+}
