@@ -37,12 +37,38 @@ mod tests {
 
     #[test]
     fn usage_scales_with_what_was_held() {
-        let u = meter(&Resources { gpus: 4, cpus: 8, mem_mb: 1 }, 1_000, 11_500);
-        assert_eq!(u, Usage { wall_ms: 10_500, gpu_ms: 42_000, cpu_ms: 84_000 });
+        let u = meter(
+            &Resources {
+                gpus: 4,
+                cpus: 8,
+                mem_mb: 1,
+            },
+            1_000,
+            11_500,
+        );
+        assert_eq!(
+            u,
+            Usage {
+                wall_ms: 10_500,
+                gpu_ms: 42_000,
+                cpu_ms: 84_000
+            }
+        );
     }
 
     #[test]
     fn a_backwards_clock_meters_nothing() {
-        assert_eq!(meter(&Resources { gpus: 1, cpus: 1, mem_mb: 1 }, 5, 4), Usage::default());
+        assert_eq!(
+            meter(
+                &Resources {
+                    gpus: 1,
+                    cpus: 1,
+                    mem_mb: 1
+                },
+                5,
+                4
+            ),
+            Usage::default()
+        );
     }
 }

@@ -32,13 +32,17 @@ pub fn config_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(d).join("aisc"));
     }
-    let home = std::env::var_os("HOME").context("cannot find the config directory: HOME is not set")?;
+    let home =
+        std::env::var_os("HOME").context("cannot find the config directory: HOME is not set")?;
     Ok(PathBuf::from(home).join(".config").join("aisc"))
 }
 
 /// The server's base URL.
 pub fn base_url() -> String {
-    std::env::var("AISC_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_URL.into())
+    std::env::var("AISC_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_URL.into())
 }
 
 /// The token: `$AISC_TOKEN`, else the one `aisc login` stored, else the local
@@ -50,7 +54,9 @@ pub fn find_token() -> Result<String> {
         return Ok(t.trim().to_string());
     }
     let stored = config_dir()?.join("token");
-    let local = PathBuf::from(std::env::var_os("AISC_DATA_DIR").unwrap_or_else(|| "aisc-data".into())).join("admin-token");
+    let local =
+        PathBuf::from(std::env::var_os("AISC_DATA_DIR").unwrap_or_else(|| "aisc-data".into()))
+            .join("admin-token");
     for path in [stored, local] {
         if let Ok(t) = std::fs::read_to_string(&path)
             && !t.trim().is_empty()
@@ -58,7 +64,9 @@ pub fn find_token() -> Result<String> {
             return Ok(t.trim().to_string());
         }
     }
-    bail!("no API token: set AISC_TOKEN, or run `aisc login --token-file FILE` (the first `aisc serve` writes the admin's token to <data-dir>/admin-token)")
+    bail!(
+        "no API token: set AISC_TOKEN, or run `aisc login --token-file FILE` (the first `aisc serve` writes the admin's token to <data-dir>/admin-token)"
+    )
 }
 
 impl Client {
@@ -69,13 +77,21 @@ impl Client {
 
     /// A client for `base` with `token`.
     pub fn new(base: String, token: String) -> Result<Client> {
-        let http = reqwest::Client::builder().user_agent(concat!("aisc/", env!("CARGO_PKG_VERSION"))).build()?;
-        Ok(Client { http, base: base.trim_end_matches('/').to_string(), token })
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("aisc/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        })
     }
 
     /// A request to `path` under the base URL, with the token.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
     }
 
     /// Sends, and turns an error answer into one clear message.
@@ -109,12 +125,22 @@ impl Client {
     /// GET and decode JSON.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let res = self.send(self.request(Method::GET, path)).await?;
-        res.json().await.context("the server's answer is not the JSON expected")
+        res.json()
+            .await
+            .context("the server's answer is not the JSON expected")
     }
 
     /// POST JSON and decode JSON.
-    pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
-        let res = self.send(self.request(Method::POST, path).json(body)).await?;
-        res.json().await.context("the server's answer is not the JSON expected")
+    pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let res = self
+            .send(self.request(Method::POST, path).json(body))
+            .await?;
+        res.json()
+            .await
+            .context("the server's answer is not the JSON expected")
     }
 }

@@ -81,7 +81,9 @@ fn job_id(s: &str) -> Result<i64> {
 
 pub async fn jobs(a: JobsArgs) -> Result<ExitCode> {
     let client = Client::from_env()?;
-    let mut req = client.request(Method::GET, "/api/v1/jobs").query(&[("limit", a.limit.to_string())]);
+    let mut req = client
+        .request(Method::GET, "/api/v1/jobs")
+        .query(&[("limit", a.limit.to_string())]);
     if let Some(s) = &a.state {
         req = req.query(&[("state", s)]);
     }
@@ -96,16 +98,40 @@ pub async fn jobs(a: JobsArgs) -> Result<ExitCode> {
     }
     let list: JobList = res.json().await?;
     let rows: Vec<Vec<String>> = list.jobs.iter().map(job_row).collect();
-    print!("{}", table(&["ID", "NAME", "USER", "STATE", "REASON", "GPUS", "CPUS", "MEM", "TIME", "LIMIT", "SUBMITTED"], &rows));
+    print!(
+        "{}",
+        table(
+            &[
+                "ID",
+                "NAME",
+                "USER",
+                "STATE",
+                "REASON",
+                "GPUS",
+                "CPUS",
+                "MEM",
+                "TIME",
+                "LIMIT",
+                "SUBMITTED"
+            ],
+            &rows
+        )
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn job_row(j: &JobView) -> Vec<String> {
     let time = match (&j.started_at, &j.ended_at) {
-        (Some(s), e) => elapsed_s(s, e.as_deref()).map(format_duration).unwrap_or_default(),
+        (Some(s), e) => elapsed_s(s, e.as_deref())
+            .map(format_duration)
+            .unwrap_or_default(),
         (None, _) => "-".into(),
     };
-    let gpus = if j.gpus_fake { format!("{} (fake)", j.gpus) } else { j.gpus.to_string() };
+    let gpus = if j.gpus_fake {
+        format!("{} (fake)", j.gpus)
+    } else {
+        j.gpus.to_string()
+    };
     let reason = if j.state == "pending" || j.state == "admitted" || j.state == "running" {
         j.reason.clone()
     } else {
@@ -127,7 +153,11 @@ fn job_row(j: &JobView) -> Vec<String> {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
 }
 
 pub async fn show(a: ShowArgs) -> Result<ExitCode> {
@@ -153,8 +183,21 @@ fn render_detail(d: &JobDetail) -> String {
         kv("Account", acc.clone());
     }
     kv("State", format!("{}: {}", j.state, j.reason));
-    let gpu_type = j.gpu_type.as_ref().map(|t| format!(" of type {t}")).unwrap_or_default();
-    kv("Requested", format!("{} GPUs{gpu_type}, {} CPUs, {} memory, time limit {}", j.gpus, j.cpus, mem(j.mem_mb), j.time_limit));
+    let gpu_type = j
+        .gpu_type
+        .as_ref()
+        .map(|t| format!(" of type {t}"))
+        .unwrap_or_default();
+    kv(
+        "Requested",
+        format!(
+            "{} GPUs{gpu_type}, {} CPUs, {} memory, time limit {}",
+            j.gpus,
+            j.cpus,
+            mem(j.mem_mb),
+            j.time_limit
+        ),
+    );
     if let Some(cmd) = &d.command {
         kv("Command", cmd.join(" "));
     }
@@ -169,7 +212,11 @@ fn render_detail(d: &JobDetail) -> String {
             "no GPUs".to_string()
         } else {
             let ids: Vec<String> = j.gpu_ids.iter().map(u32::to_string).collect();
-            format!("GPUs {}{}", ids.join(","), if j.gpus_fake { " (fake)" } else { "" })
+            format!(
+                "GPUs {}{}",
+                ids.join(","),
+                if j.gpus_fake { " (fake)" } else { "" }
+            )
         };
         kv("Placement", format!("{node}, {gpus}"));
     }
@@ -192,12 +239,20 @@ fn render_detail(d: &JobDetail) -> String {
         _ => {}
     }
     if let (Some(w), Some(g), Some(c)) = (j.wall_seconds, j.gpu_seconds, j.cpu_seconds) {
-        kv("Usage", format!("{w:.3} s wall, {g:.3} GPU-seconds, {c:.3} CPU-seconds"));
+        kv(
+            "Usage",
+            format!("{w:.3} s wall, {g:.3} GPU-seconds, {c:.3} CPU-seconds"),
+        );
     }
     out.push_str("History:\n");
     for e in &d.events {
         let from = e.from.clone().unwrap_or_else(|| "-".into());
-        out.push_str(&format!("  {}  {from} -> {}: {}\n", short_time(&e.at), e.to, e.reason));
+        out.push_str(&format!(
+            "  {}  {from} -> {}: {}\n",
+            short_time(&e.at),
+            e.to,
+            e.reason
+        ));
     }
     out
 }
@@ -211,10 +266,20 @@ pub async fn logs(a: LogsArgs) -> Result<ExitCode> {
     loop {
         let req = client
             .request(Method::GET, &format!("/api/v1/jobs/{id}/logs"))
-            .query(&[("stream", stream.to_string()), ("offset", offset.to_string())]);
+            .query(&[
+                ("stream", stream.to_string()),
+                ("offset", offset.to_string()),
+            ]);
         let res = client.send(req).await?;
-        let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let next: u64 = header("x-aisc-next-offset").and_then(|v| v.parse().ok()).unwrap_or(offset);
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let next: u64 = header("x-aisc-next-offset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(offset);
         let complete = header("x-aisc-log-complete").as_deref() == Some("true");
         let bytes = res.bytes().await?;
         stdout.write_all(&bytes)?;
@@ -235,7 +300,12 @@ async fn act(a: IdsArgs, action: &str) -> Result<ExitCode> {
     for raw in &a.ids {
         let res = async {
             let id = job_id(raw)?;
-            let r: ActionResult = client.post_json(&format!("/api/v1/jobs/{id}/{action}"), &serde_json::json!({})).await?;
+            let r: ActionResult = client
+                .post_json(
+                    &format!("/api/v1/jobs/{id}/{action}"),
+                    &serde_json::json!({}),
+                )
+                .await?;
             anyhow::Ok(r)
         }
         .await;
@@ -247,7 +317,11 @@ async fn act(a: IdsArgs, action: &str) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub async fn cancel(a: IdsArgs) -> Result<ExitCode> {
@@ -268,8 +342,16 @@ pub async fn nodes(a: JsonArgs) -> Result<ExitCode> {
     let rows: Vec<Vec<String>> = nodes
         .iter()
         .map(|n| {
-            let model = n.gpus.first().map(|g| g.name.clone()).unwrap_or_else(|| "-".into());
-            let fake = if n.gpus.iter().any(|g| g.fake) { " (fake)" } else { "" };
+            let model = n
+                .gpus
+                .first()
+                .map(|g| g.name.clone())
+                .unwrap_or_else(|| "-".into());
+            let fake = if n.gpus.iter().any(|g| g.fake) {
+                " (fake)"
+            } else {
+                ""
+            };
             vec![
                 n.name.clone(),
                 n.engine.clone(),
@@ -280,7 +362,20 @@ pub async fn nodes(a: JsonArgs) -> Result<ExitCode> {
             ]
         })
         .collect();
-    print!("{}", table(&["NODE", "ENGINE", "GPUS BUSY", "GPU MODEL", "CPUS BUSY", "MEM BUSY"], &rows));
+    print!(
+        "{}",
+        table(
+            &[
+                "NODE",
+                "ENGINE",
+                "GPUS BUSY",
+                "GPU MODEL",
+                "CPUS BUSY",
+                "MEM BUSY"
+            ],
+            &rows
+        )
+    );
     for n in &nodes {
         eprintln!("{}: {}", n.name, n.gpu_source);
     }
@@ -300,9 +395,11 @@ pub async fn whoami(a: JsonArgs) -> Result<ExitCode> {
 
 pub async fn login(a: LoginArgs) -> Result<ExitCode> {
     let raw = if a.token_file.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).context("cannot read the token from standard input")?
+        std::io::read_to_string(std::io::stdin())
+            .context("cannot read the token from standard input")?
     } else {
-        std::fs::read_to_string(&a.token_file).with_context(|| format!("cannot read {}", a.token_file.display()))?
+        std::fs::read_to_string(&a.token_file)
+            .with_context(|| format!("cannot read {}", a.token_file.display()))?
     };
     let token = raw.trim().to_string();
     if token.is_empty() {
@@ -311,14 +408,27 @@ pub async fn login(a: LoginArgs) -> Result<ExitCode> {
     let client = Client::new(base_url(), token.clone())?;
     let me: WhoAmI = client.get_json("/api/v1/whoami").await?;
     let dir = config_dir()?;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("token");
     let tmp = dir.join("token.tmp");
     let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     writeln!(f, "{token}")?;
     std::fs::rename(&tmp, &path)?;
-    eprintln!("aisc: logged in as {} ({}); token stored in {} (mode 0600)", me.name, me.role, path.display());
+    eprintln!(
+        "aisc: logged in as {} ({}); token stored in {} (mode 0600)",
+        me.name,
+        me.role,
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -38,21 +38,27 @@ enum DurabilityArg {
 pub async fn run(a: ServeArgs) -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let fake_gpus = match a.fake_gpus.as_deref() {
         None => None,
         Some(spec) => {
-            let (model, count) = aisc_model::sbatch::parse_gpu_spec(spec).map_err(|e| anyhow::anyhow!("--fake-gpus: {e}"))?;
+            let (model, count) = aisc_model::sbatch::parse_gpu_spec(spec)
+                .map_err(|e| anyhow::anyhow!("--fake-gpus: {e}"))?;
             if count > 1024 {
                 bail!("--fake-gpus: {count} is more than 1024 GPUs on one host");
             }
-            Some(FakeGpus { count, model: model.unwrap_or_else(|| "fake".into()) })
+            Some(FakeGpus {
+                count,
+                model: model.unwrap_or_else(|| "fake".into()),
+            })
         }
     };
-    let grace = aisc_model::units::parse_time_limit(&a.kill_grace).map_err(|e| anyhow::anyhow!("--kill-grace: {e}"))?;
+    let grace = aisc_model::units::parse_time_limit(&a.kill_grace)
+        .map_err(|e| anyhow::anyhow!("--kill-grace: {e}"))?;
     let config = Config {
         data_dir: a.data_dir,
         listen: a.listen,

@@ -93,7 +93,10 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
     let (script, script_name) = match &f.script {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| {
-                format!("cannot read the script {} (to run a command instead, put it after --)", path.display())
+                format!(
+                    "cannot read the script {} (to run a command instead, put it after --)",
+                    path.display()
+                )
             })?;
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             (Some(text), name)
@@ -101,12 +104,18 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
         None => (None, None),
     };
     if script.is_none() && f.command.is_empty() {
-        bail!("nothing to run: give a script, or a command after -- (e.g. aisc submit -- python3 train.py)");
+        bail!(
+            "nothing to run: give a script, or a command after -- (e.g. aisc submit -- python3 train.py)"
+        );
     }
     let cpus = f
         .cpus
         .as_deref()
-        .map(|c| c.trim().parse::<u32>().with_context(|| format!("cpus: {c:?} is not a whole number of CPUs")))
+        .map(|c| {
+            c.trim()
+                .parse::<u32>()
+                .with_context(|| format!("cpus: {c:?} is not a whole number of CPUs"))
+        })
         .transpose()?;
     let gpus = match (&f.gpus, &f.gres) {
         (Some(_), Some(_)) => bail!("give --gpus or --gres, not both"),
@@ -115,7 +124,10 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
         (None, None) => None,
     };
     // As with sbatch: --chdir, else the script's own -D, else the current directory.
-    let script_chdir = script.as_deref().and_then(|s| aisc_model::sbatch::parse_script(s).ok()).and_then(|o| o.chdir);
+    let script_chdir = script
+        .as_deref()
+        .and_then(|s| aisc_model::sbatch::parse_script(s).ok())
+        .and_then(|o| o.chdir);
     let chdir = match &f.chdir {
         Some(d) => Some(std::env::current_dir()?.join(d)),
         None if script_chdir.is_some() => None,
@@ -164,7 +176,11 @@ fn exported_env(export: &str) -> BTreeMap<String, String> {
         "ALL" | "all" => all.collect(),
         "NONE" | "none" => BTreeMap::new(),
         list => {
-            let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| *n != "ALL").collect();
+            let names: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|n| *n != "ALL")
+                .collect();
             all.filter(|(k, _)| names.contains(&k.as_str())).collect()
         }
     }
@@ -181,11 +197,17 @@ async fn wait_for(client: &Client, id: i64) -> Result<ExitCode> {
     loop {
         let job: JobState = client.get_json(&format!("/api/v1/jobs/{id}")).await?;
         match job.state.as_str() {
-            "pending" | "admitted" | "running" => tokio::time::sleep(Duration::from_millis(250)).await,
+            "pending" | "admitted" | "running" => {
+                tokio::time::sleep(Duration::from_millis(250)).await
+            }
             "completed" => return Ok(ExitCode::SUCCESS),
             other => {
                 eprintln!("aisc: job {id} {other}: {}", job.reason);
-                let code = job.exit_code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1);
+                let code = job
+                    .exit_code
+                    .and_then(|c| u8::try_from(c).ok())
+                    .filter(|c| *c != 0)
+                    .unwrap_or(1);
                 return Ok(ExitCode::from(code));
             }
         }

@@ -32,7 +32,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// `2026-11-24T23:40:06.123Z` → `2026-11-24 23:40:06`.
 pub fn short_time(rfc3339: &str) -> String {
-    rfc3339.get(..19).map(|s| s.replace('T', " ")).unwrap_or_else(|| rfc3339.to_string())
+    rfc3339
+        .get(..19)
+        .map(|s| s.replace('T', " "))
+        .unwrap_or_else(|| rfc3339.to_string())
 }
 
 /// Seconds between an RFC 3339 time and an optional later one (now if absent).
@@ -47,9 +50,9 @@ pub fn elapsed_s(from: &str, to: Option<&str>) -> Option<u64> {
 
 /// MiB as a short size: `512M`, `4G`, `1.5T`.
 pub fn mem(mb: u64) -> String {
-    if mb >= 1024 * 1024 && mb % (1024 * 1024) == 0 {
+    if mb >= 1024 * 1024 && mb.is_multiple_of(1024 * 1024) {
         format!("{}T", mb / (1024 * 1024))
-    } else if mb >= 1024 && mb % 1024 == 0 {
+    } else if mb >= 1024 && mb.is_multiple_of(1024) {
         format!("{}G", mb / 1024)
     } else if mb >= 1024 {
         format!("{:.1}G", mb as f64 / 1024.0)
@@ -64,7 +67,13 @@ mod tests {
 
     #[test]
     fn tables_align() {
-        let t = table(&["ID", "NAME"], &[vec!["1".into(), "a".into()], vec!["100".into(), "bb".into()]]);
+        let t = table(
+            &["ID", "NAME"],
+            &[
+                vec!["1".into(), "a".into()],
+                vec!["100".into(), "bb".into()],
+            ],
+        );
         assert_eq!(t, "ID   NAME\n1    a\n100  bb\n");
     }
 
@@ -75,6 +84,9 @@ mod tests {
         assert_eq!(mem(512), "512M");
         assert_eq!(mem(2 * 1024 * 1024), "2T");
         assert_eq!(short_time("2026-11-24T23:40:06.5Z"), "2026-11-24 23:40:06");
-        assert_eq!(elapsed_s("2026-11-24T23:40:06Z", Some("2026-11-24T23:41:07Z")), Some(61));
+        assert_eq!(
+            elapsed_s("2026-11-24T23:40:06Z", Some("2026-11-24T23:41:07Z")),
+            Some(61)
+        );
     }
 }

@@ -13,7 +13,12 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "aisc", version, about = "Run and use an AI supercomputing centre", propagate_version = true)]
+#[command(
+    name = "aisc",
+    version,
+    about = "Run and use an AI supercomputing centre",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -24,7 +29,7 @@ enum Cmd {
     /// Start the centre on this machine (embedded database, local engine).
     Serve(cmd_serve::ServeArgs),
     /// Submit a job: `aisc submit [options] -- COMMAND...` or `aisc submit [options] SCRIPT`.
-    Submit(cmd_submit::SubmitArgs),
+    Submit(Box<cmd_submit::SubmitArgs>),
     /// List jobs, newest first.
     Jobs(cmd_jobs::JobsArgs),
     /// Show one job: spec, state history with reasons, placement, exit code, usage.
@@ -45,7 +50,10 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("aisc: error: cannot start the async runtime: {e}");
@@ -55,7 +63,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Cmd::Serve(a) => cmd_serve::run(a).await,
-            Cmd::Submit(a) => cmd_submit::run(a).await,
+            Cmd::Submit(a) => cmd_submit::run(*a).await,
             Cmd::Jobs(a) => cmd_jobs::jobs(a).await,
             Cmd::Show(a) => cmd_jobs::show(a).await,
             Cmd::Logs(a) => cmd_jobs::logs(a).await,

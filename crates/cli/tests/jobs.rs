@@ -1,4 +1,5 @@
 //! End to end: `aisc serve` + the `aisc` CLI running real processes.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 mod common;
 
@@ -14,8 +15,14 @@ fn first_start_writes_a_private_admin_token_and_later_starts_keep_everything() {
     let token_file = data.path().join("admin-token");
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    assert!(server.log.lock().unwrap().contains("admin-token"), "says where the token is");
-    assert!(!server.log.lock().unwrap().contains(&server.token()), "never prints the token");
+    assert!(
+        server.log.lock().unwrap().contains("admin-token"),
+        "says where the token is"
+    );
+    assert!(
+        !server.log.lock().unwrap().contains(&server.token()),
+        "never prints the token"
+    );
     assert_eq!(server.ok(work.path(), &["whoami"]).trim(), "admin (admin)");
     let id = server.submit(work.path(), &["--", "true"]);
     server.wait_state(work.path(), id, "completed");
@@ -35,7 +42,22 @@ fn a_command_runs_and_its_output_state_and_usage_are_reported() {
     let server = Server::start(data.path(), &["--fake-gpus", "2"]);
     let id = server.submit(
         work.path(),
-        &["--gpus", "1", "--cpus", "2", "--mem", "4G", "--time", "10m", "--name", "hello", "--", "python3", "-c", "print(42)"],
+        &[
+            "--gpus",
+            "1",
+            "--cpus",
+            "2",
+            "--mem",
+            "4G",
+            "--time",
+            "10m",
+            "--name",
+            "hello",
+            "--",
+            "python3",
+            "-c",
+            "print(42)",
+        ],
     );
     let job = server.wait_state(work.path(), id, "completed");
     assert_eq!(job["id"], id);
@@ -46,8 +68,14 @@ fn a_command_runs_and_its_output_state_and_usage_are_reported() {
     assert_eq!(job["gpus_fake"], true);
     let wall = job["wall_seconds"].as_f64().unwrap();
     assert!(wall > 0.0);
-    assert!((job["gpu_seconds"].as_f64().unwrap() - wall).abs() < 1e-6, "1 GPU: GPU-seconds = wall seconds");
-    assert!((job["cpu_seconds"].as_f64().unwrap() - 2.0 * wall).abs() < 1e-6, "2 CPUs");
+    assert!(
+        (job["gpu_seconds"].as_f64().unwrap() - wall).abs() < 1e-6,
+        "1 GPU: GPU-seconds = wall seconds"
+    );
+    assert!(
+        (job["cpu_seconds"].as_f64().unwrap() - 2.0 * wall).abs() < 1e-6,
+        "2 CPUs"
+    );
     let h = history(&job);
     assert_eq!(h.len(), 4, "{h:?}");
     assert!(h[0].starts_with("-->pending: submitted"), "{h:?}");
@@ -58,11 +86,20 @@ fn a_command_runs_and_its_output_state_and_usage_are_reported() {
 
     let table = server.ok(work.path(), &["jobs"]);
     assert!(table.starts_with("ID"), "{table}");
-    assert!(table.lines().any(|l| l.starts_with(&id.to_string()) && l.contains("completed") && l.contains("(fake)")), "{table}");
-    let listed: serde_json::Value = serde_json::from_str(&server.ok(work.path(), &["jobs", "--json", "--state", "completed"])).unwrap();
+    assert!(
+        table.lines().any(|l| l.starts_with(&id.to_string())
+            && l.contains("completed")
+            && l.contains("(fake)")),
+        "{table}"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&server.ok(work.path(), &["jobs", "--json", "--state", "completed"]))
+            .unwrap();
     assert_eq!(listed[0]["id"], id);
     assert!(listed[0]["reason"].is_string());
-    let none: serde_json::Value = serde_json::from_str(&server.ok(work.path(), &["jobs", "--json", "--state", "running"])).unwrap();
+    let none: serde_json::Value =
+        serde_json::from_str(&server.ok(work.path(), &["jobs", "--json", "--state", "running"]))
+            .unwrap();
     assert_eq!(none.as_array().unwrap().len(), 0);
 }
 
@@ -75,16 +112,35 @@ fn jobs_see_their_gpus_environment_and_working_directory() {
     server.wait_state(work.path(), first, "running");
     let script = "echo gpus=$CUDA_VISIBLE_DEVICES id=$AISC_JOB_ID slurm=$SLURM_JOB_ID dir=$(pwd) mine=$MY_VAR tok=$AISC_TOKEN";
     // MY_VAR is in the CLI's environment and travels as with sbatch --export=ALL; the token never does.
-    let out = server.aisc_env(work.path(), &["submit", "-G", "1", "--", "sh", "-c", script], &[("MY_VAR", "v1")]);
+    let out = server.aisc_env(
+        work.path(),
+        &["submit", "-G", "1", "--", "sh", "-c", script],
+        &[("MY_VAR", "v1")],
+    );
     assert!(out.status.success());
     let id: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     server.wait_state(work.path(), id, "completed");
     let out = server.ok(work.path(), &["logs", &id.to_string()]);
     let dir = std::fs::canonicalize(work.path()).unwrap();
-    assert_eq!(out, format!("gpus=3 id={id} slurm={id} dir={} mine=v1 tok=\n", dir.display()));
+    assert_eq!(
+        out,
+        format!(
+            "gpus=3 id={id} slurm={id} dir={} mine=v1 tok=\n",
+            dir.display()
+        )
+    );
     let shown = server.show(work.path(), id);
-    assert!(shown["env_names"].as_array().unwrap().iter().any(|n| n == "MY_VAR"));
-    assert!(!serde_json::to_string(&shown).unwrap().contains("v1"), "values are not shown back");
+    assert!(
+        shown["env_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "MY_VAR")
+    );
+    assert!(
+        !serde_json::to_string(&shown).unwrap().contains("v1"),
+        "values are not shown back"
+    );
     server.ok(work.path(), &["cancel", &first.to_string()]);
 }
 
@@ -102,12 +158,19 @@ fn batch_scripts_honour_sbatch_directives_and_flags_override_them() {
     )
     .unwrap();
     let out = server.aisc(work.path(), &["submit", "-J", "from-flag", "job.sh"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let id: i64 = stdout.trim().parse().expect("only the id on stdout");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("warning: line 8: --partition"), "{stderr}");
-    assert!(stderr.contains("warning: line 9: unknown directive --bogus"), "{stderr}");
+    assert!(
+        stderr.contains("warning: line 9: unknown directive --bogus"),
+        "{stderr}"
+    );
 
     let job = server.wait_state(work.path(), id, "completed");
     assert_eq!(job["name"], "from-flag", "the flag wins over the script");
@@ -117,16 +180,31 @@ fn batch_scripts_honour_sbatch_directives_and_flags_override_them() {
     assert_eq!(job["gpus"], 1);
     assert_eq!(job["gpu_type"], "h100");
     let log = std::fs::read_to_string(work.path().join(format!("out-{id}.log"))).unwrap();
-    assert_eq!(log, "name=from-flag gpus=0\nto-stderr\n", "-o honoured, stderr merged as with sbatch");
+    assert_eq!(
+        log, "name=from-flag gpus=0\nto-stderr\n",
+        "-o honoured, stderr merged as with sbatch"
+    );
     assert_eq!(server.ok(work.path(), &["logs", &id.to_string()]), log);
 
-    std::fs::write(&script, "#!/bin/bash\n#SBATCH -J ok\n#SBATCH -t forever\necho\n").unwrap();
+    std::fs::write(
+        &script,
+        "#!/bin/bash\n#SBATCH -J ok\n#SBATCH -t forever\necho\n",
+    )
+    .unwrap();
     let out = server.aisc(work.path(), &["submit", "job.sh"]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("script: line 3:") && err.contains("-t"), "{err}");
-    let jobs: serde_json::Value = serde_json::from_str(&server.ok(work.path(), &["jobs", "--json"])).unwrap();
-    assert_eq!(jobs.as_array().unwrap().len(), 1, "the malformed script stored nothing");
+    assert!(
+        err.contains("script: line 3:") && err.contains("-t"),
+        "{err}"
+    );
+    let jobs: serde_json::Value =
+        serde_json::from_str(&server.ok(work.path(), &["jobs", "--json"])).unwrap();
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        1,
+        "the malformed script stored nothing"
+    );
 }
 
 #[test]
@@ -134,7 +212,10 @@ fn cancel_stops_pending_and_running_jobs() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &["--fake-gpus", "1", "--kill-grace", "2s"]);
-    let running = server.submit(work.path(), &["-G", "1", "--", "sh", "-c", "sleep 60 & sleep 60"]);
+    let running = server.submit(
+        work.path(),
+        &["-G", "1", "--", "sh", "-c", "sleep 60 & sleep 60"],
+    );
     server.wait_state(work.path(), running, "running");
     let pending = server.submit(work.path(), &["-G", "1", "--", "true"]);
     let p = server.wait_state(work.path(), pending, "pending");
@@ -149,7 +230,10 @@ fn cancel_stops_pending_and_running_jobs() {
     let r = server.wait_state(work.path(), running, "cancelled");
     assert_eq!(r["reason"], "cancelled by admin");
     assert_eq!(r["signal"], 15, "SIGTERM was enough");
-    assert!(r["wall_seconds"].as_f64().unwrap() < 2.0, "no wait for the grace period when the group is gone");
+    assert!(
+        r["wall_seconds"].as_f64().unwrap() < 2.0,
+        "no wait for the grace period when the group is gone"
+    );
 
     let again = server.aisc(work.path(), &["cancel", &running.to_string()]);
     assert!(!again.status.success());
@@ -162,14 +246,23 @@ fn time_limits_send_sigterm_then_sigkill() {
     let work = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &["--fake-gpus", "2", "--kill-grace", "1s"]);
     let polite = server.submit(work.path(), &["--time", "1s", "--", "sleep", "60"]);
-    let stubborn = server.submit(work.path(), &["--time", "1s", "--", "sh", "-c", "trap '' TERM; sleep 60"]);
+    let stubborn = server.submit(
+        work.path(),
+        &["--time", "1s", "--", "sh", "-c", "trap '' TERM; sleep 60"],
+    );
     let p = server.wait_state(work.path(), polite, "timed_out");
     assert_eq!(p["reason"], "time limit of 00:00:01 reached");
     assert_eq!(p["signal"], 15);
     let s = server.wait_state(work.path(), stubborn, "timed_out");
     assert_eq!(s["signal"], 9, "SIGKILL after the grace period");
-    assert!(server.ok(work.path(), &["nodes"]).contains("0/2 (fake)"), "its GPUs are free again");
-    assert!(s["wall_seconds"].as_f64().unwrap() >= 2.0, "limit + grace: {s}");
+    assert!(
+        server.ok(work.path(), &["nodes"]).contains("0/2 (fake)"),
+        "its GPUs are free again"
+    );
+    assert!(
+        s["wall_seconds"].as_f64().unwrap() >= 2.0,
+        "limit + grace: {s}"
+    );
 }
 
 #[test]
@@ -181,17 +274,29 @@ fn jobs_that_do_not_fit_now_wait_and_start_when_resources_free() {
     server.wait_state(work.path(), big, "running");
     let second = server.submit(work.path(), &["-G", "1", "--", "true"]);
     let third = server.submit(work.path(), &["-G", "1", "--", "true"]);
-    assert_eq!(server.wait_state(work.path(), second, "pending")["reason"], "Resources");
-    assert_eq!(server.wait_state(work.path(), third, "pending")["reason"], "Priority");
+    assert_eq!(
+        server.wait_state(work.path(), second, "pending")["reason"],
+        "Resources"
+    );
+    assert_eq!(
+        server.wait_state(work.path(), third, "pending")["reason"],
+        "Priority"
+    );
     let b = server.wait_state(work.path(), big, "completed");
     let s = server.wait_state(work.path(), second, "completed");
     server.wait_state(work.path(), third, "completed");
-    assert!(s["started_at"].as_str().unwrap() >= b["ended_at"].as_str().unwrap(), "waited for the GPUs");
+    assert!(
+        s["started_at"].as_str().unwrap() >= b["ended_at"].as_str().unwrap(),
+        "waited for the GPUs"
+    );
 
     let held = server.submit(work.path(), &["--hold", "--", "true"]);
     std::thread::sleep(Duration::from_millis(500));
     let h = server.show(work.path(), held);
-    assert_eq!((h["state"].as_str(), h["reason"].as_str()), (Some("pending"), Some("Held")));
+    assert_eq!(
+        (h["state"].as_str(), h["reason"].as_str()),
+        (Some("pending"), Some("Held"))
+    );
     server.ok(work.path(), &["release", &held.to_string()]);
     server.wait_state(work.path(), held, "completed");
 }
@@ -201,12 +306,22 @@ fn processes_left_behind_end_with_the_job() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[]);
-    let id = server.submit(work.path(), &["--", "sh", "-c", "sleep 300 & echo $! > bg.pid"]);
+    let id = server.submit(
+        work.path(),
+        &["--", "sh", "-c", "sleep 300 & echo $! > bg.pid"],
+    );
     server.wait_state(work.path(), id, "completed");
-    let pid: i32 = std::fs::read_to_string(work.path().join("bg.pid")).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(work.path().join("bg.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(stat.is_empty() || stat.contains(") Z"), "the background process was killed: {stat}");
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "the background process was killed: {stat}"
+    );
 }
 
 #[test]
@@ -214,7 +329,10 @@ fn submit_wait_returns_the_jobs_exit_status() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[]);
-    let out = server.aisc(work.path(), &["submit", "--wait", "--", "sh", "-c", "exit 3"]);
+    let out = server.aisc(
+        work.path(),
+        &["submit", "--wait", "--", "sh", "-c", "exit 3"],
+    );
     assert_eq!(out.status.code(), Some(3));
     let ok = server.aisc(work.path(), &["submit", "--wait", "--", "true"]);
     assert_eq!(ok.status.code(), Some(0));
@@ -225,7 +343,15 @@ fn logs_follow_streams_until_the_job_ends() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[]);
-    let id = server.submit(work.path(), &["--", "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.3; done"]);
+    let id = server.submit(
+        work.path(),
+        &[
+            "--",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo line$i; sleep 0.3; done",
+        ],
+    );
     let out = server.ok(work.path(), &["logs", "--follow", &id.to_string()]);
     assert_eq!(out, "line1\nline2\nline3\n");
 }
@@ -245,9 +371,16 @@ fn login_stores_the_token_privately() {
         .env_remove("AISC_TOKEN")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stored = work.path().join("cfg/token");
-    assert_eq!(std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     // Without AISC_TOKEN, the stored token is used.
     let who = std::process::Command::new(common::AISC)
         .arg("whoami")

@@ -50,7 +50,13 @@ pub fn discover(fake: Option<&FakeGpus>) -> HostInfo {
     let (gpus, gpu_source) = match fake {
         Some(FakeGpus { count, model }) => (
             (0..*count)
-                .map(|index| GpuInfo { index, name: model.clone(), uuid: None, memory_mb: 0, fake: true })
+                .map(|index| GpuInfo {
+                    index,
+                    name: model.clone(),
+                    uuid: None,
+                    memory_mb: 0,
+                    fake: true,
+                })
                 .collect(),
             match model.as_str() {
                 "fake" => format!("{count} fake GPUs declared with --fake-gpus (not real devices)"),
@@ -68,7 +74,8 @@ pub fn discover(fake: Option<&FakeGpus>) -> HostInfo {
     };
     HostInfo {
         hostname: hostname(),
-        cpus: std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
+        cpus: std::thread::available_parallelism()
+            .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
         mem_mb: mem_total_mb().unwrap_or(0),
         gpus,
         gpu_source,
@@ -78,15 +85,22 @@ pub fn discover(fake: Option<&FakeGpus>) -> HostInfo {
 fn nvml_gpus() -> Result<Vec<GpuInfo>, String> {
     use nvml_wrapper::Nvml;
     let nvml = Nvml::init().map_err(|e| format!("NVML could not be loaded ({e})"))?;
-    let count = nvml.device_count().map_err(|e| format!("NVML device count failed ({e})"))?;
+    let count = nvml
+        .device_count()
+        .map_err(|e| format!("NVML device count failed ({e})"))?;
     (0..count)
         .map(|index| {
-            let dev = nvml.device_by_index(index).map_err(|e| format!("NVML device {index}: {e}"))?;
+            let dev = nvml
+                .device_by_index(index)
+                .map_err(|e| format!("NVML device {index}: {e}"))?;
             Ok(GpuInfo {
                 index,
                 name: dev.name().unwrap_or_else(|_| "unknown".into()),
                 uuid: dev.uuid().ok(),
-                memory_mb: dev.memory_info().map(|m| m.total / (1024 * 1024)).unwrap_or(0),
+                memory_mb: dev
+                    .memory_info()
+                    .map(|m| m.total / (1024 * 1024))
+                    .unwrap_or(0),
                 fake: false,
             })
         })
@@ -102,7 +116,9 @@ impl HostInfo {
     /// The GPU model as a short lower-case type (`NVIDIA H100 80GB HBM3` → `h100`), if any GPUs.
     pub fn gpu_type(&self) -> Option<String> {
         let name = self.gpus.first()?.name.to_ascii_lowercase();
-        let short = name.split_whitespace().find(|w| !matches!(*w, "nvidia" | "tesla" | "geforce" | "quadro"));
+        let short = name
+            .split_whitespace()
+            .find(|w| !matches!(*w, "nvidia" | "tesla" | "geforce" | "quadro"));
         Some(short.unwrap_or("gpu").to_string())
     }
 }
@@ -133,7 +149,10 @@ mod tests {
 
     #[test]
     fn fake_gpus_are_named_as_fake() {
-        let h = discover(Some(&FakeGpus { count: 3, model: "fake".into() }));
+        let h = discover(Some(&FakeGpus {
+            count: 3,
+            model: "fake".into(),
+        }));
         assert_eq!(h.gpus.len(), 3);
         assert!(h.gpus.iter().all(|g| g.fake));
         assert!(h.gpu_source.contains("fake"));
@@ -145,7 +164,9 @@ mod tests {
     fn without_a_driver_there_are_no_gpus_and_a_reason() {
         let h = discover(None);
         if h.gpus.is_empty() {
-            assert!(h.gpu_source.starts_with("no NVIDIA GPUs") || h.gpu_source == "NVML found no GPUs");
+            assert!(
+                h.gpu_source.starts_with("no NVIDIA GPUs") || h.gpu_source == "NVML found no GPUs"
+            );
         } else {
             assert!(h.gpus.iter().all(|g| !g.fake && g.uuid.is_some()));
         }
@@ -153,7 +174,10 @@ mod tests {
 
     #[test]
     fn gpu_type_is_the_short_model_name() {
-        let mut h = discover(Some(&FakeGpus { count: 1, model: "NVIDIA H100 80GB HBM3".into() }));
+        let mut h = discover(Some(&FakeGpus {
+            count: 1,
+            model: "NVIDIA H100 80GB HBM3".into(),
+        }));
         assert_eq!(h.gpu_type().as_deref(), Some("h100"));
         h.gpus.clear();
         assert_eq!(h.gpu_type(), None);
@@ -161,7 +185,10 @@ mod tests {
 
     #[test]
     fn reads_mem_total() {
-        assert_eq!(parse_mem_total_kb("MemFree: 1 kB\nMemTotal:       24576000 kB\n"), Some(24_576_000));
+        assert_eq!(
+            parse_mem_total_kb("MemFree: 1 kB\nMemTotal:       24576000 kB\n"),
+            Some(24_576_000)
+        );
         assert_eq!(parse_mem_total_kb("nothing"), None);
     }
 }

@@ -24,7 +24,9 @@ echo $c > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
 exit $c"#;
 
 /// Variables passed from the server's environment to every job, before the job's own.
-const INHERITED: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SHELL"];
+const INHERITED: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SHELL",
+];
 
 /// Everything needed to start one job.
 #[derive(Debug, Clone)]
@@ -107,7 +109,10 @@ pub struct LocalEngine {
 impl LocalEngine {
     /// An engine that reports on `events`.
     pub fn new(events: mpsc::UnboundedSender<EngineEvent>) -> Self {
-        LocalEngine { events, poll: Duration::from_millis(200) }
+        LocalEngine {
+            events,
+            poll: Duration::from_millis(200),
+        }
     }
 
     /// Starts a job. Must be called inside a tokio runtime; its end is reported on the events channel.
@@ -116,7 +121,8 @@ impl LocalEngine {
             let path = path.display().to_string();
             move |source| EngineError::Io { what, path, source }
         };
-        fs::create_dir_all(&spec.job_dir).map_err(io("cannot create job directory", &spec.job_dir))?;
+        fs::create_dir_all(&spec.job_dir)
+            .map_err(io("cannot create job directory", &spec.job_dir))?;
         fs::set_permissions(&spec.job_dir, fs::Permissions::from_mode(0o700))
             .map_err(io("cannot protect job directory", &spec.job_dir))?;
         if !spec.workdir.is_dir() {
@@ -130,18 +136,25 @@ impl LocalEngine {
             JobCommand::Argv(argv) => argv.clone(),
             JobCommand::Script(text) => {
                 let path = spec.job_dir.join("script");
-                write_private(&path, text.as_bytes(), 0o700).map_err(io("cannot write script", &path))?;
+                write_private(&path, text.as_bytes(), 0o700)
+                    .map_err(io("cannot write script", &path))?;
                 vec![path.display().to_string()]
             }
         };
         let stdout = open_log(&spec.stdout).map_err(io("cannot open output file", &spec.stdout))?;
         let stderr = match &spec.stderr {
             Some(p) => open_log(p).map_err(io("cannot open error file", p))?,
-            None => stdout.try_clone().map_err(io("cannot share output file", &spec.stdout))?,
+            None => stdout
+                .try_clone()
+                .map_err(io("cannot share output file", &spec.stdout))?,
         };
 
         let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c").arg(WRAPPER).arg("aisc-job").arg(&spec.job_dir).args(&argv);
+        cmd.arg("-c")
+            .arg(WRAPPER)
+            .arg("aisc-job")
+            .arg(&spec.job_dir)
+            .args(&argv);
         cmd.current_dir(&spec.workdir).env_clear();
         for key in INHERITED {
             if let Some(v) = std::env::var_os(key) {
@@ -149,10 +162,17 @@ impl LocalEngine {
             }
         }
         cmd.envs(&spec.env).envs(job_vars(spec));
-        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr).process_group(0).kill_on_drop(false);
+        cmd.stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .process_group(0)
+            .kill_on_drop(false);
 
         let mut child = cmd.spawn().map_err(EngineError::Spawn)?;
-        let pid = child.id().map(i64::from).ok_or_else(|| EngineError::Spawn(std::io::Error::other("no pid")))?;
+        let pid = child
+            .id()
+            .map(i64::from)
+            .ok_or_else(|| EngineError::Spawn(std::io::Error::other("no pid")))?;
         // Our child cannot be reaped before we wait on it, so its stat is there.
         let pid_start = procfs::stat(pid).map_or(0, |s| s.start_ticks);
         let events = self.events.clone();
@@ -180,7 +200,11 @@ impl LocalEngine {
     /// if that process carries the job's id in its environment.
     pub fn recover(&self, job: JobId, job_dir: &Path, known: Option<(i64, u64)>) -> Recovery {
         let identity = known.or_else(|| {
-            let pid: i64 = fs::read_to_string(job_dir.join("pid")).ok()?.trim().parse().ok()?;
+            let pid: i64 = fs::read_to_string(job_dir.join("pid"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
             let stat = procfs::stat(pid)?;
             procfs::has_env(pid, "AISC_JOB_ID", &job.to_string()).then_some((pid, stat.start_ticks))
         });
@@ -191,7 +215,9 @@ impl LocalEngine {
             }
             _ => match read_exit(job_dir) {
                 Some(code) => Recovery::Ended(Outcome::Exited(code)),
-                None if identity.is_some() || job_dir.join("pid").exists() => Recovery::Ended(Outcome::Lost),
+                None if identity.is_some() || job_dir.join("pid").exists() => {
+                    Recovery::Ended(Outcome::Lost)
+                }
                 None => Recovery::NeverStarted,
             },
         }
@@ -226,7 +252,12 @@ impl LocalEngine {
 
 fn job_vars(spec: &LaunchSpec) -> Vec<(&'static str, String)> {
     let id = spec.job.to_string();
-    let gpus = spec.gpu_ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let gpus = spec
+        .gpu_ids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let mut vars = vec![
         ("AISC_JOB_ID", id.clone()),
         ("AISC_JOB_NAME", spec.name.clone()),
@@ -244,14 +275,22 @@ fn job_vars(spec: &LaunchSpec) -> Vec<(&'static str, String)> {
 }
 
 fn read_exit(job_dir: &Path) -> Option<i32> {
-    fs::read_to_string(job_dir.join("exit")).ok()?.trim().parse().ok()
+    fs::read_to_string(job_dir.join("exit"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn open_log(path: &Path) -> std::io::Result<fs::File> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
-    OpenOptions::new().create(true).append(true).mode(0o640).open(path)
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
 }
 
 fn write_private(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {

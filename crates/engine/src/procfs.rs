@@ -36,7 +36,11 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let pgrp = fields.next()?.parse().ok()?;
     // After the process group (field 5), the start time is field 22: 17 further on.
     let start_ticks = fields.nth(16)?.parse().ok()?;
-    Some(ProcStat { state, pgrp, start_ticks })
+    Some(ProcStat {
+        state,
+        pgrp,
+        start_ticks,
+    })
 }
 
 /// Whether a process with this pid and start time is alive (not a zombie).
@@ -74,7 +78,14 @@ mod tests {
     #[test]
     fn parses_a_stat_line_with_an_awkward_name() {
         let line = "1234 (my (odd) job) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 100";
-        assert_eq!(parse_stat(line), Some(ProcStat { state: 'S', pgrp: 1234, start_ticks: 987_654 }));
+        assert_eq!(
+            parse_stat(line),
+            Some(ProcStat {
+                state: 'S',
+                pgrp: 1234,
+                start_ticks: 987_654
+            })
+        );
         assert_eq!(parse_stat("garbage"), None);
     }
 

@@ -57,7 +57,10 @@ impl JobState {
 
     /// A terminal state never changes again.
     pub fn is_terminal(self) -> bool {
-        !matches!(self, JobState::Pending | JobState::Admitted | JobState::Running)
+        !matches!(
+            self,
+            JobState::Pending | JobState::Admitted | JobState::Running
+        )
     }
 
     /// Whether `self → to` is a legal step.
@@ -89,7 +92,9 @@ impl fmt::Display for JobState {
 
 /// A state name that is not one of [`ALL_STATES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job state {0:?} (expected one of pending, admitted, running, completed, failed, cancelled, timed_out, preempted)")]
+#[error(
+    "unknown job state {0:?} (expected one of pending, admitted, running, completed, failed, cancelled, timed_out, preempted)"
+)]
 pub struct UnknownState(pub String);
 
 impl FromStr for JobState {
@@ -175,10 +180,18 @@ mod tests {
 
     #[test]
     fn a_pending_job_cannot_skip_to_running_or_finish_normally() {
-        for to in [JobState::Running, JobState::Completed, JobState::TimedOut, JobState::Preempted] {
+        for to in [
+            JobState::Running,
+            JobState::Completed,
+            JobState::TimedOut,
+            JobState::Preempted,
+        ] {
             assert_eq!(
                 JobState::Pending.transition(to),
-                Err(InvalidTransition { from: JobState::Pending, to })
+                Err(InvalidTransition {
+                    from: JobState::Pending,
+                    to
+                })
             );
         }
     }

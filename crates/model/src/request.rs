@@ -115,11 +115,19 @@ pub struct SpecError {
 
 impl SpecError {
     fn new(field: &'static str, message: impl Into<String>) -> Self {
-        SpecError { field, message: message.into(), limit: None }
+        SpecError {
+            field,
+            message: message.into(),
+            limit: None,
+        }
     }
 
     fn limit(field: &'static str, message: impl Into<String>, limit: impl Into<String>) -> Self {
-        SpecError { field, message: message.into(), limit: Some(limit.into()) }
+        SpecError {
+            field,
+            message: message.into(),
+            limit: Some(limit.into()),
+        }
     }
 }
 
@@ -137,14 +145,27 @@ impl JobRequest {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
         let (command, directives) = match (&self.script, self.command.is_empty()) {
             (Some(_), false) => {
-                return Err(SpecError::new("command", "give either a command or a script, not both"));
+                return Err(SpecError::new(
+                    "command",
+                    "give either a command or a script, not both",
+                ));
             }
-            (None, true) => return Err(SpecError::new("command", "empty command: give a program to run or a script")),
+            (None, true) => {
+                return Err(SpecError::new(
+                    "command",
+                    "empty command: give a program to run or a script",
+                ));
+            }
             (Some(script), true) => {
                 if script.len() > MAX_COMMAND_BYTES {
-                    return Err(SpecError::limit("script", "script too large", format!("{MAX_COMMAND_BYTES} bytes")));
+                    return Err(SpecError::limit(
+                        "script",
+                        "script too large",
+                        format!("{MAX_COMMAND_BYTES} bytes"),
+                    ));
                 }
-                let d = parse_script(script).map_err(|e| SpecError::new("script", e.to_string()))?;
+                let d =
+                    parse_script(script).map_err(|e| SpecError::new("script", e.to_string()))?;
                 (JobCommand::Script(script.clone()), d)
             }
             (None, false) => {
@@ -160,23 +181,36 @@ impl JobRequest {
         check_name(&name)?;
 
         let time_limit_s = match &self.time {
-            Some(t) => parse_time_limit(t).map_err(|e| SpecError::limit("time", e.to_string(), "1s to 365 days"))?,
+            Some(t) => parse_time_limit(t)
+                .map_err(|e| SpecError::limit("time", e.to_string(), "1s to 365 days"))?,
             None => directives.time_limit_s.unwrap_or(DEFAULT_TIME_LIMIT_S),
         };
         let cpus = self.cpus.or(directives.cpus).unwrap_or(1);
         if cpus == 0 || cpus > MAX_CPUS {
-            return Err(SpecError::limit("cpus", format!("{cpus} CPUs is out of range"), format!("1 to {MAX_CPUS}")));
+            return Err(SpecError::limit(
+                "cpus",
+                format!("{cpus} CPUs is out of range"),
+                format!("1 to {MAX_CPUS}"),
+            ));
         }
         let mem_mb = match &self.mem {
-            Some(m) => parse_mem_mb(m).map_err(|e| SpecError::limit("mem", e.to_string(), "1M to 64T"))?,
-            None => directives.mem_mb.unwrap_or(DEFAULT_MEM_PER_CPU_MB * u64::from(cpus)),
+            Some(m) => {
+                parse_mem_mb(m).map_err(|e| SpecError::limit("mem", e.to_string(), "1M to 64T"))?
+            }
+            None => directives
+                .mem_mb
+                .unwrap_or(DEFAULT_MEM_PER_CPU_MB * u64::from(cpus)),
         };
         let (gpu_type, gpus) = match &self.gpus {
             Some(g) => parse_gpu_spec(g).map_err(|e| SpecError::new("gpus", e))?,
             None => (directives.gpu_type.clone(), directives.gpus.unwrap_or(0)),
         };
         if gpus > MAX_GPUS {
-            return Err(SpecError::limit("gpus", format!("{gpus} GPUs is out of range"), format!("0 to {MAX_GPUS}")));
+            return Err(SpecError::limit(
+                "gpus",
+                format!("{gpus} GPUs is out of range"),
+                format!("0 to {MAX_GPUS}"),
+            ));
         }
         let workdir = self
             .chdir
@@ -185,7 +219,10 @@ impl JobRequest {
             .ok_or_else(|| SpecError::new("chdir", "a working directory is required"))?;
         check_path("chdir", &workdir)?;
         if !workdir.starts_with('/') {
-            return Err(SpecError::new("chdir", format!("{workdir:?} must be an absolute path")));
+            return Err(SpecError::new(
+                "chdir",
+                format!("{workdir:?} must be an absolute path"),
+            ));
         }
         let output = self.output.clone().or(directives.output.clone());
         let error = self.error.clone().or(directives.error.clone());
@@ -226,14 +263,24 @@ fn default_name(command: &JobCommand, script_name: Option<&str>) -> String {
 
 fn check_argv(argv: &[String]) -> Result<(), SpecError> {
     if argv[0].trim().is_empty() {
-        return Err(SpecError::new("command", "empty command: the program name is blank"));
+        return Err(SpecError::new(
+            "command",
+            "empty command: the program name is blank",
+        ));
     }
     let bytes: usize = argv.iter().map(|a| a.len() + 1).sum();
     if bytes > MAX_COMMAND_BYTES {
-        return Err(SpecError::limit("command", "command line too long", format!("{MAX_COMMAND_BYTES} bytes")));
+        return Err(SpecError::limit(
+            "command",
+            "command line too long",
+            format!("{MAX_COMMAND_BYTES} bytes"),
+        ));
     }
     if argv.iter().any(|a| a.contains('\0')) {
-        return Err(SpecError::new("command", "arguments cannot contain NUL bytes"));
+        return Err(SpecError::new(
+            "command",
+            "arguments cannot contain NUL bytes",
+        ));
     }
     Ok(())
 }
@@ -243,10 +290,17 @@ fn check_name(name: &str) -> Result<(), SpecError> {
         return Err(SpecError::new("name", "job name is blank"));
     }
     if name.chars().count() > MAX_NAME_LEN {
-        return Err(SpecError::limit("name", "job name too long", format!("{MAX_NAME_LEN} characters")));
+        return Err(SpecError::limit(
+            "name",
+            "job name too long",
+            format!("{MAX_NAME_LEN} characters"),
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(SpecError::new("name", "job name cannot contain control characters"));
+        return Err(SpecError::new(
+            "name",
+            "job name cannot contain control characters",
+        ));
     }
     Ok(())
 }
@@ -256,7 +310,11 @@ fn check_path(field: &'static str, p: &str) -> Result<(), SpecError> {
         return Err(SpecError::new(field, "path is empty"));
     }
     if p.len() > MAX_PATH_LEN {
-        return Err(SpecError::limit(field, "path too long", format!("{MAX_PATH_LEN} bytes")));
+        return Err(SpecError::limit(
+            field,
+            "path too long",
+            format!("{MAX_PATH_LEN} bytes"),
+        ));
     }
     if p.contains('\0') {
         return Err(SpecError::new(field, "path cannot contain NUL bytes"));
@@ -266,21 +324,35 @@ fn check_path(field: &'static str, p: &str) -> Result<(), SpecError> {
 
 fn check_env(env: &BTreeMap<String, String>) -> Result<(), SpecError> {
     if env.len() > MAX_ENV_VARS {
-        return Err(SpecError::limit("env", "too many environment variables", MAX_ENV_VARS.to_string()));
+        return Err(SpecError::limit(
+            "env",
+            "too many environment variables",
+            MAX_ENV_VARS.to_string(),
+        ));
     }
     let total: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
     if total > MAX_COMMAND_BYTES {
-        return Err(SpecError::limit("env", "environment too large", format!("{MAX_COMMAND_BYTES} bytes")));
+        return Err(SpecError::limit(
+            "env",
+            "environment too large",
+            format!("{MAX_COMMAND_BYTES} bytes"),
+        ));
     }
     for (k, v) in env {
         let valid = !k.is_empty()
             && !k.starts_with(|c: char| c.is_ascii_digit())
             && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid {
-            return Err(SpecError::new("env", format!("{k:?} is not a valid variable name")));
+            return Err(SpecError::new(
+                "env",
+                format!("{k:?} is not a valid variable name"),
+            ));
         }
         if v.contains('\0') {
-            return Err(SpecError::new("env", format!("{k}: value cannot contain NUL bytes")));
+            return Err(SpecError::new(
+                "env",
+                format!("{k}: value cannot contain NUL bytes"),
+            ));
         }
     }
     Ok(())
@@ -300,9 +372,18 @@ mod tests {
 
     #[test]
     fn defaults_for_a_plain_command() {
-        let r = argv(&["/usr/bin/python3", "-c", "print(42)"]).resolve().unwrap();
+        let r = argv(&["/usr/bin/python3", "-c", "print(42)"])
+            .resolve()
+            .unwrap();
         assert_eq!(r.spec.name, "python3");
-        assert_eq!(r.spec.resources, Resources { gpus: 0, cpus: 1, mem_mb: 1024 });
+        assert_eq!(
+            r.spec.resources,
+            Resources {
+                gpus: 0,
+                cpus: 1,
+                mem_mb: 1024
+            }
+        );
         assert_eq!(r.spec.time_limit_s, DEFAULT_TIME_LIMIT_S);
     }
 
@@ -338,20 +419,95 @@ mod tests {
         let cases: Vec<(JobRequest, &str)> = vec![
             (argv(&[]), "command"),
             (argv(&["  "]), "command"),
-            (JobRequest { cpus: Some(0), ..argv(&["x"]) }, "cpus"),
-            (JobRequest { cpus: Some(MAX_CPUS + 1), ..argv(&["x"]) }, "cpus"),
-            (JobRequest { gpus: Some("999999".into()), ..argv(&["x"]) }, "gpus"),
-            (JobRequest { gpus: Some("-1".into()), ..argv(&["x"]) }, "gpus"),
-            (JobRequest { time: Some("0".into()), ..argv(&["x"]) }, "time"),
-            (JobRequest { time: Some("soon".into()), ..argv(&["x"]) }, "time"),
-            (JobRequest { mem: Some("0".into()), ..argv(&["x"]) }, "mem"),
-            (JobRequest { name: Some("x".repeat(201)), ..argv(&["x"]) }, "name"),
-            (JobRequest { chdir: Some("relative".into()), ..argv(&["x"]) }, "chdir"),
-            (JobRequest { chdir: None, ..argv(&["x"]) }, "chdir"),
-            (JobRequest { script: Some("#!/bin/sh\n".into()), ..argv(&["x"]) }, "command"),
-            (JobRequest { script: Some("no shebang".into()), ..argv(&[]) }, "script"),
             (
-                JobRequest { env: [("1BAD".to_string(), "v".to_string())].into(), ..argv(&["x"]) },
+                JobRequest {
+                    cpus: Some(0),
+                    ..argv(&["x"])
+                },
+                "cpus",
+            ),
+            (
+                JobRequest {
+                    cpus: Some(MAX_CPUS + 1),
+                    ..argv(&["x"])
+                },
+                "cpus",
+            ),
+            (
+                JobRequest {
+                    gpus: Some("999999".into()),
+                    ..argv(&["x"])
+                },
+                "gpus",
+            ),
+            (
+                JobRequest {
+                    gpus: Some("-1".into()),
+                    ..argv(&["x"])
+                },
+                "gpus",
+            ),
+            (
+                JobRequest {
+                    time: Some("0".into()),
+                    ..argv(&["x"])
+                },
+                "time",
+            ),
+            (
+                JobRequest {
+                    time: Some("soon".into()),
+                    ..argv(&["x"])
+                },
+                "time",
+            ),
+            (
+                JobRequest {
+                    mem: Some("0".into()),
+                    ..argv(&["x"])
+                },
+                "mem",
+            ),
+            (
+                JobRequest {
+                    name: Some("x".repeat(201)),
+                    ..argv(&["x"])
+                },
+                "name",
+            ),
+            (
+                JobRequest {
+                    chdir: Some("relative".into()),
+                    ..argv(&["x"])
+                },
+                "chdir",
+            ),
+            (
+                JobRequest {
+                    chdir: None,
+                    ..argv(&["x"])
+                },
+                "chdir",
+            ),
+            (
+                JobRequest {
+                    script: Some("#!/bin/sh\n".into()),
+                    ..argv(&["x"])
+                },
+                "command",
+            ),
+            (
+                JobRequest {
+                    script: Some("no shebang".into()),
+                    ..argv(&[])
+                },
+                "script",
+            ),
+            (
+                JobRequest {
+                    env: [("1BAD".to_string(), "v".to_string())].into(),
+                    ..argv(&["x"])
+                },
                 "env",
             ),
         ];
@@ -363,7 +519,12 @@ mod tests {
 
     #[test]
     fn limits_are_reported() {
-        let e = JobRequest { cpus: Some(0), ..argv(&["x"]) }.resolve().unwrap_err();
+        let e = JobRequest {
+            cpus: Some(0),
+            ..argv(&["x"])
+        }
+        .resolve()
+        .unwrap_err();
         assert_eq!(e.limit.as_deref(), Some("1 to 65536"));
     }
 

@@ -35,10 +35,42 @@ mod tests {
 
     #[test]
     fn fits_checks_every_dimension() {
-        let node = Resources { gpus: 8, cpus: 64, mem_mb: 1024 };
-        assert!(Resources { gpus: 8, cpus: 64, mem_mb: 1024 }.fits_in(&node));
-        assert!(!Resources { gpus: 9, cpus: 1, mem_mb: 1 }.fits_in(&node));
-        assert!(!Resources { gpus: 1, cpus: 65, mem_mb: 1 }.fits_in(&node));
-        assert!(!Resources { gpus: 1, cpus: 1, mem_mb: 1025 }.fits_in(&node));
+        let node = Resources {
+            gpus: 8,
+            cpus: 64,
+            mem_mb: 1024,
+        };
+        assert!(
+            Resources {
+                gpus: 8,
+                cpus: 64,
+                mem_mb: 1024
+            }
+            .fits_in(&node)
+        );
+        assert!(
+            !Resources {
+                gpus: 9,
+                cpus: 1,
+                mem_mb: 1
+            }
+            .fits_in(&node)
+        );
+        assert!(
+            !Resources {
+                gpus: 1,
+                cpus: 65,
+                mem_mb: 1
+            }
+            .fits_in(&node)
+        );
+        assert!(
+            !Resources {
+                gpus: 1,
+                cpus: 1,
+                mem_mb: 1025
+            }
+            .fits_in(&node)
+        );
     }
 }

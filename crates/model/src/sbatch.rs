@@ -49,16 +49,61 @@ pub struct SbatchError {
 
 /// Options that `sbatch` knows and aisc accepts but does not act on yet.
 const IGNORED: &[&str] = &[
-    "-N", "--nodes", "-n", "--ntasks", "--ntasks-per-node", "-p", "--partition", "--mail-type",
-    "--mail-user", "--exclusive", "-q", "--qos", "-C", "--constraint", "--export", "--requeue",
-    "--no-requeue", "--open-mode", "--signal", "-w", "--nodelist", "-x", "--exclude",
-    "--gpus-per-node", "--gpus-per-task", "--mem-per-cpu", "--mem-per-gpu", "--array", "-a",
-    "--dependency", "-d", "--begin", "-b", "--comment", "--reservation", "--licenses", "-L",
-    "--nice", "--wckey", "--distribution", "-m", "--hint", "--threads-per-core", "--parsable",
+    "-N",
+    "--nodes",
+    "-n",
+    "--ntasks",
+    "--ntasks-per-node",
+    "-p",
+    "--partition",
+    "--mail-type",
+    "--mail-user",
+    "--exclusive",
+    "-q",
+    "--qos",
+    "-C",
+    "--constraint",
+    "--export",
+    "--requeue",
+    "--no-requeue",
+    "--open-mode",
+    "--signal",
+    "-w",
+    "--nodelist",
+    "-x",
+    "--exclude",
+    "--gpus-per-node",
+    "--gpus-per-task",
+    "--mem-per-cpu",
+    "--mem-per-gpu",
+    "--array",
+    "-a",
+    "--dependency",
+    "-d",
+    "--begin",
+    "-b",
+    "--comment",
+    "--reservation",
+    "--licenses",
+    "-L",
+    "--nice",
+    "--wckey",
+    "--distribution",
+    "-m",
+    "--hint",
+    "--threads-per-core",
+    "--parsable",
 ];
 
 /// Options that take no value.
-const FLAGS: &[&str] = &["-H", "--hold", "--exclusive", "--requeue", "--no-requeue", "--parsable"];
+const FLAGS: &[&str] = &[
+    "-H",
+    "--hold",
+    "--exclusive",
+    "--requeue",
+    "--no-requeue",
+    "--parsable",
+];
 
 /// Reads the `#SBATCH` directives of `script`.
 pub fn parse_script(script: &str) -> Result<SbatchOptions, SbatchError> {
@@ -146,7 +191,9 @@ fn apply_words(opts: &mut SbatchOptions, words: &[String], line: usize) -> Resul
         } else if word.starts_with('-') && word.len() == 2 {
             (word.clone(), None)
         } else {
-            return Err(err(format!("{word:?} is not an option (options start with - or --)")));
+            return Err(err(format!(
+                "{word:?} is not an option (options start with - or --)"
+            )));
         };
         if FLAGS.contains(&key.as_str()) {
             if inline.is_some() {
@@ -155,7 +202,9 @@ fn apply_words(opts: &mut SbatchOptions, words: &[String], line: usize) -> Resul
             if key == "-H" || key == "--hold" {
                 opts.hold = true;
             } else {
-                opts.warnings.push(format!("line {line}: {key} is accepted but not acted on by aisc"));
+                opts.warnings.push(format!(
+                    "line {line}: {key} is accepted but not acted on by aisc"
+                ));
             }
             continue;
         }
@@ -177,11 +226,18 @@ fn apply_words(opts: &mut SbatchOptions, words: &[String], line: usize) -> Resul
     Ok(())
 }
 
-fn apply_option(opts: &mut SbatchOptions, key: &str, value: String, line: usize) -> Result<(), String> {
+fn apply_option(
+    opts: &mut SbatchOptions,
+    key: &str,
+    value: String,
+    line: usize,
+) -> Result<(), String> {
     match key {
         "-J" | "--job-name" => opts.name = Some(value),
         "-A" | "--account" => opts.account = Some(value),
-        "-t" | "--time" => opts.time_limit_s = Some(parse_time_limit(&value).map_err(|e| format!("{key}: {e}"))?),
+        "-t" | "--time" => {
+            opts.time_limit_s = Some(parse_time_limit(&value).map_err(|e| format!("{key}: {e}"))?)
+        }
         "-c" | "--cpus-per-task" => opts.cpus = Some(parse_count(key, &value)?),
         "--mem" => opts.mem_mb = Some(parse_mem_mb(&value).map_err(|e| format!("{key}: {e}"))?),
         "-G" | "--gpus" => {
@@ -194,9 +250,13 @@ fn apply_option(opts: &mut SbatchOptions, key: &str, value: String, line: usize)
         "-e" | "--error" => opts.error = Some(value),
         "-D" | "--chdir" => opts.chdir = Some(value),
         k if IGNORED.contains(&k) => {
-            opts.warnings.push(format!("line {line}: {k} is accepted but not acted on by aisc"));
+            opts.warnings.push(format!(
+                "line {line}: {k} is accepted but not acted on by aisc"
+            ));
         }
-        k => opts.warnings.push(format!("line {line}: unknown directive {k} ignored")),
+        k => opts
+            .warnings
+            .push(format!("line {line}: unknown directive {k} ignored")),
     }
     Ok(())
 }
@@ -219,7 +279,9 @@ pub fn parse_gpu_spec(value: &str) -> Result<(Option<String>, u32), String> {
         .parse::<u32>()
         .map_err(|_| format!("{value:?} is not a GPU count: use N or type:N"))?;
     match ty {
-        Some(t) if t.is_empty() || t.contains(':') => Err(format!("{value:?} is not a GPU count: use N or type:N")),
+        Some(t) if t.is_empty() || t.contains(':') => {
+            Err(format!("{value:?} is not a GPU count: use N or type:N"))
+        }
         t => Ok((t.map(str::to_string), n)),
     }
 }
@@ -239,7 +301,9 @@ pub fn parse_gres_item(item: &str) -> Result<Option<(Option<String>, u32)>, Stri
         [ty, n] => (Some(*ty), *n),
         _ => return Err(format!("--gres {item:?}: use gpu[:type]:N")),
     };
-    let n = n.parse::<u32>().map_err(|_| format!("--gres {item:?}: {n:?} is not a whole number"))?;
+    let n = n
+        .parse::<u32>()
+        .map_err(|_| format!("--gres {item:?}: {n:?} is not a whole number"))?;
     if ty.is_some_and(str::is_empty) {
         return Err(format!("--gres {item:?}: empty GPU type"));
     }
@@ -254,7 +318,9 @@ fn apply_gres(opts: &mut SbatchOptions, value: &str, line: usize) -> Result<(), 
                 opts.gpus = Some(n);
                 opts.gpu_type = ty;
             }
-            None => opts.warnings.push(format!("line {line}: --gres {item:?} is not a GPU and is ignored")),
+            None => opts.warnings.push(format!(
+                "line {line}: --gres {item:?} is not a GPU and is ignored"
+            )),
         }
     }
     Ok(())

@@ -16,7 +16,9 @@ pub const MAX_MEM_MB: u64 = 64 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UnitError {
     /// Not one of the accepted forms.
-    #[error("{input:?} is not a time limit: use minutes, M:S, H:M:S, D-H, D-H:M, D-H:M:S, or 30s/10m/2h/1d")]
+    #[error(
+        "{input:?} is not a time limit: use minutes, M:S, H:M:S, D-H, D-H:M, D-H:M:S, or 30s/10m/2h/1d"
+    )]
     BadTime {
         /// What was typed.
         input: String,
@@ -34,7 +36,9 @@ pub enum UnitError {
         input: String,
     },
     /// Not a memory size.
-    #[error("{input:?} is not a memory size: use a number of MiB or a size with K, M, G or T (e.g. 4G)")]
+    #[error(
+        "{input:?} is not a memory size: use a number of MiB or a size with K, M, G or T (e.g. 4G)"
+    )]
     BadMem {
         /// What was typed.
         input: String,
@@ -50,13 +54,17 @@ pub enum UnitError {
 /// Parses a time limit into seconds.
 pub fn parse_time_limit(input: &str) -> Result<u64, UnitError> {
     let s = input.trim();
-    let bad = || UnitError::BadTime { input: input.to_string() };
+    let bad = || UnitError::BadTime {
+        input: input.to_string(),
+    };
     if s.is_empty() {
         return Err(bad());
     }
     let lower = s.to_ascii_lowercase();
     if matches!(lower.as_str(), "unlimited" | "infinite" | "-1") {
-        return Err(UnitError::TimeNotPositive { input: input.to_string() });
+        return Err(UnitError::TimeNotPositive {
+            input: input.to_string(),
+        });
     }
     let secs = if lower.ends_with(|c: char| c.is_ascii_alphabetic()) {
         parse_suffixed(&lower).ok_or_else(bad)?
@@ -64,10 +72,14 @@ pub fn parse_time_limit(input: &str) -> Result<u64, UnitError> {
         parse_slurm_clock(s).ok_or_else(bad)?
     };
     if secs == 0 {
-        return Err(UnitError::TimeNotPositive { input: input.to_string() });
+        return Err(UnitError::TimeNotPositive {
+            input: input.to_string(),
+        });
     }
     if secs > MAX_TIME_LIMIT_S {
-        return Err(UnitError::TimeTooLong { input: input.to_string() });
+        return Err(UnitError::TimeTooLong {
+            input: input.to_string(),
+        });
     }
     Ok(secs)
 }
@@ -127,7 +139,9 @@ fn parse_slurm_clock(s: &str) -> Option<u64> {
 /// Parses a memory size into MiB (rounding KiB up to whole MiB).
 pub fn parse_mem_mb(input: &str) -> Result<u64, UnitError> {
     let s = input.trim();
-    let bad = || UnitError::BadMem { input: input.to_string() };
+    let bad = || UnitError::BadMem {
+        input: input.to_string(),
+    };
     let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let n = num(&s[..digits_end]).ok_or_else(bad)?;
     let unit = s[digits_end..].trim().to_ascii_lowercase();
@@ -141,7 +155,9 @@ pub fn parse_mem_mb(input: &str) -> Result<u64, UnitError> {
     };
     match mb {
         Some(mb) if (1..=MAX_MEM_MB).contains(&mb) => Ok(mb),
-        _ => Err(UnitError::MemOutOfRange { input: input.to_string() }),
+        _ => Err(UnitError::MemOutOfRange {
+            input: input.to_string(),
+        }),
     }
 }
 
@@ -188,15 +204,35 @@ mod tests {
 
     #[test]
     fn bad_times_are_refused_with_the_reason() {
-        for bad in ["", "abc", "1:2:3:4", "1-2-3", "-5", "1x", "m", "10m5", "1.5h", ":", "1-"] {
-            assert!(matches!(parse_time_limit(bad), Err(UnitError::BadTime { .. })), "{bad:?}");
+        for bad in [
+            "", "abc", "1:2:3:4", "1-2-3", "-5", "1x", "m", "10m5", "1.5h", ":", "1-",
+        ] {
+            assert!(
+                matches!(parse_time_limit(bad), Err(UnitError::BadTime { .. })),
+                "{bad:?}"
+            );
         }
         for zero in ["0", "0:00", "0s", "UNLIMITED", "infinite"] {
-            assert!(matches!(parse_time_limit(zero), Err(UnitError::TimeNotPositive { .. })), "{zero:?}");
+            assert!(
+                matches!(
+                    parse_time_limit(zero),
+                    Err(UnitError::TimeNotPositive { .. })
+                ),
+                "{zero:?}"
+            );
         }
-        assert!(matches!(parse_time_limit("366d"), Err(UnitError::TimeTooLong { .. })));
-        assert!(matches!(parse_time_limit("999999999999"), Err(UnitError::TimeTooLong { .. })));
-        assert!(matches!(parse_time_limit("9999999999999999999"), Err(UnitError::BadTime { .. })));
+        assert!(matches!(
+            parse_time_limit("366d"),
+            Err(UnitError::TimeTooLong { .. })
+        ));
+        assert!(matches!(
+            parse_time_limit("999999999999"),
+            Err(UnitError::TimeTooLong { .. })
+        ));
+        assert!(matches!(
+            parse_time_limit("9999999999999999999"),
+            Err(UnitError::BadTime { .. })
+        ));
     }
 
     #[test]
@@ -208,10 +244,19 @@ mod tests {
         assert_eq!(parse_mem_mb("512M"), Ok(512));
         assert_eq!(parse_mem_mb("1T"), Ok(1024 * 1024));
         assert_eq!(parse_mem_mb("1500K"), Ok(2));
-        assert!(matches!(parse_mem_mb("0"), Err(UnitError::MemOutOfRange { .. })));
-        assert!(matches!(parse_mem_mb("65T"), Err(UnitError::MemOutOfRange { .. })));
+        assert!(matches!(
+            parse_mem_mb("0"),
+            Err(UnitError::MemOutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse_mem_mb("65T"),
+            Err(UnitError::MemOutOfRange { .. })
+        ));
         for bad in ["", "G", "4X", "-4G", "4.5G"] {
-            assert!(matches!(parse_mem_mb(bad), Err(UnitError::BadMem { .. })), "{bad:?}");
+            assert!(
+                matches!(parse_mem_mb(bad), Err(UnitError::BadMem { .. })),
+                "{bad:?}"
+            );
         }
     }
 

@@ -98,7 +98,10 @@ pub fn plan(snapshot: &Snapshot, _now: u64) -> Plan {
     let mut free: Vec<Free> = snapshot
         .nodes
         .iter()
-        .map(|n| Free { res: n.capacity, gpus: vec![true; n.capacity.gpus as usize] })
+        .map(|n| Free {
+            res: n.capacity,
+            gpus: vec![true; n.capacity.gpus as usize],
+        })
         .collect();
     for r in &snapshot.running {
         if let Some(f) = free.get_mut(r.placement.node) {
@@ -124,7 +127,10 @@ pub fn plan(snapshot: &Snapshot, _now: u64) -> Plan {
             Some(node) => {
                 let placement = allocate(&free[node], node, job);
                 take(&mut free[node], &placement);
-                out.starts.push(Start { id: job.id, placement });
+                out.starts.push(Start {
+                    id: job.id,
+                    placement,
+                });
             }
             None => {
                 blocked = true;
@@ -149,7 +155,13 @@ fn best_fit(snapshot: &Snapshot, free: &[Free], job: &PendingJob) -> Option<usiz
             };
             type_ok && job.request.fits_in(&f.res)
         })
-        .min_by_key(|(i, f)| (f.res.gpus - job.request.gpus, f.res.cpus - job.request.cpus, *i))
+        .min_by_key(|(i, f)| {
+            (
+                f.res.gpus - job.request.gpus,
+                f.res.cpus - job.request.cpus,
+                *i,
+            )
+        })
         .map(|(i, _)| i)
 }
 
@@ -162,7 +174,12 @@ fn allocate(free: &Free, node: usize, job: &PendingJob) -> Placement {
         .map(|(i, _)| i as u32)
         .take(job.request.gpus as usize)
         .collect();
-    Placement { node, gpus, cpus: job.request.cpus, mem_mb: job.request.mem_mb }
+    Placement {
+        node,
+        gpus,
+        cpus: job.request.cpus,
+        mem_mb: job.request.mem_mb,
+    }
 }
 
 fn take(free: &mut Free, p: &Placement) {
@@ -171,7 +188,11 @@ fn take(free: &mut Free, p: &Placement) {
             *slot = false;
         }
     }
-    free.res = free.res.saturating_sub(&Resources { gpus: p.gpus.len() as u32, cpus: p.cpus, mem_mb: p.mem_mb });
+    free.res = free.res.saturating_sub(&Resources {
+        gpus: p.gpus.len() as u32,
+        cpus: p.cpus,
+        mem_mb: p.mem_mb,
+    });
 }
 
 #[cfg(test)]

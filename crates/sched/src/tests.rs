@@ -3,30 +3,66 @@ use proptest::prelude::*;
 use std::collections::HashSet;
 
 fn node(gpus: u32) -> Node {
-    Node { name: format!("n{gpus}"), capacity: Resources { gpus, cpus: 64, mem_mb: 512 * 1024 }, gpu_type: None }
+    Node {
+        name: format!("n{gpus}"),
+        capacity: Resources {
+            gpus,
+            cpus: 64,
+            mem_mb: 512 * 1024,
+        },
+        gpu_type: None,
+    }
 }
 
 fn job(id: i64, gpus: u32) -> PendingJob {
-    PendingJob { id: JobId(id), request: Resources { gpus, cpus: 1, mem_mb: 1024 }, gpu_type: None, held: false }
+    PendingJob {
+        id: JobId(id),
+        request: Resources {
+            gpus,
+            cpus: 1,
+            mem_mb: 1024,
+        },
+        gpu_type: None,
+        held: false,
+    }
 }
 
 #[test]
 fn fifo_head_blocks_and_the_rest_wait_for_priority() {
-    let snap = Snapshot { nodes: vec![node(8)], running: vec![], pending: vec![job(3, 1), job(1, 6), job(2, 4)] };
+    let snap = Snapshot {
+        nodes: vec![node(8)],
+        running: vec![],
+        pending: vec![job(3, 1), job(1, 6), job(2, 4)],
+    };
     let p = plan(&snap, 0);
     assert_eq!(p.starts.len(), 1);
     assert_eq!(p.starts[0].id, JobId(1));
     assert_eq!(p.starts[0].placement.gpus, vec![0, 1, 2, 3, 4, 5]);
-    assert_eq!(p.waiting, vec![(JobId(2), PendingReason::Resources), (JobId(3), PendingReason::Priority)]);
+    assert_eq!(
+        p.waiting,
+        vec![
+            (JobId(2), PendingReason::Resources),
+            (JobId(3), PendingReason::Priority)
+        ]
+    );
 }
 
 #[test]
 fn running_jobs_hold_their_gpus() {
     let running = vec![RunningJob {
         id: JobId(1),
-        placement: Placement { node: 0, gpus: vec![0, 2], cpus: 2, mem_mb: 10 },
+        placement: Placement {
+            node: 0,
+            gpus: vec![0, 2],
+            cpus: 2,
+            mem_mb: 10,
+        },
     }];
-    let snap = Snapshot { nodes: vec![node(4)], running, pending: vec![job(2, 2)] };
+    let snap = Snapshot {
+        nodes: vec![node(4)],
+        running,
+        pending: vec![job(2, 2)],
+    };
     let p = plan(&snap, 0);
     assert_eq!(p.starts[0].placement.gpus, vec![1, 3]);
 }
@@ -35,7 +71,11 @@ fn running_jobs_hold_their_gpus() {
 fn held_jobs_are_skipped_without_blocking() {
     let mut held = job(1, 1);
     held.held = true;
-    let snap = Snapshot { nodes: vec![node(1)], running: vec![], pending: vec![held, job(2, 1)] };
+    let snap = Snapshot {
+        nodes: vec![node(1)],
+        running: vec![],
+        pending: vec![held, job(2, 1)],
+    };
     let p = plan(&snap, 0);
     assert_eq!(p.starts[0].id, JobId(2));
     assert_eq!(p.waiting, vec![(JobId(1), PendingReason::Held)]);
@@ -45,9 +85,18 @@ fn held_jobs_are_skipped_without_blocking() {
 fn best_fit_keeps_the_empty_node_whole() {
     let running = vec![RunningJob {
         id: JobId(1),
-        placement: Placement { node: 1, gpus: vec![0, 1, 2, 3, 4, 5], cpus: 1, mem_mb: 1 },
+        placement: Placement {
+            node: 1,
+            gpus: vec![0, 1, 2, 3, 4, 5],
+            cpus: 1,
+            mem_mb: 1,
+        },
     }];
-    let snap = Snapshot { nodes: vec![node(8), node(8)], running, pending: vec![job(2, 2)] };
+    let snap = Snapshot {
+        nodes: vec![node(8), node(8)],
+        running,
+        pending: vec![job(2, 2)],
+    };
     assert_eq!(plan(&snap, 0).starts[0].placement.node, 1);
 }
 
@@ -59,13 +108,27 @@ fn gpu_type_must_match() {
     h.gpu_type = Some("h100".into());
     let mut j = job(1, 1);
     j.gpu_type = Some("H100".into());
-    let p = plan(&Snapshot { nodes: vec![a, h], running: vec![], pending: vec![j] }, 0);
+    let p = plan(
+        &Snapshot {
+            nodes: vec![a, h],
+            running: vec![],
+            pending: vec![j],
+        },
+        0,
+    );
     assert_eq!(p.starts[0].placement.node, 1);
 }
 
 #[test]
 fn cpu_only_jobs_fit_on_gpu_less_nodes() {
-    let p = plan(&Snapshot { nodes: vec![node(0)], running: vec![], pending: vec![job(1, 0), job(2, 1)] }, 0);
+    let p = plan(
+        &Snapshot {
+            nodes: vec![node(0)],
+            running: vec![],
+            pending: vec![job(1, 0), job(2, 1)],
+        },
+        0,
+    );
     assert_eq!(p.starts.len(), 1);
     assert_eq!(p.waiting, vec![(JobId(2), PendingReason::Resources)]);
 }
@@ -79,7 +142,11 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
             .enumerate()
             .map(|(i, (g, c, m))| Node {
                 name: format!("n{i}"),
-                capacity: Resources { gpus: g, cpus: c, mem_mb: m },
+                capacity: Resources {
+                    gpus: g,
+                    cpus: c,
+                    mem_mb: m,
+                },
                 gpu_type: None,
             })
             .collect(),
@@ -89,7 +156,11 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
             .enumerate()
             .map(|(i, (g, c, m, held))| PendingJob {
                 id: JobId(i as i64),
-                request: Resources { gpus: g, cpus: c, mem_mb: m },
+                request: Resources {
+                    gpus: g,
+                    cpus: c,
+                    mem_mb: m,
+                },
                 gpu_type: None,
                 held: held && i % 5 == 0,
             })
@@ -101,7 +172,10 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
 fn apply(snap: &Snapshot, p: &Plan) -> Snapshot {
     let started: HashSet<JobId> = p.starts.iter().map(|s| s.id).collect();
     let mut next = snap.clone();
-    next.running.extend(p.starts.iter().map(|s| RunningJob { id: s.id, placement: s.placement.clone() }));
+    next.running.extend(p.starts.iter().map(|s| RunningJob {
+        id: s.id,
+        placement: s.placement.clone(),
+    }));
     next.pending.retain(|j| !started.contains(&j.id));
     next
 }

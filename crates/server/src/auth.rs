@@ -71,23 +71,34 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("missing bearer token (Authorization: Bearer <token>)"))?;
+            .ok_or(ApiError::Unauthorized(
+                "missing bearer token (Authorization: Bearer <token>)",
+            ))?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("the Authorization header must be: Bearer <token>"))?;
+            .ok_or(ApiError::Unauthorized(
+                "the Authorization header must be: Bearer <token>",
+            ))?;
         let hash = hash_token(token);
         if let Some(user) = state.tokens.get(&hash) {
             return Ok(Caller(user));
         }
-        match state.store.authenticate(&hash, crate::clock::now_ms()).await? {
+        match state
+            .store
+            .authenticate(&hash, crate::clock::now_ms())
+            .await?
+        {
             Some(user) => {
                 state.tokens.put(hash, user.clone());
                 Ok(Caller(user))
@@ -108,6 +119,9 @@ mod tests {
         assert_eq!(a.len(), 5 + 64);
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_ne!(hash_token(&a), hash_token(&b));
-        assert!(!hash_token(&a).contains(&a[5..]), "the hash does not contain the token");
+        assert!(
+            !hash_token(&a).contains(&a[5..]),
+            "the hash does not contain the token"
+        );
     }
 }

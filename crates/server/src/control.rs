@@ -154,8 +154,15 @@ impl Controller {
         for row in self.store.active().await? {
             match row.state {
                 JobState::Pending => {
-                    let Some(spec) = row.spec.clone() else { continue };
-                    let q = Queued { id: row.id, user: row.owner_name.clone(), spec, held: row.held };
+                    let Some(spec) = row.spec.clone() else {
+                        continue;
+                    };
+                    let q = Queued {
+                        id: row.id,
+                        user: row.owner_name.clone(),
+                        spec,
+                        held: row.held,
+                    };
                     self.pending.insert(row.id, q);
                 }
                 JobState::Admitted => self.recover_admitted(&row).await?,
@@ -164,7 +171,11 @@ impl Controller {
             }
         }
         if !self.running.is_empty() || !self.pending.is_empty() {
-            tracing::info!(pending = self.pending.len(), running = self.running.len(), "recovered jobs");
+            tracing::info!(
+                pending = self.pending.len(),
+                running = self.running.len(),
+                "recovered jobs"
+            );
         }
         Ok(())
     }
@@ -174,24 +185,56 @@ impl Controller {
         let now = now_ms();
         match self.engine.recover(row.id, &dir, None) {
             Recovery::Alive(l) => {
-                let set = Fields { pid: Some(l.pid), pid_start: Some(l.pid_start), start_ms: Some(now), ..Default::default() };
-                self.transition(row.id, JobState::Admitted, JobState::Running, "re-adopted after server restart", now, set)
-                    .await?;
+                let set = Fields {
+                    pid: Some(l.pid),
+                    pid_start: Some(l.pid_start),
+                    start_ms: Some(now),
+                    ..Default::default()
+                };
+                self.transition(
+                    row.id,
+                    JobState::Admitted,
+                    JobState::Running,
+                    "re-adopted after server restart",
+                    now,
+                    set,
+                )
+                .await?;
                 let active = self.active_from_row(row, l.pid, now);
                 self.running.insert(row.id, active);
             }
             Recovery::Ended(outcome) => {
-                let set = Fields { start_ms: Some(now), ..Default::default() };
-                self.transition(row.id, JobState::Admitted, JobState::Running, "started before server restart", now, set)
-                    .await?;
+                let set = Fields {
+                    start_ms: Some(now),
+                    ..Default::default()
+                };
+                self.transition(
+                    row.id,
+                    JobState::Admitted,
+                    JobState::Running,
+                    "started before server restart",
+                    now,
+                    set,
+                )
+                .await?;
                 let active = self.active_from_row(row, 0, now);
                 let end = exit_time_ms(&dir).unwrap_or(now);
                 self.finish(row.id, active, outcome, end).await?;
             }
             Recovery::NeverStarted => {
-                let set = Fields { end_ms: Some(now), ..Default::default() };
-                self.transition(row.id, JobState::Admitted, JobState::Failed, "lost on server restart (never started)", now, set)
-                    .await?;
+                let set = Fields {
+                    end_ms: Some(now),
+                    ..Default::default()
+                };
+                self.transition(
+                    row.id,
+                    JobState::Admitted,
+                    JobState::Failed,
+                    "lost on server restart (never started)",
+                    now,
+                    set,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -220,13 +263,20 @@ impl Controller {
     }
 
     fn active_from_row(&self, row: &JobRow, pid: i64, start_ms: i64) -> Active {
-        let node = row.node.as_ref().and_then(|n| self.nodes.iter().position(|x| &x.name == n)).unwrap_or(0);
-        let kill = row.kill_state.zip(row.kill_reason.clone()).map(|(state, reason)| Kill {
-            state,
-            reason,
-            term_at_ms: now_ms(),
-            sigkill_sent: false,
-        });
+        let node = row
+            .node
+            .as_ref()
+            .and_then(|n| self.nodes.iter().position(|x| &x.name == n))
+            .unwrap_or(0);
+        let kill = row
+            .kill_state
+            .zip(row.kill_reason.clone())
+            .map(|(state, reason)| Kill {
+                state,
+                reason,
+                term_at_ms: now_ms(),
+                sigkill_sent: false,
+            });
         Active {
             leader_outcome: None,
             placement: Placement {
@@ -244,7 +294,11 @@ impl Controller {
     }
 
     /// Runs until the command channel closes.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, mut events: mpsc::UnboundedReceiver<EngineEvent>) {
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut events: mpsc::UnboundedReceiver<EngineEvent>,
+    ) {
         let mut batch = Vec::with_capacity(1024);
         loop {
             let wake = self.next_wake();
@@ -266,7 +320,10 @@ impl Controller {
                 self.schedule().await;
             }
         }
-        tracing::info!(running = self.running.len(), "control loop stopped; running jobs keep running");
+        tracing::info!(
+            running = self.running.len(),
+            "control loop stopped; running jobs keep running"
+        );
     }
 
     fn next_wake(&self) -> Instant {
@@ -302,11 +359,14 @@ impl Controller {
                 let _ = reply.send(res);
             }
             Command::Usage(reply) => {
-                let used = self.running.values().fold(Resources::default(), |acc, a| Resources {
-                    gpus: acc.gpus + a.placement.gpus.len() as u32,
-                    cpus: acc.cpus + a.placement.cpus,
-                    mem_mb: acc.mem_mb + a.placement.mem_mb,
-                });
+                let used = self
+                    .running
+                    .values()
+                    .fold(Resources::default(), |acc, a| Resources {
+                        gpus: acc.gpus + a.placement.gpus.len() as u32,
+                        cpus: acc.cpus + a.placement.cpus,
+                        mem_mb: acc.mem_mb + a.placement.mem_mb,
+                    });
                 let _ = reply.send(used);
             }
         }
@@ -315,9 +375,19 @@ impl Controller {
     async fn cancel(&mut self, id: JobId, by: &str) -> Result<CancelOutcome, ApiError> {
         let now = now_ms();
         if self.pending.contains_key(&id) {
-            let set = Fields { end_ms: Some(now), ..Default::default() };
-            self.transition(id, JobState::Pending, JobState::Cancelled, &format!("cancelled by {by}"), now, set)
-                .await?;
+            let set = Fields {
+                end_ms: Some(now),
+                ..Default::default()
+            };
+            self.transition(
+                id,
+                JobState::Pending,
+                JobState::Cancelled,
+                &format!("cancelled by {by}"),
+                now,
+                set,
+            )
+            .await?;
             self.pending.remove(&id);
             self.reasons.remove(&id);
             self.dirty = true;
@@ -329,7 +399,8 @@ impl Controller {
         if active.kill.is_some() {
             return Ok(CancelOutcome::AlreadyStopping);
         }
-        self.begin_kill(id, JobState::Cancelled, format!("cancelled by {by}"), now).await?;
+        self.begin_kill(id, JobState::Cancelled, format!("cancelled by {by}"), now)
+            .await?;
         Ok(CancelOutcome::Signalled)
     }
 
@@ -348,10 +419,27 @@ impl Controller {
     }
 
     /// Stores why, then sends SIGTERM to the job's process group.
-    async fn begin_kill(&mut self, id: JobId, state: JobState, reason: String, now: i64) -> Result<(), StoreError> {
-        self.store.change(JobChange::KillReason { id, state, reason: reason.clone() }).await?;
+    async fn begin_kill(
+        &mut self,
+        id: JobId,
+        state: JobState,
+        reason: String,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.store
+            .change(JobChange::KillReason {
+                id,
+                state,
+                reason: reason.clone(),
+            })
+            .await?;
         if let Some(a) = self.running.get_mut(&id) {
-            a.kill = Some(Kill { state, reason, term_at_ms: now, sigkill_sent: false });
+            a.kill = Some(Kill {
+                state,
+                reason,
+                term_at_ms: now,
+                sigkill_sent: false,
+            });
             self.engine.signal(a.pid, Signal::SIGTERM);
         }
         Ok(())
@@ -363,7 +451,12 @@ impl Controller {
             .running
             .iter()
             .filter(|(_, a)| a.kill.is_none() && now >= a.deadline_ms)
-            .map(|(id, a)| (*id, u64::try_from(a.deadline_ms - a.start_ms).unwrap_or(0) / 1000))
+            .map(|(id, a)| {
+                (
+                    *id,
+                    u64::try_from(a.deadline_ms - a.start_ms).unwrap_or(0) / 1000,
+                )
+            })
             .collect();
         for (id, limit_s) in expired {
             let reason = format!("time limit of {} reached", format_duration(limit_s));
@@ -385,7 +478,8 @@ impl Controller {
                 }
             }
             if let Some(outcome) = a.leader_outcome
-                && (a.kill.as_ref().is_some_and(|k| k.sigkill_sent) || !self.engine.group_alive(a.pid))
+                && (a.kill.as_ref().is_some_and(|k| k.sigkill_sent)
+                    || !self.engine.group_alive(a.pid))
             {
                 done.push((*id, outcome));
             }
@@ -415,7 +509,9 @@ impl Controller {
             return;
         }
         self.engine.signal(active.pid, Signal::SIGKILL);
-        let Some(active) = self.running.remove(&job) else { return };
+        let Some(active) = self.running.remove(&job) else {
+            return;
+        };
         if let Err(e) = self.finish(job, active, outcome, now_ms()).await {
             tracing::error!(%job, error = %e, "could not record the end of a job");
         }
@@ -423,14 +519,26 @@ impl Controller {
     }
 
     /// Records how a running job ended, with its metered usage.
-    async fn finish(&mut self, id: JobId, active: Active, outcome: Outcome, end_ms: i64) -> Result<(), StoreError> {
+    async fn finish(
+        &mut self,
+        id: JobId,
+        active: Active,
+        outcome: Outcome,
+        end_ms: i64,
+    ) -> Result<(), StoreError> {
         let (state, reason) = match (&active.kill, outcome) {
             (Some(k), _) => (k.state, k.reason.clone()),
             (None, Outcome::Exited(0)) => (JobState::Completed, "exited with status 0".to_string()),
-            (None, Outcome::Exited(code)) if (129..=192).contains(&code) => {
-                (JobState::Failed, format!("exited with status {code} (its command was killed by signal {})", code - 128))
+            (None, Outcome::Exited(code)) if (129..=192).contains(&code) => (
+                JobState::Failed,
+                format!(
+                    "exited with status {code} (its command was killed by signal {})",
+                    code - 128
+                ),
+            ),
+            (None, Outcome::Exited(code)) => {
+                (JobState::Failed, format!("exited with status {code}"))
             }
-            (None, Outcome::Exited(code)) => (JobState::Failed, format!("exited with status {code}")),
             (None, Outcome::Signaled(sig)) => (JobState::Failed, format!("killed by signal {sig}")),
             (None, Outcome::Lost) => (JobState::Failed, "lost on server restart".to_string()),
         };
@@ -449,7 +557,8 @@ impl Controller {
             cpu_ms: Some(usage.cpu_ms),
             ..Default::default()
         };
-        self.transition(id, JobState::Running, state, &reason, end_ms, set).await
+        self.transition(id, JobState::Running, state, &reason, end_ms, set)
+            .await
     }
 
     async fn transition(
@@ -461,7 +570,14 @@ impl Controller {
         at_ms: i64,
         set: Fields,
     ) -> Result<(), StoreError> {
-        let change = JobChange::Transition { id, from, to, reason: reason.to_string(), at_ms, set: Box::new(set) };
+        let change = JobChange::Transition {
+            id,
+            from,
+            to,
+            reason: reason.to_string(),
+            at_ms,
+            set: Box::new(set),
+        };
         self.store.change(change).await
     }
 
@@ -471,7 +587,10 @@ impl Controller {
             running: self
                 .running
                 .iter()
-                .map(|(id, a)| RunningJob { id: *id, placement: a.placement.clone() })
+                .map(|(id, a)| RunningJob {
+                    id: *id,
+                    placement: a.placement.clone(),
+                })
                 .collect(),
             pending: self
                 .pending
@@ -508,7 +627,11 @@ impl Controller {
     }
 
     async fn start(&mut self, q: Queued, placement: Placement) -> Result<(), StoreError> {
-        let node = self.nodes.get(placement.node).map(|n| n.name.clone()).unwrap_or_default();
+        let node = self
+            .nodes
+            .get(placement.node)
+            .map(|n| n.name.clone())
+            .unwrap_or_default();
         let now = now_ms();
         let gpus = if placement.gpus.is_empty() {
             "no GPUs".to_string()
@@ -516,14 +639,31 @@ impl Controller {
             let fake = if self.fake_gpus { " (fake)" } else { "" };
             format!("GPUs {}{fake}", join(&placement.gpus))
         };
-        let set = Fields { node: Some(node.clone()), gpu_ids: Some(placement.gpus.clone()), ..Default::default() };
+        let set = Fields {
+            node: Some(node.clone()),
+            gpu_ids: Some(placement.gpus.clone()),
+            ..Default::default()
+        };
         let reason = format!("placed on {node} with {gpus}");
-        self.transition(q.id, JobState::Pending, JobState::Admitted, &reason, now, set).await?;
+        self.transition(
+            q.id,
+            JobState::Pending,
+            JobState::Admitted,
+            &reason,
+            now,
+            set,
+        )
+        .await?;
 
         let job_dir = Self::job_dir(&self.data_dir, q.id);
         let workdir = PathBuf::from(&q.spec.workdir);
-        let expand = |p: &String| resolve_path(&workdir, &expand_pattern(p, q.id, &q.spec.name, &q.user));
-        let stdout = q.spec.output.as_ref().map_or_else(|| job_dir.join("output.log"), expand);
+        let expand =
+            |p: &String| resolve_path(&workdir, &expand_pattern(p, q.id, &q.spec.name, &q.user));
+        let stdout = q
+            .spec
+            .output
+            .as_ref()
+            .map_or_else(|| job_dir.join("output.log"), expand);
         let stderr = q.spec.error.as_ref().map(expand);
         let launch = LaunchSpec {
             job: q.id,
@@ -559,12 +699,31 @@ impl Controller {
                     placement,
                 };
                 self.running.insert(q.id, active);
-                self.transition(q.id, JobState::Admitted, JobState::Running, "started", now, set).await
+                self.transition(
+                    q.id,
+                    JobState::Admitted,
+                    JobState::Running,
+                    "started",
+                    now,
+                    set,
+                )
+                .await
             }
             Err(e) => {
-                let set = Fields { end_ms: Some(now), ..Default::default() };
+                let set = Fields {
+                    end_ms: Some(now),
+                    ..Default::default()
+                };
                 let reason = format!("could not start: {e}");
-                self.transition(q.id, JobState::Admitted, JobState::Failed, &reason, now, set).await
+                self.transition(
+                    q.id,
+                    JobState::Admitted,
+                    JobState::Failed,
+                    &reason,
+                    now,
+                    set,
+                )
+                .await
             }
         }
     }
@@ -596,7 +755,11 @@ pub fn expand_pattern(pattern: &str, id: JobId, name: &str, user: &str) -> Strin
 
 fn resolve_path(workdir: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
-    if p.is_absolute() { p.to_path_buf() } else { workdir.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        workdir.join(p)
+    }
 }
 
 fn join(ids: &[u32]) -> String {
@@ -608,7 +771,10 @@ fn secs_to_ms(s: u64) -> i64 {
 }
 
 fn exit_time_ms(job_dir: &Path) -> Option<i64> {
-    let modified = std::fs::metadata(job_dir.join("exit")).ok()?.modified().ok()?;
+    let modified = std::fs::metadata(job_dir.join("exit"))
+        .ok()?
+        .modified()
+        .ok()?;
     let d = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
     i64::try_from(d.as_millis()).ok()
 }
@@ -619,8 +785,14 @@ mod tests {
 
     #[test]
     fn output_patterns_expand_like_sbatch() {
-        assert_eq!(expand_pattern("slurm-%j.out", JobId(42), "n", "u"), "slurm-42.out");
-        assert_eq!(expand_pattern("%x-%u-%j-%%-%q", JobId(1), "train", "ann"), "train-ann-1-%-%q");
+        assert_eq!(
+            expand_pattern("slurm-%j.out", JobId(42), "n", "u"),
+            "slurm-42.out"
+        );
+        assert_eq!(
+            expand_pattern("%x-%u-%j-%%-%q", JobId(1), "train", "ann"),
+            "train-ann-1-%-%q"
+        );
         assert_eq!(expand_pattern("end%", JobId(1), "n", "u"), "end%");
     }
 }

@@ -68,8 +68,16 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl ApiError {
     /// A field refusal.
-    pub fn invalid(field: impl Into<String>, detail: impl Into<String>, limit: Option<String>) -> Self {
-        ApiError::Invalid { field: field.into(), detail: detail.into(), limit }
+    pub fn invalid(
+        field: impl Into<String>,
+        detail: impl Into<String>,
+        limit: Option<String>,
+    ) -> Self {
+        ApiError::Invalid {
+            field: field.into(),
+            detail: detail.into(),
+            limit,
+        }
     }
 
     /// Wraps an internal failure.
@@ -79,14 +87,30 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ApiError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
-            ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field"),
+            ApiError::Malformed(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "Malformed request",
+            ),
+            ApiError::Invalid { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+            ),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
         }
     }
 }
@@ -102,7 +126,11 @@ impl From<aisc_store::StoreError> for ApiError {
 
 impl From<aisc_model::SpecError> for ApiError {
     fn from(e: aisc_model::SpecError) -> Self {
-        ApiError::Invalid { field: e.field.to_string(), detail: e.message, limit: e.limit }
+        ApiError::Invalid {
+            field: e.field.to_string(),
+            detail: e.message,
+            limit: e.limit,
+        }
     }
 }
 
@@ -130,11 +158,15 @@ impl IntoResponse for ApiError {
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = (status, body).into_response();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"aisc\""));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"aisc\""),
+            );
         }
         res
     }

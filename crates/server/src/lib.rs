@@ -92,14 +92,18 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Ser
 
 /// Starts the centre on this host and serves until `shutdown` completes.
 /// Running jobs are left running at shutdown; the next start re-adopts them.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&config.data_dir)
         .map_err(io_err("cannot create data directory", &config.data_dir))?;
     // Absolute, so that job directories and log paths stay valid whatever the jobs' working directories.
-    let dir = &fs::canonicalize(&config.data_dir).map_err(io_err("cannot resolve data directory", &config.data_dir))?;
+    let dir = &fs::canonicalize(&config.data_dir)
+        .map_err(io_err("cannot resolve data directory", &config.data_dir))?;
     let _lock = lock_data_dir(dir)?;
 
     let store = Store::open(&dir.join("aisc.db"), config.durability).await?;
@@ -107,20 +111,33 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let host = aisc_engine::discover(config.fake_gpus.as_ref());
     if host.gpus.is_empty() {
-        eprintln!("aisc: {}; jobs that ask for GPUs will be refused (use --fake-gpus N to test)", host.gpu_source);
+        eprintln!(
+            "aisc: {}; jobs that ask for GPUs will be refused (use --fake-gpus N to test)",
+            host.gpu_source
+        );
     } else {
         eprintln!("aisc: {}", host.gpu_source);
     }
     let node = Node {
         name: host.hostname.clone(),
-        capacity: Resources { gpus: host.gpus.len() as u32, cpus: host.cpus, mem_mb: host.mem_mb },
+        capacity: Resources {
+            gpus: host.gpus.len() as u32,
+            cpus: host.cpus,
+            mem_mb: host.mem_mb,
+        },
         gpu_type: host.gpu_type(),
     };
 
     let (engine_tx, engine_rx) = mpsc::unbounded_channel();
     let engine = LocalEngine::new(engine_tx);
-    let mut controller =
-        Controller::new(store.clone(), engine, node.clone(), host.gpus_fake(), dir.to_path_buf(), config.kill_grace);
+    let mut controller = Controller::new(
+        store.clone(),
+        engine,
+        node.clone(),
+        host.gpus_fake(),
+        dir.to_path_buf(),
+        config.kill_grace,
+    );
     controller.recover().await?;
     let (control_tx, control_rx) = mpsc::channel(16_384);
     let control_task = tokio::spawn(controller.run(control_rx, engine_rx));
@@ -134,10 +151,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-    eprintln!("aisc: listening on http://{addr} (data in {})", dir.display());
-    let served = axum::serve(listener, api::router(state)).with_graceful_shutdown(shutdown).await;
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    eprintln!(
+        "aisc: listening on http://{addr} (data in {})",
+        dir.display()
+    );
+    let served = axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
     // The router (and with it every sender) is gone: the control loop drains and stops.
     let _ = control_task.await;
     store.close().await;
@@ -154,7 +182,8 @@ fn lock_data_dir(dir: &Path) -> Result<Flock<fs::File>, ServerError> {
         .mode(0o600)
         .open(&path)
         .map_err(io_err("cannot open lock file", &path))?;
-    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| ServerError::Locked(dir.display().to_string()))
+    Flock::lock(file, FlockArg::LockExclusiveNonblock)
+        .map_err(|_| ServerError::Locked(dir.display().to_string()))
 }
 
 /// On an empty database: creates the `admin` account and writes its token to
@@ -182,7 +211,9 @@ async fn bootstrap_admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io_err("cannot write", &tmp))?;
-    writeln!(f, "{token}").and_then(|()| f.sync_all()).map_err(io_err("cannot write", &tmp))?;
+    writeln!(f, "{token}")
+        .and_then(|()| f.sync_all())
+        .map_err(io_err("cannot write", &tmp))?;
     let hash = auth::hash_token(&token);
     let first = NewToken {
         user: aisc_model::UserId(0),
@@ -191,8 +222,13 @@ async fn bootstrap_admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
         created_ms: now,
         expires_ms: None,
     };
-    store.create_user_with_token("admin", "admin", now, first).await?;
+    store
+        .create_user_with_token("admin", "admin", now, first)
+        .await?;
     fs::rename(&tmp, &path).map_err(io_err("cannot write", &path))?;
-    eprintln!("aisc: created the admin account; its API token is in {} (mode 0600)", path.display());
+    eprintln!(
+        "aisc: created the admin account; its API token is in {} (mode 0600)",
+        path.display()
+    );
     Ok(())
 }

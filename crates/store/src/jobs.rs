@@ -204,7 +204,15 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, job: &NewJob) -> Result<
     .bind(job.submit_ms)
     .fetch_one(&mut *conn)
     .await?;
-    record_event(conn, id, job.submit_ms, None, JobState::Pending, "submitted").await?;
+    record_event(
+        conn,
+        id,
+        job.submit_ms,
+        None,
+        JobState::Pending,
+        "submitted",
+    )
+    .await?;
     Ok(id)
 }
 
@@ -227,9 +235,19 @@ async fn record_event(
     Ok(())
 }
 
-pub(crate) async fn apply(conn: &mut SqliteConnection, change: &JobChange) -> Result<(), StoreError> {
+pub(crate) async fn apply(
+    conn: &mut SqliteConnection,
+    change: &JobChange,
+) -> Result<(), StoreError> {
     match change {
-        JobChange::Transition { id, from, to, reason, at_ms, set } => {
+        JobChange::Transition {
+            id,
+            from,
+            to,
+            reason,
+            at_ms,
+            set,
+        } => {
             from.transition(*to).map_err(StoreError::Illegal)?;
             let gpu_ids = set.gpu_ids.as_ref().map(|g| join_ids(g));
             let done = sqlx::query(
@@ -259,18 +277,23 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, change: &JobChange) -> Re
             .execute(&mut *conn)
             .await?;
             if done.rows_affected() != 1 {
-                return Err(StoreError::Conflict { id: *id, expected: *from });
+                return Err(StoreError::Conflict {
+                    id: *id,
+                    expected: *from,
+                });
             }
             record_event(conn, id.0, *at_ms, Some(*from), *to, reason).await
         }
         JobChange::Reasons(reasons) => {
             for (id, reason) in reasons {
-                sqlx::query("UPDATE jobs SET reason = ? WHERE id = ? AND state = 'pending' AND reason <> ?")
-                    .bind(reason)
-                    .bind(id.0)
-                    .bind(reason)
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(
+                    "UPDATE jobs SET reason = ? WHERE id = ? AND state = 'pending' AND reason <> ?",
+                )
+                .bind(reason)
+                .bind(id.0)
+                .bind(reason)
+                .execute(&mut *conn)
+                .await?;
             }
             Ok(())
         }
@@ -284,12 +307,17 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, change: &JobChange) -> Re
             Ok(())
         }
         JobChange::Release { id } => {
-            let done = sqlx::query("UPDATE jobs SET held = 0, reason = 'Priority' WHERE id = ? AND state = 'pending'")
-                .bind(id.0)
-                .execute(&mut *conn)
-                .await?;
+            let done = sqlx::query(
+                "UPDATE jobs SET held = 0, reason = 'Priority' WHERE id = ? AND state = 'pending'",
+            )
+            .bind(id.0)
+            .execute(&mut *conn)
+            .await?;
             if done.rows_affected() != 1 {
-                return Err(StoreError::Conflict { id: *id, expected: JobState::Pending });
+                return Err(StoreError::Conflict {
+                    id: *id,
+                    expected: JobState::Pending,
+                });
             }
             Ok(())
         }
@@ -309,9 +337,18 @@ impl Store {
 
     /// One job with its spec.
     pub async fn job(&self, id: JobId) -> Result<JobRow, StoreError> {
-        let sql = concat!("SELECT ", columns!(), ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id WHERE j.id = ?");
-        let row = sqlx::query(sql).bind(id.0).fetch_optional(&self.read).await?;
-        row.as_ref().map(|r| read_row(r, true)).ok_or(StoreError::NotFound)?
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id WHERE j.id = ?"
+        );
+        let row = sqlx::query(sql)
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref()
+            .map(|r| read_row(r, true))
+            .ok_or(StoreError::NotFound)?
     }
 
     /// A job's recorded transitions, oldest first.
@@ -335,8 +372,11 @@ impl Store {
 
     /// Jobs matching `filter`, newest first.
     pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(concat!("SELECT ", columns!(), " FROM jobs j JOIN users u ON u.id = j.owner_id WHERE 1 = 1"));
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM jobs j JOIN users u ON u.id = j.owner_id WHERE 1 = 1"
+        ));
         if let Some(state) = filter.state {
             q.push(" AND j.state = ").push_bind(state.as_str());
         }
@@ -346,7 +386,8 @@ impl Store {
         if let Some(before) = filter.before {
             q.push(" AND j.id < ").push_bind(before.0);
         }
-        q.push(" ORDER BY j.id DESC LIMIT ").push_bind(i64::from(filter.limit));
+        q.push(" ORDER BY j.id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit));
         let rows = q.build().fetch_all(&self.read).await?;
         rows.iter().map(|r| read_row(r, false)).collect()
     }
@@ -393,12 +434,19 @@ fn read_row(r: &SqliteRow, with_spec: bool) -> Result<JobRow, StoreError> {
         start_ms: r.try_get("start_ms")?,
         end_ms: r.try_get("end_ms")?,
         node: r.try_get("node")?,
-        gpu_ids: gpu_ids.as_deref().map(split_ids).transpose()?.unwrap_or_default(),
+        gpu_ids: gpu_ids
+            .as_deref()
+            .map(split_ids)
+            .transpose()?
+            .unwrap_or_default(),
         pid: r.try_get("pid")?,
         pid_start: r.try_get::<Option<i64>, _>("pid_start")?.map(to_u64),
         stdout_path: r.try_get("stdout_path")?,
         stderr_path: r.try_get("stderr_path")?,
-        kill_state: r.try_get::<Option<String>, _>("kill_state")?.map(|s| parse_state(&s)).transpose()?,
+        kill_state: r
+            .try_get::<Option<String>, _>("kill_state")?
+            .map(|s| parse_state(&s))
+            .transpose()?,
         kill_reason: r.try_get("kill_reason")?,
         exit_code: r.try_get("exit_code")?,
         signal: r.try_get("signal")?,
@@ -409,7 +457,10 @@ fn read_row(r: &SqliteRow, with_spec: bool) -> Result<JobRow, StoreError> {
 }
 
 fn parse_state(s: &str) -> Result<JobState, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt { column: "state", value: s.to_string() })
+    s.parse().map_err(|_| StoreError::Corrupt {
+        column: "state",
+        value: s.to_string(),
+    })
 }
 
 fn join_ids(ids: &[u32]) -> String {
@@ -421,7 +472,12 @@ fn split_ids(s: &str) -> Result<Vec<u32>, StoreError> {
         return Ok(Vec::new());
     }
     s.split(',')
-        .map(|x| x.parse().map_err(|_| StoreError::Corrupt { column: "gpu_ids", value: s.to_string() }))
+        .map(|x| {
+            x.parse().map_err(|_| StoreError::Corrupt {
+                column: "gpu_ids",
+                value: s.to_string(),
+            })
+        })
         .collect()
 }
 

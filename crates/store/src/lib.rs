@@ -17,7 +17,9 @@ pub use jobs::{Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob};
 pub use users::{AuthUser, NewToken};
 pub use writer::Durability;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, Connection};
 use std::path::Path;
 use std::time::Duration;

@@ -40,19 +40,31 @@ pub(crate) async fn insert_user(
     at_ms: i64,
     token: Option<&NewToken>,
 ) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query_scalar("INSERT INTO users (name, role, created_ms) VALUES (?, ?, ?) RETURNING id")
-        .bind(name)
-        .bind(role)
-        .bind(at_ms)
-        .fetch_one(&mut *conn)
-        .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (name, role, created_ms) VALUES (?, ?, ?) RETURNING id",
+    )
+    .bind(name)
+    .bind(role)
+    .bind(at_ms)
+    .fetch_one(&mut *conn)
+    .await?;
     if let Some(t) = token {
-        insert_token(conn, &NewToken { user: UserId(id), ..t.clone() }).await?;
+        insert_token(
+            conn,
+            &NewToken {
+                user: UserId(id),
+                ..t.clone()
+            },
+        )
+        .await?;
     }
     Ok(id)
 }
 
-pub(crate) async fn insert_token(conn: &mut SqliteConnection, t: &NewToken) -> Result<i64, StoreError> {
+pub(crate) async fn insert_token(
+    conn: &mut SqliteConnection,
+    t: &NewToken,
+) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "INSERT INTO api_tokens (user_id, token_hash, label, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
     )
@@ -67,8 +79,18 @@ pub(crate) async fn insert_token(conn: &mut SqliteConnection, t: &NewToken) -> R
 
 impl Store {
     /// Creates a user.
-    pub async fn create_user(&self, name: &str, role: &str, at_ms: i64) -> Result<UserId, StoreError> {
-        let op = Op::CreateUser { name: name.to_string(), role: role.to_string(), at_ms, token: None };
+    pub async fn create_user(
+        &self,
+        name: &str,
+        role: &str,
+        at_ms: i64,
+    ) -> Result<UserId, StoreError> {
+        let op = Op::CreateUser {
+            name: name.to_string(),
+            role: role.to_string(),
+            at_ms,
+            token: None,
+        };
         self.write(op).await.map(UserId)
     }
 
@@ -80,7 +102,12 @@ impl Store {
         at_ms: i64,
         token: NewToken,
     ) -> Result<UserId, StoreError> {
-        let op = Op::CreateUser { name: name.to_string(), role: role.to_string(), at_ms, token: Some(token) };
+        let op = Op::CreateUser {
+            name: name.to_string(),
+            role: role.to_string(),
+            at_ms,
+            token: Some(token),
+        };
         self.write(op).await.map(UserId)
     }
 
@@ -91,11 +118,17 @@ impl Store {
 
     /// How many users exist.
     pub async fn user_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.read).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.read)
+            .await?)
     }
 
     /// The user whose live (unrevoked, unexpired) token hashes to `token_hash`.
-    pub async fn authenticate(&self, token_hash: &str, now_ms: i64) -> Result<Option<AuthUser>, StoreError> {
+    pub async fn authenticate(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<AuthUser>, StoreError> {
         let row = sqlx::query(
             "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ? AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > ?)",
@@ -104,7 +137,13 @@ impl Store {
         .bind(now_ms)
         .fetch_optional(&self.read)
         .await?;
-        row.map(|r| Ok(AuthUser { id: UserId(r.try_get("id")?), name: r.try_get("name")?, role: r.try_get("role")? }))
-            .transpose()
+        row.map(|r| {
+            Ok(AuthUser {
+                id: UserId(r.try_get("id")?),
+                name: r.try_get("name")?,
+                role: r.try_get("role")?,
+            })
+        })
+        .transpose()
     }
 }

@@ -27,7 +27,12 @@ const MAX_BATCH: usize = 1024;
 pub(crate) enum Op {
     InsertJob(Box<NewJob>),
     Change(JobChange),
-    CreateUser { name: String, role: String, at_ms: i64, token: Option<NewToken> },
+    CreateUser {
+        name: String,
+        role: String,
+        at_ms: i64,
+        token: Option<NewToken>,
+    },
     CreateToken(NewToken),
 }
 
@@ -53,17 +58,30 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>) {
     let _ = conn.close().await;
 }
 
-async fn commit_batch(conn: &mut SqliteConnection, batch: &[Request]) -> Vec<Result<i64, StoreError>> {
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: &[Request],
+) -> Vec<Result<i64, StoreError>> {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
-        Err(e) => return batch.iter().map(|_| Err(StoreError::CommitFailed(e.to_string()))).collect(),
+        Err(e) => {
+            return batch
+                .iter()
+                .map(|_| Err(StoreError::CommitFailed(e.to_string())))
+                .collect();
+        }
     };
     let mut results = Vec::with_capacity(batch.len());
     for req in batch {
         let res = match &req.op {
             Op::InsertJob(job) => jobs::insert(&mut tx, job).await,
             Op::Change(change) => jobs::apply(&mut tx, change).await.map(|()| 0),
-            Op::CreateUser { name, role, at_ms, token } => users::insert_user(&mut tx, name, role, *at_ms, token.as_ref()).await,
+            Op::CreateUser {
+                name,
+                role,
+                at_ms,
+                token,
+            } => users::insert_user(&mut tx, name, role, *at_ms, token.as_ref()).await,
             Op::CreateToken(t) => users::insert_token(&mut tx, t).await,
         };
         results.push(res);
@@ -72,7 +90,10 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &[Request]) -> Vec<Res
         Ok(()) => results,
         Err(e) => {
             tracing::error!(error = %e, writes = batch.len(), "commit failed");
-            batch.iter().map(|_| Err(StoreError::CommitFailed(e.to_string()))).collect()
+            batch
+                .iter()
+                .map(|_| Err(StoreError::CommitFailed(e.to_string())))
+                .collect()
         }
     }
 }
@@ -80,7 +101,10 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: &[Request]) -> Vec<Res
 impl crate::Store {
     pub(crate) async fn write(&self, op: Op) -> Result<i64, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.writer.send(Request { op, reply }).await.map_err(|_| StoreError::WriterGone)?;
+        self.writer
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 }

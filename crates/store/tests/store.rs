@@ -1,4 +1,5 @@
 //! The SQLite store against a real database file.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use aisc_model::{JobCommand, JobId, JobSpec, JobState, Resources, UserId};
 use aisc_store::{Durability, Fields, JobChange, JobFilter, NewJob, NewToken, Store, StoreError};
@@ -7,7 +8,11 @@ fn spec(name: &str) -> JobSpec {
     JobSpec {
         name: name.into(),
         account: None,
-        resources: Resources { gpus: 1, cpus: 2, mem_mb: 4096 },
+        resources: Resources {
+            gpus: 1,
+            cpus: 2,
+            mem_mb: 4096,
+        },
         gpu_type: None,
         time_limit_s: 600,
         command: JobCommand::Argv(vec!["true".into()]),
@@ -20,7 +25,9 @@ fn spec(name: &str) -> JobSpec {
 }
 
 async fn open(dir: &tempfile::TempDir) -> (Store, UserId) {
-    let store = Store::open(&dir.path().join("aisc.db"), Durability::Full).await.unwrap();
+    let store = Store::open(&dir.path().join("aisc.db"), Durability::Full)
+        .await
+        .unwrap();
     let user = match store.user_count().await.unwrap() {
         0 => store.create_user("alice", "admin", 1).await.unwrap(),
         _ => UserId(1),
@@ -29,7 +36,12 @@ async fn open(dir: &tempfile::TempDir) -> (Store, UserId) {
 }
 
 fn new_job(owner: UserId, name: &str) -> NewJob {
-    NewJob { owner, spec: spec(name), reason: "Priority".into(), submit_ms: 1000 }
+    NewJob {
+        owner,
+        spec: spec(name),
+        reason: "Priority".into(),
+        submit_ms: 1000,
+    }
 }
 
 #[tokio::test]
@@ -44,7 +56,11 @@ async fn jobs_survive_reopening_with_their_history() {
             to: JobState::Admitted,
             reason: "resources free".into(),
             at_ms: 2000,
-            set: Box::new(Fields { node: Some("local".into()), gpu_ids: Some(vec![0, 3]), ..Default::default() }),
+            set: Box::new(Fields {
+                node: Some("local".into()),
+                gpu_ids: Some(vec![0, 3]),
+                ..Default::default()
+            }),
         })
         .await
         .unwrap();
@@ -58,7 +74,10 @@ async fn jobs_survive_reopening_with_their_history() {
     let events = store.events(id).await.unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!((events[0].from, events[0].to), (None, JobState::Pending));
-    assert_eq!((events[1].from, events[1].to), (Some(JobState::Pending), JobState::Admitted));
+    assert_eq!(
+        (events[1].from, events[1].to),
+        (Some(JobState::Pending), JobState::Admitted)
+    );
     assert_eq!(events[1].reason, "resources free");
 }
 
@@ -73,9 +92,15 @@ async fn a_transition_from_the_wrong_state_changes_nothing() {
         to: JobState::Completed,
         reason: "x".into(),
         at_ms: 5,
-        set: Box::new(Fields { exit_code: Some(0), ..Default::default() }),
+        set: Box::new(Fields {
+            exit_code: Some(0),
+            ..Default::default()
+        }),
     };
-    assert!(matches!(store.change(wrong).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(
+        store.change(wrong).await,
+        Err(StoreError::Conflict { .. })
+    ));
     let illegal = JobChange::Transition {
         id,
         from: JobState::Pending,
@@ -84,7 +109,10 @@ async fn a_transition_from_the_wrong_state_changes_nothing() {
         at_ms: 5,
         set: Box::default(),
     };
-    assert!(matches!(store.change(illegal).await, Err(StoreError::Illegal(_))));
+    assert!(matches!(
+        store.change(illegal).await,
+        Err(StoreError::Illegal(_))
+    ));
     let job = store.job(id).await.unwrap();
     assert_eq!((job.state, job.exit_code), (JobState::Pending, None));
     assert_eq!(store.events(id).await.unwrap().len(), 1);
@@ -107,7 +135,13 @@ async fn concurrent_submissions_get_distinct_increasing_ids() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 200);
-    let listed = store.list(&JobFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    let listed = store
+        .list(&JobFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 200);
     assert!(listed.windows(2).all(|w| w[0].id > w[1].id), "newest first");
 }
@@ -118,15 +152,42 @@ async fn listing_filters_and_pages() {
     let (store, alice) = open(&dir).await;
     let bob = store.create_user("bob", "user", 1).await.unwrap();
     for i in 0..5 {
-        store.submit(new_job(if i % 2 == 0 { alice } else { bob }, "x")).await.unwrap();
+        store
+            .submit(new_job(if i % 2 == 0 { alice } else { bob }, "x"))
+            .await
+            .unwrap();
     }
-    let bobs = store.list(&JobFilter { owner: Some(bob), limit: 10, ..Default::default() }).await.unwrap();
-    assert_eq!(bobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![JobId(4), JobId(2)]);
+    let bobs = store
+        .list(&JobFilter {
+            owner: Some(bob),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        bobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![JobId(4), JobId(2)]
+    );
     assert!(bobs.iter().all(|j| j.owner_name == "bob"));
-    let page = store.list(&JobFilter { before: Some(JobId(4)), limit: 2, ..Default::default() }).await.unwrap();
-    assert_eq!(page.iter().map(|j| j.id).collect::<Vec<_>>(), vec![JobId(3), JobId(2)]);
+    let page = store
+        .list(&JobFilter {
+            before: Some(JobId(4)),
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![JobId(3), JobId(2)]
+    );
     let running = store
-        .list(&JobFilter { state: Some(JobState::Running), limit: 10, ..Default::default() })
+        .list(&JobFilter {
+            state: Some(JobState::Running),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(running.is_empty());
@@ -146,11 +207,20 @@ async fn tokens_authenticate_until_they_expire() {
     };
     store.create_token(token("h1", None)).await.unwrap();
     store.create_token(token("h2", Some(100))).await.unwrap();
-    assert_eq!(store.authenticate("h1", 50).await.unwrap().unwrap().name, "alice");
+    assert_eq!(
+        store.authenticate("h1", 50).await.unwrap().unwrap().name,
+        "alice"
+    );
     assert!(store.authenticate("h2", 50).await.unwrap().is_some());
-    assert!(store.authenticate("h2", 100).await.unwrap().is_none(), "expired");
+    assert!(
+        store.authenticate("h2", 100).await.unwrap().is_none(),
+        "expired"
+    );
     assert!(store.authenticate("nope", 0).await.unwrap().is_none());
-    assert!(store.create_token(token("h1", None)).await.is_err(), "hashes are unique");
+    assert!(
+        store.create_token(token("h1", None)).await.is_err(),
+        "hashes are unique"
+    );
 }
 
 #[tokio::test]
@@ -166,5 +236,10 @@ async fn release_only_applies_to_pending_jobs() {
     let job = store.job(id).await.unwrap();
     assert!(!job.held);
     assert_eq!(job.reason, "Priority");
-    assert!(store.change(JobChange::Release { id: JobId(999) }).await.is_err());
+    assert!(
+        store
+            .change(JobChange::Release { id: JobId(999) })
+            .await
+            .is_err()
+    );
 }

@@ -1,7 +1,7 @@
 //! A real `aisc serve` on an ephemeral port with a temporary data directory,
 //! driven through the real `aisc` binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // a test harness: each test uses part of it; a panic is a failed test
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -23,7 +23,12 @@ pub struct Server {
 impl Server {
     /// Starts a server on `data_dir` with extra `serve` arguments.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut args = vec!["serve".to_string(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into()];
+        let mut args = vec![
+            "serve".to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--data-dir".into(),
+        ];
         args.push(data_dir.display().to_string());
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = Command::new(AISC)
@@ -40,20 +45,33 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on ").nth(1) {
-                    let url = rest.split_whitespace().next().unwrap_or_default().to_string();
+                    let url = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
                     let _ = tx.send(url);
                 }
                 sink.lock().unwrap().push_str(&(line + "\n"));
             }
         });
-        let url = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
-            panic!("server did not start: {}", log.lock().unwrap())
-        });
-        Server { child, url, data_dir: data_dir.to_path_buf(), log, args }
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap()));
+        Server {
+            child,
+            url,
+            data_dir: data_dir.to_path_buf(),
+            log,
+            args,
+        }
     }
 
     pub fn token(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("admin-token")).expect("admin token").trim().to_string()
+        std::fs::read_to_string(self.data_dir.join("admin-token"))
+            .expect("admin token")
+            .trim()
+            .to_string()
     }
 
     /// Runs `aisc ARGS` against this server from `cwd`.
@@ -64,12 +82,12 @@ impl Server {
     /// Runs `aisc ARGS` with extra environment variables.
     pub fn aisc_env(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(AISC)
-            .envs(env.iter().copied())
             .args(args)
             .current_dir(cwd)
             .env("AISC_URL", &self.url)
             .env("AISC_TOKEN", self.token())
             .env("AISC_CONFIG_DIR", cwd.join(".aisc-config"))
+            .envs(env.iter().copied())
             .output()
             .expect("aisc runs")
     }
@@ -91,11 +109,14 @@ impl Server {
         let mut all = vec!["submit"];
         all.extend_from_slice(args);
         let out = self.ok(cwd, &all);
-        out.trim().parse().unwrap_or_else(|_| panic!("submit printed {out:?}, not an id"))
+        out.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("submit printed {out:?}, not an id"))
     }
 
     pub fn show(&self, cwd: &Path, id: i64) -> Value {
-        serde_json::from_str(&self.ok(cwd, &["show", &id.to_string(), "--json"])).expect("show --json is JSON")
+        serde_json::from_str(&self.ok(cwd, &["show", &id.to_string(), "--json"]))
+            .expect("show --json is JSON")
     }
 
     /// Polls until the job is in `state`; returns its JSON.
@@ -106,7 +127,10 @@ impl Server {
             if job["state"] == state {
                 return job;
             }
-            assert!(Instant::now() < deadline, "job {id} never became {state}: {job:#}");
+            assert!(
+                Instant::now() < deadline,
+                "job {id} never became {state}: {job:#}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -138,6 +162,13 @@ pub fn history(job: &Value) -> Vec<String> {
         .as_array()
         .expect("events")
         .iter()
-        .map(|e| format!("{}->{}: {}", e["from"].as_str().unwrap_or("-"), e["to"].as_str().unwrap_or("?"), e["reason"].as_str().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "{}->{}: {}",
+                e["from"].as_str().unwrap_or("-"),
+                e["to"].as_str().unwrap_or("?"),
+                e["reason"].as_str().unwrap_or("")
+            )
+        })
         .collect()
 }

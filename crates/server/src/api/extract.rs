@@ -15,22 +15,34 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::invalid("body", e.body_text(), Some(format!("{} bytes", crate::api::MAX_BODY_BYTES)))
+            ApiError::invalid(
+                "body",
+                e.body_text(),
+                Some(format!("{} bytes", crate::api::MAX_BODY_BYTES)),
+            )
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::Malformed("the request body is empty: send a JSON object".into()));
+            return Err(ApiError::Malformed(
+                "the request body is empty: send a JSON object".into(),
+            ));
         }
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                ApiError::Malformed(format!("the body is not valid JSON: {inner}"))
-            } else {
-                let field = if path == "." { "body".to_string() } else { path };
-                ApiError::invalid(field, inner.to_string(), None)
-            }
-        })
+        // Syntax first (400), so that a truncated body is not blamed on a field.
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ApiError::Malformed("the body must be a JSON object".into()));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Body)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "body".to_string()
+                } else {
+                    path
+                };
+                ApiError::invalid(field, e.into_inner().to_string(), None)
+            })
     }
 }
 
@@ -57,12 +69,17 @@ impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::invalid("id", e.body_text(), None))?;
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::invalid("id", e.body_text(), None))?;
         match raw.parse::<i64>() {
             Ok(n) if n > 0 => Ok(JobIdPath(aisc_model::JobId(n))),
-            _ => Err(ApiError::invalid("id", format!("{raw:?} is not a job id"), Some("a positive integer".into()))),
+            _ => Err(ApiError::invalid(
+                "id",
+                format!("{raw:?} is not a job id"),
+                Some("a positive integer".into()),
+            )),
         }
     }
 }

@@ -9,10 +9,10 @@ use crate::control::{CancelOutcome, Command, Queued};
 use crate::error::{ApiError, Problem};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
 use aisc_store::{JobFilter, JobRow, NewJob};
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::oneshot;
@@ -42,16 +42,41 @@ pub async fn submit(
     check_fits(&state, &resolved.spec)?;
     let spec = resolved.spec;
     let reason = if spec.hold { "Held" } else { "Priority" };
-    let new = NewJob { owner: caller.0.id, spec: spec.clone(), reason: reason.into(), submit_ms: now_ms() };
+    let new = NewJob {
+        owner: caller.0.id,
+        spec: spec.clone(),
+        reason: reason.into(),
+        submit_ms: now_ms(),
+    };
     let id = state.store.submit(new).await?;
     let held = spec.hold;
-    let queued = Queued { id, user: caller.0.name.clone(), spec, held };
-    if state.control.send(Command::Submitted(Box::new(queued))).await.is_err() {
+    let queued = Queued {
+        id,
+        user: caller.0.name.clone(),
+        spec,
+        held,
+    };
+    if state
+        .control
+        .send(Command::Submitted(Box::new(queued)))
+        .await
+        .is_err()
+    {
         tracing::warn!(%id, "control loop is stopping; the job is stored and will be queued at the next start");
     }
-    let body = Submitted { id: id.0, state: "pending".into(), reason: reason.into(), warnings: resolved.warnings };
-    let location = HeaderValue::from_str(&format!("/api/v1/jobs/{id}")).map_err(ApiError::internal)?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)))
+    let body = Submitted {
+        id: id.0,
+        state: "pending".into(),
+        reason: reason.into(),
+        warnings: resolved.warnings,
+    };
+    let location =
+        HeaderValue::from_str(&format!("/api/v1/jobs/{id}")).map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    ))
 }
 
 /// Refuses a job that could never run on this host, naming the limit.
@@ -59,21 +84,48 @@ fn check_fits(state: &AppState, spec: &JobSpec) -> Result<(), ApiError> {
     let cap = &state.node.capacity;
     let r = &spec.resources;
     if r.gpus > cap.gpus {
-        let what = if cap.gpus == 0 { format!("this host has no GPUs ({})", state.host.gpu_source) } else { format!("this host has {}", cap.gpus) };
-        return Err(ApiError::invalid("gpus", format!("{} GPUs requested but {what}", r.gpus), Some(cap.gpus.to_string())));
+        let what = if cap.gpus == 0 {
+            format!("this host has no GPUs ({})", state.host.gpu_source)
+        } else {
+            format!("this host has {}", cap.gpus)
+        };
+        return Err(ApiError::invalid(
+            "gpus",
+            format!("{} GPUs requested but {what}", r.gpus),
+            Some(cap.gpus.to_string()),
+        ));
     }
     if let Some(want) = &spec.gpu_type
         && r.gpus > 0
-        && !state.node.gpu_type.as_deref().is_some_and(|have| have.eq_ignore_ascii_case(want))
+        && !state
+            .node
+            .gpu_type
+            .as_deref()
+            .is_some_and(|have| have.eq_ignore_ascii_case(want))
     {
         let have = state.node.gpu_type.clone().unwrap_or_else(|| "none".into());
-        return Err(ApiError::invalid("gpus", format!("no {want} GPUs here: this host's GPUs are {have}"), Some(have)));
+        return Err(ApiError::invalid(
+            "gpus",
+            format!("no {want} GPUs here: this host's GPUs are {have}"),
+            Some(have),
+        ));
     }
     if r.cpus > cap.cpus {
-        return Err(ApiError::invalid("cpus", format!("{} CPUs requested but this host has {}", r.cpus, cap.cpus), Some(cap.cpus.to_string())));
+        return Err(ApiError::invalid(
+            "cpus",
+            format!("{} CPUs requested but this host has {}", r.cpus, cap.cpus),
+            Some(cap.cpus.to_string()),
+        ));
     }
     if r.mem_mb > cap.mem_mb {
-        return Err(ApiError::invalid("mem", format!("{} MiB requested but this host has {} MiB", r.mem_mb, cap.mem_mb), Some(format!("{}M", cap.mem_mb))));
+        return Err(ApiError::invalid(
+            "mem",
+            format!(
+                "{} MiB requested but this host has {} MiB",
+                r.mem_mb, cap.mem_mb
+            ),
+            Some(format!("{}M", cap.mem_mb)),
+        ));
     }
     Ok(())
 }
@@ -97,7 +149,11 @@ pub struct ListParams {
 #[utoipa::path(get, path = "/api/v1/jobs", params(ListParams), tag = "jobs",
     responses((status = 200, body = JobList), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(p): Query<ListParams>) -> Result<Json<JobList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<ListParams>,
+) -> Result<Json<JobList>, ApiError> {
     let job_state = p
         .state
         .as_deref()
@@ -106,21 +162,37 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(p): Query
         .map_err(|e| ApiError::invalid("state", e.to_string(), None))?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=MAX_LIST).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("{limit} is out of range"), Some(format!("1 to {MAX_LIST}"))));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("{limit} is out of range"),
+            Some(format!("1 to {MAX_LIST}")),
+        ));
     }
     let owner = (p.mine || !caller.is_admin()).then_some(caller.0.id);
-    let filter = JobFilter { state: job_state, owner, before: p.before.map(JobId), limit };
+    let filter = JobFilter {
+        state: job_state,
+        owner,
+        before: p.before.map(JobId),
+        limit,
+    };
     let rows = state.store.list(&filter).await?;
     let fake = state.host.gpus_fake();
-    let next_before = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.id.0)).flatten();
-    Ok(Json(JobList { jobs: rows.iter().map(|r| JobView::from_row(r, fake)).collect(), next_before }))
+    let next_before = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.id.0))
+        .flatten();
+    Ok(Json(JobList {
+        jobs: rows.iter().map(|r| JobView::from_row(r, fake)).collect(),
+        next_before,
+    }))
 }
 
 /// A job the caller may see, or 404 (never 403: another's job does not exist for them).
 async fn visible_job(state: &AppState, caller: &Caller, id: JobId) -> Result<JobRow, ApiError> {
     match state.store.job(id).await {
         Ok(row) if caller.is_admin() || row.owner == caller.0.id => Ok(row),
-        Ok(_) | Err(aisc_store::StoreError::NotFound) => Err(ApiError::NotFound(format!("job {id}"))),
+        Ok(_) | Err(aisc_store::StoreError::NotFound) => {
+            Err(ApiError::NotFound(format!("job {id}")))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -129,7 +201,11 @@ async fn visible_job(state: &AppState, caller: &Caller, id: JobId) -> Result<Job
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = i64, Path, description = "Job id")), tag = "jobs",
     responses((status = 200, body = JobDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn show(State(state): State<AppState>, caller: Caller, JobIdPath(id): JobIdPath) -> Result<Json<JobDetail>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    JobIdPath(id): JobIdPath,
+) -> Result<Json<JobDetail>, ApiError> {
     let row = visible_job(&state, &caller, id).await?;
     let events = state.store.events(id).await?;
     let (command, script, workdir, env_names) = match &row.spec {
@@ -138,7 +214,12 @@ pub async fn show(State(state): State<AppState>, caller: Caller, JobIdPath(id): 
                 JobCommand::Argv(a) => (Some(a.clone()), None),
                 JobCommand::Script(s) => (None, Some(s.clone())),
             };
-            (command, script, Some(spec.workdir.clone()), spec.env.keys().cloned().collect())
+            (
+                command,
+                script,
+                Some(spec.workdir.clone()),
+                spec.env.keys().cloned().collect(),
+            )
         }
         None => (None, None, None, Vec::new()),
     };
@@ -183,12 +264,22 @@ pub async fn logs(
     let path = match p.stream.as_deref().unwrap_or("output") {
         "output" | "stdout" => row.stdout_path.clone(),
         "error" | "stderr" => row.stderr_path.clone(),
-        other => return Err(ApiError::invalid("stream", format!("{other:?} is not a log stream"), Some("output or error".into()))),
+        other => {
+            return Err(ApiError::invalid(
+                "stream",
+                format!("{other:?} is not a log stream"),
+                Some("output or error".into()),
+            ));
+        }
     };
     let offset = p.offset.unwrap_or(0);
     let limit = p.limit.unwrap_or(MAX_LOG_CHUNK);
     if !(1..=MAX_LOG_CHUNK).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("{limit} is out of range"), Some(format!("1 to {MAX_LOG_CHUNK}"))));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("{limit} is out of range"),
+            Some(format!("1 to {MAX_LOG_CHUNK}")),
+        ));
     }
     let (bytes, size) = match path {
         Some(path) => read_chunk(&path, offset, limit).await?,
@@ -198,7 +289,10 @@ pub async fn logs(
     let complete = row.state.is_terminal() && next >= size;
     let mut headers = HeaderMap::new();
     let hv = |s: String| HeaderValue::from_str(&s).map_err(ApiError::internal);
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     headers.insert("x-aisc-next-offset", hv(next.to_string())?);
     headers.insert("x-aisc-job-state", hv(row.state.to_string())?);
     headers.insert("x-aisc-log-complete", hv(complete.to_string())?);
@@ -215,9 +309,14 @@ async fn read_chunk(path: &str, offset: u64, limit: u64) -> Result<(Vec<u8>, u64
     if offset >= size {
         return Ok((Vec::new(), size));
     }
-    file.seek(std::io::SeekFrom::Start(offset)).await.map_err(ApiError::internal)?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(ApiError::internal)?;
     let mut buf = Vec::with_capacity(limit.min(size - offset) as usize);
-    file.take(limit).read_to_end(&mut buf).await.map_err(ApiError::internal)?;
+    file.take(limit)
+        .read_to_end(&mut buf)
+        .await
+        .map_err(ApiError::internal)?;
     Ok((buf, size))
 }
 
@@ -227,20 +326,43 @@ async fn read_chunk(path: &str, offset: u64, limit: u64) -> Result<(Vec<u8>, u64
     responses((status = 202, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already finished", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn cancel(State(state): State<AppState>, caller: Caller, JobIdPath(id): JobIdPath) -> Result<impl IntoResponse, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    JobIdPath(id): JobIdPath,
+) -> Result<impl IntoResponse, ApiError> {
     let row = visible_job(&state, &caller, id).await?;
     if row.state.is_terminal() {
-        return Err(ApiError::Conflict(format!("job {id} has already ended ({})", row.state)));
+        return Err(ApiError::Conflict(format!(
+            "job {id} has already ended ({})",
+            row.state
+        )));
     }
     let (reply, rx) = oneshot::channel();
-    send(&state, Command::Cancel { id, by: caller.0.name.clone(), reply }).await?;
+    send(
+        &state,
+        Command::Cancel {
+            id,
+            by: caller.0.name.clone(),
+            reply,
+        },
+    )
+    .await?;
     let result = match rx.await.map_err(|_| stopping())?? {
         CancelOutcome::Cancelled => "cancelled",
         CancelOutcome::Signalled => "signalled: it will end as cancelled",
         CancelOutcome::AlreadyStopping => "already stopping",
-        CancelOutcome::NotActive => return Err(ApiError::Conflict(format!("job {id} has already ended"))),
+        CancelOutcome::NotActive => {
+            return Err(ApiError::Conflict(format!("job {id} has already ended")));
+        }
     };
-    Ok((StatusCode::ACCEPTED, Json(ActionResult { id: id.0, result: result.into() })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ActionResult {
+            id: id.0,
+            result: result.into(),
+        }),
+    ))
 }
 
 /// Release a held job so the scheduler may start it.
@@ -248,12 +370,19 @@ pub async fn cancel(State(state): State<AppState>, caller: Caller, JobIdPath(id)
     responses((status = 200, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not held", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn release(State(state): State<AppState>, caller: Caller, JobIdPath(id): JobIdPath) -> Result<Json<ActionResult>, ApiError> {
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    JobIdPath(id): JobIdPath,
+) -> Result<Json<ActionResult>, ApiError> {
     visible_job(&state, &caller, id).await?;
     let (reply, rx) = oneshot::channel();
     send(&state, Command::Release { id, reply }).await?;
     rx.await.map_err(|_| stopping())??;
-    Ok(Json(ActionResult { id: id.0, result: "released".into() }))
+    Ok(Json(ActionResult {
+        id: id.0,
+        result: "released".into(),
+    }))
 }
 
 async fn send(state: &AppState, cmd: Command) -> Result<(), ApiError> {

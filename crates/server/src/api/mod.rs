@@ -13,7 +13,9 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::sync::oneshot;
-use types::{ActionResult, EventView, GpuView, JobDetail, JobList, JobView, NodeView, Submitted, WhoAmI};
+use types::{
+    ActionResult, EventView, GpuView, JobDetail, JobList, JobView, NodeView, Submitted, WhoAmI,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -36,7 +38,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
-            components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
         }
     }
 }
@@ -54,7 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/v1/jobs/{id}/release", post(jobs::release))
         .fallback(|| async { ApiError::NotFound("route".into()) })
-        .method_not_allowed_fallback(|| async { ApiError::Malformed("method not allowed on this route".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::Malformed("method not allowed on this route".into())
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -66,12 +73,19 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 /// Who the token belongs to.
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "identity", responses((status = 200, body = WhoAmI), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
-    Json(WhoAmI { id: caller.0.id.0, name: caller.0.name, role: caller.0.role })
+    Json(WhoAmI {
+        id: caller.0.id.0,
+        name: caller.0.name,
+        role: caller.0.role,
+    })
 }
 
 /// The nodes, their GPUs (real or fake, said so) and what running jobs hold.
 #[utoipa::path(get, path = "/api/v1/nodes", tag = "cluster", responses((status = 200, body = Vec<NodeView>)), security(("bearer" = [])))]
-pub async fn nodes(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<NodeView>>, ApiError> {
+pub async fn nodes(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<NodeView>>, ApiError> {
     let (reply, rx) = oneshot::channel();
     let busy = match state.control.send(Command::Usage(reply)).await {
         Ok(()) => rx.await.unwrap_or_default(),
@@ -86,7 +100,13 @@ pub async fn nodes(State(state): State<AppState>, _caller: Caller) -> Result<Jso
         gpus: h
             .gpus
             .iter()
-            .map(|g| GpuView { index: g.index, name: g.name.clone(), uuid: g.uuid.clone(), memory_mb: g.memory_mb, fake: g.fake })
+            .map(|g| GpuView {
+                index: g.index,
+                name: g.name.clone(),
+                uuid: g.uuid.clone(),
+                memory_mb: g.memory_mb,
+                fake: g.fake,
+            })
             .collect(),
         gpu_source: h.gpu_source.clone(),
         gpus_busy: busy.gpus,

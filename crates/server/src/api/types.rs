@@ -4,7 +4,6 @@ use aisc_model::units::format_duration;
 use aisc_store::{JobEvent, JobRow};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 /// A job in a listing.
@@ -175,11 +174,15 @@ pub struct NodeView {
     pub mem_busy_mb: u64,
 }
 
-/// Formats epoch milliseconds as RFC 3339 (UTC).
+/// Formats epoch milliseconds as RFC 3339 in UTC with exactly three decimals,
+/// so that the strings sort as the times do.
 pub fn rfc3339(ms: i64) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+        .and_then(|t| t.format(FORMAT).ok())
         .unwrap_or_default()
 }
 
@@ -228,5 +231,20 @@ impl EventView {
             to: e.to.to_string(),
             reason: e.reason.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::format_description::well_known::Rfc3339;
+
+    #[test]
+    fn times_have_fixed_width_and_sort_as_strings() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_100), "1970-01-01T00:00:01.100Z");
+        assert!(rfc3339(1_100) < rfc3339(1_150));
+        let parsed = OffsetDateTime::parse(&rfc3339(1_764_000_000_123), &Rfc3339).unwrap();
+        assert_eq!(parsed.unix_timestamp_nanos(), 1_764_000_000_123_000_000);
     }
 }
