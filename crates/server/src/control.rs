@@ -108,7 +108,12 @@ pub struct Controller {
     reasons: HashMap<JobId, PendingReason>,
     running: HashMap<JobId, Active>,
     dirty: bool,
+    last_pass: Instant,
 }
+
+/// The shortest time between two scheduling passes: a burst of submissions
+/// then costs one pass, not one per submission.
+const MIN_PASS_INTERVAL: Duration = Duration::from_millis(10);
 
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,6 +145,7 @@ impl Controller {
             reasons: HashMap::new(),
             running: HashMap::new(),
             dirty: true,
+            last_pass: Instant::now(),
         }
     }
 
@@ -315,8 +321,9 @@ impl Controller {
                 _ = tokio::time::sleep_until(wake) => {}
             }
             self.enforce_limits().await;
-            if self.dirty {
+            if self.dirty && self.last_pass.elapsed() >= MIN_PASS_INTERVAL {
                 self.dirty = false;
+                self.last_pass = Instant::now();
                 self.schedule().await;
             }
         }
@@ -341,7 +348,12 @@ impl Controller {
             .min()
             .unwrap_or(i64::MAX)
             .min(now + 1000);
-        Instant::now() + Duration::from_millis(u64::try_from(next - now).unwrap_or(0))
+        let wake = Instant::now() + Duration::from_millis(u64::try_from(next - now).unwrap_or(0));
+        if self.dirty {
+            wake.min(self.last_pass + MIN_PASS_INTERVAL)
+        } else {
+            wake
+        }
     }
 
     async fn on_command(&mut self, cmd: Command) {
@@ -592,14 +604,16 @@ impl Controller {
                     placement: a.placement.clone(),
                 })
                 .collect(),
+            // Held jobs wait whatever the plan says; their reason was stored with them.
             pending: self
                 .pending
                 .values()
+                .filter(|q| !q.held)
                 .map(|q| PendingJob {
                     id: q.id,
                     request: q.spec.resources,
                     gpu_type: q.spec.gpu_type.clone(),
-                    held: q.held,
+                    held: false,
                 })
                 .collect(),
         };

@@ -183,37 +183,56 @@ macro_rules! columns {
     };
 }
 
-pub(crate) async fn insert(conn: &mut SqliteConnection, job: &NewJob) -> Result<i64, StoreError> {
-    let s = &job.spec;
-    let spec = serde_json::to_string(s)?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO jobs (owner_id, name, account, state, reason, held, gpus, cpus, mem_mb, gpu_type, \
-         time_limit_s, spec, submit_ms) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(job.owner.0)
-    .bind(&s.name)
-    .bind(&s.account)
-    .bind(&job.reason)
-    .bind(s.hold)
-    .bind(s.resources.gpus)
-    .bind(s.resources.cpus)
-    .bind(to_i64(s.resources.mem_mb))
-    .bind(&s.gpu_type)
-    .bind(to_i64(s.time_limit_s))
-    .bind(spec)
-    .bind(job.submit_ms)
-    .fetch_one(&mut *conn)
-    .await?;
-    record_event(
-        conn,
-        id,
-        job.submit_ms,
-        None,
-        JobState::Pending,
-        "submitted",
-    )
-    .await?;
-    Ok(id)
+/// The highest job id ever given (AUTOINCREMENT ids are never reused).
+pub(crate) async fn last_id(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    let seq: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM jobs")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(seq.unwrap_or(0).max(max))
+}
+
+/// Inserts jobs with the ids `first_id..` in one statement, so that a batch
+/// costs one round trip, not one per job. The submission itself is not a row
+/// of `job_events`: it is read from `jobs.submit_ms` (see [`Store::events`]).
+pub(crate) async fn insert_many(
+    conn: &mut SqliteConnection,
+    jobs: &[&NewJob],
+    first_id: i64,
+) -> Result<(), StoreError> {
+    let specs: Vec<String> = jobs
+        .iter()
+        .map(|j| serde_json::to_string(&j.spec))
+        .collect::<Result<_, _>>()?;
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO jobs (id, owner_id, name, account, state, reason, held, gpus, cpus, mem_mb, gpu_type, \
+         time_limit_s, spec, submit_ms) ",
+    );
+    q.push_values(
+        jobs.iter().zip(&specs).enumerate(),
+        |mut b, (i, (job, spec))| {
+            let s = &job.spec;
+            b.push_bind(first_id + i as i64)
+                .push_bind(job.owner.0)
+                .push_bind(&s.name)
+                .push_bind(&s.account)
+                .push_bind("pending")
+                .push_bind(&job.reason)
+                .push_bind(s.hold)
+                .push_bind(s.resources.gpus)
+                .push_bind(s.resources.cpus)
+                .push_bind(to_i64(s.resources.mem_mb))
+                .push_bind(&s.gpu_type)
+                .push_bind(to_i64(s.time_limit_s))
+                .push_bind(spec.as_str())
+                .push_bind(job.submit_ms);
+        },
+    );
+    q.build().execute(&mut *conn).await?;
+    Ok(())
 }
 
 async fn record_event(
@@ -351,9 +370,15 @@ impl Store {
             .ok_or(StoreError::NotFound)?
     }
 
-    /// A job's recorded transitions, oldest first.
+    /// A job's transitions, oldest first, starting with its submission.
     pub async fn events(&self, id: JobId) -> Result<Vec<JobEvent>, StoreError> {
-        let rows = sqlx::query("SELECT at_ms, from_state, to_state, reason FROM job_events WHERE job_id = ? ORDER BY id")
+        let rows = sqlx::query(
+            "SELECT submit_ms AS at_ms, NULL AS from_state, 'pending' AS to_state, 'submitted' AS reason, 0 AS ord \
+             FROM jobs WHERE id = ? \
+             UNION ALL SELECT at_ms, from_state, to_state, reason, id AS ord FROM job_events WHERE job_id = ? \
+             ORDER BY ord",
+        )
+        .bind(id.0)
             .bind(id.0)
             .fetch_all(&self.read)
             .await?;

@@ -44,13 +44,14 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .disable_statement_logging();
+        let sync = match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        };
         let mut conn = base
             .clone()
             .create_if_missing(true)
-            .synchronous(match durability {
-                Durability::Full => SqliteSynchronous::Full,
-                Durability::Normal => SqliteSynchronous::Normal,
-            })
+            .synchronous(sync)
             .connect()
             .await?;
         MIGRATOR.run(&mut conn).await?;
@@ -58,13 +59,13 @@ impl Store {
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .connect_with(base.read_only(true))
+            .connect_with(base.clone().read_only(true))
             .await?;
         let writer = writer::spawn(conn).await?;
         Ok(Store { read, writer })
     }
 
-    /// Waits for queued writes and closes the connections.
+    /// Closes the store: queued writes finish, then the connections close.
     pub async fn close(self) {
         drop(self.writer);
         self.read.close().await;

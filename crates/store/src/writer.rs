@@ -21,7 +21,8 @@ pub enum Durability {
     Normal,
 }
 
-/// The most writes one transaction takes.
+/// The most writes one transaction takes (14 bound values a job stays under
+/// SQLite's 32,766 variables per statement).
 const MAX_BATCH: usize = 1024;
 
 pub(crate) enum Op {
@@ -41,16 +42,18 @@ pub(crate) struct Request {
     pub reply: oneshot::Sender<Result<i64, StoreError>>,
 }
 
-pub(crate) async fn spawn(conn: SqliteConnection) -> Result<mpsc::Sender<Request>, StoreError> {
+pub(crate) async fn spawn(mut conn: SqliteConnection) -> Result<mpsc::Sender<Request>, StoreError> {
+    let last_id = jobs::last_id(&mut conn).await?;
     let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
-    tokio::spawn(run(conn, rx));
+    tokio::spawn(run(conn, rx, last_id));
     Ok(tx)
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>) {
+/// The writer owns the connection and, being the only writer, assigns job ids.
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>, mut last_id: i64) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = commit_batch(&mut conn, &batch).await;
+        let results = commit_batch(&mut conn, &batch, &mut last_id).await;
         for (req, res) in batch.drain(..).zip(results) {
             let _ = req.reply.send(res); // the caller may have given up; the write stands
         }
@@ -58,23 +61,45 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>) {
     let _ = conn.close().await;
 }
 
+/// Commits one batch. New jobs go first, in one multi-row insert: no change in
+/// the same batch can concern them, since their ids are not known to anyone yet.
 async fn commit_batch(
     conn: &mut SqliteConnection,
     batch: &[Request],
+    last_id: &mut i64,
 ) -> Vec<Result<i64, StoreError>> {
+    let failed = |e: &dyn std::fmt::Display| -> Vec<Result<i64, StoreError>> {
+        batch
+            .iter()
+            .map(|_| Err(StoreError::CommitFailed(e.to_string())))
+            .collect()
+    };
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
-        Err(e) => {
-            return batch
-                .iter()
-                .map(|_| Err(StoreError::CommitFailed(e.to_string())))
-                .collect();
-        }
+        Err(e) => return failed(&e),
     };
+    let new_jobs: Vec<&NewJob> = batch
+        .iter()
+        .filter_map(|r| match &r.op {
+            Op::InsertJob(job) => Some(job.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let first_id = *last_id + 1;
+    if !new_jobs.is_empty()
+        && let Err(e) = jobs::insert_many(&mut tx, &new_jobs, first_id).await
+    {
+        tracing::error!(error = %e, jobs = new_jobs.len(), "inserting jobs failed");
+        return failed(&e);
+    }
+    let mut next_id = first_id;
     let mut results = Vec::with_capacity(batch.len());
     for req in batch {
         let res = match &req.op {
-            Op::InsertJob(job) => jobs::insert(&mut tx, job).await,
+            Op::InsertJob(_) => {
+                next_id += 1;
+                Ok(next_id - 1)
+            }
             Op::Change(change) => jobs::apply(&mut tx, change).await.map(|()| 0),
             Op::CreateUser {
                 name,
@@ -87,13 +112,13 @@ async fn commit_batch(
         results.push(res);
     }
     match tx.commit().await {
-        Ok(()) => results,
+        Ok(()) => {
+            *last_id = next_id - 1;
+            results
+        }
         Err(e) => {
             tracing::error!(error = %e, writes = batch.len(), "commit failed");
-            batch
-                .iter()
-                .map(|_| Err(StoreError::CommitFailed(e.to_string())))
-                .collect()
+            failed(&e)
         }
     }
 }
