@@ -13,13 +13,18 @@
 //!   process cannot be found is failed, not started again;
 //! - time limits: SIGTERM at the limit, SIGKILL after the grace period.
 
+mod launch;
+mod recover;
+
+pub use launch::expand_pattern;
+
 use crate::clock::now_ms;
 use crate::error::ApiError;
-use aisc_engine::{EngineEvent, LaunchSpec, LocalEngine, Outcome, Recovery};
+use aisc_engine::{EngineEvent, LocalEngine, Outcome};
 use aisc_model::units::format_duration;
 use aisc_model::{JobId, JobSpec, JobState, PendingReason, Resources};
 use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
-use aisc_store::{Fields, JobChange, JobRow, Store, StoreError};
+use aisc_store::{Fields, JobChange, Store, StoreError};
 use nix::sys::signal::Signal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -152,151 +157,6 @@ impl Controller {
     /// The directory holding a job's script, pid and exit files and default log.
     pub fn job_dir(data_dir: &Path, id: JobId) -> PathBuf {
         data_dir.join("jobs").join(id.to_string())
-    }
-
-    /// Loads unfinished jobs after a (re)start: pending jobs are queued again,
-    /// live processes re-adopted, and jobs that died meanwhile finished.
-    pub async fn recover(&mut self) -> Result<(), StoreError> {
-        for row in self.store.active().await? {
-            match row.state {
-                JobState::Pending => {
-                    let Some(spec) = row.spec.clone() else {
-                        continue;
-                    };
-                    let q = Queued {
-                        id: row.id,
-                        user: row.owner_name.clone(),
-                        spec,
-                        held: row.held,
-                    };
-                    self.pending.insert(row.id, q);
-                }
-                JobState::Admitted => self.recover_admitted(&row).await?,
-                JobState::Running => self.recover_running(&row).await?,
-                _ => {}
-            }
-        }
-        if !self.running.is_empty() || !self.pending.is_empty() {
-            tracing::info!(
-                pending = self.pending.len(),
-                running = self.running.len(),
-                "recovered jobs"
-            );
-        }
-        Ok(())
-    }
-
-    async fn recover_admitted(&mut self, row: &JobRow) -> Result<(), StoreError> {
-        let dir = Self::job_dir(&self.data_dir, row.id);
-        let now = now_ms();
-        match self.engine.recover(row.id, &dir, None) {
-            Recovery::Alive(l) => {
-                let set = Fields {
-                    pid: Some(l.pid),
-                    pid_start: Some(l.pid_start),
-                    start_ms: Some(now),
-                    ..Default::default()
-                };
-                self.transition(
-                    row.id,
-                    JobState::Admitted,
-                    JobState::Running,
-                    "re-adopted after server restart",
-                    now,
-                    set,
-                )
-                .await?;
-                let active = self.active_from_row(row, l.pid, now);
-                self.running.insert(row.id, active);
-            }
-            Recovery::Ended(outcome) => {
-                let set = Fields {
-                    start_ms: Some(now),
-                    ..Default::default()
-                };
-                self.transition(
-                    row.id,
-                    JobState::Admitted,
-                    JobState::Running,
-                    "started before server restart",
-                    now,
-                    set,
-                )
-                .await?;
-                let active = self.active_from_row(row, 0, now);
-                let end = exit_time_ms(&dir).unwrap_or(now);
-                self.finish(row.id, active, outcome, end).await?;
-            }
-            Recovery::NeverStarted => {
-                let set = Fields {
-                    end_ms: Some(now),
-                    ..Default::default()
-                };
-                self.transition(
-                    row.id,
-                    JobState::Admitted,
-                    JobState::Failed,
-                    "lost on server restart (never started)",
-                    now,
-                    set,
-                )
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn recover_running(&mut self, row: &JobRow) -> Result<(), StoreError> {
-        let dir = Self::job_dir(&self.data_dir, row.id);
-        let start = row.start_ms.unwrap_or_else(now_ms);
-        let known = row.pid.zip(row.pid_start);
-        let mut active = self.active_from_row(row, row.pid.unwrap_or(0), start);
-        match self.engine.recover(row.id, &dir, known) {
-            Recovery::Alive(_) => {
-                tracing::info!(job = %row.id, pid = active.pid, "re-adopted running job");
-                self.running.insert(row.id, active);
-            }
-            Recovery::Ended(outcome) => {
-                let end = exit_time_ms(&dir).unwrap_or_else(now_ms);
-                self.finish(row.id, active, outcome, end).await?;
-            }
-            Recovery::NeverStarted => {
-                active.kill = None;
-                self.finish(row.id, active, Outcome::Lost, now_ms()).await?;
-            }
-        }
-        Ok(())
-    }
-
-    fn active_from_row(&self, row: &JobRow, pid: i64, start_ms: i64) -> Active {
-        let node = row
-            .node
-            .as_ref()
-            .and_then(|n| self.nodes.iter().position(|x| &x.name == n))
-            .unwrap_or(0);
-        let kill = row
-            .kill_state
-            .zip(row.kill_reason.clone())
-            .map(|(state, reason)| Kill {
-                state,
-                reason,
-                term_at_ms: now_ms(),
-                sigkill_sent: false,
-            });
-        Active {
-            leader_outcome: None,
-            placement: Placement {
-                node,
-                gpus: row.gpu_ids.clone(),
-                cpus: row.resources.cpus,
-                mem_mb: row.resources.mem_mb,
-            },
-            resources: row.resources,
-            pid,
-            start_ms,
-            deadline_ms: start_ms.saturating_add(secs_to_ms(row.time_limit_s)),
-            kill,
-        }
     }
 
     /// Runs until the command channel closes.
@@ -639,174 +499,8 @@ impl Controller {
             tracing::error!(error = %e, "could not record pending reasons");
         }
     }
-
-    async fn start(&mut self, q: Queued, placement: Placement) -> Result<(), StoreError> {
-        let node = self
-            .nodes
-            .get(placement.node)
-            .map(|n| n.name.clone())
-            .unwrap_or_default();
-        let now = now_ms();
-        let gpus = if placement.gpus.is_empty() {
-            "no GPUs".to_string()
-        } else {
-            let fake = if self.fake_gpus { " (fake)" } else { "" };
-            format!("GPUs {}{fake}", join(&placement.gpus))
-        };
-        let set = Fields {
-            node: Some(node.clone()),
-            gpu_ids: Some(placement.gpus.clone()),
-            ..Default::default()
-        };
-        let reason = format!("placed on {node} with {gpus}");
-        self.transition(
-            q.id,
-            JobState::Pending,
-            JobState::Admitted,
-            &reason,
-            now,
-            set,
-        )
-        .await?;
-
-        let job_dir = Self::job_dir(&self.data_dir, q.id);
-        let workdir = PathBuf::from(&q.spec.workdir);
-        let expand =
-            |p: &String| resolve_path(&workdir, &expand_pattern(p, q.id, &q.spec.name, &q.user));
-        let stdout = q
-            .spec
-            .output
-            .as_ref()
-            .map_or_else(|| job_dir.join("output.log"), expand);
-        let stderr = q.spec.error.as_ref().map(expand);
-        let launch = LaunchSpec {
-            job: q.id,
-            name: q.spec.name.clone(),
-            command: q.spec.command.clone(),
-            workdir,
-            env: q.spec.env.clone(),
-            gpu_ids: placement.gpus.clone(),
-            fake_gpus: self.fake_gpus,
-            cpus: placement.cpus,
-            job_dir,
-            stdout: stdout.clone(),
-            stderr: stderr.clone(),
-        };
-        let now = now_ms();
-        match self.engine.launch(&launch) {
-            Ok(l) => {
-                let set = Fields {
-                    pid: Some(l.pid),
-                    pid_start: Some(l.pid_start),
-                    start_ms: Some(now),
-                    stdout_path: Some(stdout.display().to_string()),
-                    stderr_path: Some(stderr.as_ref().unwrap_or(&stdout).display().to_string()),
-                    ..Default::default()
-                };
-                let active = Active {
-                    leader_outcome: None,
-                    resources: q.spec.resources,
-                    pid: l.pid,
-                    start_ms: now,
-                    deadline_ms: now.saturating_add(secs_to_ms(q.spec.time_limit_s)),
-                    kill: None,
-                    placement,
-                };
-                self.running.insert(q.id, active);
-                self.transition(
-                    q.id,
-                    JobState::Admitted,
-                    JobState::Running,
-                    "started",
-                    now,
-                    set,
-                )
-                .await
-            }
-            Err(e) => {
-                let set = Fields {
-                    end_ms: Some(now),
-                    ..Default::default()
-                };
-                let reason = format!("could not start: {e}");
-                self.transition(
-                    q.id,
-                    JobState::Admitted,
-                    JobState::Failed,
-                    &reason,
-                    now,
-                    set,
-                )
-                .await
-            }
-        }
-    }
 }
 
-/// Expands `%j` (job id), `%x` (name), `%u` (user) and `%%` as `sbatch -o` does.
-pub fn expand_pattern(pattern: &str, id: JobId, name: &str, user: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('j') | Some('A') => out.push_str(&id.to_string()),
-            Some('x') => out.push_str(name),
-            Some('u') => out.push_str(user),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
-}
-
-fn resolve_path(workdir: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        workdir.join(p)
-    }
-}
-
-fn join(ids: &[u32]) -> String {
-    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-}
-
-fn secs_to_ms(s: u64) -> i64 {
+pub(crate) fn secs_to_ms(s: u64) -> i64 {
     i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
-}
-
-fn exit_time_ms(job_dir: &Path) -> Option<i64> {
-    let modified = std::fs::metadata(job_dir.join("exit"))
-        .ok()?
-        .modified()
-        .ok()?;
-    let d = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_millis()).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_patterns_expand_like_sbatch() {
-        assert_eq!(
-            expand_pattern("slurm-%j.out", JobId(42), "n", "u"),
-            "slurm-42.out"
-        );
-        assert_eq!(
-            expand_pattern("%x-%u-%j-%%-%q", JobId(1), "train", "ann"),
-            "train-ann-1-%-%q"
-        );
-        assert_eq!(expand_pattern("end%", JobId(1), "n", "u"), "end%");
-    }
 }

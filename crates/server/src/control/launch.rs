@@ -1,0 +1,172 @@
+//! Starting a planned job: stored `admitted` first, then spawned, then `running`.
+
+use super::{Active, Controller, Queued, secs_to_ms};
+use crate::clock::now_ms;
+use aisc_engine::LaunchSpec;
+use aisc_model::{JobId, JobState};
+use aisc_sched::Placement;
+use aisc_store::{Fields, StoreError};
+use std::path::{Path, PathBuf};
+
+impl Controller {
+    pub(super) async fn start(
+        &mut self,
+        q: Queued,
+        placement: Placement,
+    ) -> Result<(), StoreError> {
+        let node = self
+            .nodes
+            .get(placement.node)
+            .map(|n| n.name.clone())
+            .unwrap_or_default();
+        let now = now_ms();
+        let gpus = if placement.gpus.is_empty() {
+            "no GPUs".to_string()
+        } else {
+            let fake = if self.fake_gpus { " (fake)" } else { "" };
+            format!("GPUs {}{fake}", join(&placement.gpus))
+        };
+        let set = Fields {
+            node: Some(node.clone()),
+            gpu_ids: Some(placement.gpus.clone()),
+            ..Default::default()
+        };
+        let reason = format!("placed on {node} with {gpus}");
+        self.transition(
+            q.id,
+            JobState::Pending,
+            JobState::Admitted,
+            &reason,
+            now,
+            set,
+        )
+        .await?;
+
+        let job_dir = Self::job_dir(&self.data_dir, q.id);
+        let workdir = PathBuf::from(&q.spec.workdir);
+        let expand =
+            |p: &String| resolve_path(&workdir, &expand_pattern(p, q.id, &q.spec.name, &q.user));
+        let stdout = q
+            .spec
+            .output
+            .as_ref()
+            .map_or_else(|| job_dir.join("output.log"), expand);
+        let stderr = q.spec.error.as_ref().map(expand);
+        let launch = LaunchSpec {
+            job: q.id,
+            name: q.spec.name.clone(),
+            command: q.spec.command.clone(),
+            workdir,
+            env: q.spec.env.clone(),
+            gpu_ids: placement.gpus.clone(),
+            fake_gpus: self.fake_gpus,
+            cpus: placement.cpus,
+            job_dir,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+        };
+        let now = now_ms();
+        match self.engine.launch(&launch) {
+            Ok(l) => {
+                let set = Fields {
+                    pid: Some(l.pid),
+                    pid_start: Some(l.pid_start),
+                    start_ms: Some(now),
+                    stdout_path: Some(stdout.display().to_string()),
+                    stderr_path: Some(stderr.as_ref().unwrap_or(&stdout).display().to_string()),
+                    ..Default::default()
+                };
+                let active = Active {
+                    leader_outcome: None,
+                    resources: q.spec.resources,
+                    pid: l.pid,
+                    start_ms: now,
+                    deadline_ms: now.saturating_add(secs_to_ms(q.spec.time_limit_s)),
+                    kill: None,
+                    placement,
+                };
+                self.running.insert(q.id, active);
+                self.transition(
+                    q.id,
+                    JobState::Admitted,
+                    JobState::Running,
+                    "started",
+                    now,
+                    set,
+                )
+                .await
+            }
+            Err(e) => {
+                let set = Fields {
+                    end_ms: Some(now),
+                    ..Default::default()
+                };
+                let reason = format!("could not start: {e}");
+                self.transition(
+                    q.id,
+                    JobState::Admitted,
+                    JobState::Failed,
+                    &reason,
+                    now,
+                    set,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// Expands `%j` (job id), `%x` (name), `%u` (user) and `%%` as `sbatch -o` does.
+pub fn expand_pattern(pattern: &str, id: JobId, name: &str, user: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('j') | Some('A') => out.push_str(&id.to_string()),
+            Some('x') => out.push_str(name),
+            Some('u') => out.push_str(user),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+fn resolve_path(workdir: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        workdir.join(p)
+    }
+}
+
+fn join(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_patterns_expand_like_sbatch() {
+        assert_eq!(
+            expand_pattern("slurm-%j.out", JobId(42), "n", "u"),
+            "slurm-42.out"
+        );
+        assert_eq!(
+            expand_pattern("%x-%u-%j-%%-%q", JobId(1), "train", "ann"),
+            "train-ann-1-%-%q"
+        );
+        assert_eq!(expand_pattern("end%", JobId(1), "n", "u"), "end%");
+    }
+}
