@@ -6,6 +6,7 @@
 //! loadgen submit URL TOKEN CLIENTS COUNT   # held jobs, as Slurm's "kept pending" figure
 //! loadgen list   URL TOKEN REQUESTS        # GET /api/v1/jobs?limit=100
 //! loadgen show   URL TOKEN REQUESTS MAX_ID # GET /api/v1/jobs/{random id}
+//! loadgen whoami URL TOKEN REQUESTS        # an authenticated request that writes nothing (baseline)
 //! ```
 
 use std::time::{Duration, Instant};
@@ -26,6 +27,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     match mode {
         "submit" => submit(http, url, token, n(4)?, n(5)?).await,
+        "whoami" => {
+            latency(
+                http,
+                format!("{url}/api/v1/whoami"),
+                token,
+                n(4)?,
+                None,
+                "whoami",
+            )
+            .await
+        }
         "list" => {
             latency(
                 http,
@@ -33,6 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 token,
                 n(4)?,
                 None,
+                "list newest 100",
             )
             .await
         }
@@ -43,6 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 token,
                 n(4)?,
                 Some(n(5)?),
+                "show",
             )
             .await
         }
@@ -106,6 +120,7 @@ async fn latency(
     token: String,
     requests: u64,
     max_id: Option<u64>,
+    what: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut lat = Vec::with_capacity(requests as usize);
     let start = Instant::now();
@@ -128,15 +143,7 @@ async fn latency(
         res.bytes().await?;
         lat.push(t.elapsed());
     }
-    report(
-        if max_id.is_some() {
-            "show"
-        } else {
-            "list newest 100"
-        },
-        lat,
-        start.elapsed().as_secs_f64(),
-    );
+    report(what, lat, start.elapsed().as_secs_f64());
     Ok(())
 }
 
