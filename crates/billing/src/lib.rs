@@ -1,10 +1,15 @@
-//! Metering, and later rating, liens and the ledger. Pure: the caller passes
-//! the times; nothing here reads a clock.
+//! Metering, rating, liens and the ledger. Pure: the caller passes the times;
+//! nothing here reads a clock or a database.
 //!
-//! Today this crate turns a finished job's allocation and run time into
-//! [`Usage`]: wall, GPU and CPU time in milliseconds, which the grants and
-//! billing work prices. Usage is allocation-based, as Slurm's `CPUTime`: a job
-//! that holds 4 GPUs for 10 s used 40 GPU-seconds whether or not it kept them busy.
+//! - [`money`]: integer HK cents and the one rounding rule;
+//! - [`rating`]: charge, lien and subsidy split;
+//! - [`meter`]: a finished job's allocation and run time as [`Usage`] (wall,
+//!   GPU and CPU milliseconds). Usage is allocation-based, as Slurm's
+//!   `CPUTime`: a job that holds 4 GPUs for 10 s used 40 GPU-seconds whether
+//!   or not it kept them busy.
+
+pub mod money;
+pub mod rating;
 
 use aisc_model::Resources;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,142 @@
+//! Money: integer HK cents, and the one rounding rule.
+//!
+//! **Rounding rule.** Every derived amount (a charge from GPU-time and a price,
+//! a subsidy from a charge and a rate) is computed exactly in integers and
+//! rounded once, to the nearest cent, ties to even ("banker's rounding"), so
+//! that rounding errors over millions of records do not drift one way.
+//! Amounts that must cover a worst case (liens) round up instead, and say so.
+//! A split never rounds twice: the tenant's share is the charge minus the
+//! subsidy, so the parts always add up to the whole, to the cent.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::{Add, Neg, Sub};
+
+/// An amount of money in HK cents. Negative amounts are credits in postings.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Cents(pub i64);
+
+impl Cents {
+    /// Zero.
+    pub const ZERO: Cents = Cents(0);
+
+    /// `self + other`, or `None` on overflow.
+    pub fn checked_add(self, other: Cents) -> Option<Cents> {
+        self.0.checked_add(other.0).map(Cents)
+    }
+}
+
+impl Add for Cents {
+    type Output = Cents;
+    fn add(self, o: Cents) -> Cents {
+        Cents(self.0 + o.0)
+    }
+}
+
+impl Sub for Cents {
+    type Output = Cents;
+    fn sub(self, o: Cents) -> Cents {
+        Cents(self.0 - o.0)
+    }
+}
+
+impl Neg for Cents {
+    type Output = Cents;
+    fn neg(self) -> Cents {
+        Cents(-self.0)
+    }
+}
+
+impl fmt::Display for Cents {
+    /// `HK$1,234.56`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let dollars = (abs / 100).to_string();
+        let mut grouped = String::new();
+        for (i, c) in dollars.chars().enumerate() {
+            if i > 0 && (dollars.len() - i).is_multiple_of(3) {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        write!(f, "{sign}HK${grouped}.{:02}", abs % 100)
+    }
+}
+
+/// A rate in basis points: 7,000 is 70 %. At most 10,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BasisPoints(u16);
+
+impl BasisPoints {
+    /// 100 %.
+    pub const FULL: BasisPoints = BasisPoints(10_000);
+
+    /// A rate, if at most 100 %.
+    pub fn new(bp: u16) -> Option<BasisPoints> {
+        (bp <= 10_000).then_some(BasisPoints(bp))
+    }
+
+    /// The rate in basis points.
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// `num / den` rounded to the nearest integer, ties to even. `den` must be positive.
+pub fn div_round_half_even(num: i128, den: i128) -> i128 {
+    debug_assert!(den > 0);
+    let q = num.div_euclid(den);
+    let r = num.rem_euclid(den);
+    match (2 * r).cmp(&den) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+    }
+}
+
+/// `num / den` rounded up. `den` must be positive.
+pub fn div_ceil(num: i128, den: i128) -> i128 {
+    debug_assert!(den > 0);
+    let q = num.div_euclid(den);
+    if num.rem_euclid(den) == 0 { q } else { q + 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ties_go_to_even() {
+        assert_eq!(div_round_half_even(5, 2), 2);
+        assert_eq!(div_round_half_even(7, 2), 4);
+        assert_eq!(div_round_half_even(-5, 2), -2);
+        assert_eq!(div_round_half_even(10, 4), 2);
+        assert_eq!(div_round_half_even(11, 4), 3);
+        assert_eq!(div_round_half_even(9, 4), 2);
+    }
+
+    #[test]
+    fn ceil_rounds_up_only_with_a_remainder() {
+        assert_eq!(div_ceil(10, 5), 2);
+        assert_eq!(div_ceil(11, 5), 3);
+        assert_eq!(div_ceil(0, 5), 0);
+    }
+
+    #[test]
+    fn display() {
+        assert_eq!(Cents(300_000_000_000).to_string(), "HK$3,000,000,000.00");
+        assert_eq!(Cents(-1_05).to_string(), "-HK$1.05");
+        assert_eq!(Cents(7).to_string(), "HK$0.07");
+    }
+
+    #[test]
+    fn rates_stop_at_one_hundred_percent() {
+        assert!(BasisPoints::new(10_000).is_some());
+        assert!(BasisPoints::new(10_001).is_none());
+    }
+}
