@@ -3,11 +3,13 @@
 //!
 //! - [`money`]: integer HK cents and the one rounding rule;
 //! - [`rating`]: charge, lien and subsidy split;
+//! - [`ledger`]: double-entry entries, derived balances, and the rules no entry may break;
 //! - [`meter`]: a finished job's allocation and run time as [`Usage`] (wall,
 //!   GPU and CPU milliseconds). Usage is allocation-based, as Slurm's
 //!   `CPUTime`: a job that holds 4 GPUs for 10 s used 40 GPU-seconds whether
 //!   or not it kept them busy.
 
+pub mod ledger;
 pub mod money;
 pub mod rating;
 

@@ -34,3 +34,15 @@ define_id!(
     /// A user's id.
     UserId
 );
+define_id!(
+    /// A funding scheme's id.
+    SchemeId
+);
+define_id!(
+    /// A grant's id.
+    GrantId
+);
+define_id!(
+    /// A project's id.
+    ProjectId
+);

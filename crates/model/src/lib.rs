@@ -9,7 +9,7 @@ pub mod resources;
 pub mod sbatch;
 pub mod units;
 
-pub use ids::{JobId, UserId};
+pub use ids::{GrantId, JobId, ProjectId, SchemeId, UserId};
 pub use job::{InvalidTransition, JobState, PendingReason};
 pub use request::{JobCommand, JobRequest, JobSpec, SpecError};
 pub use resources::Resources;
