@@ -4,6 +4,7 @@
 //! `aisc login` writes).
 
 mod client;
+mod cmd_audit;
 mod cmd_jobs;
 mod cmd_serve;
 mod cmd_submit;
@@ -44,6 +45,8 @@ enum Cmd {
     Nodes(cmd_jobs::JsonArgs),
     /// Show who the current token belongs to.
     Whoami(cmd_jobs::JsonArgs),
+    /// Read the audit trail and verify its hash chain (administrators).
+    Audit(cmd_audit::AuditArgs),
     /// Store an API token for later commands (in the user's config directory, mode 0600).
     Login(cmd_jobs::LoginArgs),
 }
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             Cmd::Nodes(a) => cmd_jobs::nodes(a).await,
             Cmd::Whoami(a) => cmd_jobs::whoami(a).await,
             Cmd::Login(a) => cmd_jobs::login(a).await,
+            Cmd::Audit(a) => cmd_audit::run(a).await,
         }
     });
     match result {

@@ -1,7 +1,9 @@
 //! The nouns every layer shares: ids, resource requests, the job state machine,
 //! and the parsers for the formats users type (Slurm time limits, memory sizes,
-//! `#SBATCH` directives). Pure: no I/O, no clock, no randomness.
+//! `#SBATCH` directives), and the audit trail's hash chain. Pure: no I/O, no
+//! clock, no randomness.
 
+pub mod audit;
 pub mod ids;
 pub mod job;
 pub mod request;

@@ -8,12 +8,13 @@
 use crate::AppState;
 use crate::error::ApiError;
 use aisc_store::AuthUser;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use rand::Rng as _;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -57,14 +58,31 @@ impl TokenCache {
     }
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, and where it came from.
 #[derive(Debug, Clone)]
-pub struct Caller(pub AuthUser);
+pub struct Caller {
+    /// The token's user.
+    pub user: AuthUser,
+    /// The client's address, for the audit trail.
+    pub source: String,
+}
 
 impl Caller {
     /// Whether the caller is a centre administrator.
     pub fn is_admin(&self) -> bool {
-        self.0.role == "admin"
+        self.user.role == "admin"
+    }
+
+    /// An audit event by this caller, now.
+    pub fn audit(&self, action: &str, target: String, summary: String) -> aisc_store::NewAudit {
+        aisc_store::NewAudit {
+            at_ms: crate::clock::now_ms(),
+            actor: self.user.name.clone(),
+            action: action.to_string(),
+            target,
+            summary,
+            source: self.source.clone(),
+        }
     }
 }
 
@@ -90,9 +108,13 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthorized(
                 "the Authorization header must be: Bearer <token>",
             ))?;
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
         let hash = hash_token(token);
         if let Some(user) = state.tokens.get(&hash) {
-            return Ok(Caller(user));
+            return Ok(Caller { user, source });
         }
         match state
             .store
@@ -101,7 +123,7 @@ impl FromRequestParts<AppState> for Caller {
         {
             Some(user) => {
                 state.tokens.put(hash, user.clone());
-                Ok(Caller(user))
+                Ok(Caller { user, source })
             }
             None => Err(ApiError::Unauthorized("invalid, expired or revoked token")),
         }

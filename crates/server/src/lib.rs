@@ -163,7 +163,8 @@ pub async fn run(
         "aisc: listening on http://{addr} (data in {})",
         dir.display()
     );
-    let served = axum::serve(listener, api::router(state))
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     // The router (and with it every sender) is gone: the control loop drains and stops.
@@ -222,8 +223,16 @@ async fn bootstrap_admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
         created_ms: now,
         expires_ms: None,
     };
+    let audit = aisc_store::NewAudit {
+        at_ms: now,
+        actor: "system".into(),
+        action: "user.create".into(),
+        target: "user:admin".into(),
+        summary: "first start: created the admin account and its first API token".into(),
+        source: "local".into(),
+    };
     store
-        .create_user_with_token("admin", "admin", now, first)
+        .create_user_with_token("admin", "admin", now, first, audit)
         .await?;
     fs::rename(&tmp, &path).map_err(io_err("cannot write", &path))?;
     eprintln!(

@@ -1,6 +1,7 @@
 //! Jobs and their state history.
 
 use crate::Store;
+use crate::audit::NewAudit;
 use crate::error::StoreError;
 use crate::writer::Op;
 use aisc_model::{JobId, JobSpec, JobState, Resources, UserId};
@@ -344,14 +345,28 @@ pub(crate) async fn apply(
 }
 
 impl Store {
-    /// Stores a new pending job; returns its id once committed.
-    pub async fn submit(&self, job: NewJob) -> Result<JobId, StoreError> {
-        self.write(Op::InsertJob(Box::new(job))).await.map(JobId)
+    /// Stores a new pending job and its audit event (whose empty target
+    /// becomes `job:<id>`); returns the id once committed.
+    pub async fn submit(&self, job: NewJob, audit: NewAudit) -> Result<JobId, StoreError> {
+        self.write(Op::InsertJob(Box::new(job)), Some(audit))
+            .await
+            .map(JobId)
     }
 
-    /// Applies a change once committed.
+    /// Applies a change made by the system (recorded in the job's history).
     pub async fn change(&self, change: JobChange) -> Result<(), StoreError> {
-        self.write(Op::Change(change)).await.map(|_| ())
+        self.write(Op::Change(change), None).await.map(|_| ())
+    }
+
+    /// Applies a change asked for by someone, with its audit event, in one transaction.
+    pub async fn change_audited(
+        &self,
+        change: JobChange,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.write(Op::Change(change), Some(audit))
+            .await
+            .map(|_| ())
     }
 
     /// One job with its spec.

@@ -7,11 +7,13 @@
 //! Reads use a separate pool of read-only connections, which WAL lets run
 //! beside the writer.
 
+mod audit;
 mod error;
 mod jobs;
 mod users;
 mod writer;
 
+pub use audit::{AuditRow, NewAudit, Verification};
 pub use error::StoreError;
 pub use jobs::{Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob};
 pub use users::{AuthUser, NewToken};

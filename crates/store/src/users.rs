@@ -2,6 +2,7 @@
 //! shown once, to whoever created it.
 
 use crate::Store;
+use crate::audit::NewAudit;
 use crate::error::StoreError;
 use crate::writer::Op;
 use aisc_model::UserId;
@@ -91,7 +92,7 @@ impl Store {
             at_ms,
             token: None,
         };
-        self.write(op).await.map(UserId)
+        self.write(op, None).await.map(UserId)
     }
 
     /// Creates a user and its first token in one transaction (`token.user` is ignored).
@@ -101,6 +102,7 @@ impl Store {
         role: &str,
         at_ms: i64,
         token: NewToken,
+        audit: NewAudit,
     ) -> Result<UserId, StoreError> {
         let op = Op::CreateUser {
             name: name.to_string(),
@@ -108,12 +110,12 @@ impl Store {
             at_ms,
             token: Some(token),
         };
-        self.write(op).await.map(UserId)
+        self.write(op, Some(audit)).await.map(UserId)
     }
 
     /// Stores a token's hash.
     pub async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
-        self.write(Op::CreateToken(token)).await.map(|_| ())
+        self.write(Op::CreateToken(token), None).await.map(|_| ())
     }
 
     /// How many users exist.

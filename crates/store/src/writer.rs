@@ -5,6 +5,7 @@
 //! queued. Caveat: one failed commit fails every write in that batch, and each
 //! caller sees the error.
 
+use crate::audit::{self, ChainHead, NewAudit};
 use crate::error::StoreError;
 use crate::jobs::{self, JobChange, NewJob};
 use crate::users::{self, NewToken};
@@ -39,21 +40,32 @@ pub(crate) enum Op {
 
 pub(crate) struct Request {
     pub op: Op,
+    /// Recorded in the same transaction, only if the op succeeds.
+    pub audit: Option<NewAudit>,
     pub reply: oneshot::Sender<Result<i64, StoreError>>,
 }
 
 pub(crate) async fn spawn(mut conn: SqliteConnection) -> Result<mpsc::Sender<Request>, StoreError> {
-    let last_id = jobs::last_id(&mut conn).await?;
+    let state = State {
+        last_id: jobs::last_id(&mut conn).await?,
+        head: audit::head(&mut conn).await?,
+    };
     let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
-    tokio::spawn(run(conn, rx, last_id));
+    tokio::spawn(run(conn, rx, state));
     Ok(tx)
 }
 
-/// The writer owns the connection and, being the only writer, assigns job ids.
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>, mut last_id: i64) {
+/// What the writer, as the only writer, keeps between batches: the last job
+/// id it gave and the head of the audit chain. Both advance only on commit.
+struct State {
+    last_id: i64,
+    head: ChainHead,
+}
+
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>, mut state: State) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = commit_batch(&mut conn, &batch, &mut last_id).await;
+        let results = commit_batch(&mut conn, &batch, &mut state).await;
         for (req, res) in batch.drain(..).zip(results) {
             let _ = req.reply.send(res); // the caller may have given up; the write stands
         }
@@ -66,7 +78,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>, mut la
 async fn commit_batch(
     conn: &mut SqliteConnection,
     batch: &[Request],
-    last_id: &mut i64,
+    state: &mut State,
 ) -> Vec<Result<i64, StoreError>> {
     let failed = |e: &dyn std::fmt::Display| -> Vec<Result<i64, StoreError>> {
         batch
@@ -85,7 +97,7 @@ async fn commit_batch(
             _ => None,
         })
         .collect();
-    let first_id = *last_id + 1;
+    let first_id = state.last_id + 1;
     if !new_jobs.is_empty()
         && let Err(e) = jobs::insert_many(&mut tx, &new_jobs, first_id).await
     {
@@ -111,9 +123,36 @@ async fn commit_batch(
         };
         results.push(res);
     }
+    // Audit events of the writes that succeeded, chained in commit order.
+    let events: Vec<NewAudit> = batch
+        .iter()
+        .zip(&results)
+        .filter_map(|(req, res)| match (&req.audit, res) {
+            (Some(a), Ok(id)) if matches!(req.op, Op::InsertJob(_)) && a.target.is_empty() => {
+                Some(NewAudit {
+                    target: format!("job:{id}"),
+                    ..a.clone()
+                })
+            }
+            (Some(a), Ok(_)) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    let head = if events.is_empty() {
+        state.head.clone()
+    } else {
+        match audit::append(&mut tx, &state.head, &events).await {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::error!(error = %e, "appending audit events failed");
+                return failed(&e);
+            }
+        }
+    };
     match tx.commit().await {
         Ok(()) => {
-            *last_id = next_id - 1;
+            state.last_id = next_id - 1;
+            state.head = head;
             results
         }
         Err(e) => {
@@ -124,10 +163,10 @@ async fn commit_batch(
 }
 
 impl crate::Store {
-    pub(crate) async fn write(&self, op: Op) -> Result<i64, StoreError> {
+    pub(crate) async fn write(&self, op: Op, audit: Option<NewAudit>) -> Result<i64, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.writer
-            .send(Request { op, reply })
+            .send(Request { op, audit, reply })
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?

@@ -1,8 +1,13 @@
 //! The SQLite store against a real database file.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
+use aisc_model::audit::ChainError;
 use aisc_model::{JobCommand, JobId, JobSpec, JobState, Resources, UserId};
-use aisc_store::{Durability, Fields, JobChange, JobFilter, NewJob, NewToken, Store, StoreError};
+use aisc_store::{
+    Durability, Fields, JobChange, JobFilter, NewAudit, NewJob, NewToken, Store, StoreError,
+    Verification,
+};
+use sqlx::Connection;
 
 fn spec(name: &str) -> JobSpec {
     JobSpec {
@@ -35,6 +40,17 @@ async fn open(dir: &tempfile::TempDir) -> (Store, UserId) {
     (store, user)
 }
 
+fn audit(action: &str) -> NewAudit {
+    NewAudit {
+        at_ms: 5,
+        actor: "alice".into(),
+        action: action.into(),
+        target: String::new(),
+        summary: "test".into(),
+        source: "127.0.0.1".into(),
+    }
+}
+
 fn new_job(owner: UserId, name: &str) -> NewJob {
     NewJob {
         owner,
@@ -48,7 +64,10 @@ fn new_job(owner: UserId, name: &str) -> NewJob {
 async fn jobs_survive_reopening_with_their_history() {
     let dir = tempfile::tempdir().unwrap();
     let (store, alice) = open(&dir).await;
-    let id = store.submit(new_job(alice, "a")).await.unwrap();
+    let id = store
+        .submit(new_job(alice, "a"), audit("job.submit"))
+        .await
+        .unwrap();
     store
         .change(JobChange::Transition {
             id,
@@ -85,7 +104,10 @@ async fn jobs_survive_reopening_with_their_history() {
 async fn a_transition_from_the_wrong_state_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (store, alice) = open(&dir).await;
-    let id = store.submit(new_job(alice, "a")).await.unwrap();
+    let id = store
+        .submit(new_job(alice, "a"), audit("job.submit"))
+        .await
+        .unwrap();
     let wrong = JobChange::Transition {
         id,
         from: JobState::Running,
@@ -125,7 +147,11 @@ async fn concurrent_submissions_get_distinct_increasing_ids() {
     let tasks: Vec<_> = (0..200)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.submit(new_job(alice, &format!("j{i}"))).await })
+            tokio::spawn(async move {
+                store
+                    .submit(new_job(alice, &format!("j{i}")), audit("job.submit"))
+                    .await
+            })
         })
         .collect();
     let mut ids = Vec::new();
@@ -153,7 +179,10 @@ async fn listing_filters_and_pages() {
     let bob = store.create_user("bob", "user", 1).await.unwrap();
     for i in 0..5 {
         store
-            .submit(new_job(if i % 2 == 0 { alice } else { bob }, "x"))
+            .submit(
+                new_job(if i % 2 == 0 { alice } else { bob }, "x"),
+                audit("job.submit"),
+            )
             .await
             .unwrap();
     }
@@ -230,7 +259,7 @@ async fn release_only_applies_to_pending_jobs() {
     let mut held = new_job(alice, "h");
     held.spec.hold = true;
     held.reason = "Held".into();
-    let id = store.submit(held).await.unwrap();
+    let id = store.submit(held, audit("job.submit")).await.unwrap();
     assert!(store.job(id).await.unwrap().held);
     store.change(JobChange::Release { id }).await.unwrap();
     let job = store.job(id).await.unwrap();
@@ -241,5 +270,86 @@ async fn release_only_applies_to_pending_jobs() {
             .change(JobChange::Release { id: JobId(999) })
             .await
             .is_err()
+    );
+}
+
+#[tokio::test]
+async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, alice) = open(&dir).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(
+                async move { store.submit(new_job(alice, "x"), audit("job.submit")).await },
+            )
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    // A refused change records no audit event.
+    let refused = JobChange::Release { id: JobId(999) };
+    assert!(
+        store
+            .change_audited(refused, audit("job.release"))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.audit_verify().await.unwrap(),
+        Verification::Intact { checked: 50 }
+    );
+    let newest = store.audit_list(None, 5).await.unwrap();
+    assert_eq!(newest.len(), 5);
+    assert_eq!(newest[0].id, 50);
+    assert!(
+        newest
+            .iter()
+            .all(|e| e.action == "job.submit" && e.target.starts_with("job:"))
+    );
+    let ids: std::collections::HashSet<String> = store
+        .audit_list(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.target)
+        .collect();
+    assert_eq!(ids.len(), 50, "each submission's event names its own job");
+    store.close().await;
+
+    // Edit one event behind aisc's back.
+    let db = dir.path().join("aisc.db");
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_events SET summary = 'nothing happened' WHERE id = 17")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let (store, _) = open(&dir).await;
+    assert_eq!(
+        store.audit_verify().await.unwrap(),
+        Verification::Broken {
+            checked: 16,
+            error: ChainError::Altered(17)
+        }
+    );
+    store.close().await;
+
+    sqlx::query("DELETE FROM audit_events WHERE id = 17")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let (store, _) = open(&dir).await;
+    assert_eq!(
+        store.audit_verify().await.unwrap(),
+        Verification::Broken {
+            checked: 16,
+            error: ChainError::Gap {
+                after: 16,
+                found: 18
+            }
+        }
     );
 }

@@ -43,16 +43,28 @@ pub async fn submit(
     let spec = resolved.spec;
     let reason = if spec.hold { "Held" } else { "Priority" };
     let new = NewJob {
-        owner: caller.0.id,
+        owner: caller.user.id,
         spec: spec.clone(),
         reason: reason.into(),
         submit_ms: now_ms(),
     };
-    let id = state.store.submit(new).await?;
+    let r = &spec.resources;
+    let summary = format!(
+        "submitted {:?}: {} GPUs, {} CPUs, {} MiB, time limit {}",
+        spec.name,
+        r.gpus,
+        r.cpus,
+        r.mem_mb,
+        aisc_model::units::format_duration(spec.time_limit_s)
+    );
+    let id = state
+        .store
+        .submit(new, caller.audit("job.submit", String::new(), summary))
+        .await?;
     let held = spec.hold;
     let queued = Queued {
         id,
-        user: caller.0.name.clone(),
+        user: caller.user.name.clone(),
         spec,
         held,
     };
@@ -168,7 +180,7 @@ pub async fn list(
             Some(format!("1 to {MAX_LIST}")),
         ));
     }
-    let owner = (p.mine || !caller.is_admin()).then_some(caller.0.id);
+    let owner = (p.mine || !caller.is_admin()).then_some(caller.user.id);
     let filter = JobFilter {
         state: job_state,
         owner,
@@ -189,7 +201,7 @@ pub async fn list(
 /// A job the caller may see, or 404 (never 403: another's job does not exist for them).
 async fn visible_job(state: &AppState, caller: &Caller, id: JobId) -> Result<JobRow, ApiError> {
     match state.store.job(id).await {
-        Ok(row) if caller.is_admin() || row.owner == caller.0.id => Ok(row),
+        Ok(row) if caller.is_admin() || row.owner == caller.user.id => Ok(row),
         Ok(_) | Err(aisc_store::StoreError::NotFound) => {
             Err(ApiError::NotFound(format!("job {id}")))
         }
@@ -343,7 +355,8 @@ pub async fn cancel(
         &state,
         Command::Cancel {
             id,
-            by: caller.0.name.clone(),
+            by: caller.user.name.clone(),
+            audit: caller.audit("job.cancel", format!("job:{id}"), "cancel requested".into()),
             reply,
         },
     )
@@ -377,7 +390,12 @@ pub async fn release(
 ) -> Result<Json<ActionResult>, ApiError> {
     visible_job(&state, &caller, id).await?;
     let (reply, rx) = oneshot::channel();
-    send(&state, Command::Release { id, reply }).await?;
+    let audit = caller.audit(
+        "job.release",
+        format!("job:{id}"),
+        "released from hold".into(),
+    );
+    send(&state, Command::Release { id, audit, reply }).await?;
     rx.await.map_err(|_| stopping())??;
     Ok(Json(ActionResult {
         id: id.0,

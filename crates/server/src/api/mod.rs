@@ -1,5 +1,6 @@
 //! The HTTP API: JSON under `/api/v1`, described at `/api/v1/openapi.json`.
 
+pub mod audit;
 pub mod extract;
 pub mod jobs;
 pub mod types;
@@ -26,8 +27,9 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aisc", description = "The API of an AI supercomputing centre: jobs, grants, billing."),
-    paths(jobs::submit, jobs::list, jobs::show, jobs::logs, jobs::cancel, jobs::release, whoami, nodes),
-    components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem)),
+    paths(jobs::submit, jobs::list, jobs::show, jobs::logs, jobs::cancel, jobs::release, audit::list, audit::verify, whoami, nodes),
+    components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
+        audit::AuditView, audit::AuditVerification)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -53,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/nodes", get(nodes))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))
         .route("/api/v1/jobs/{id}", get(jobs::show))
         .route("/api/v1/jobs/{id}/logs", get(jobs::logs))
@@ -74,9 +78,9 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "identity", responses((status = 200, body = WhoAmI), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
-        id: caller.0.id.0,
-        name: caller.0.name,
-        role: caller.0.role,
+        id: caller.user.id.0,
+        name: caller.user.name,
+        role: caller.user.role,
     })
 }
 

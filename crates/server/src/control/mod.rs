@@ -24,7 +24,7 @@ use aisc_engine::{EngineEvent, LocalEngine, Outcome};
 use aisc_model::units::format_duration;
 use aisc_model::{JobId, JobSpec, JobState, PendingReason, Resources};
 use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
-use aisc_store::{Fields, JobChange, Store, StoreError};
+use aisc_store::{Fields, JobChange, NewAudit, Store, StoreError};
 use nix::sys::signal::Signal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -69,6 +69,8 @@ pub enum Command {
         id: JobId,
         /// Who asked.
         by: String,
+        /// The request's audit event, written with the change.
+        audit: NewAudit,
         /// The answer.
         reply: oneshot::Sender<Result<CancelOutcome, ApiError>>,
     },
@@ -76,6 +78,8 @@ pub enum Command {
     Release {
         /// The job.
         id: JobId,
+        /// The request's audit event, written with the change.
+        audit: NewAudit,
         /// The answer.
         reply: oneshot::Sender<Result<(), ApiError>>,
     },
@@ -222,12 +226,17 @@ impl Controller {
                 self.pending.insert(q.id, *q);
                 self.dirty = true;
             }
-            Command::Cancel { id, by, reply } => {
-                let res = self.cancel(id, &by).await;
+            Command::Cancel {
+                id,
+                by,
+                audit,
+                reply,
+            } => {
+                let res = self.cancel(id, &by, audit).await;
                 let _ = reply.send(res);
             }
-            Command::Release { id, reply } => {
-                let res = self.release(id).await;
+            Command::Release { id, audit, reply } => {
+                let res = self.release(id, audit).await;
                 let _ = reply.send(res);
             }
             Command::Usage(reply) => {
@@ -244,22 +253,26 @@ impl Controller {
         }
     }
 
-    async fn cancel(&mut self, id: JobId, by: &str) -> Result<CancelOutcome, ApiError> {
+    async fn cancel(
+        &mut self,
+        id: JobId,
+        by: &str,
+        audit: NewAudit,
+    ) -> Result<CancelOutcome, ApiError> {
         let now = now_ms();
         if self.pending.contains_key(&id) {
-            let set = Fields {
-                end_ms: Some(now),
-                ..Default::default()
-            };
-            self.transition(
+            let change = JobChange::Transition {
                 id,
-                JobState::Pending,
-                JobState::Cancelled,
-                &format!("cancelled by {by}"),
-                now,
-                set,
-            )
-            .await?;
+                from: JobState::Pending,
+                to: JobState::Cancelled,
+                reason: format!("cancelled by {by}"),
+                at_ms: now,
+                set: Box::new(Fields {
+                    end_ms: Some(now),
+                    ..Default::default()
+                }),
+            };
+            self.store.change_audited(change, audit).await?;
             self.pending.remove(&id);
             self.reasons.remove(&id);
             self.dirty = true;
@@ -271,15 +284,23 @@ impl Controller {
         if active.kill.is_some() {
             return Ok(CancelOutcome::AlreadyStopping);
         }
-        self.begin_kill(id, JobState::Cancelled, format!("cancelled by {by}"), now)
-            .await?;
+        self.begin_kill(
+            id,
+            JobState::Cancelled,
+            format!("cancelled by {by}"),
+            now,
+            Some(audit),
+        )
+        .await?;
         Ok(CancelOutcome::Signalled)
     }
 
-    async fn release(&mut self, id: JobId) -> Result<(), ApiError> {
+    async fn release(&mut self, id: JobId, audit: NewAudit) -> Result<(), ApiError> {
         match self.pending.get_mut(&id) {
             Some(q) if q.held => {
-                self.store.change(JobChange::Release { id }).await?;
+                self.store
+                    .change_audited(JobChange::Release { id }, audit)
+                    .await?;
                 q.held = false;
                 self.reasons.remove(&id);
                 self.dirty = true;
@@ -290,21 +311,25 @@ impl Controller {
         }
     }
 
-    /// Stores why, then sends SIGTERM to the job's process group.
+    /// Stores why (with the audit event of whoever asked), then sends SIGTERM
+    /// to the job's process group.
     async fn begin_kill(
         &mut self,
         id: JobId,
         state: JobState,
         reason: String,
         now: i64,
+        audit: Option<NewAudit>,
     ) -> Result<(), StoreError> {
-        self.store
-            .change(JobChange::KillReason {
-                id,
-                state,
-                reason: reason.clone(),
-            })
-            .await?;
+        let change = JobChange::KillReason {
+            id,
+            state,
+            reason: reason.clone(),
+        };
+        match audit {
+            Some(a) => self.store.change_audited(change, a).await?,
+            None => self.store.change(change).await?,
+        }
         if let Some(a) = self.running.get_mut(&id) {
             a.kill = Some(Kill {
                 state,
@@ -332,7 +357,10 @@ impl Controller {
             .collect();
         for (id, limit_s) in expired {
             let reason = format!("time limit of {} reached", format_duration(limit_s));
-            if let Err(e) = self.begin_kill(id, JobState::TimedOut, reason, now).await {
+            if let Err(e) = self
+                .begin_kill(id, JobState::TimedOut, reason, now, None)
+                .await
+            {
                 tracing::error!(job = %id, error = %e, "could not record time-out");
             }
         }

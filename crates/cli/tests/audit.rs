@@ -1,0 +1,148 @@
+//! The audit trail through the real server and CLI: actions are recorded with
+//! who, what and from where; an edit made behind aisc's back is found.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use common::Server;
+use sqlx::Connection;
+
+#[test]
+fn actions_are_audited_and_tampering_is_named() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let mut server = Server::start(data.path(), &[]);
+    let held = server.submit(w, &["--hold", "--", "true"]);
+    let other = server.submit(w, &["--hold", "--", "true"]);
+    server.ok(w, &["release", &held.to_string()]);
+    server.ok(w, &["cancel", &other.to_string()]);
+    // A refused action changes nothing and records nothing.
+    assert!(
+        !server
+            .aisc(w, &["release", &other.to_string()])
+            .status
+            .success()
+    );
+
+    let events: serde_json::Value =
+        serde_json::from_str(&server.ok(w, &["audit", "list", "--json"])).unwrap();
+    let actions: Vec<(String, String)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["target"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("user.create".to_string(), "user:admin".to_string()),
+            ("job.submit".to_string(), format!("job:{held}")),
+            ("job.submit".to_string(), format!("job:{other}")),
+            ("job.release".to_string(), format!("job:{held}")),
+            ("job.cancel".to_string(), format!("job:{other}")),
+        ]
+    );
+    let submit = &events.as_array().unwrap()[3];
+    assert_eq!(submit["actor"], "admin");
+    assert_eq!(submit["source"], "127.0.0.1");
+    let table = server.ok(w, &["audit", "list"]);
+    assert!(
+        table.starts_with("ID") && table.contains("job.cancel"),
+        "{table}"
+    );
+    assert_eq!(
+        server.ok(w, &["audit", "verify"]).trim(),
+        "audit trail intact: 5 events verified"
+    );
+    server.stop();
+
+    // Someone with access to the database file rewrites history.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}", data.path().join("aisc.db").display());
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE id = 4")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    let server = Server::start(data.path(), &[]);
+    let out = server.aisc(w, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("BROKEN at event 4") && said.contains("altered"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_plain_user_cannot_read_the_trail_nor_see_others_jobs() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let mut server = Server::start(data.path(), &[]);
+    let admins = server.submit(w, &["--hold", "--", "true"]);
+    server.stop();
+    // User management arrives with tenancy; until then a plain user is made in the database.
+    let token = "aisc_test_plain_user_token";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}", data.path().join("aisc.db").display());
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("INSERT INTO users (id, name, role, created_ms) VALUES (2, 'bob', 'user', 0)").execute(&mut db).await.unwrap();
+        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, label, created_ms) VALUES (2, ?, 'test', 0)")
+            .bind(aisc_server::auth::hash_token(token))
+            .execute(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    let server = Server::start(data.path(), &[]);
+    let as_bob = |args: &[&str]| server.aisc_env(w, args, &[("AISC_TOKEN", token)]);
+    assert_eq!(
+        String::from_utf8_lossy(&as_bob(&["whoami"]).stdout).trim(),
+        "bob (user)"
+    );
+    let out = as_bob(&["audit", "verify"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("centre administrators"));
+    let jobs: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(
+        &as_bob(&["jobs", "--json"]).stdout,
+    ))
+    .unwrap();
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        0,
+        "bob sees none of the admin's jobs"
+    );
+    let out = as_bob(&["show", &admins.to_string()]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("job {admins} not found")),
+        "404, not 403"
+    );
+    let out = as_bob(&["cancel", &admins.to_string()]);
+    assert!(!out.status.success());
+    let mine = as_bob(&["submit", "--", "true"]);
+    assert!(mine.status.success());
+    let jobs: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(
+        &as_bob(&["jobs", "--json"]).stdout,
+    ))
+    .unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 1);
+    assert_eq!(jobs[0]["user"], "bob");
+}

@@ -1,0 +1,133 @@
+//! `/api/v1/audit`: the trail and its verification. Centre administrators only.
+
+use crate::AppState;
+use crate::api::extract::Query;
+use crate::api::types::rfc3339;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use aisc_store::Verification;
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// One audit event.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditView {
+    /// Sequence number.
+    pub id: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// What (`job.submit`, `job.cancel`, ...).
+    pub action: String,
+    /// On what (`job:42`).
+    pub target: String,
+    /// In words.
+    pub summary: String,
+    /// From where.
+    pub source: String,
+    /// This event's hash (SHA-256, chained to the previous event's).
+    pub hash: String,
+}
+
+/// The result of checking the chain.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditVerification {
+    /// Whether every event matches its hash and follows the one before.
+    pub intact: bool,
+    /// Events checked (up to the first bad one).
+    pub checked: u64,
+    /// The first event that does not verify.
+    pub first_bad: Option<i64>,
+    /// What is wrong with it.
+    pub detail: Option<String>,
+}
+
+/// Paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Page size (1 to 1000, default 100).
+    limit: Option<u32>,
+    /// Only events with a smaller id.
+    before: Option<i64>,
+}
+
+fn admin_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "the audit trail is for centre administrators".into(),
+        ))
+    }
+}
+
+/// The audit trail, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditParams), tag = "audit",
+    responses((status = 200, body = Vec<AuditView>), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<AuditParams>,
+) -> Result<Json<Vec<AuditView>>, ApiError> {
+    admin_only(&caller)?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("{limit} is out of range"),
+            Some("1 to 1000".into()),
+        ));
+    }
+    let rows = state.store.audit_list(p.before, limit).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| AuditView {
+                id: r.id,
+                at: rfc3339(r.at_ms),
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                summary: r.summary,
+                source: r.source,
+                hash: r.hash,
+            })
+            .collect(),
+    ))
+}
+
+/// Checks the whole chain and names the first event that was altered, inserted or removed.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = AuditVerification), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AuditVerification>, ApiError> {
+    admin_only(&caller)?;
+    Ok(Json(match state.store.audit_verify().await? {
+        Verification::Intact { checked } => AuditVerification {
+            intact: true,
+            checked,
+            first_bad: None,
+            detail: None,
+        },
+        Verification::Broken { checked, error } => {
+            let first_bad = match &error {
+                aisc_model::audit::ChainError::Gap { found, .. } => *found,
+                aisc_model::audit::ChainError::BrokenLink(id)
+                | aisc_model::audit::ChainError::Altered(id) => *id,
+            };
+            AuditVerification {
+                intact: false,
+                checked,
+                first_bad: Some(first_bad),
+                detail: Some(error.to_string()),
+            }
+        }
+    }))
+}

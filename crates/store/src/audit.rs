@@ -1,0 +1,209 @@
+//! The audit trail: appended by the writer in the same transaction as the
+//! change it records, chained by `aisc_model::audit`.
+
+use crate::Store;
+use crate::error::StoreError;
+use aisc_model::audit::{AuditFields, ChainError, GENESIS, Verifier, chain_hash};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+/// An event to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAudit {
+    /// When (epoch ms).
+    pub at_ms: i64,
+    /// Who.
+    pub actor: String,
+    /// What (`job.submit`).
+    pub action: String,
+    /// On what (`job:42`); left empty on a submission, it becomes the new job.
+    pub target: String,
+    /// In words.
+    pub summary: String,
+    /// From where.
+    pub source: String,
+}
+
+/// A recorded event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at_ms: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// In words.
+    pub summary: String,
+    /// From where.
+    pub source: String,
+    /// The previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+impl AuditRow {
+    fn fields(&self) -> AuditFields<'_> {
+        AuditFields {
+            id: self.id,
+            at_ms: self.at_ms,
+            actor: &self.actor,
+            action: &self.action,
+            target: &self.target,
+            summary: &self.summary,
+            source: &self.source,
+        }
+    }
+}
+
+/// The end of the chain: the last id and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChainHead {
+    pub id: i64,
+    pub hash: String,
+}
+
+pub(crate) async fn head(conn: &mut SqliteConnection) -> Result<ChainHead, StoreError> {
+    let row = sqlx::query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => ChainHead {
+            id: r.try_get("id")?,
+            hash: r.try_get("hash")?,
+        },
+        None => ChainHead {
+            id: 0,
+            hash: GENESIS.to_string(),
+        },
+    })
+}
+
+/// Appends `events` after `head` in one statement; returns the new head.
+pub(crate) async fn append(
+    conn: &mut SqliteConnection,
+    head: &ChainHead,
+    events: &[NewAudit],
+) -> Result<ChainHead, StoreError> {
+    let mut rows = Vec::with_capacity(events.len());
+    let mut prev = head.hash.clone();
+    for (i, e) in events.iter().enumerate() {
+        let id = head.id + 1 + i as i64;
+        let f = AuditFields {
+            id,
+            at_ms: e.at_ms,
+            actor: &e.actor,
+            action: &e.action,
+            target: &e.target,
+            summary: &e.summary,
+            source: &e.source,
+        };
+        let hash = chain_hash(&prev, &f);
+        rows.push((id, e, prev, hash.clone()));
+        prev = hash;
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO audit_events (id, at_ms, actor, action, target, summary, source, prev_hash, hash) ",
+    );
+    q.push_values(&rows, |mut b, (id, e, prev, hash)| {
+        b.push_bind(*id)
+            .push_bind(e.at_ms)
+            .push_bind(&e.actor)
+            .push_bind(&e.action)
+            .push_bind(&e.target)
+            .push_bind(&e.summary)
+            .push_bind(&e.source)
+            .push_bind(prev)
+            .push_bind(hash);
+    });
+    q.build().execute(conn).await?;
+    Ok(ChainHead {
+        id: head.id + events.len() as i64,
+        hash: prev,
+    })
+}
+
+/// The result of checking the whole trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Every event checked out.
+    Intact {
+        /// How many.
+        checked: u64,
+    },
+    /// The first event that does not.
+    Broken {
+        /// Events checked before it.
+        checked: u64,
+        /// What is wrong, naming the event.
+        error: ChainError,
+    },
+}
+
+const PAGE: i64 = 10_000;
+
+fn read(r: &sqlx::sqlite::SqliteRow) -> Result<AuditRow, StoreError> {
+    Ok(AuditRow {
+        id: r.try_get("id")?,
+        at_ms: r.try_get("at_ms")?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        target: r.try_get("target")?,
+        summary: r.try_get("summary")?,
+        source: r.try_get("source")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+impl Store {
+    /// Events, newest first, older than `before` if given.
+    pub async fn audit_list(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
+             WHERE id < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(read).collect()
+    }
+
+    /// Checks the whole chain, a page at a time.
+    pub async fn audit_verify(&self) -> Result<Verification, StoreError> {
+        let mut v = Verifier::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
+                 WHERE id > ? ORDER BY id LIMIT ?",
+            )
+            .bind(v.last_id())
+            .bind(PAGE)
+            .fetch_all(&self.read)
+            .await?;
+            if rows.is_empty() {
+                return Ok(Verification::Intact {
+                    checked: v.checked(),
+                });
+            }
+            for r in &rows {
+                let row = read(r)?;
+                if let Err(error) = v.push(&row.fields(), &row.prev_hash, &row.hash) {
+                    return Ok(Verification::Broken {
+                        checked: v.checked(),
+                        error,
+                    });
+                }
+            }
+        }
+    }
+}
