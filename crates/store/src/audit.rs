@@ -83,13 +83,17 @@ pub(crate) async fn head(conn: &mut SqliteConnection) -> Result<ChainHead, Store
     })
 }
 
-/// Appends `events` after `head` in one statement; returns the new head.
-pub(crate) async fn append(
-    conn: &mut SqliteConnection,
-    head: &ChainHead,
-    events: &[NewAudit],
-) -> Result<ChainHead, StoreError> {
-    let mut rows = Vec::with_capacity(events.len());
+/// An event's place in the chain.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    id: i64,
+    prev: String,
+    hash: String,
+}
+
+/// Chains `events` after `head`: their ids and hashes, and the new head.
+pub(crate) fn chain(head: &ChainHead, events: &[NewAudit]) -> (Vec<Link>, ChainHead) {
+    let mut links = Vec::with_capacity(events.len());
     let mut prev = head.hash.clone();
     for (i, e) in events.iter().enumerate() {
         let id = head.id + 1 + i as i64;
@@ -103,28 +107,51 @@ pub(crate) async fn append(
             source: &e.source,
         };
         let hash = chain_hash(&prev, &f);
-        rows.push((id, e, prev, hash.clone()));
+        links.push(Link {
+            id,
+            prev,
+            hash: hash.clone(),
+        });
         prev = hash;
     }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO audit_events (id, at_ms, actor, action, target, summary, source, prev_hash, hash) ",
-    );
-    q.push_values(&rows, |mut b, (id, e, prev, hash)| {
-        b.push_bind(*id)
+    let head = ChainHead {
+        id: head.id + events.len() as i64,
+        hash: prev,
+    };
+    (links, head)
+}
+
+/// Adds one multi-row `INSERT INTO audit_events` to `q`.
+pub(crate) fn push_insert<'a>(
+    q: &mut QueryBuilder<Sqlite>,
+    events: &'a [NewAudit],
+    links: &'a [Link],
+) {
+    q.push("INSERT INTO audit_events (id, at_ms, actor, action, target, summary, source, prev_hash, hash) ");
+    q.push_values(events.iter().zip(links), |mut b, (e, l)| {
+        b.push_bind(l.id)
             .push_bind(e.at_ms)
             .push_bind(&e.actor)
             .push_bind(&e.action)
             .push_bind(&e.target)
             .push_bind(&e.summary)
             .push_bind(&e.source)
-            .push_bind(prev)
-            .push_bind(hash);
+            .push_bind(&l.prev)
+            .push_bind(&l.hash);
     });
+}
+
+/// Appends `events` after `head` in one statement; returns the new head.
+pub(crate) async fn append(
+    conn: &mut SqliteConnection,
+    head: &ChainHead,
+    events: &[NewAudit],
+) -> Result<ChainHead, StoreError> {
+    let (links, head) = chain(head, events);
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    push_insert(&mut q, events, &links);
     q.build().execute(conn).await?;
-    Ok(ChainHead {
-        id: head.id + events.len() as i64,
-        hash: prev,
-    })
+    Ok(head)
 }
 
 /// The result of checking the whole trail.

@@ -204,16 +204,34 @@ pub(crate) async fn insert_many(
     jobs: &[&NewJob],
     first_id: i64,
 ) -> Result<(), StoreError> {
-    let specs: Vec<String> = jobs
+    let specs = encode_specs(jobs)?;
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    push_insert(&mut q, jobs, &specs, first_id);
+    q.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Each job's spec as the JSON stored beside its columns.
+pub(crate) fn encode_specs(jobs: &[&NewJob]) -> Result<Vec<String>, StoreError> {
+    Ok(jobs
         .iter()
         .map(|j| serde_json::to_string(&j.spec))
-        .collect::<Result<_, _>>()?;
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        .collect::<Result<_, _>>()?)
+}
+
+/// Adds one multi-row `INSERT INTO jobs` for `jobs` (ids from `first_id`) to `q`.
+pub(crate) fn push_insert<'a>(
+    q: &mut QueryBuilder<Sqlite>,
+    jobs: &'a [&'a NewJob],
+    specs: &'a [String],
+    first_id: i64,
+) {
+    q.push(
         "INSERT INTO jobs (id, owner_id, name, account, state, reason, held, gpus, cpus, mem_mb, gpu_type, \
          time_limit_s, spec, submit_ms) ",
     );
     q.push_values(
-        jobs.iter().zip(&specs).enumerate(),
+        jobs.iter().zip(specs).enumerate(),
         |mut b, (i, (job, spec))| {
             let s = &job.spec;
             b.push_bind(first_id + i as i64)
@@ -232,8 +250,6 @@ pub(crate) async fn insert_many(
                 .push_bind(job.submit_ms);
         },
     );
-    q.build().execute(&mut *conn).await?;
-    Ok(())
 }
 
 async fn record_event(

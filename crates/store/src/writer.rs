@@ -9,7 +9,7 @@ use crate::audit::{self, ChainHead, NewAudit};
 use crate::error::StoreError;
 use crate::jobs::{self, JobChange, NewJob};
 use crate::users::{self, NewToken};
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 /// How hard a commit waits for the disk.
@@ -73,6 +73,70 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>, mut st
     let _ = conn.close().await;
 }
 
+/// Commits a batch made only of submissions (the hot path) in one round trip
+/// to SQLite: `BEGIN IMMEDIATE; INSERT jobs; INSERT audit_events; COMMIT`
+/// as one multi-statement query, rolled back on any error.
+async fn commit_submissions(
+    conn: &mut SqliteConnection,
+    batch: &[Request],
+    state: &mut State,
+) -> Vec<Result<i64, StoreError>> {
+    let failed = |e: &dyn std::fmt::Display| -> Vec<Result<i64, StoreError>> {
+        batch
+            .iter()
+            .map(|_| Err(StoreError::CommitFailed(e.to_string())))
+            .collect()
+    };
+    let new_jobs: Vec<&NewJob> = batch
+        .iter()
+        .filter_map(|r| match &r.op {
+            Op::InsertJob(job) => Some(job.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let first_id = state.last_id + 1;
+    let specs = match jobs::encode_specs(&new_jobs) {
+        Ok(s) => s,
+        Err(e) => return failed(&e),
+    };
+    let events: Vec<NewAudit> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let a = r.audit.as_ref()?;
+            let target = if a.target.is_empty() {
+                format!("job:{}", first_id + i as i64)
+            } else {
+                a.target.clone()
+            };
+            Some(NewAudit {
+                target,
+                ..a.clone()
+            })
+        })
+        .collect();
+    let (links, head) = audit::chain(&state.head, &events);
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("BEGIN IMMEDIATE; ");
+    jobs::push_insert(&mut q, &new_jobs, &specs, first_id);
+    if !events.is_empty() {
+        q.push("; ");
+        audit::push_insert(&mut q, &events, &links);
+    }
+    q.push("; COMMIT");
+    match q.build().execute(&mut *conn).await {
+        Ok(_) => {
+            state.last_id = first_id + new_jobs.len() as i64 - 1;
+            state.head = head;
+            (first_id..).take(batch.len()).map(Ok).collect()
+        }
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            tracing::error!(error = %e, jobs = batch.len(), "committing submissions failed");
+            failed(&e)
+        }
+    }
+}
+
 /// Commits one batch. New jobs go first, in one multi-row insert: no change in
 /// the same batch can concern them, since their ids are not known to anyone yet.
 async fn commit_batch(
@@ -80,6 +144,9 @@ async fn commit_batch(
     batch: &[Request],
     state: &mut State,
 ) -> Vec<Result<i64, StoreError>> {
+    if batch.iter().all(|r| matches!(r.op, Op::InsertJob(_))) {
+        return commit_submissions(conn, batch, state).await;
+    }
     let failed = |e: &dyn std::fmt::Display| -> Vec<Result<i64, StoreError>> {
         batch
             .iter()

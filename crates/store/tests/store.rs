@@ -353,3 +353,42 @@ async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
         }
     );
 }
+
+#[tokio::test]
+async fn a_failed_batch_rolls_back_whole_and_the_next_one_continues_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, alice) = open(&dir).await;
+    let first = store
+        .submit(new_job(alice, "ok"), audit("job.submit"))
+        .await
+        .unwrap();
+    // An owner that does not exist violates a foreign key: the batch fails.
+    let bad = store
+        .submit(new_job(UserId(999), "bad"), audit("job.submit"))
+        .await;
+    assert!(matches!(bad, Err(StoreError::CommitFailed(_))), "{bad:?}");
+    let next = store
+        .submit(new_job(alice, "next"), audit("job.submit"))
+        .await
+        .unwrap();
+    assert_eq!(
+        next,
+        JobId(first.0 + 1),
+        "no id was used up by the failed batch"
+    );
+    let all = store
+        .list(&JobFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(),
+        vec!["next", "ok"]
+    );
+    assert_eq!(
+        store.audit_verify().await.unwrap(),
+        Verification::Intact { checked: 2 }
+    );
+}
