@@ -1,7 +1,7 @@
 //! Commands that read and act on jobs: `jobs`, `show`, `logs`, `cancel`,
 //! `release`, `nodes`, `whoami`, `login`.
 
-use crate::client::{Client, base_url, config_dir};
+use crate::client::{Client, base_url};
 use crate::format::{elapsed_s, mem, short_time, table};
 use aisc_model::units::format_duration;
 use aisc_server::api::types::{ActionResult, JobDetail, JobList, JobView, NodeView, WhoAmI};
@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use reqwest::Method;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -67,9 +66,18 @@ pub struct JsonArgs {
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// Read the token from this file (`-` for standard input).
-    #[arg(long, value_name = "FILE")]
-    token_file: PathBuf,
+    /// Use this token instead of a password (`-` for standard input).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user", "password_stdin"])]
+    token_file: Option<PathBuf>,
+    /// User name for a password login (default: $USER).
+    #[arg(long)]
+    user: Option<String>,
+    /// Read the password from standard input instead of prompting.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Lifetime of the token a password login gets.
+    #[arg(long, default_value = "30d")]
+    expires: String,
 }
 
 fn job_id(s: &str) -> Result<i64> {
@@ -394,12 +402,15 @@ pub async fn whoami(a: JsonArgs) -> Result<ExitCode> {
 }
 
 pub async fn login(a: LoginArgs) -> Result<ExitCode> {
-    let raw = if a.token_file.as_os_str() == "-" {
+    let Some(token_file) = a.token_file else {
+        return crate::cmd_identity::password_login(a.user, a.password_stdin, &a.expires).await;
+    };
+    let raw = if token_file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
             .context("cannot read the token from standard input")?
     } else {
-        std::fs::read_to_string(&a.token_file)
-            .with_context(|| format!("cannot read {}", a.token_file.display()))?
+        std::fs::read_to_string(&token_file)
+            .with_context(|| format!("cannot read {}", token_file.display()))?
     };
     let token = raw.trim().to_string();
     if token.is_empty() {
@@ -407,23 +418,7 @@ pub async fn login(a: LoginArgs) -> Result<ExitCode> {
     }
     let client = Client::new(base_url(), token.clone())?;
     let me: WhoAmI = client.get_json("/api/v1/whoami").await?;
-    let dir = config_dir()?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("token");
-    let tmp = dir.join("token.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    writeln!(f, "{token}")?;
-    std::fs::rename(&tmp, &path)?;
+    let path = crate::cmd_identity::store_token(&token)?;
     eprintln!(
         "aisc: logged in as {} ({}); token stored in {} (mode 0600)",
         me.name,

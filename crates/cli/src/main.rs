@@ -5,6 +5,7 @@
 
 mod client;
 mod cmd_audit;
+mod cmd_identity;
 mod cmd_jobs;
 mod cmd_serve;
 mod cmd_submit;
@@ -47,8 +48,12 @@ enum Cmd {
     Whoami(cmd_jobs::JsonArgs),
     /// Read the audit trail and verify its hash chain (administrators).
     Audit(cmd_audit::AuditArgs),
-    /// Store an API token for later commands (in the user's config directory, mode 0600).
+    /// Log in (password prompt, --password-stdin, or --token-file) and store the token (mode 0600).
     Login(cmd_jobs::LoginArgs),
+    /// Manage users (administrators).
+    User(cmd_identity::UserArgs),
+    /// Create, list and revoke your API tokens.
+    Token(cmd_identity::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,8 @@ fn main() -> ExitCode {
             Cmd::Whoami(a) => cmd_jobs::whoami(a).await,
             Cmd::Login(a) => cmd_jobs::login(a).await,
             Cmd::Audit(a) => cmd_audit::run(a).await,
+            Cmd::User(a) => cmd_identity::user(a).await,
+            Cmd::Token(a) => cmd_identity::token(a).await,
         }
     });
     match result {

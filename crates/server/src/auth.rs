@@ -35,6 +35,88 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// An argon2id hash of `password` (PHC string). Slow by design: call from a blocking thread.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    use argon2::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(e.to_string().into()))
+}
+
+/// Whether `password` matches the PHC string `hash`. Slow by design.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A valid hash of nothing anyone knows, checked when a user name is unknown
+/// so that a failed login takes as long whether or not the user exists.
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$nfhuzWdjUdhcyt6Eshy3Vw$AZEe0CHxmqwWJ4fVAUy+8sliY2FflVb86Fkobt4sZfo";
+
+/// Failed logins, counted per account and per address over a sliding window.
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    failures: std::sync::Mutex<HashMap<String, std::collections::VecDeque<Instant>>>,
+}
+
+/// The window over which failed logins are counted.
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failed logins allowed per account in the window.
+pub const LOGIN_MAX_PER_ACCOUNT: usize = 5;
+/// Failed logins allowed per client address in the window.
+pub const LOGIN_MAX_PER_ADDRESS: usize = 20;
+
+impl LoginLimiter {
+    /// Refuses with 429 while the account or the address has used up its failures.
+    pub fn check(&self, account: &str, address: &str) -> Result<(), ApiError> {
+        let Ok(mut map) = self.failures.lock() else {
+            return Ok(());
+        };
+        for (key, max) in [
+            (format!("user:{account}"), LOGIN_MAX_PER_ACCOUNT),
+            (format!("addr:{address}"), LOGIN_MAX_PER_ADDRESS),
+        ] {
+            let Some(q) = map.get_mut(&key) else { continue };
+            while q.front().is_some_and(|t| t.elapsed() >= LOGIN_WINDOW) {
+                q.pop_front();
+            }
+            if q.len() >= max {
+                let oldest = q.front().map_or(Duration::ZERO, |t| t.elapsed());
+                let retry_after_s = LOGIN_WINDOW.saturating_sub(oldest).as_secs().max(1);
+                return Err(ApiError::TooManyRequests {
+                    detail: format!("too many failed logins; try again in {retry_after_s} s"),
+                    retry_after_s,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a failed login against the account and the address.
+    pub fn failed(&self, account: &str, address: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.clear(); // bounded memory under a flood of made-up names
+            }
+            for key in [format!("user:{account}"), format!("addr:{address}")] {
+                map.entry(key).or_default().push_back(Instant::now());
+            }
+        }
+    }
+
+    /// Forgets the account's failures after a successful login.
+    pub fn succeeded(&self, account: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&format!("user:{account}"));
+        }
+    }
+}
+
 /// Recently verified tokens.
 #[derive(Debug, Default)]
 pub struct TokenCache {
@@ -46,6 +128,13 @@ impl TokenCache {
         let entries = self.entries.read().ok()?;
         let (user, at) = entries.get(hash)?;
         (at.elapsed() < CACHE_TTL).then(|| user.clone())
+    }
+
+    /// Forgets every cached token (after a revocation, so it takes effect at once).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
     }
 
     fn put(&self, hash: String, user: AuthUser) {
@@ -113,8 +202,20 @@ impl FromRequestParts<AppState> for Caller {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
         let hash = hash_token(token);
+        let read_only =
+            parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
+        let allowed = |user: AuthUser| {
+            if user.scope == "read" && !read_only {
+                Err(ApiError::Forbidden("this token is read-only".into()))
+            } else {
+                Ok(Caller {
+                    user,
+                    source: source.clone(),
+                })
+            }
+        };
         if let Some(user) = state.tokens.get(&hash) {
-            return Ok(Caller { user, source });
+            return allowed(user);
         }
         match state
             .store
@@ -123,7 +224,7 @@ impl FromRequestParts<AppState> for Caller {
         {
             Some(user) => {
                 state.tokens.put(hash, user.clone());
-                Ok(Caller { user, source })
+                allowed(user)
             }
             None => Err(ApiError::Unauthorized("invalid, expired or revoked token")),
         }

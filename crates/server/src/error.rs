@@ -55,6 +55,14 @@ pub enum ApiError {
     /// The request needs a role the caller lacks.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many attempts; try again after this many seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What was limited.
+        detail: String,
+        /// Seconds until a new attempt is accepted.
+        retry_after_s: u64,
+    },
     /// The server cannot take this now (e.g. it is shutting down).
     #[error("{0}")]
     Unavailable(String),
@@ -101,6 +109,11 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
+            ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -119,6 +132,9 @@ impl From<aisc_store::StoreError> for ApiError {
     fn from(e: aisc_store::StoreError) -> Self {
         match e {
             aisc_store::StoreError::NotFound => ApiError::NotFound("resource".into()),
+            aisc_store::StoreError::Exists(what) => {
+                ApiError::Conflict(format!("{what} already exists"))
+            }
             other => ApiError::internal(other),
         }
     }
@@ -162,6 +178,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::TooManyRequests { retry_after_s, .. } = &self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -46,6 +46,8 @@ pub struct AppState {
     pub store: Store,
     /// Recently verified tokens.
     pub tokens: Arc<TokenCache>,
+    /// Failed password logins, for rate limiting.
+    pub logins: Arc<auth::LoginLimiter>,
     /// The control loop's inbox.
     pub control: mpsc::Sender<Command>,
     /// This host.
@@ -145,6 +147,7 @@ pub async fn run(
     let state = AppState {
         store: store.clone(),
         tokens: Arc::new(TokenCache::default()),
+        logins: Arc::new(auth::LoginLimiter::default()),
         control: control_tx,
         host: Arc::new(host),
         node: Arc::new(node),
@@ -220,6 +223,7 @@ async fn bootstrap_admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
         user: aisc_model::UserId(0),
         token_hash: hash,
         label: "admin (first start)".into(),
+        scope: "full".into(),
         created_ms: now,
         expires_ms: None,
     };
@@ -232,7 +236,16 @@ async fn bootstrap_admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
         source: "local".into(),
     };
     store
-        .create_user_with_token("admin", "admin", now, first, audit)
+        .create_user_with_token(
+            aisc_store::NewUser {
+                name: "admin".into(),
+                role: "admin".into(),
+                password_hash: None,
+                created_ms: now,
+            },
+            first,
+            audit,
+        )
         .await?;
     fs::rename(&tmp, &path).map_err(io_err("cannot write", &path))?;
     eprintln!(

@@ -9,6 +9,9 @@ pub enum StoreError {
     /// No such row.
     #[error("not found")]
     NotFound,
+    /// A row with this unique value exists already.
+    #[error("{0} already exists")]
+    Exists(&'static str),
     /// A transition was asked of a job that is no longer in the expected state.
     #[error("job {id} is not {expected}")]
     Conflict {

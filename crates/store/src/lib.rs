@@ -16,7 +16,7 @@ mod writer;
 pub use audit::{AuditRow, NewAudit, Verification};
 pub use error::StoreError;
 pub use jobs::{Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob};
-pub use users::{AuthUser, NewToken};
+pub use users::{AuthUser, NewToken, NewUser, TokenRow, UserRow};
 pub use writer::Durability;
 
 use sqlx::sqlite::{

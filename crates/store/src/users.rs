@@ -1,5 +1,5 @@
-//! Users and API tokens. Only token hashes are stored; the token itself is
-//! shown once, to whoever created it.
+//! Users and API tokens. Passwords are stored as argon2id PHC strings (hashed
+//! by the caller) and tokens as SHA-256 hashes; neither is ever stored in clear.
 
 use crate::Store;
 use crate::audit::NewAudit;
@@ -8,47 +8,99 @@ use crate::writer::Op;
 use aisc_model::UserId;
 use sqlx::{Row, SqliteConnection};
 
+/// A user to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Unique name.
+    pub name: String,
+    /// Centre role (`admin`, `reviewer`, `auditor`, `user`).
+    pub role: String,
+    /// argon2id PHC string, if the user may log in with a password.
+    pub password_hash: Option<String>,
+    /// When.
+    pub created_ms: i64,
+}
+
 /// A token to store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
-    /// Whose it is.
+    /// Whose it is (ignored when created together with its user).
     pub user: UserId,
     /// SHA-256 of the token, hex.
     pub token_hash: String,
     /// What it is for.
     pub label: String,
+    /// `full`, or `read` (may only read).
+    pub scope: String,
     /// When it was made.
     pub created_ms: i64,
     /// When it stops working, if ever.
     pub expires_ms: Option<i64>,
 }
 
-/// The user a valid token belongs to.
+/// The user a valid token belongs to, and what the token allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
     /// Id.
     pub id: UserId,
     /// Name.
     pub name: String,
-    /// Centre role (`admin`, `user`, ...).
+    /// Centre role.
     pub role: String,
+    /// The token's scope (`full` or `read`).
+    pub scope: String,
+}
+
+/// A user as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Id.
+    pub id: UserId,
+    /// Name.
+    pub name: String,
+    /// Centre role.
+    pub role: String,
+    /// Whether a password is set.
+    pub has_password: bool,
+    /// Created at.
+    pub created_ms: i64,
+}
+
+/// A token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// Id.
+    pub id: i64,
+    /// Owner.
+    pub user: String,
+    /// What it is for.
+    pub label: String,
+    /// `full` or `read`.
+    pub scope: String,
+    /// Created at.
+    pub created_ms: i64,
+    /// Expires at.
+    pub expires_ms: Option<i64>,
+    /// Revoked at.
+    pub revoked_ms: Option<i64>,
 }
 
 pub(crate) async fn insert_user(
     conn: &mut SqliteConnection,
-    name: &str,
-    role: &str,
-    at_ms: i64,
+    u: &NewUser,
     token: Option<&NewToken>,
 ) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (name, role, created_ms) VALUES (?, ?, ?) RETURNING id",
-    )
-    .bind(name)
-    .bind(role)
-    .bind(at_ms)
-    .fetch_one(&mut *conn)
-    .await?;
+    let id: i64 = sqlx::query_scalar("INSERT INTO users (name, role, password_hash, created_ms) VALUES (?, ?, ?, ?) RETURNING id")
+        .bind(&u.name)
+        .bind(&u.role)
+        .bind(&u.password_hash)
+        .bind(u.created_ms)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Exists("a user with this name"),
+            _ => StoreError::Db(e),
+        })?;
     if let Some(t) = token {
         insert_token(
             conn,
@@ -67,55 +119,90 @@ pub(crate) async fn insert_token(
     t: &NewToken,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO api_tokens (user_id, token_hash, label, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO api_tokens (user_id, token_hash, label, scope, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(t.user.0)
     .bind(&t.token_hash)
     .bind(&t.label)
+    .bind(&t.scope)
     .bind(t.created_ms)
     .bind(t.expires_ms)
     .fetch_one(conn)
     .await?)
 }
 
+pub(crate) async fn revoke_token(
+    conn: &mut SqliteConnection,
+    id: i64,
+    owner: Option<UserId>,
+    at_ms: i64,
+) -> Result<i64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL AND (? IS NULL OR user_id = ?)",
+    )
+    .bind(at_ms)
+    .bind(id)
+    .bind(owner.map(|u| u.0))
+    .bind(owner.map(|u| u.0))
+    .execute(conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        Ok(id)
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
 impl Store {
     /// Creates a user.
     pub async fn create_user(
         &self,
-        name: &str,
-        role: &str,
-        at_ms: i64,
+        user: NewUser,
+        audit: Option<NewAudit>,
     ) -> Result<UserId, StoreError> {
-        let op = Op::CreateUser {
-            name: name.to_string(),
-            role: role.to_string(),
-            at_ms,
-            token: None,
-        };
-        self.write(op, None).await.map(UserId)
+        self.write(Op::CreateUser { user, token: None }, audit)
+            .await
+            .map(UserId)
     }
 
-    /// Creates a user and its first token in one transaction (`token.user` is ignored).
+    /// Creates a user and its first token in one transaction.
     pub async fn create_user_with_token(
         &self,
-        name: &str,
-        role: &str,
-        at_ms: i64,
+        user: NewUser,
         token: NewToken,
         audit: NewAudit,
     ) -> Result<UserId, StoreError> {
-        let op = Op::CreateUser {
-            name: name.to_string(),
-            role: role.to_string(),
-            at_ms,
-            token: Some(token),
-        };
-        self.write(op, Some(audit)).await.map(UserId)
+        self.write(
+            Op::CreateUser {
+                user,
+                token: Some(token),
+            },
+            Some(audit),
+        )
+        .await
+        .map(UserId)
     }
 
-    /// Stores a token's hash.
-    pub async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
-        self.write(Op::CreateToken(token), None).await.map(|_| ())
+    /// Stores a token's hash; returns the token's id.
+    pub async fn create_token(
+        &self,
+        token: NewToken,
+        audit: Option<NewAudit>,
+    ) -> Result<i64, StoreError> {
+        self.write(Op::CreateToken(token), audit).await
+    }
+
+    /// Revokes a live token, of `owner` only when given. `NotFound` if there is no such live token.
+    pub async fn revoke_token(
+        &self,
+        id: i64,
+        owner: Option<UserId>,
+        at_ms: i64,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.write(Op::RevokeToken { id, owner, at_ms }, Some(audit))
+            .await
+            .map(|_| ())
     }
 
     /// How many users exist.
@@ -125,6 +212,74 @@ impl Store {
             .await?)
     }
 
+    /// A user and their password hash, by name, for logging in.
+    pub async fn user_for_login(
+        &self,
+        name: &str,
+    ) -> Result<Option<(UserRow, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, role, password_hash, created_ms FROM users WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            let hash: Option<String> = r.try_get("password_hash")?;
+            let user = UserRow {
+                id: UserId(r.try_get("id")?),
+                name: r.try_get("name")?,
+                role: r.try_get("role")?,
+                has_password: hash.is_some(),
+                created_ms: r.try_get("created_ms")?,
+            };
+            Ok((user, hash))
+        })
+        .transpose()
+    }
+
+    /// Every user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, role, password_hash IS NOT NULL AS has_password, created_ms FROM users ORDER BY name")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserRow {
+                    id: UserId(r.try_get("id")?),
+                    name: r.try_get("name")?,
+                    role: r.try_get("role")?,
+                    has_password: r.try_get("has_password")?,
+                    created_ms: r.try_get("created_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Tokens, newest first: one user's, or everyone's.
+    pub async fn tokens(&self, owner: Option<UserId>) -> Result<Vec<TokenRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, u.name, t.label, t.scope, t.created_ms, t.expires_ms, t.revoked_ms \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE (? IS NULL OR t.user_id = ?) ORDER BY t.id DESC",
+        )
+        .bind(owner.map(|u| u.0))
+        .bind(owner.map(|u| u.0))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenRow {
+                    id: r.try_get("id")?,
+                    user: r.try_get("name")?,
+                    label: r.try_get("label")?,
+                    scope: r.try_get("scope")?,
+                    created_ms: r.try_get("created_ms")?,
+                    expires_ms: r.try_get("expires_ms")?,
+                    revoked_ms: r.try_get("revoked_ms")?,
+                })
+            })
+            .collect()
+    }
+
     /// The user whose live (unrevoked, unexpired) token hashes to `token_hash`.
     pub async fn authenticate(
         &self,
@@ -132,7 +287,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<AuthUser>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id \
+            "SELECT u.id, u.name, u.role, t.scope FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ? AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > ?)",
         )
         .bind(token_hash)
@@ -144,6 +299,7 @@ impl Store {
                 id: UserId(r.try_get("id")?),
                 name: r.try_get("name")?,
                 role: r.try_get("role")?,
+                scope: r.try_get("scope")?,
             })
         })
         .transpose()

@@ -8,7 +8,7 @@
 use crate::audit::{self, ChainHead, NewAudit};
 use crate::error::StoreError;
 use crate::jobs::{self, JobChange, NewJob};
-use crate::users::{self, NewToken};
+use crate::users::{self, NewToken, NewUser};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,12 +30,15 @@ pub(crate) enum Op {
     InsertJob(Box<NewJob>),
     Change(JobChange),
     CreateUser {
-        name: String,
-        role: String,
-        at_ms: i64,
+        user: NewUser,
         token: Option<NewToken>,
     },
     CreateToken(NewToken),
+    RevokeToken {
+        id: i64,
+        owner: Option<aisc_model::UserId>,
+        at_ms: i64,
+    },
 }
 
 pub(crate) struct Request {
@@ -180,13 +183,13 @@ async fn commit_batch(
                 Ok(next_id - 1)
             }
             Op::Change(change) => jobs::apply(&mut tx, change).await.map(|()| 0),
-            Op::CreateUser {
-                name,
-                role,
-                at_ms,
-                token,
-            } => users::insert_user(&mut tx, name, role, *at_ms, token.as_ref()).await,
+            Op::CreateUser { user, token } => {
+                users::insert_user(&mut tx, user, token.as_ref()).await
+            }
             Op::CreateToken(t) => users::insert_token(&mut tx, t).await,
+            Op::RevokeToken { id, owner, at_ms } => {
+                users::revoke_token(&mut tx, *id, *owner, *at_ms).await
+            }
         };
         results.push(res);
     }

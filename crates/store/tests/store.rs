@@ -4,8 +4,8 @@
 use aisc_model::audit::ChainError;
 use aisc_model::{JobCommand, JobId, JobSpec, JobState, Resources, UserId};
 use aisc_store::{
-    Durability, Fields, JobChange, JobFilter, NewAudit, NewJob, NewToken, Store, StoreError,
-    Verification,
+    Durability, Fields, JobChange, JobFilter, NewAudit, NewJob, NewToken, NewUser, Store,
+    StoreError, Verification,
 };
 use sqlx::Connection;
 
@@ -34,10 +34,22 @@ async fn open(dir: &tempfile::TempDir) -> (Store, UserId) {
         .await
         .unwrap();
     let user = match store.user_count().await.unwrap() {
-        0 => store.create_user("alice", "admin", 1).await.unwrap(),
+        0 => store
+            .create_user(user("alice", "admin"), None)
+            .await
+            .unwrap(),
         _ => UserId(1),
     };
     (store, user)
+}
+
+fn user(name: &str, role: &str) -> NewUser {
+    NewUser {
+        name: name.into(),
+        role: role.into(),
+        password_hash: None,
+        created_ms: 1,
+    }
 }
 
 fn audit(action: &str) -> NewAudit {
@@ -176,7 +188,7 @@ async fn concurrent_submissions_get_distinct_increasing_ids() {
 async fn listing_filters_and_pages() {
     let dir = tempfile::tempdir().unwrap();
     let (store, alice) = open(&dir).await;
-    let bob = store.create_user("bob", "user", 1).await.unwrap();
+    let bob = store.create_user(user("bob", "user"), None).await.unwrap();
     for i in 0..5 {
         store
             .submit(
@@ -224,31 +236,88 @@ async fn listing_filters_and_pages() {
 }
 
 #[tokio::test]
-async fn tokens_authenticate_until_they_expire() {
+async fn tokens_authenticate_until_they_expire_or_are_revoked() {
     let dir = tempfile::tempdir().unwrap();
     let (store, alice) = open(&dir).await;
-    let token = |hash: &str, expires_ms| NewToken {
-        user: alice,
+    let bob = store.create_user(user("bob", "user"), None).await.unwrap();
+    let token = |owner, hash: &str, scope: &str, expires_ms| NewToken {
+        user: owner,
         token_hash: hash.into(),
         label: "t".into(),
+        scope: scope.into(),
         created_ms: 0,
         expires_ms,
     };
-    store.create_token(token("h1", None)).await.unwrap();
-    store.create_token(token("h2", Some(100))).await.unwrap();
+    let h1 = store
+        .create_token(token(alice, "h1", "full", None), None)
+        .await
+        .unwrap();
+    store
+        .create_token(token(alice, "h2", "read", Some(100)), None)
+        .await
+        .unwrap();
+    let b1 = store
+        .create_token(token(bob, "b1", "full", None), None)
+        .await
+        .unwrap();
+    let a = store.authenticate("h1", 50).await.unwrap().unwrap();
+    assert_eq!((a.name.as_str(), a.scope.as_str()), ("alice", "full"));
     assert_eq!(
-        store.authenticate("h1", 50).await.unwrap().unwrap().name,
-        "alice"
+        store.authenticate("h2", 50).await.unwrap().unwrap().scope,
+        "read"
     );
-    assert!(store.authenticate("h2", 50).await.unwrap().is_some());
     assert!(
         store.authenticate("h2", 100).await.unwrap().is_none(),
         "expired"
     );
     assert!(store.authenticate("nope", 0).await.unwrap().is_none());
     assert!(
-        store.create_token(token("h1", None)).await.is_err(),
+        store
+            .create_token(token(alice, "h1", "full", None), None)
+            .await
+            .is_err(),
         "hashes are unique"
+    );
+
+    // Bob cannot revoke Alice's token; an administrator (no owner given) can, once.
+    assert!(matches!(
+        store
+            .revoke_token(h1, Some(bob), 60, audit("token.revoke"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.authenticate("h1", 70).await.unwrap().is_some());
+    store
+        .revoke_token(b1, Some(bob), 60, audit("token.revoke"))
+        .await
+        .unwrap();
+    store
+        .revoke_token(h1, None, 60, audit("token.revoke"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .revoke_token(h1, None, 61, audit("token.revoke"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store.authenticate("h1", 70).await.unwrap().is_none(),
+        "revoked"
+    );
+    assert!(store.authenticate("b1", 70).await.unwrap().is_none());
+    let listed = store.tokens(Some(alice)).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .any(|t| t.id == h1 && t.revoked_ms == Some(60))
+    );
+    assert_eq!(store.tokens(None).await.unwrap().len(), 3);
+    // Two successful revocations, each audited; the refused ones are not.
+    assert_eq!(
+        store.audit_verify().await.unwrap(),
+        Verification::Intact { checked: 2 }
     );
 }
 

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod extract;
+pub mod identity;
 pub mod jobs;
 pub mod types;
 
@@ -27,9 +28,11 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aisc", description = "The API of an AI supercomputing centre: jobs, grants, billing."),
-    paths(jobs::submit, jobs::list, jobs::show, jobs::logs, jobs::cancel, jobs::release, audit::list, audit::verify, whoami, nodes),
+    paths(jobs::submit, jobs::list, jobs::show, jobs::logs, jobs::cancel, jobs::release, audit::list, audit::verify, whoami, nodes,
+        identity::login, identity::create_token, identity::list_tokens, identity::revoke_token, identity::create_user, identity::list_users),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
-        audit::AuditView, audit::AuditVerification)),
+        audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
+        identity::TokenView, identity::UserRequest, identity::UserView)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -55,6 +58,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/nodes", get(nodes))
+        .route("/api/v1/login", post(identity::login))
+        .route(
+            "/api/v1/tokens",
+            get(identity::list_tokens).post(identity::create_token),
+        )
+        .route(
+            "/api/v1/tokens/{id}",
+            axum::routing::delete(identity::revoke_token),
+        )
+        .route(
+            "/api/v1/users",
+            get(identity::list_users).post(identity::create_user),
+        )
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))

@@ -1,0 +1,265 @@
+//! Users, password logins, token scope, expiry and revocation, and the login
+//! rate limit, through the real server and CLI.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use common::Server;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// `aisc ARGS` with `input` on standard input and no token in the environment.
+fn with_stdin(
+    server: &Server,
+    cwd: &std::path::Path,
+    args: &[&str],
+    input: &str,
+    token: Option<&str>,
+) -> Output {
+    let mut cmd = Command::new(common::AISC);
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("AISC_URL", &server.url)
+        .env("AISC_CONFIG_DIR", cwd.join("cfg"))
+        .env_remove("AISC_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(t) = token {
+        cmd.env("AISC_TOKEN", t);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_user_logs_in_with_a_password_and_manages_tokens() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let server = Server::start(data.path(), &[]);
+    let admin = server.token();
+    let out = with_stdin(
+        &server,
+        w,
+        &[
+            "user",
+            "create",
+            "bob",
+            "--role",
+            "user",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+        Some(&admin),
+    );
+    assert!(out.status.success(), "{}", err(&out));
+    let users = server.ok(w, &["user", "list"]);
+    assert!(
+        users
+            .lines()
+            .any(|l| l.contains("bob") && l.contains("user") && l.contains("yes")),
+        "{users}"
+    );
+
+    // Log in with the password; the token lands in the config dir, private.
+    let out = with_stdin(
+        &server,
+        w,
+        &["login", "--user", "bob", "--password-stdin"],
+        "correct horse battery\n",
+        None,
+    );
+    assert!(out.status.success(), "{}", err(&out));
+    let stored = w.join("cfg/token");
+    assert_eq!(
+        std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let bob = std::fs::read_to_string(&stored).unwrap().trim().to_string();
+    let as_bob = |args: &[&str]| server.aisc_env(w, args, &[("AISC_TOKEN", bob.as_str())]);
+    assert_eq!(
+        String::from_utf8_lossy(&as_bob(&["whoami"]).stdout).trim(),
+        "bob (user)"
+    );
+
+    // A read-only token reads but changes nothing.
+    let out = as_bob(&[
+        "token",
+        "create",
+        "--label",
+        "dashboards",
+        "--read-only",
+        "--expires",
+        "1d",
+    ]);
+    assert!(out.status.success(), "{}", err(&out));
+    let ro = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        ro.starts_with("aisc_") && ro.len() == 69,
+        "only the token on stdout: {ro:?}"
+    );
+    let as_ro = |args: &[&str]| server.aisc_env(w, args, &[("AISC_TOKEN", ro.as_str())]);
+    assert!(as_ro(&["jobs"]).status.success());
+    let out = as_ro(&["submit", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(err(&out).contains("read-only"), "{}", err(&out));
+
+    // Listing shows tokens, never their values; revoking takes effect at once.
+    let listed: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(
+        &as_bob(&["token", "list", "--json"]).stdout,
+    ))
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(
+        !listed.to_string().contains(&ro[5..]),
+        "no token value is listed"
+    );
+    let ro_id = listed[0]["id"].as_i64().unwrap();
+    assert_eq!(listed[0]["scope"], "read");
+    assert!(as_ro(&["jobs"]).status.success(), "cached as valid");
+    assert!(
+        as_bob(&["token", "revoke", &ro_id.to_string()])
+            .status
+            .success()
+    );
+    let out = as_ro(&["jobs"]);
+    assert!(
+        !out.status.success() && err(&out).contains("revoked"),
+        "{}",
+        err(&out)
+    );
+
+    // Bob is not an administrator: no users, no one else's tokens.
+    let out = as_bob(&["user", "create", "eve"]);
+    assert!(!out.status.success() && err(&out).contains("only administrators"));
+    let admins: serde_json::Value =
+        serde_json::from_str(&server.ok(w, &["token", "list", "--json"])).unwrap();
+    let admin_token_id = admins[0]["id"].as_i64().unwrap().to_string();
+    let out = as_bob(&["token", "revoke", &admin_token_id]);
+    assert!(
+        !out.status.success() && err(&out).contains("not found"),
+        "{}",
+        err(&out)
+    );
+    assert!(!as_bob(&["token", "list", "--all"]).status.success());
+
+    let audit = server.ok(w, &["audit", "list"]);
+    for action in ["user.create", "token.create", "token.revoke"] {
+        assert!(audit.contains(action), "{action} is audited:\n{audit}");
+    }
+    assert!(
+        !audit.contains("correct horse"),
+        "no password in the audit trail"
+    );
+    assert!(
+        !server.log.lock().unwrap().contains("correct horse"),
+        "no password in the server's log"
+    );
+}
+
+#[test]
+fn failed_logins_are_refused_then_rate_limited() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let server = Server::start(data.path(), &[]);
+    let admin = server.token();
+    let out = with_stdin(
+        &server,
+        w,
+        &["user", "create", "carol", "--password-stdin"],
+        "a long enough password\n",
+        Some(&admin),
+    );
+    assert!(out.status.success(), "{}", err(&out));
+    for _ in 0..5 {
+        let out = with_stdin(
+            &server,
+            w,
+            &["login", "--user", "carol", "--password-stdin"],
+            "wrong\n",
+            None,
+        );
+        assert!(!out.status.success());
+        assert!(
+            err(&out).contains("invalid user name or password"),
+            "{}",
+            err(&out)
+        );
+    }
+    // Even the right password is refused now, with when to try again.
+    let out = with_stdin(
+        &server,
+        w,
+        &["login", "--user", "carol", "--password-stdin"],
+        "a long enough password\n",
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        err(&out).contains("too many failed logins") && err(&out).contains("429"),
+        "{}",
+        err(&out)
+    );
+    // An unknown user gets the same answer as a wrong password.
+    let out = with_stdin(
+        &server,
+        w,
+        &["login", "--user", "nobody", "--password-stdin"],
+        "whatever\n",
+        None,
+    );
+    assert!(
+        err(&out).contains("invalid user name or password"),
+        "{}",
+        err(&out)
+    );
+}
+
+#[test]
+fn identity_input_is_checked_field_by_field() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let server = Server::start(data.path(), &[]);
+    let admin = server.token();
+    let cases: [(&[&str], &str, &str); 6] = [
+        (&["user", "create", "Bad Name"], "", "name:"),
+        (&["user", "create", "dave", "--role", "king"], "", "role:"),
+        (
+            &["user", "create", "dave", "--password-stdin"],
+            "short\n",
+            "password:",
+        ),
+        (&["user", "create", "admin"], "", "already exists"),
+        (&["token", "create", "--expires", "0"], "", "expires:"),
+        (&["token", "create", "--expires", "400d"], "", "expires:"),
+    ];
+    for (args, input, want) in cases {
+        let out = with_stdin(&server, w, args, input, Some(&admin));
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err(&out).contains(want), "{args:?}: {}", err(&out));
+    }
+    let users = server.ok(w, &["user", "list", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&users)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing was created"
+    );
+}

@@ -1,0 +1,453 @@
+//! Users, logins and API tokens.
+//!
+//! `POST /api/v1/login` exchanges a user name and password for a token (no
+//! bearer needed; failures are rate-limited per account and per address).
+//! Tokens are 256 random bits, shown once, stored as SHA-256 hashes, with an
+//! expiry, a scope (`full`, or `read`: only GET) and revocation.
+
+use crate::AppState;
+use crate::api::extract::{Body, Query};
+use crate::api::types::{ActionResult, rfc3339};
+use crate::auth::{self, Caller};
+use crate::clock::now_ms;
+use crate::error::{ApiError, Problem};
+use aisc_store::{NewAudit, NewToken, NewUser};
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa::{IntoParams, ToSchema};
+
+/// The centre roles a user can hold.
+pub const ROLES: [&str; 4] = ["admin", "reviewer", "auditor", "user"];
+/// Shortest password accepted.
+pub const MIN_PASSWORD: usize = 12;
+/// Longest password accepted (bytes).
+pub const MAX_PASSWORD: usize = 1024;
+/// Lifetime of a token from a password login, when none is asked for.
+pub const LOGIN_TOKEN_DEFAULT: &str = "30d";
+/// Lifetime of a created token, when none is asked for.
+pub const TOKEN_DEFAULT: &str = "90d";
+
+/// A password login.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// What the token is for (default `login`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Lifetime, e.g. `30d`, `12h` (default 30 days, at most 365 days).
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// `full` (default) or `read`.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// A token request for the caller.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenRequest {
+    /// What the token is for.
+    pub label: Option<String>,
+    /// Lifetime, e.g. `90d` (default 90 days, at most 365 days).
+    pub expires: Option<String>,
+    /// `full` (default) or `read`.
+    pub scope: Option<String>,
+}
+
+/// A new token: shown this once, never again.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssuedToken {
+    /// Token id (for listing and revoking).
+    pub id: i64,
+    /// The token itself.
+    pub token: String,
+    /// Whose it is.
+    pub user: String,
+    /// What it is for.
+    pub label: String,
+    /// `full` or `read`.
+    pub scope: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// A token as listed (never the token itself).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenView {
+    /// Id.
+    pub id: i64,
+    /// Whose it is.
+    pub user: String,
+    /// What it is for.
+    pub label: String,
+    /// `full` or `read`.
+    pub scope: String,
+    /// Created at.
+    pub created_at: String,
+    /// Expires at, if ever.
+    pub expires_at: Option<String>,
+    /// Revoked at, if revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A user to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRequest {
+    /// Unique name: 1 to 64 of a-z, 0-9, `.`, `_`, `-`, starting with a letter or digit.
+    pub name: String,
+    /// `admin`, `reviewer`, `auditor` or `user` (default).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// A password (12 to 1024 bytes), if the user may log in with one.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Centre role.
+    pub role: String,
+    /// Whether the user can log in with a password.
+    pub has_password: bool,
+    /// Created at.
+    pub created_at: String,
+}
+
+/// Which tokens to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TokenListParams {
+    /// Everyone's tokens (administrators only).
+    #[serde(default)]
+    all: bool,
+}
+
+fn lifetime_ms(field: &'static str, expires: Option<&str>, default: &str) -> Result<i64, ApiError> {
+    let text = expires.unwrap_or(default);
+    let secs = aisc_model::units::parse_time_limit(text)
+        .map_err(|e| ApiError::invalid(field, e.to_string(), Some("1s to 365 days".into())))?;
+    Ok(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
+}
+
+fn scope(s: Option<&str>) -> Result<String, ApiError> {
+    match s.unwrap_or("full") {
+        v @ ("full" | "read") => Ok(v.to_string()),
+        other => Err(ApiError::invalid(
+            "scope",
+            format!("{other:?} is not a scope"),
+            Some("full or read".into()),
+        )),
+    }
+}
+
+fn label(s: Option<&str>, default: &str) -> Result<String, ApiError> {
+    let l = s.unwrap_or(default).trim().to_string();
+    if l.is_empty() || l.chars().count() > 100 || l.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "label",
+            "a label is 1 to 100 printable characters",
+            Some("100".into()),
+        ));
+    }
+    Ok(l)
+}
+
+/// Makes, stores and returns a token for `user`.
+async fn issue(
+    state: &AppState,
+    user: aisc_model::UserId,
+    user_name: &str,
+    label: String,
+    scope: String,
+    life_ms: i64,
+    audit: NewAudit,
+) -> Result<IssuedToken, ApiError> {
+    let token = auth::new_token();
+    let now = now_ms();
+    let expires = now.saturating_add(life_ms);
+    let new = NewToken {
+        user,
+        token_hash: auth::hash_token(&token),
+        label: label.clone(),
+        scope: scope.clone(),
+        created_ms: now,
+        expires_ms: Some(expires),
+    };
+    let id = state.store.create_token(new, Some(audit)).await?;
+    Ok(IssuedToken {
+        id,
+        token,
+        user: user_name.to_string(),
+        label,
+        scope,
+        expires_at: rfc3339(expires),
+    })
+}
+
+/// Log in with a password; returns a new token.
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest, tag = "identity",
+    responses((status = 201, body = IssuedToken),
+        (status = 401, description = "Wrong user or password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins; see Retry-After", body = Problem, content_type = "application/problem+json")))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Body(req): Body<LoginRequest>,
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    let address = addr.ip().to_string();
+    state.logins.check(&req.user, &address)?;
+    let life = lifetime_ms("expires", req.expires.as_deref(), LOGIN_TOKEN_DEFAULT)?;
+    let scope = scope(req.scope.as_deref())?;
+    let label = label(req.label.as_deref(), "login")?;
+    let found = state.store.user_for_login(&req.user).await?;
+    let hash = found
+        .as_ref()
+        .and_then(|(_, h)| h.clone())
+        .unwrap_or_else(|| auth::DUMMY_HASH.to_string());
+    let password = req.password.clone();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let user = match found {
+        Some((user, Some(_))) if ok => user,
+        _ => {
+            state.logins.failed(&req.user, &address);
+            tracing::warn!(user = %req.user, %address, "failed login");
+            return Err(ApiError::Unauthorized("invalid user name or password"));
+        }
+    };
+    state.logins.succeeded(&req.user);
+    let audit = NewAudit {
+        at_ms: now_ms(),
+        actor: user.name.clone(),
+        action: "token.create".into(),
+        target: format!("user:{}", user.name),
+        summary: format!("logged in with a password; token {label:?} ({scope})"),
+        source: address,
+    };
+    let issued = issue(&state, user.id, &user.name, label, scope, life, audit).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// Create a token for the caller.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenRequest, tag = "identity",
+    responses((status = 201, body = IssuedToken), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<TokenRequest>,
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    let life = lifetime_ms("expires", req.expires.as_deref(), TOKEN_DEFAULT)?;
+    let scope = scope(req.scope.as_deref())?;
+    if caller.user.scope == "read" && scope != "read" {
+        return Err(ApiError::Forbidden(
+            "a read-only token can only create read-only tokens".into(),
+        ));
+    }
+    let label = label(req.label.as_deref(), "api")?;
+    let audit = caller.audit(
+        "token.create",
+        format!("user:{}", caller.user.name),
+        format!("token {label:?} ({scope})"),
+    );
+    let issued = issue(
+        &state,
+        caller.user.id,
+        &caller.user.name,
+        label,
+        scope,
+        life,
+        audit,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// The caller's tokens (or everyone's, for an administrator asking `all=true`), newest first.
+#[utoipa::path(get, path = "/api/v1/tokens", params(TokenListParams), tag = "identity",
+    responses((status = 200, body = Vec<TokenView>)), security(("bearer" = [])))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<TokenListParams>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    if p.all && !caller.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only administrators list everyone's tokens".into(),
+        ));
+    }
+    let rows = state
+        .store
+        .tokens((!p.all).then_some(caller.user.id))
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                user: t.user,
+                label: t.label,
+                scope: t.scope,
+                created_at: rfc3339(t.created_ms),
+                expires_at: t.expires_ms.map(rfc3339),
+                revoked_at: t.revoked_ms.map(rfc3339),
+            })
+            .collect(),
+    ))
+}
+
+/// Revoke a token: the caller's own, or any for an administrator. Takes effect at once.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = i64, Path, description = "Token id")), tag = "identity",
+    responses((status = 200, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<ActionResult>, ApiError> {
+    let id = raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::invalid(
+            "id",
+            format!("{raw:?} is not a token id"),
+            Some("a positive integer".into()),
+        )
+    })?;
+    let owner = (!caller.is_admin()).then_some(caller.user.id);
+    let audit = caller.audit("token.revoke", format!("token:{id}"), "revoked".into());
+    match state.store.revoke_token(id, owner, now_ms(), audit).await {
+        Ok(()) => {
+            state.tokens.clear();
+            Ok(Json(ActionResult {
+                id,
+                result: "revoked".into(),
+            }))
+        }
+        Err(aisc_store::StoreError::NotFound) => {
+            Err(ApiError::NotFound(format!("live token {id}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check_user_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "name",
+            format!(
+                "{name:?} is not a user name: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+            ),
+            Some("64".into()),
+        ))
+    }
+}
+
+/// Create a user (administrators).
+#[utoipa::path(post, path = "/api/v1/users", request_body = UserRequest, tag = "identity",
+    responses((status = 201, body = UserView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<UserRequest>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    if !caller.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only administrators create users".into(),
+        ));
+    }
+    check_user_name(&req.name)?;
+    let role = req.role.clone().unwrap_or_else(|| "user".into());
+    if !ROLES.contains(&role.as_str()) {
+        return Err(ApiError::invalid(
+            "role",
+            format!("{role:?} is not a role"),
+            Some(ROLES.join(", ")),
+        ));
+    }
+    let password_hash = match req.password {
+        Some(p) if p.len() < MIN_PASSWORD || p.len() > MAX_PASSWORD => {
+            return Err(ApiError::invalid(
+                "password",
+                format!("a password is {MIN_PASSWORD} to {MAX_PASSWORD} bytes long"),
+                Some(MIN_PASSWORD.to_string()),
+            ));
+        }
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || auth::hash_password(&p))
+                .await
+                .map_err(ApiError::internal)??,
+        ),
+        None => None,
+    };
+    let now = now_ms();
+    let has_password = password_hash.is_some();
+    let user = NewUser {
+        name: req.name.clone(),
+        role: role.clone(),
+        password_hash,
+        created_ms: now,
+    };
+    let audit = caller.audit(
+        "user.create",
+        format!("user:{}", req.name),
+        format!("created with role {role}"),
+    );
+    let id = state.store.create_user(user, Some(audit)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(UserView {
+            id: id.0,
+            name: req.name,
+            role,
+            has_password,
+            created_at: rfc3339(now),
+        }),
+    ))
+}
+
+/// Every user (administrators).
+#[utoipa::path(get, path = "/api/v1/users", tag = "identity",
+    responses((status = 200, body = Vec<UserView>), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    if !caller.is_admin() {
+        return Err(ApiError::Forbidden("only administrators list users".into()));
+    }
+    let rows = state.store.users().await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|u| UserView {
+                id: u.id.0,
+                name: u.name,
+                role: u.role,
+                has_password: u.has_password,
+                created_at: rfc3339(u.created_ms),
+            })
+            .collect(),
+    ))
+}
