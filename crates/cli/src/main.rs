@@ -9,6 +9,7 @@ mod cmd_identity;
 mod cmd_jobs;
 mod cmd_serve;
 mod cmd_submit;
+mod cmd_tenancy;
 mod format;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +55,12 @@ enum Cmd {
     User(cmd_identity::UserArgs),
     /// Create, list and revoke your API tokens.
     Token(cmd_identity::TokenArgs),
+    /// Organisations: create, list, add administrators.
+    Org(cmd_tenancy::OrgArgs),
+    /// Projects: create, list, show.
+    Project(cmd_tenancy::ProjectArgs),
+    /// Project members: add, remove, list.
+    Member(cmd_tenancy::MemberArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +90,9 @@ fn main() -> ExitCode {
             Cmd::Audit(a) => cmd_audit::run(a).await,
             Cmd::User(a) => cmd_identity::user(a).await,
             Cmd::Token(a) => cmd_identity::token(a).await,
+            Cmd::Org(a) => cmd_tenancy::org(a).await,
+            Cmd::Project(a) => cmd_tenancy::project(a).await,
+            Cmd::Member(a) => cmd_tenancy::member(a).await,
         }
     });
     match result {

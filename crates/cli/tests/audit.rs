@@ -43,13 +43,15 @@ fn actions_are_audited_and_tampering_is_named() {
         actions,
         vec![
             ("user.create".to_string(), "user:admin".to_string()),
+            ("org.create".to_string(), "org:local".to_string()),
+            ("project.create".to_string(), "project:default".to_string()),
             ("job.submit".to_string(), format!("job:{held}")),
             ("job.submit".to_string(), format!("job:{other}")),
             ("job.release".to_string(), format!("job:{held}")),
             ("job.cancel".to_string(), format!("job:{other}")),
         ]
     );
-    let submit = &events.as_array().unwrap()[3];
+    let submit = &events.as_array().unwrap()[3]; // newest first: the first submission is 4th from the top
     assert_eq!(submit["actor"], "admin");
     assert_eq!(submit["source"], "127.0.0.1");
     let table = server.ok(w, &["audit", "list"]);
@@ -59,7 +61,7 @@ fn actions_are_audited_and_tampering_is_named() {
     );
     assert_eq!(
         server.ok(w, &["audit", "verify"]).trim(),
-        "audit trail intact: 5 events verified"
+        "audit trail intact: 7 events verified"
     );
     server.stop();
 
@@ -71,7 +73,7 @@ fn actions_are_audited_and_tampering_is_named() {
     rt.block_on(async {
         let url = format!("sqlite://{}", data.path().join("aisc.db").display());
         let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE id = 4")
+        sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE id = 6")
             .execute(&mut db)
             .await
             .unwrap();
@@ -82,7 +84,7 @@ fn actions_are_audited_and_tampering_is_named() {
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        said.contains("BROKEN at event 4") && said.contains("altered"),
+        said.contains("BROKEN at event 6") && said.contains("altered"),
         "{said}"
     );
 }
@@ -137,8 +139,17 @@ fn a_plain_user_cannot_read_the_trail_nor_see_others_jobs() {
     );
     let out = as_bob(&["cancel", &admins.to_string()]);
     assert!(!out.status.success());
+    // Bob belongs to no project yet: he cannot submit until a PI adds him.
+    let out = as_bob(&["submit", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("you belong to no project"));
+    server.ok(w, &["member", "add", "default", "bob"]);
     let mine = as_bob(&["submit", "--", "true"]);
-    assert!(mine.status.success());
+    assert!(
+        mine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mine.stderr)
+    );
     let jobs: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(
         &as_bob(&["jobs", "--json"]).stdout,
     ))

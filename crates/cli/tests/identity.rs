@@ -143,7 +143,7 @@ fn a_user_logs_in_with_a_password_and_manages_tokens() {
 
     // Bob is not an administrator: no users, no one else's tokens.
     let out = as_bob(&["user", "create", "eve"]);
-    assert!(!out.status.success() && err(&out).contains("only administrators"));
+    assert!(!out.status.success() && err(&out).contains("centre administrators"));
     let admins: serde_json::Value =
         serde_json::from_str(&server.ok(w, &["token", "list", "--json"])).unwrap();
     let admin_token_id = admins[0]["id"].as_i64().unwrap().to_string();

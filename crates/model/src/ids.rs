@@ -46,3 +46,7 @@ define_id!(
     /// A project's id.
     ProjectId
 );
+define_id!(
+    /// An organisation's id.
+    OrgId
+);

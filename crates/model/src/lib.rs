@@ -9,9 +9,10 @@ pub mod job;
 pub mod request;
 pub mod resources;
 pub mod sbatch;
+pub mod tenancy;
 pub mod units;
 
-pub use ids::{GrantId, JobId, ProjectId, SchemeId, UserId};
+pub use ids::{GrantId, JobId, OrgId, ProjectId, SchemeId, UserId};
 pub use job::{InvalidTransition, JobState, PendingReason};
 pub use request::{JobCommand, JobRequest, JobSpec, SpecError};
 pub use resources::Resources;

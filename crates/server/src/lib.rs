@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod control;
 pub mod error;
+pub mod policy;
 
 use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
 use aisc_model::Resources;
@@ -110,6 +111,7 @@ pub async fn run(
 
     let store = Store::open(&dir.join("aisc.db"), config.durability).await?;
     bootstrap_admin(&store, dir).await?;
+    bootstrap_tenancy(&store).await?;
 
     let host = aisc_engine::discover(config.fake_gpus.as_ref());
     if host.gpus.is_empty() {
@@ -252,5 +254,55 @@ async fn bootstrap_admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
         "aisc: created the admin account; its API token is in {} (mode 0600)",
         path.display()
     );
+    Ok(())
+}
+
+/// On a store without organisations: creates organisation `local` and project
+/// `default` with the `admin` user as its PI, so that a new centre's first
+/// `aisc submit` works without any administration.
+async fn bootstrap_tenancy(store: &Store) -> Result<(), ServerError> {
+    if !store.orgs().await?.is_empty() {
+        return Ok(());
+    }
+    let now = clock::now_ms();
+    let system = |action: &str, target: &str, summary: &str| aisc_store::NewAudit {
+        at_ms: now,
+        actor: "system".into(),
+        action: action.into(),
+        target: target.into(),
+        summary: summary.into(),
+        source: "local".into(),
+    };
+    let org = store
+        .tenancy(
+            aisc_store::TenancyChange::CreateOrg {
+                name: "local".into(),
+                kind: "research-institute".into(),
+                at_ms: now,
+            },
+            Some(system(
+                "org.create",
+                "org:local",
+                "first start: the local organisation",
+            )),
+        )
+        .await?;
+    let admin = store.user_id("admin").await?;
+    store
+        .tenancy(
+            aisc_store::TenancyChange::CreateProject {
+                org: aisc_model::OrgId(org),
+                name: "default".into(),
+                title: "Default project".into(),
+                pi: admin,
+                at_ms: now,
+            },
+            Some(system(
+                "project.create",
+                "project:default",
+                "first start: the default project, admin as PI",
+            )),
+        )
+        .await?;
     Ok(())
 }

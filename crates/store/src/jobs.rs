@@ -4,7 +4,7 @@ use crate::Store;
 use crate::audit::NewAudit;
 use crate::error::StoreError;
 use crate::writer::Op;
-use aisc_model::{JobId, JobSpec, JobState, Resources, UserId};
+use aisc_model::{JobId, JobSpec, JobState, OrgId, ProjectId, Resources, UserId};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
@@ -19,6 +19,8 @@ pub struct NewJob {
     pub reason: String,
     /// When it was accepted.
     pub submit_ms: i64,
+    /// The project it is charged to.
+    pub project: Option<ProjectId>,
 }
 
 /// A job as stored.
@@ -80,6 +82,10 @@ pub struct JobRow {
     pub gpu_ms: Option<u64>,
     /// Metered CPU time, ms.
     pub cpu_ms: Option<u64>,
+    /// The project it is charged to.
+    pub project: Option<ProjectId>,
+    /// That project's organisation.
+    pub org: Option<OrgId>,
 }
 
 /// One recorded transition.
@@ -169,10 +175,24 @@ pub struct JobFilter {
     pub state: Option<JobState>,
     /// Only this user's jobs.
     pub owner: Option<UserId>,
+    /// Only jobs this caller may see; `None` for everyone's.
+    pub visible_to: Option<Visibility>,
     /// Only jobs with a smaller id (paging).
     pub before: Option<JobId>,
     /// At most this many.
     pub limit: u32,
+}
+
+/// Whose jobs a caller may see: their own, those of projects they lead, and
+/// those of organisations they administer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    /// The caller.
+    pub user: UserId,
+    /// Projects whose jobs they see.
+    pub projects: Vec<ProjectId>,
+    /// Organisations whose jobs they see.
+    pub orgs: Vec<OrgId>,
 }
 
 /// The columns every job query reads (a macro so that statements stay `&'static str`).
@@ -180,7 +200,7 @@ macro_rules! columns {
     () => {
         "j.id, j.owner_id, u.name AS owner_name, j.name, j.account, j.state, j.reason, j.held, \
     j.gpus, j.cpus, j.mem_mb, j.gpu_type, j.time_limit_s, j.submit_ms, j.start_ms, j.end_ms, j.node, j.gpu_ids, \
-    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms"
+    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org"
     };
 }
 
@@ -228,7 +248,7 @@ pub(crate) fn push_insert<'a>(
 ) {
     q.push(
         "INSERT INTO jobs (id, owner_id, name, account, state, reason, held, gpus, cpus, mem_mb, gpu_type, \
-         time_limit_s, spec, submit_ms) ",
+         time_limit_s, spec, submit_ms, project_id) ",
     );
     q.push_values(
         jobs.iter().zip(specs).enumerate(),
@@ -247,7 +267,8 @@ pub(crate) fn push_insert<'a>(
                 .push_bind(&s.gpu_type)
                 .push_bind(to_i64(s.time_limit_s))
                 .push_bind(spec.as_str())
-                .push_bind(job.submit_ms);
+                .push_bind(job.submit_ms)
+                .push_bind(job.project.map(|p| p.0));
         },
     );
 }
@@ -390,7 +411,7 @@ impl Store {
         let sql = concat!(
             "SELECT ",
             columns!(),
-            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id WHERE j.id = ?"
+            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id WHERE j.id = ?"
         );
         let row = sqlx::query(sql)
             .bind(id.0)
@@ -431,13 +452,23 @@ impl Store {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
             "SELECT ",
             columns!(),
-            " FROM jobs j JOIN users u ON u.id = j.owner_id WHERE 1 = 1"
+            " FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id WHERE 1 = 1"
         ));
         if let Some(state) = filter.state {
             q.push(" AND j.state = ").push_bind(state.as_str());
         }
         if let Some(owner) = filter.owner {
             q.push(" AND j.owner_id = ").push_bind(owner.0);
+        }
+        if let Some(v) = &filter.visible_to {
+            q.push(" AND (j.owner_id = ").push_bind(v.user.0);
+            for p in &v.projects {
+                q.push(" OR j.project_id = ").push_bind(p.0);
+            }
+            for o in &v.orgs {
+                q.push(" OR p.org_id = ").push_bind(o.0);
+            }
+            q.push(")");
         }
         if let Some(before) = filter.before {
             q.push(" AND j.id < ").push_bind(before.0);
@@ -453,7 +484,7 @@ impl Store {
         let sql = concat!(
             "SELECT ",
             columns!(),
-            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id ",
+            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id ",
             "WHERE j.state IN ('pending', 'admitted', 'running') ORDER BY j.id"
         );
         let rows = sqlx::query(sql).fetch_all(&self.read).await?;
@@ -509,6 +540,8 @@ fn read_row(r: &SqliteRow, with_spec: bool) -> Result<JobRow, StoreError> {
         wall_ms: r.try_get::<Option<i64>, _>("wall_ms")?.map(to_u64),
         gpu_ms: r.try_get::<Option<i64>, _>("gpu_ms")?.map(to_u64),
         cpu_ms: r.try_get::<Option<i64>, _>("cpu_ms")?.map(to_u64),
+        project: r.try_get::<Option<i64>, _>("project_id")?.map(ProjectId),
+        org: r.try_get::<Option<i64>, _>("project_org")?.map(OrgId),
     })
 }
 

@@ -10,13 +10,15 @@
 mod audit;
 mod error;
 mod jobs;
+mod tenancy;
 mod users;
 mod writer;
 
 pub use audit::{AuditRow, NewAudit, Verification};
 pub use error::StoreError;
-pub use jobs::{Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob};
-pub use users::{AuthUser, NewToken, NewUser, TokenRow, UserRow};
+pub use jobs::{Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
+pub use tenancy::{OrgRow, ProjectRow, TenancyChange};
+pub use users::{AuthUser, Membership, NewToken, NewUser, TokenRow, UserRow};
 pub use writer::Durability;
 
 use sqlx::sqlite::{

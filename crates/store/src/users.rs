@@ -5,7 +5,8 @@ use crate::Store;
 use crate::audit::NewAudit;
 use crate::error::StoreError;
 use crate::writer::Op;
-use aisc_model::UserId;
+use aisc_model::tenancy::ProjectRole;
+use aisc_model::{OrgId, ProjectId, UserId};
 use sqlx::{Row, SqliteConnection};
 
 /// A user to create.
@@ -38,7 +39,8 @@ pub struct NewToken {
     pub expires_ms: Option<i64>,
 }
 
-/// The user a valid token belongs to, and what the token allows.
+/// The user a valid token belongs to, what the token allows, and where the
+/// user belongs (loaded with the token, so that authorisation needs no query).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
     /// Id.
@@ -49,6 +51,58 @@ pub struct AuthUser {
     pub role: String,
     /// The token's scope (`full` or `read`).
     pub scope: String,
+    /// Projects the user belongs to, with each project's organisation and the user's role.
+    pub projects: Vec<Membership>,
+    /// Organisations the user administers.
+    pub org_admin: Vec<OrgId>,
+}
+
+/// One project membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The project.
+    pub project: ProjectId,
+    /// Its name.
+    pub name: String,
+    /// Its organisation.
+    pub org: OrgId,
+    /// The user's role in it.
+    pub role: ProjectRole,
+}
+
+fn parse_memberships(s: Option<String>) -> Result<Vec<Membership>, StoreError> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    s.split(',')
+        .map(|item| {
+            let bad = || StoreError::Corrupt {
+                column: "memberships",
+                value: item.to_string(),
+            };
+            let mut it = item.split(':');
+            let project = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+            let org = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+            let role = it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+            let name = it.next().ok_or_else(bad)?.to_string();
+            Ok(Membership {
+                project: ProjectId(project),
+                name,
+                org: OrgId(org),
+                role,
+            })
+        })
+        .collect()
+}
+
+fn parse_ids(s: Option<String>) -> Result<Vec<OrgId>, StoreError> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    s.split(',')
+        .map(|v| {
+            v.parse().map(OrgId).map_err(|_| StoreError::Corrupt {
+                column: "org_admins",
+                value: v.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// A user as listed.
@@ -287,7 +341,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<AuthUser>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.role, t.scope FROM api_tokens t JOIN users u ON u.id = t.user_id \
+            "SELECT u.id, u.name, u.role, t.scope, \
+             (SELECT group_concat(m.project_id || ':' || p.org_id || ':' || m.role || ':' || p.name) FROM memberships m \
+              JOIN projects p ON p.id = m.project_id WHERE m.user_id = u.id) AS projects, \
+             (SELECT group_concat(a.org_id) FROM org_admins a WHERE a.user_id = u.id) AS org_admin \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ? AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > ?)",
         )
         .bind(token_hash)
@@ -300,6 +358,8 @@ impl Store {
                 name: r.try_get("name")?,
                 role: r.try_get("role")?,
                 scope: r.try_get("scope")?,
+                projects: parse_memberships(r.try_get("projects")?)?,
+                org_admin: parse_ids(r.try_get("org_admin")?)?,
             })
         })
         .transpose()

@@ -34,6 +34,7 @@ pub(crate) enum Op {
         token: Option<NewToken>,
     },
     CreateToken(NewToken),
+    Tenancy(crate::tenancy::TenancyChange),
     RevokeToken {
         id: i64,
         owner: Option<aisc_model::UserId>,
@@ -187,6 +188,7 @@ async fn commit_batch(
                 users::insert_user(&mut tx, user, token.as_ref()).await
             }
             Op::CreateToken(t) => users::insert_token(&mut tx, t).await,
+            Op::Tenancy(c) => crate::tenancy::apply(&mut tx, c).await,
             Op::RevokeToken { id, owner, at_ms } => {
                 users::revoke_token(&mut tx, *id, *owner, *at_ms).await
             }

@@ -69,6 +69,7 @@ fn new_job(owner: UserId, name: &str) -> NewJob {
         spec: spec(name),
         reason: "Priority".into(),
         submit_ms: 1000,
+        project: None,
     }
 }
 

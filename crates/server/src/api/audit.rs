@@ -1,10 +1,11 @@
-//! `/api/v1/audit`: the trail and its verification. Centre administrators only.
+//! `/api/v1/audit`: the trail and its verification. Centre administrators and auditors.
 
 use crate::AppState;
 use crate::api::extract::Query;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize};
 use aisc_store::Verification;
 use axum::Json;
 use axum::extract::State;
@@ -56,13 +57,7 @@ pub struct AuditParams {
 }
 
 fn admin_only(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "the audit trail is for centre administrators".into(),
-        ))
-    }
+    authorize(caller, Access::Read, Resource::Centre)
 }
 
 /// The audit trail, newest first.

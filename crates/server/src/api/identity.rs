@@ -11,6 +11,7 @@ use crate::api::types::{ActionResult, rfc3339};
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize};
 use aisc_store::{NewAudit, NewToken, NewUser};
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
@@ -285,10 +286,8 @@ pub async fn list_tokens(
     caller: Caller,
     Query(p): Query<TokenListParams>,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
-    if p.all && !caller.is_admin() {
-        return Err(ApiError::Forbidden(
-            "only administrators list everyone's tokens".into(),
-        ));
+    if p.all {
+        authorize(&caller, Access::Read, Resource::Centre)?;
     }
     let rows = state
         .store
@@ -343,23 +342,8 @@ pub async fn revoke_token(
 }
 
 fn check_user_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "name",
-            format!(
-                "{name:?} is not a user name: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
-            ),
-            Some("64".into()),
-        ))
-    }
+    aisc_model::tenancy::check_name(name)
+        .map_err(|e| ApiError::invalid("name", e, Some("64".into())))
 }
 
 /// Create a user (administrators).
@@ -372,11 +356,7 @@ pub async fn create_user(
     caller: Caller,
     Body(req): Body<UserRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    if !caller.is_admin() {
-        return Err(ApiError::Forbidden(
-            "only administrators create users".into(),
-        ));
-    }
+    authorize(&caller, Access::Manage, Resource::Centre)?;
     check_user_name(&req.name)?;
     let role = req.role.clone().unwrap_or_else(|| "user".into());
     if !ROLES.contains(&role.as_str()) {
@@ -435,9 +415,7 @@ pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    if !caller.is_admin() {
-        return Err(ApiError::Forbidden("only administrators list users".into()));
-    }
+    authorize(&caller, Access::Read, Resource::Centre)?;
     let rows = state.store.users().await?;
     Ok(Json(
         rows.into_iter()

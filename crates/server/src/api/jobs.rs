@@ -7,6 +7,7 @@ use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::control::{CancelOutcome, Command, Queued};
 use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize, job_visibility};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
 use aisc_store::{JobFilter, JobRow, NewJob};
 use axum::Json;
@@ -40,13 +41,16 @@ pub async fn submit(
 ) -> Result<impl IntoResponse, ApiError> {
     let resolved = req.resolve()?;
     check_fits(&state, &resolved.spec)?;
-    let spec = resolved.spec;
+    let mut spec = resolved.spec;
+    let project = submit_project(&state, &caller, spec.account.as_deref()).await?;
+    spec.account = Some(project.1.clone());
     let reason = if spec.hold { "Held" } else { "Priority" };
     let new = NewJob {
         owner: caller.user.id,
         spec: spec.clone(),
         reason: reason.into(),
         submit_ms: now_ms(),
+        project: Some(project.0),
     };
     let r = &spec.resources;
     let summary = format!(
@@ -89,6 +93,37 @@ pub async fn submit(
         [(header::LOCATION, location)],
         Json(body),
     ))
+}
+
+/// The project a job is charged to: the one named (`-A`), which the caller must
+/// belong to, or the caller's first project.
+async fn submit_project(
+    state: &AppState,
+    caller: &Caller,
+    named: Option<&str>,
+) -> Result<(aisc_model::ProjectId, String), ApiError> {
+    let mine = &caller.user.projects;
+    match named {
+        None => mine.iter().min_by_key(|m| m.project).map(|m| (m.project, m.name.clone())).ok_or_else(|| {
+            ApiError::invalid(
+                "account",
+                "you belong to no project: ask a project's PI to add you, then submit with -A PROJECT",
+                None,
+            )
+        }),
+        Some(name) => {
+            if let Some(m) = mine.iter().find(|m| m.name == name) {
+                return Ok((m.project, m.name.clone()));
+            }
+            let p = match state.store.project(name).await {
+                Ok(p) => p,
+                Err(aisc_store::StoreError::NotFound) => return Err(ApiError::NotFound(format!("project {name}"))),
+                Err(e) => return Err(e.into()),
+            };
+            authorize(caller, Access::Submit, Resource::Project { name, id: p.id, org: p.org })?;
+            Ok((p.id, p.name))
+        }
+    }
 }
 
 /// Refuses a job that could never run on this host, naming the limit.
@@ -180,10 +215,10 @@ pub async fn list(
             Some(format!("1 to {MAX_LIST}")),
         ));
     }
-    let owner = (p.mine || !caller.is_admin()).then_some(caller.user.id);
     let filter = JobFilter {
         state: job_state,
-        owner,
+        owner: p.mine.then_some(caller.user.id),
+        visible_to: job_visibility(&caller),
         before: p.before.map(JobId),
         limit,
     };
@@ -199,13 +234,28 @@ pub async fn list(
 }
 
 /// A job the caller may see, or 404 (never 403: another's job does not exist for them).
-async fn visible_job(state: &AppState, caller: &Caller, id: JobId) -> Result<JobRow, ApiError> {
-    match state.store.job(id).await {
-        Ok(row) if caller.is_admin() || row.owner == caller.user.id => Ok(row),
-        Ok(_) | Err(aisc_store::StoreError::NotFound) => {
-            Err(ApiError::NotFound(format!("job {id}")))
+async fn visible_job(
+    state: &AppState,
+    caller: &Caller,
+    id: JobId,
+    access: Access,
+) -> Result<JobRow, ApiError> {
+    let row = match state.store.job(id).await {
+        Ok(row) => row,
+        Err(aisc_store::StoreError::NotFound) => {
+            return Err(ApiError::NotFound(format!("job {id}")));
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let resource = Resource::Job {
+        owner: row.owner,
+        project: row.project,
+        org: row.org,
+    };
+    match authorize(caller, access, resource) {
+        Ok(()) => Ok(row),
+        Err(ApiError::NotFound(_)) => Err(ApiError::NotFound(format!("job {id}"))),
+        Err(e) => Err(e),
     }
 }
 
@@ -218,7 +268,7 @@ pub async fn show(
     caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<JobDetail>, ApiError> {
-    let row = visible_job(&state, &caller, id).await?;
+    let row = visible_job(&state, &caller, id, Access::Read).await?;
     let events = state.store.events(id).await?;
     let (command, script, workdir, env_names) = match &row.spec {
         Some(spec) => {
@@ -272,7 +322,7 @@ pub async fn logs(
     JobIdPath(id): JobIdPath,
     Query(p): Query<LogParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let row = visible_job(&state, &caller, id).await?;
+    let row = visible_job(&state, &caller, id, Access::Read).await?;
     let path = match p.stream.as_deref().unwrap_or("output") {
         "output" | "stdout" => row.stdout_path.clone(),
         "error" | "stderr" => row.stderr_path.clone(),
@@ -343,7 +393,7 @@ pub async fn cancel(
     caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let row = visible_job(&state, &caller, id).await?;
+    let row = visible_job(&state, &caller, id, Access::Act).await?;
     if row.state.is_terminal() {
         return Err(ApiError::Conflict(format!(
             "job {id} has already ended ({})",
@@ -388,7 +438,7 @@ pub async fn release(
     caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<ActionResult>, ApiError> {
-    visible_job(&state, &caller, id).await?;
+    visible_job(&state, &caller, id, Access::Act).await?;
     let (reply, rx) = oneshot::channel();
     let audit = caller.audit(
         "job.release",

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod extract;
 pub mod identity;
 pub mod jobs;
+pub mod tenancy;
 pub mod types;
 
 use crate::AppState;
@@ -29,10 +30,14 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 #[openapi(
     info(title = "aisc", description = "The API of an AI supercomputing centre: jobs, grants, billing."),
     paths(jobs::submit, jobs::list, jobs::show, jobs::logs, jobs::cancel, jobs::release, audit::list, audit::verify, whoami, nodes,
-        identity::login, identity::create_token, identity::list_tokens, identity::revoke_token, identity::create_user, identity::list_users),
+        identity::login, identity::create_token, identity::list_tokens, identity::revoke_token, identity::create_user, identity::list_users,
+        tenancy::create_org, tenancy::list_orgs, tenancy::add_org_admin, tenancy::create_project, tenancy::list_projects,
+        tenancy::show_project, tenancy::set_member, tenancy::remove_member),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
-        identity::TokenView, identity::UserRequest, identity::UserView)),
+        identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
+        tenancy::OrgAdminRequest, tenancy::ProjectRequest, tenancy::ProjectView, tenancy::MemberView, tenancy::ProjectDetail,
+        tenancy::MemberRequest)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -70,6 +75,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/users",
             get(identity::list_users).post(identity::create_user),
+        )
+        .route(
+            "/api/v1/orgs",
+            get(tenancy::list_orgs).post(tenancy::create_org),
+        )
+        .route("/api/v1/orgs/{org}/admins", post(tenancy::add_org_admin))
+        .route(
+            "/api/v1/projects",
+            get(tenancy::list_projects).post(tenancy::create_project),
+        )
+        .route("/api/v1/projects/{project}", get(tenancy::show_project))
+        .route(
+            "/api/v1/projects/{project}/members/{user}",
+            axum::routing::put(tenancy::set_member).delete(tenancy::remove_member),
         )
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))

@@ -1,0 +1,434 @@
+//! Every API route x every role x own / other tenant, with the status each must
+//! get. The routes are read from the live OpenAPI document: a route added
+//! without a row here fails this test.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use common::Server;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+
+/// The roles, in the order of each row's expectations.
+const ROLES: [&str; 6] = [
+    "admin",
+    "auditor",
+    "reviewer",
+    "orgadmin_a",
+    "pi_a",
+    "member_a",
+];
+
+/// (method, path, [(status on tenant A's resource, status on tenant B's)] per role in ROLES order).
+type Row = (&'static str, &'static str, [(u16, u16); 6]);
+
+const ALL: (u16, u16) = (200, 200);
+const NF: (u16, u16) = (404, 404);
+const FB: (u16, u16) = (403, 403);
+const OWN: (u16, u16) = (200, 404);
+
+#[rustfmt::skip]
+const TABLE: &[Row] = &[
+    //                                                       admin        auditor      reviewer     orgadmin_a   pi_a         member_a
+    ("GET",    "/api/v1/whoami",                            [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("GET",    "/api/v1/nodes",                             [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("GET",    "/api/v1/jobs",                              [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("POST",   "/api/v1/jobs",                              [(201, 201),  FB,          NF,          (403, 404),  (201, 404),  (201, 404)]),
+    ("GET",    "/api/v1/jobs/{id}",                         [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
+    ("GET",    "/api/v1/jobs/{id}/logs",                    [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
+    ("POST",   "/api/v1/jobs/{id}/cancel",                  [(202, 202),  FB,          NF,          (202, 404),  (202, 404),  (202, 404)]),
+    ("POST",   "/api/v1/jobs/{id}/release",                 [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
+    ("GET",    "/api/v1/audit",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/audit/verify",                      [ALL,         ALL,         FB,          FB,          FB,          FB]),
+    ("POST",   "/api/v1/login",                             [(201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201)]),
+    ("POST",   "/api/v1/tokens",                            [(201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201)]),
+    ("GET",    "/api/v1/tokens",                            [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("DELETE", "/api/v1/tokens/{id}",                       [ALL,         NF,          NF,          NF,          NF,          OWN]),
+    ("POST",   "/api/v1/users",                             [(201, 201),  FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/users",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
+    ("POST",   "/api/v1/orgs",                              [(201, 201),  FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/orgs",                              [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("POST",   "/api/v1/orgs/{org}/admins",                 [ALL,         FB,          FB,          FB,          FB,          FB]),
+    ("POST",   "/api/v1/projects",                          [(201, 201),  FB,          NF,          (201, 404),  (403, 404),  (403, 404)]),
+    ("GET",    "/api/v1/projects",                          [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("GET",    "/api/v1/projects/{project}",                [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
+    ("PUT",    "/api/v1/projects/{project}/members/{user}", [ALL,         FB,          NF,          OWN,         OWN,         (403, 404)]),
+    ("DELETE", "/api/v1/projects/{project}/members/{user}", [ALL,         FB,          NF,          OWN,         OWN,         (403, 404)]),
+];
+
+const PASSWORD: &str = "a password long enough";
+
+struct World {
+    http: reqwest::Client,
+    url: String,
+    tokens: HashMap<&'static str, String>,
+    job: [i64; 2],
+    counter: u32,
+}
+
+impl World {
+    async fn call(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn as_(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let token = self.tokens[who].clone();
+        self.call(Some(&token), method, path, body).await
+    }
+
+    async fn ok(&self, who: &str, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.as_(who, method.clone(), path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{who} {method} {path}: {status} {v}"
+        );
+        v
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{}", self.counter)
+    }
+
+    /// A held job of tenant `t` (0 = A, owned by member_a; 1 = B, owned by pi_b).
+    async fn held_job(&self, t: usize) -> i64 {
+        let (who, project) = [("member_a", "pa"), ("pi_b", "pb")][t];
+        let v = self
+            .ok(
+                who,
+                Method::POST,
+                "/api/v1/jobs",
+                Some(
+                    json!({"command": ["true"], "chdir": "/tmp", "hold": true, "account": project}),
+                ),
+            )
+            .await;
+        v["id"].as_i64().unwrap()
+    }
+
+    /// The request a row makes against tenant `t`'s resource.
+    async fn request(&mut self, path: &str, t: usize) -> (String, Option<Value>) {
+        let (project, org, pi) = [("pa", "oa", "pi_a"), ("pb", "ob", "pi_b")][t];
+        match path {
+            "/api/v1/jobs" => (
+                path.into(),
+                Some(
+                    json!({"command": ["true"], "chdir": "/tmp", "hold": true, "account": project}),
+                ),
+            ),
+            "/api/v1/jobs/{id}" => (format!("/api/v1/jobs/{}", self.job[t]), None),
+            "/api/v1/jobs/{id}/logs" => (format!("/api/v1/jobs/{}/logs", self.job[t]), None),
+            "/api/v1/jobs/{id}/cancel" => (
+                format!("/api/v1/jobs/{}/cancel", self.held_job(t).await),
+                None,
+            ),
+            "/api/v1/jobs/{id}/release" => (
+                format!("/api/v1/jobs/{}/release", self.held_job(t).await),
+                None,
+            ),
+            "/api/v1/login" => {
+                let user = ["member_a", "pi_b"][t];
+                (
+                    path.into(),
+                    Some(json!({"user": user, "password": PASSWORD})),
+                )
+            }
+            "/api/v1/tokens" => (path.into(), Some(json!({"label": "t"}))),
+            "/api/v1/tokens/{id}" => {
+                let owner = ["member_a", "pi_b"][t];
+                let v = self
+                    .ok(
+                        owner,
+                        Method::POST,
+                        "/api/v1/tokens",
+                        Some(json!({"label": "to revoke"})),
+                    )
+                    .await;
+                (format!("/api/v1/tokens/{}", v["id"]), None)
+            }
+            "/api/v1/users" => (path.into(), Some(json!({"name": self.fresh("user")}))),
+            "/api/v1/orgs" => (
+                path.into(),
+                Some(json!({"name": self.fresh("org"), "kind": "university"})),
+            ),
+            "/api/v1/orgs/{org}/admins" => (
+                format!("/api/v1/orgs/{org}/admins"),
+                Some(json!({"user": "extra"})),
+            ),
+            "/api/v1/projects" => (
+                path.into(),
+                Some(json!({"name": self.fresh("proj"), "org": org, "pi": pi})),
+            ),
+            "/api/v1/projects/{project}" => (format!("/api/v1/projects/{project}"), None),
+            "/api/v1/projects/{project}/members/{user}" => {
+                // Make sure there is a membership to change or remove.
+                self.ok(
+                    "admin",
+                    Method::PUT,
+                    &format!("/api/v1/projects/{project}/members/extra"),
+                    Some(json!({})),
+                )
+                .await;
+                (
+                    format!("/api/v1/projects/{project}/members/extra"),
+                    Some(json!({"role": "member"})),
+                )
+            }
+            other => (other.into(), None),
+        }
+    }
+}
+
+async fn build_world(server: &Server) -> World {
+    let mut tokens = HashMap::new();
+    tokens.insert("admin", server.token());
+    let mut w = World {
+        http: reqwest::Client::new(),
+        url: server.url.clone(),
+        tokens,
+        job: [0, 0],
+        counter: 0,
+    };
+    for (name, role) in [
+        ("auditor", "auditor"),
+        ("reviewer", "reviewer"),
+        ("orgadmin_a", "user"),
+        ("pi_a", "user"),
+        ("member_a", "user"),
+        ("pi_b", "user"),
+        ("extra", "user"),
+    ] {
+        w.ok(
+            "admin",
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"name": name, "role": role, "password": PASSWORD})),
+        )
+        .await;
+    }
+    w.ok(
+        "admin",
+        Method::POST,
+        "/api/v1/orgs",
+        Some(json!({"name": "oa", "kind": "university"})),
+    )
+    .await;
+    w.ok(
+        "admin",
+        Method::POST,
+        "/api/v1/orgs",
+        Some(json!({"name": "ob", "kind": "enterprise"})),
+    )
+    .await;
+    w.ok(
+        "admin",
+        Method::POST,
+        "/api/v1/orgs/oa/admins",
+        Some(json!({"user": "orgadmin_a"})),
+    )
+    .await;
+    w.ok(
+        "admin",
+        Method::POST,
+        "/api/v1/projects",
+        Some(json!({"name": "pa", "org": "oa", "pi": "pi_a"})),
+    )
+    .await;
+    w.ok(
+        "admin",
+        Method::POST,
+        "/api/v1/projects",
+        Some(json!({"name": "pb", "org": "ob", "pi": "pi_b"})),
+    )
+    .await;
+    w.ok(
+        "admin",
+        Method::PUT,
+        "/api/v1/projects/pa/members/member_a",
+        Some(json!({"role": "member"})),
+    )
+    .await;
+    for name in [
+        "auditor",
+        "reviewer",
+        "orgadmin_a",
+        "pi_a",
+        "member_a",
+        "pi_b",
+    ] {
+        let (status, v) = w
+            .call(
+                None,
+                Method::POST,
+                "/api/v1/login",
+                Some(json!({"user": name, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(status, 201, "{v}");
+        w.tokens
+            .insert(name, v["token"].as_str().unwrap().to_string());
+    }
+    w.job = [w.held_job(0).await, w.held_job(1).await];
+    w
+}
+
+#[test]
+fn every_route_answers_every_role_as_the_table_says() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut w = build_world(&server).await;
+
+        // The table covers exactly the documented routes.
+        let (_, doc) = w.call(None, Method::GET, "/api/v1/openapi.json", None).await;
+        let documented: BTreeSet<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+            .collect();
+        let tabled: BTreeSet<(String, String)> = TABLE.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        assert_eq!(documented, tabled, "every documented route needs a row in TABLE, and every row a route");
+
+        let mut wrong = Vec::new();
+        for (method, path, expect) in TABLE {
+            for (i, role) in ROLES.iter().enumerate() {
+                for t in 0..2 {
+                    let (url, body) = w.request(path, t).await;
+                    let token = if *path == "/api/v1/login" { None } else { Some(w.tokens[role].clone()) };
+                    let (status, v) = w.call(token.as_deref(), Method::from_bytes(method.as_bytes()).unwrap(), &url, body).await;
+                    let want = if t == 0 { expect[i].0 } else { expect[i].1 };
+                    if status != want {
+                        wrong.push(format!("{method} {path} as {role} on tenant {}: got {status}, want {want}: {v}", ["A", "B"][t]));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{} mismatches:\n{}", wrong.len(), wrong.join("\n"));
+    });
+}
+
+#[test]
+fn listings_show_only_what_each_role_may_see() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let w = build_world(&server).await;
+        let pi_a_job = {
+            let v = w
+                .ok(
+                    "pi_a",
+                    Method::POST,
+                    "/api/v1/jobs",
+                    Some(json!({"command": ["true"], "chdir": "/tmp", "hold": true})),
+                )
+                .await;
+            v["id"].as_i64().unwrap()
+        };
+        let ids = |v: Value| -> BTreeSet<i64> {
+            v["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["id"].as_i64().unwrap())
+                .collect()
+        };
+        let [a, b] = w.job;
+        let all = BTreeSet::from([a, b, pi_a_job]);
+        assert_eq!(
+            ids(w.ok("admin", Method::GET, "/api/v1/jobs", None).await),
+            all
+        );
+        assert_eq!(
+            ids(w.ok("auditor", Method::GET, "/api/v1/jobs", None).await),
+            all
+        );
+        assert_eq!(
+            ids(w.ok("orgadmin_a", Method::GET, "/api/v1/jobs", None).await),
+            BTreeSet::from([a, pi_a_job])
+        );
+        assert_eq!(
+            ids(w.ok("pi_a", Method::GET, "/api/v1/jobs", None).await),
+            BTreeSet::from([a, pi_a_job])
+        );
+        assert_eq!(
+            ids(w.ok("member_a", Method::GET, "/api/v1/jobs", None).await),
+            BTreeSet::from([a])
+        );
+        assert_eq!(
+            ids(w
+                .ok("pi_a", Method::GET, "/api/v1/jobs?mine=true", None)
+                .await),
+            BTreeSet::from([pi_a_job])
+        );
+        assert_eq!(
+            ids(w.ok("reviewer", Method::GET, "/api/v1/jobs", None).await),
+            BTreeSet::new()
+        );
+        let names = |v: Value| -> BTreeSet<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(
+                w.ok("member_a", Method::GET, "/api/v1/projects", None)
+                    .await
+            ),
+            BTreeSet::from(["pa".to_string()])
+        );
+        assert_eq!(
+            names(w.ok("orgadmin_a", Method::GET, "/api/v1/orgs", None).await),
+            BTreeSet::from(["oa".to_string()])
+        );
+        assert_eq!(
+            names(
+                w.ok("reviewer", Method::GET, "/api/v1/projects", None)
+                    .await
+            ),
+            BTreeSet::new()
+        );
+        // The job a PI submits without -A lands in their project.
+        let job = w
+            .ok(
+                "pi_a",
+                Method::GET,
+                &format!("/api/v1/jobs/{pi_a_job}"),
+                None,
+            )
+            .await;
+        assert_eq!(job["account"], "pa");
+    });
+}

@@ -1,0 +1,459 @@
+//! Organisations, projects and memberships.
+
+use crate::AppState;
+use crate::api::extract::Body;
+use crate::api::types::{ActionResult, rfc3339};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize};
+use aisc_model::tenancy::{OrgKind, ProjectRole, check_name};
+use aisc_store::{OrgRow, ProjectRow, StoreError, TenancyChange};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An organisation to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgRequest {
+    /// Unique name (a-z, 0-9, `.`, `_`, `-`).
+    pub name: String,
+    /// university, research-institute, enterprise, start-up, government, school or sme.
+    pub kind: String,
+}
+
+/// An organisation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrgView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Created at.
+    pub created_at: String,
+}
+
+/// Someone to make an organisation administrator.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgAdminRequest {
+    /// User name.
+    pub user: String,
+}
+
+/// A project to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectRequest {
+    /// Unique name (a-z, 0-9, `.`, `_`, `-`): what jobs name with `-A`.
+    pub name: String,
+    /// Its organisation.
+    pub org: String,
+    /// Its principal investigator (a user name).
+    pub pi: String,
+    /// A title (default: the name).
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// A project.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProjectView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Organisation.
+    pub org: String,
+    /// Created at.
+    pub created_at: String,
+}
+
+/// A project member.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MemberView {
+    /// User name.
+    pub user: String,
+    /// `pi` or `member`.
+    pub role: String,
+}
+
+/// A project with its members.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProjectDetail {
+    /// The project.
+    #[serde(flatten)]
+    pub project: ProjectView,
+    /// Its members, PIs first.
+    pub members: Vec<MemberView>,
+}
+
+/// A role to give a member.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemberRequest {
+    /// `member` (default) or `pi`.
+    pub role: Option<String>,
+}
+
+fn org_view(o: OrgRow) -> OrgView {
+    OrgView {
+        id: o.id.0,
+        name: o.name,
+        kind: o.kind,
+        created_at: rfc3339(o.created_ms),
+    }
+}
+
+fn project_view(p: &ProjectRow) -> ProjectView {
+    ProjectView {
+        id: p.id.0,
+        name: p.name.clone(),
+        title: p.title.clone(),
+        org: p.org_name.clone(),
+        created_at: rfc3339(p.created_ms),
+    }
+}
+
+fn named(field: &str, name: &str) -> Result<(), ApiError> {
+    check_name(name).map_err(|e| ApiError::invalid(field, e, Some("64".into())))
+}
+
+async fn org_by_name(state: &AppState, name: &str) -> Result<OrgRow, ApiError> {
+    match state.store.org(name).await {
+        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("organisation {name}"))),
+        other => Ok(other?),
+    }
+}
+
+async fn project_by_name(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    access: Access,
+) -> Result<ProjectRow, ApiError> {
+    let p = match state.store.project(name).await {
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound(format!("project {name}"))),
+        other => other?,
+    };
+    authorize(
+        caller,
+        access,
+        Resource::Project {
+            name,
+            id: p.id,
+            org: p.org,
+        },
+    )?;
+    Ok(p)
+}
+
+async fn user_by_name(
+    state: &AppState,
+    field: &str,
+    name: &str,
+) -> Result<aisc_model::UserId, ApiError> {
+    match state.store.user_id(name).await {
+        Err(StoreError::NotFound) => Err(ApiError::invalid(
+            field,
+            format!("there is no user {name:?}"),
+            None,
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// Create an organisation (centre administrators).
+#[utoipa::path(post, path = "/api/v1/orgs", request_body = OrgRequest, tag = "tenancy",
+    responses((status = 201, body = OrgView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<OrgRequest>,
+) -> Result<(StatusCode, Json<OrgView>), ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    named("name", &req.name)?;
+    let kind: OrgKind = req
+        .kind
+        .parse()
+        .map_err(|e: String| ApiError::invalid("kind", e, None))?;
+    let now = crate::clock::now_ms();
+    let change = TenancyChange::CreateOrg {
+        name: req.name.clone(),
+        kind: kind.to_string(),
+        at_ms: now,
+    };
+    let audit = caller.audit(
+        "org.create",
+        format!("org:{}", req.name),
+        format!("created ({kind})"),
+    );
+    let id = state.store.tenancy(change, Some(audit)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(OrgView {
+            id,
+            name: req.name,
+            kind: kind.to_string(),
+            created_at: rfc3339(now),
+        }),
+    ))
+}
+
+/// Organisations the caller may see.
+#[utoipa::path(get, path = "/api/v1/orgs", tag = "tenancy", responses((status = 200, body = Vec<OrgView>)), security(("bearer" = [])))]
+pub async fn list_orgs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<OrgView>>, ApiError> {
+    let all = state.store.orgs().await?;
+    Ok(Json(
+        all.into_iter()
+            .filter(|o| {
+                authorize(
+                    &caller,
+                    Access::Read,
+                    Resource::Org {
+                        name: &o.name,
+                        id: o.id,
+                    },
+                )
+                .is_ok()
+            })
+            .map(org_view)
+            .collect(),
+    ))
+}
+
+/// Make a user an administrator of an organisation (centre administrators).
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/admins", request_body = OrgAdminRequest, params(("org" = String, Path, description = "Organisation")), tag = "tenancy",
+    responses((status = 200, body = ActionResult), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn add_org_admin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Body(req): Body<OrgAdminRequest>,
+) -> Result<Json<ActionResult>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    let o = org_by_name(&state, &org).await?;
+    let user = user_by_name(&state, "user", &req.user).await?;
+    let audit = caller.audit(
+        "org.admin.add",
+        format!("org:{org}"),
+        format!("{} made an administrator", req.user),
+    );
+    state
+        .store
+        .tenancy(TenancyChange::AddOrgAdmin { org: o.id, user }, Some(audit))
+        .await?;
+    state.tokens.clear();
+    Ok(Json(ActionResult {
+        id: o.id.0,
+        result: format!("{} administers {org}", req.user),
+    }))
+}
+
+/// Create a project in an organisation (its administrators, or centre administrators).
+#[utoipa::path(post, path = "/api/v1/projects", request_body = ProjectRequest, tag = "tenancy",
+    responses((status = 201, body = ProjectView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<ProjectRequest>,
+) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
+    named("name", &req.name)?;
+    let o = org_by_name(&state, &req.org).await?;
+    authorize(
+        &caller,
+        Access::Manage,
+        Resource::Org {
+            name: &o.name,
+            id: o.id,
+        },
+    )?;
+    let pi = user_by_name(&state, "pi", &req.pi).await?;
+    let title = req.title.clone().unwrap_or_else(|| req.name.clone());
+    if title.trim().is_empty() || title.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            "title",
+            "a title is 1 to 200 characters",
+            Some("200".into()),
+        ));
+    }
+    let now = crate::clock::now_ms();
+    let change = TenancyChange::CreateProject {
+        org: o.id,
+        name: req.name.clone(),
+        title: title.clone(),
+        pi,
+        at_ms: now,
+    };
+    let audit = caller.audit(
+        "project.create",
+        format!("project:{}", req.name),
+        format!("created in {} with PI {}", o.name, req.pi),
+    );
+    let id = state.store.tenancy(change, Some(audit)).await?;
+    state.tokens.clear();
+    Ok((
+        StatusCode::CREATED,
+        Json(ProjectView {
+            id,
+            name: req.name,
+            title,
+            org: o.name,
+            created_at: rfc3339(now),
+        }),
+    ))
+}
+
+/// Projects the caller may see.
+#[utoipa::path(get, path = "/api/v1/projects", tag = "tenancy", responses((status = 200, body = Vec<ProjectView>)), security(("bearer" = [])))]
+pub async fn list_projects(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ProjectView>>, ApiError> {
+    let all = state.store.projects().await?;
+    Ok(Json(
+        all.iter()
+            .filter(|p| {
+                authorize(
+                    &caller,
+                    Access::Read,
+                    Resource::Project {
+                        name: &p.name,
+                        id: p.id,
+                        org: p.org,
+                    },
+                )
+                .is_ok()
+            })
+            .map(project_view)
+            .collect(),
+    ))
+}
+
+/// A project and its members.
+#[utoipa::path(get, path = "/api/v1/projects/{project}", params(("project" = String, Path, description = "Project")), tag = "tenancy",
+    responses((status = 200, body = ProjectDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn show_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<ProjectDetail>, ApiError> {
+    let p = project_by_name(&state, &caller, &name, Access::Read).await?;
+    let members = state.store.members(p.id).await?;
+    Ok(Json(ProjectDetail {
+        project: project_view(&p),
+        members: members
+            .into_iter()
+            .map(|(user, role)| MemberView {
+                user,
+                role: role.as_str().into(),
+            })
+            .collect(),
+    }))
+}
+
+/// Add a member to a project, or change their role (the project's PI, or its organisation's administrators).
+#[utoipa::path(put, path = "/api/v1/projects/{project}/members/{user}", request_body = MemberRequest,
+    params(("project" = String, Path, description = "Project"), ("user" = String, Path, description = "User")), tag = "tenancy",
+    responses((status = 200, body = ActionResult), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, user)): Path<(String, String)>,
+    Body(req): Body<MemberRequest>,
+) -> Result<Json<ActionResult>, ApiError> {
+    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
+    let role: ProjectRole = req
+        .role
+        .as_deref()
+        .unwrap_or("member")
+        .parse()
+        .map_err(|e: String| ApiError::invalid("role", e, None))?;
+    let uid = user_by_name(&state, "user", &user).await?;
+    let audit = caller.audit(
+        "project.member.set",
+        format!("project:{project}"),
+        format!("{user} is {}", role.as_str()),
+    );
+    state
+        .store
+        .tenancy(
+            TenancyChange::SetMember {
+                project: p.id,
+                user: uid,
+                role,
+            },
+            Some(audit),
+        )
+        .await?;
+    state.tokens.clear();
+    Ok(Json(ActionResult {
+        id: p.id.0,
+        result: format!("{user} is {} of {project}", role.as_str()),
+    }))
+}
+
+/// Remove a member from a project (the project's PI, or its organisation's administrators).
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/members/{user}",
+    params(("project" = String, Path, description = "Project"), ("user" = String, Path, description = "User")), tag = "tenancy",
+    responses((status = 200, body = ActionResult), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, user)): Path<(String, String)>,
+) -> Result<Json<ActionResult>, ApiError> {
+    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
+    let uid = match state.store.user_id(&user).await {
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::NotFound(format!("member {user} of {project}")));
+        }
+        other => other?,
+    };
+    let audit = caller.audit(
+        "project.member.remove",
+        format!("project:{project}"),
+        format!("{user} removed"),
+    );
+    match state
+        .store
+        .tenancy(
+            TenancyChange::RemoveMember {
+                project: p.id,
+                user: uid,
+            },
+            Some(audit),
+        )
+        .await
+    {
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::NotFound(format!("member {user} of {project}")));
+        }
+        other => other?,
+    };
+    state.tokens.clear();
+    Ok(Json(ActionResult {
+        id: p.id.0,
+        result: format!("{user} removed from {project}"),
+    }))
+}

@@ -1,0 +1,273 @@
+//! Authorisation, decided here and nowhere else. Deny by default.
+//!
+//! | who | may |
+//! |---|---|
+//! | centre `admin` | everything |
+//! | centre `auditor` | read everything; change nothing |
+//! | organisation admin | read and manage the organisation, its projects and their jobs |
+//! | project `pi` | read and manage the project (members), read and act on all its jobs, submit |
+//! | project `member` | read the project, submit to it, read and act on their own jobs |
+//! | anyone else | nothing of that tenant: it answers 404, never 403, so nothing leaks that it exists |
+//!
+//! Centre-wide things (users, organisations, the audit trail) are not tenant
+//! resources: refusals there are 403.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use aisc_model::tenancy::ProjectRole;
+use aisc_model::{OrgId, ProjectId, UserId};
+use aisc_store::Visibility;
+
+/// What is being accessed.
+#[derive(Debug, Clone, Copy)]
+pub enum Resource<'a> {
+    /// A job, with its owner and tenancy.
+    Job {
+        /// Owner.
+        owner: UserId,
+        /// Project.
+        project: Option<ProjectId>,
+        /// Organisation.
+        org: Option<OrgId>,
+    },
+    /// A project, by name (for messages), id and organisation.
+    Project {
+        /// Name.
+        name: &'a str,
+        /// Id.
+        id: ProjectId,
+        /// Organisation.
+        org: OrgId,
+    },
+    /// An organisation.
+    Org {
+        /// Name.
+        name: &'a str,
+        /// Id.
+        id: OrgId,
+    },
+    /// The centre as a whole: users, organisations, the audit trail.
+    Centre,
+}
+
+/// What is being done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Look.
+    Read,
+    /// Cancel, release (jobs).
+    Act,
+    /// Submit a job to (projects).
+    Submit,
+    /// Change membership, create projects (projects, organisations), or anything centre-wide.
+    Manage,
+}
+
+fn role_in(caller: &Caller, project: ProjectId) -> Option<ProjectRole> {
+    caller
+        .user
+        .projects
+        .iter()
+        .find(|m| m.project == project)
+        .map(|m| m.role)
+}
+
+fn org_admin(caller: &Caller, org: OrgId) -> bool {
+    caller.user.org_admin.contains(&org)
+}
+
+/// Allows or refuses `access` to `resource` for `caller`.
+pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Result<(), ApiError> {
+    let role = caller.user.role.as_str();
+    if role == "admin" {
+        return Ok(());
+    }
+    let forbidden = |why: &str| Err(ApiError::Forbidden(why.to_string()));
+    if role == "auditor" {
+        return if access == Access::Read {
+            Ok(())
+        } else {
+            forbidden("auditors read; they change nothing")
+        };
+    }
+    match resource {
+        Resource::Centre => forbidden("this is for centre administrators"),
+        Resource::Job {
+            owner,
+            project,
+            org,
+        } => {
+            let leads = project.and_then(|p| role_in(caller, p)) == Some(ProjectRole::Pi);
+            let admins = org.is_some_and(|o| org_admin(caller, o));
+            if owner == caller.user.id || leads || admins {
+                Ok(())
+            } else {
+                Err(ApiError::NotFound("job".into()))
+            }
+        }
+        Resource::Project { name, id, org } => {
+            let member = role_in(caller, id);
+            let admins = org_admin(caller, org);
+            if member.is_none() && !admins {
+                return Err(ApiError::NotFound(format!("project {name}")));
+            }
+            match access {
+                Access::Read => Ok(()),
+                Access::Submit if member.is_some() => Ok(()),
+                Access::Submit => forbidden(&format!("you are not a member of project {name}")),
+                Access::Manage | Access::Act if member == Some(ProjectRole::Pi) || admins => Ok(()),
+                Access::Manage | Access::Act => {
+                    forbidden(&format!("only the PI of project {name} may do that"))
+                }
+            }
+        }
+        Resource::Org { name, id } => {
+            let admins = org_admin(caller, id);
+            let member = caller.user.projects.iter().any(|m| m.org == id);
+            match access {
+                _ if !admins && !member => Err(ApiError::NotFound(format!("organisation {name}"))),
+                Access::Read => Ok(()),
+                _ if admins => Ok(()),
+                _ => forbidden(&format!("only administrators of {name} may do that")),
+            }
+        }
+    }
+}
+
+/// The jobs a caller may list: `None` means all of them.
+pub fn job_visibility(caller: &Caller) -> Option<Visibility> {
+    if matches!(caller.user.role.as_str(), "admin" | "auditor") {
+        return None;
+    }
+    Some(Visibility {
+        user: caller.user.id,
+        projects: caller
+            .user
+            .projects
+            .iter()
+            .filter(|m| m.role == ProjectRole::Pi)
+            .map(|m| m.project)
+            .collect(),
+        orgs: caller.user.org_admin.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aisc_store::{AuthUser, Membership};
+
+    fn caller(role: &str, projects: &[(i64, i64, ProjectRole)], org_admin: &[i64]) -> Caller {
+        Caller {
+            user: AuthUser {
+                id: UserId(10),
+                name: "x".into(),
+                role: role.into(),
+                scope: "full".into(),
+                projects: projects
+                    .iter()
+                    .map(|(p, o, r)| Membership {
+                        project: ProjectId(*p),
+                        name: format!("p{p}"),
+                        org: OrgId(*o),
+                        role: *r,
+                    })
+                    .collect(),
+                org_admin: org_admin.iter().map(|o| OrgId(*o)).collect(),
+            },
+            source: "test".into(),
+        }
+    }
+
+    fn job(owner: i64, project: i64, org: i64) -> Resource<'static> {
+        Resource::Job {
+            owner: UserId(owner),
+            project: Some(ProjectId(project)),
+            org: Some(OrgId(org)),
+        }
+    }
+
+    fn status(r: Result<(), ApiError>) -> u16 {
+        match r {
+            Ok(()) => 200,
+            Err(ApiError::NotFound(_)) => 404,
+            Err(ApiError::Forbidden(_)) => 403,
+            Err(_) => 500,
+        }
+    }
+
+    #[test]
+    fn jobs_are_seen_by_owner_pi_and_org_admin_only() {
+        let member = caller("user", &[(1, 1, ProjectRole::Member)], &[]);
+        let pi = caller("user", &[(1, 1, ProjectRole::Pi)], &[]);
+        let org = caller("user", &[], &[1]);
+        let stranger = caller("user", &[(2, 2, ProjectRole::Pi)], &[2]);
+        assert_eq!(
+            status(authorize(&member, Access::Read, job(10, 1, 1))),
+            200,
+            "own job"
+        );
+        assert_eq!(
+            status(authorize(&member, Access::Read, job(11, 1, 1))),
+            404,
+            "a fellow member's job"
+        );
+        assert_eq!(status(authorize(&pi, Access::Act, job(11, 1, 1))), 200);
+        assert_eq!(status(authorize(&org, Access::Act, job(11, 1, 1))), 200);
+        assert_eq!(
+            status(authorize(&stranger, Access::Read, job(11, 1, 1))),
+            404
+        );
+    }
+
+    #[test]
+    fn auditors_read_everything_and_change_nothing() {
+        let a = caller("auditor", &[], &[]);
+        assert_eq!(status(authorize(&a, Access::Read, job(11, 1, 1))), 200);
+        assert_eq!(status(authorize(&a, Access::Read, Resource::Centre)), 200);
+        for access in [Access::Act, Access::Submit, Access::Manage] {
+            assert_eq!(status(authorize(&a, access, job(11, 1, 1))), 403);
+            assert_eq!(status(authorize(&a, access, Resource::Centre)), 403);
+        }
+        assert_eq!(job_visibility(&a), None);
+    }
+
+    #[test]
+    fn projects_answer_404_to_strangers_and_403_to_members_without_the_right() {
+        let p = Resource::Project {
+            name: "p1",
+            id: ProjectId(1),
+            org: OrgId(1),
+        };
+        let member = caller("user", &[(1, 1, ProjectRole::Member)], &[]);
+        let org = caller("reviewer", &[], &[1]);
+        let stranger = caller("user", &[], &[]);
+        assert_eq!(status(authorize(&member, Access::Submit, p)), 200);
+        assert_eq!(status(authorize(&member, Access::Manage, p)), 403);
+        assert_eq!(status(authorize(&org, Access::Manage, p)), 200);
+        assert_eq!(
+            status(authorize(&org, Access::Submit, p)),
+            403,
+            "org admins are not members"
+        );
+        for access in [Access::Read, Access::Submit, Access::Manage] {
+            assert_eq!(status(authorize(&stranger, access, p)), 404);
+        }
+        assert_eq!(
+            status(authorize(&stranger, Access::Read, Resource::Centre)),
+            403
+        );
+    }
+
+    #[test]
+    fn visibility_lists_what_authorize_allows() {
+        let c = caller(
+            "user",
+            &[(1, 1, ProjectRole::Pi), (2, 1, ProjectRole::Member)],
+            &[3],
+        );
+        let v = job_visibility(&c).unwrap();
+        assert_eq!(v.projects, vec![ProjectId(1)]);
+        assert_eq!(v.orgs, vec![OrgId(3)]);
+    }
+}
