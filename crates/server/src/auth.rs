@@ -15,7 +15,7 @@ use rand::Rng as _;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long a token lookup is trusted before it is checked again.
@@ -120,11 +120,11 @@ impl LoginLimiter {
 /// Recently verified tokens.
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    entries: RwLock<HashMap<String, (AuthUser, Instant)>>,
+    entries: RwLock<HashMap<String, (Arc<AuthUser>, Instant)>>,
 }
 
 impl TokenCache {
-    fn get(&self, hash: &str) -> Option<AuthUser> {
+    fn get(&self, hash: &str) -> Option<Arc<AuthUser>> {
         let entries = self.entries.read().ok()?;
         let (user, at) = entries.get(hash)?;
         (at.elapsed() < CACHE_TTL).then(|| user.clone())
@@ -137,7 +137,7 @@ impl TokenCache {
         }
     }
 
-    fn put(&self, hash: String, user: AuthUser) {
+    fn put(&self, hash: String, user: Arc<AuthUser>) {
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= CACHE_MAX {
                 entries.clear();
@@ -150,8 +150,8 @@ impl TokenCache {
 /// The authenticated caller of a request, and where it came from.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The token's user.
-    pub user: AuthUser,
+    /// The token's user (shared with the token cache: no copy per request).
+    pub user: Arc<AuthUser>,
     /// The client's address, for the audit trail.
     pub source: String,
 }
@@ -204,7 +204,7 @@ impl FromRequestParts<AppState> for Caller {
         let hash = hash_token(token);
         let read_only =
             parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
-        let allowed = |user: AuthUser| {
+        let allowed = |user: Arc<AuthUser>| {
             if user.scope == "read" && !read_only {
                 Err(ApiError::Forbidden("this token is read-only".into()))
             } else {
@@ -223,6 +223,7 @@ impl FromRequestParts<AppState> for Caller {
             .await?
         {
             Some(user) => {
+                let user = Arc::new(user);
                 state.tokens.put(hash, user.clone());
                 allowed(user)
             }

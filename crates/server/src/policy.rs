@@ -159,7 +159,7 @@ mod tests {
 
     fn caller(role: &str, projects: &[(i64, i64, ProjectRole)], org_admin: &[i64]) -> Caller {
         Caller {
-            user: AuthUser {
+            user: std::sync::Arc::new(AuthUser {
                 id: UserId(10),
                 name: "x".into(),
                 role: role.into(),
@@ -174,7 +174,7 @@ mod tests {
                     })
                     .collect(),
                 org_admin: org_admin.iter().map(|o| OrgId(*o)).collect(),
-            },
+            }),
             source: "test".into(),
         }
     }

@@ -26,23 +26,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 "the request body is empty: send a JSON object".into(),
             ));
         }
-        // Syntax first (400), so that a truncated body is not blamed on a field.
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
-        if !value.is_object() {
-            return Err(ApiError::Malformed("the body must be a JSON object".into()));
+        // One parse on the way in; only a failure is parsed again, to tell
+        // broken JSON (400, never blamed on a field) from a wrong shape (422).
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(de) {
+            Ok(v) => Ok(Body(v)),
+            Err(e) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Err(syntax) => Err(ApiError::Malformed(format!(
+                    "the body is not valid JSON: {syntax}"
+                ))),
+                Ok(v) if !v.is_object() => {
+                    Err(ApiError::Malformed("the body must be a JSON object".into()))
+                }
+                Ok(_) => {
+                    let path = e.path().to_string();
+                    let field = if path == "." {
+                        "body".to_string()
+                    } else {
+                        path
+                    };
+                    Err(ApiError::invalid(field, e.into_inner().to_string(), None))
+                }
+            },
         }
-        serde_path_to_error::deserialize(value)
-            .map(Body)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." {
-                    "body".to_string()
-                } else {
-                    path
-                };
-                ApiError::invalid(field, e.into_inner().to_string(), None)
-            })
     }
 }
 

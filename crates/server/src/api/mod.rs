@@ -114,8 +114,8 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
         id: caller.user.id.0,
-        name: caller.user.name,
-        role: caller.user.role,
+        name: caller.user.name.clone(),
+        role: caller.user.role.clone(),
     })
 }
 
