@@ -29,6 +29,44 @@ impl Cents {
     }
 }
 
+impl Cents {
+    /// Reads an amount of Hong Kong dollars typed by a person: `25`, `25.5`,
+    /// `25.50`, `HK$1,234.56`. Exact (no floating point); at most two decimals.
+    pub fn parse_hkd(s: &str) -> Result<Cents, String> {
+        let bad =
+            || format!("{s:?} is not an amount of HK$: use e.g. 25.00 (at most two decimals)");
+        let t = s.trim();
+        let t = t
+            .strip_prefix("HK$")
+            .or_else(|| t.strip_prefix("HKD"))
+            .unwrap_or(t)
+            .trim()
+            .replace(',', "");
+        let (neg, t) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, t),
+        };
+        let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+        if whole.is_empty()
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || frac.len() > 2
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        if whole.len() > 15 {
+            return Err(bad());
+        }
+        let dollars: i64 = whole.parse().map_err(|_| bad())?;
+        let cents: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+        let v = dollars
+            .checked_mul(100)
+            .and_then(|d| d.checked_add(cents))
+            .ok_or_else(bad)?;
+        Ok(Cents(if neg { -v } else { v }))
+    }
+}
+
 impl Add for Cents {
     type Output = Cents;
     fn add(self, o: Cents) -> Cents {
@@ -132,6 +170,36 @@ mod tests {
         assert_eq!(Cents(300_000_000_000).to_string(), "HK$3,000,000,000.00");
         assert_eq!(Cents(-1_05).to_string(), "-HK$1.05");
         assert_eq!(Cents(7).to_string(), "HK$0.07");
+    }
+
+    #[test]
+    fn typed_amounts_are_exact() {
+        assert_eq!(Cents::parse_hkd("25"), Ok(Cents(2_500)));
+        assert_eq!(Cents::parse_hkd("25.5"), Ok(Cents(2_550)));
+        assert_eq!(
+            Cents::parse_hkd("HK$3,000,000,000.00"),
+            Ok(Cents(300_000_000_000))
+        );
+        assert_eq!(Cents::parse_hkd("0.07"), Ok(Cents(7)));
+        assert_eq!(Cents::parse_hkd("-1.05"), Ok(Cents(-105)));
+        for bad in [
+            "",
+            "1.234",
+            "abc",
+            "1.2.3",
+            ".5",
+            "1e3",
+            "99999999999999999",
+        ] {
+            assert!(Cents::parse_hkd(bad).is_err(), "{bad:?}");
+        }
+        for c in [0, 7, 105, 2_500, 300_000_000_000] {
+            assert_eq!(
+                Cents::parse_hkd(&Cents(c).to_string()),
+                Ok(Cents(c)),
+                "round trip"
+            );
+        }
     }
 
     #[test]

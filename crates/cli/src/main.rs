@@ -6,6 +6,7 @@
 mod client;
 mod cmd_audit;
 mod cmd_identity;
+mod cmd_inventory;
 mod cmd_jobs;
 mod cmd_serve;
 mod cmd_submit;
@@ -61,6 +62,12 @@ enum Cmd {
     Project(cmd_tenancy::ProjectArgs),
     /// Project members: add, remove, list.
     Member(cmd_tenancy::MemberArgs),
+    /// Resource classes and the node inventory.
+    Class(cmd_inventory::ClassArgs),
+    /// List prices per GPU-hour, versioned by date.
+    Price(cmd_inventory::PriceArgs),
+    /// The centre's peak capacity, derived from the inventory.
+    Capacity,
 }
 
 fn main() -> ExitCode {
@@ -93,6 +100,9 @@ fn main() -> ExitCode {
             Cmd::Org(a) => cmd_tenancy::org(a).await,
             Cmd::Project(a) => cmd_tenancy::project(a).await,
             Cmd::Member(a) => cmd_tenancy::member(a).await,
+            Cmd::Class(a) => cmd_inventory::class(a).await,
+            Cmd::Price(a) => cmd_inventory::price(a).await,
+            Cmd::Capacity => cmd_inventory::capacity().await,
         }
     });
     match result {

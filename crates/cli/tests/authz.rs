@@ -55,6 +55,12 @@ const TABLE: &[Row] = &[
     ("GET",    "/api/v1/projects/{project}",                [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
     ("PUT",    "/api/v1/projects/{project}/members/{user}", [ALL,         FB,          NF,          OWN,         OWN,         (403, 404)]),
     ("DELETE", "/api/v1/projects/{project}/members/{user}", [ALL,         FB,          NF,          OWN,         OWN,         (403, 404)]),
+    ("GET",    "/api/v1/resource-classes",                  [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("POST",   "/api/v1/resource-classes",                  [(201, 201),  FB,          FB,          FB,          FB,          FB]),
+    ("PUT",    "/api/v1/resource-classes/{class}/nodes",    [ALL,         FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/resource-classes/{class}/prices",   [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("POST",   "/api/v1/resource-classes/{class}/prices",   [(201, 201),  FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/capacity",                          [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
 ];
 
 const PASSWORD: &str = "a password long enough";
@@ -182,6 +188,21 @@ impl World {
                 Some(json!({"name": self.fresh("proj"), "org": org, "pi": pi})),
             ),
             "/api/v1/projects/{project}" => (format!("/api/v1/projects/{project}"), None),
+            "/api/v1/resource-classes" => (
+                path.into(),
+                Some(
+                    json!({"name": self.fresh("class"), "gpu_model": "H800", "gpus_per_node": 8, "cpus_per_node": 128,
+                    "mem_per_node": "2T", "tflops_bf16": 989.5, "nodes": 1}),
+                ),
+            ),
+            "/api/v1/resource-classes/{class}/nodes" => (
+                "/api/v1/resource-classes/h800/nodes".into(),
+                Some(json!({"nodes": 375})),
+            ),
+            "/api/v1/resource-classes/{class}/prices" => (
+                "/api/v1/resource-classes/h800/prices".into(),
+                Some(json!({"per_gpu_hour": "25.00", "effective": "2026-01-01"})),
+            ),
             "/api/v1/projects/{project}/members/{user}" => {
                 // Make sure there is a membership to change or remove.
                 self.ok(
@@ -228,6 +249,16 @@ async fn build_world(server: &Server) -> World {
         )
         .await;
     }
+    w.ok(
+        "admin",
+        Method::POST,
+        "/api/v1/resource-classes",
+        Some(
+            json!({"name": "h800", "gpu_model": "H800", "gpus_per_node": 8, "cpus_per_node": 128,
+            "mem_per_node": "2T", "tflops_bf16": 989.5, "nodes": 375}),
+        ),
+    )
+    .await;
     w.ok(
         "admin",
         Method::POST,

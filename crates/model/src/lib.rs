@@ -4,7 +4,9 @@
 //! clock, no randomness.
 
 pub mod audit;
+pub mod calendar;
 pub mod ids;
+pub mod inventory;
 pub mod job;
 pub mod request;
 pub mod resources;

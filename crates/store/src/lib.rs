@@ -9,6 +9,7 @@
 
 mod audit;
 mod error;
+mod inventory;
 mod jobs;
 mod tenancy;
 mod users;
@@ -16,6 +17,7 @@ mod writer;
 
 pub use audit::{AuditRow, NewAudit, Verification};
 pub use error::StoreError;
+pub use inventory::{ClassRow, InventoryChange, PriceRow};
 pub use jobs::{Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
 pub use tenancy::{OrgRow, ProjectRow, TenancyChange};
 pub use users::{AuthUser, Membership, NewToken, NewUser, TokenRow, UserRow};

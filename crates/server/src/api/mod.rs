@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod extract;
 pub mod identity;
+pub mod inventory;
 pub mod jobs;
 pub mod tenancy;
 pub mod types;
@@ -32,12 +33,14 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
     paths(jobs::submit, jobs::list, jobs::show, jobs::logs, jobs::cancel, jobs::release, audit::list, audit::verify, whoami, nodes,
         identity::login, identity::create_token, identity::list_tokens, identity::revoke_token, identity::create_user, identity::list_users,
         tenancy::create_org, tenancy::list_orgs, tenancy::add_org_admin, tenancy::create_project, tenancy::list_projects,
-        tenancy::show_project, tenancy::set_member, tenancy::remove_member),
+        tenancy::show_project, tenancy::set_member, tenancy::remove_member, inventory::list_classes, inventory::create_class,
+        inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
         tenancy::OrgAdminRequest, tenancy::ProjectRequest, tenancy::ProjectView, tenancy::MemberView, tenancy::ProjectDetail,
-        tenancy::MemberRequest)),
+        tenancy::MemberRequest, inventory::ClassRequest, inventory::ClassView, inventory::NodesRequest, inventory::PriceRequest,
+        inventory::PriceView, inventory::CapacityView)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -90,6 +93,19 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/projects/{project}/members/{user}",
             axum::routing::put(tenancy::set_member).delete(tenancy::remove_member),
         )
+        .route(
+            "/api/v1/resource-classes",
+            get(inventory::list_classes).post(inventory::create_class),
+        )
+        .route(
+            "/api/v1/resource-classes/{class}/nodes",
+            axum::routing::put(inventory::set_nodes),
+        )
+        .route(
+            "/api/v1/resource-classes/{class}/prices",
+            get(inventory::list_prices).post(inventory::set_price),
+        )
+        .route("/api/v1/capacity", get(inventory::get_capacity))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))

@@ -1,0 +1,329 @@
+//! Resource classes, the node inventory, the price list and the centre's capacity.
+
+use crate::AppState;
+use crate::api::extract::Body;
+use crate::api::types::rfc3339;
+use crate::auth::Caller;
+use crate::clock::now_ms;
+use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize};
+use aisc_billing::money::Cents;
+use aisc_model::inventory::{Peak, ResourceClass, capacity, check_class};
+use aisc_store::{ClassRow, InventoryChange, StoreError};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A resource class to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassRequest {
+    /// Unique name, e.g. `h800-8x`.
+    pub name: String,
+    /// GPU model, e.g. `H800`.
+    pub gpu_model: String,
+    /// GPUs per node (1 to 64).
+    pub gpus_per_node: u32,
+    /// CPU cores per node.
+    pub cpus_per_node: u32,
+    /// Memory per node, e.g. `2T`.
+    pub mem_per_node: String,
+    /// Peak FP64 TFLOPS per GPU.
+    #[serde(default)]
+    pub tflops_fp64: f64,
+    /// Peak FP32 TFLOPS per GPU.
+    #[serde(default)]
+    pub tflops_fp32: f64,
+    /// Peak dense BF16 TFLOPS per GPU.
+    #[serde(default)]
+    pub tflops_bf16: f64,
+    /// Peak dense FP8 TFLOPS per GPU.
+    #[serde(default)]
+    pub tflops_fp8: f64,
+    /// Nodes in the inventory.
+    pub nodes: u32,
+}
+
+/// A resource class with its current price.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClassView {
+    /// Name.
+    pub name: String,
+    /// GPU model.
+    pub gpu_model: String,
+    /// GPUs per node.
+    pub gpus_per_node: u32,
+    /// CPU cores per node.
+    pub cpus_per_node: u32,
+    /// Memory per node, MiB.
+    pub mem_mb_per_node: u64,
+    /// Peak TFLOPS per GPU: fp64, fp32, bf16, fp8.
+    pub tflops: [f64; 4],
+    /// Nodes.
+    pub nodes: u32,
+    /// GPUs (nodes x GPUs per node).
+    pub gpus: u64,
+    /// The list price in force now, per GPU-hour (`HK$25.00`), if any.
+    pub price_per_gpu_hour: Option<String>,
+    /// The same in HK cents.
+    pub price_cents: Option<i64>,
+}
+
+/// A node count.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodesRequest {
+    /// Nodes now in the inventory.
+    pub nodes: u32,
+}
+
+/// A price to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceRequest {
+    /// HK$ per GPU-hour, e.g. `25.00`.
+    pub per_gpu_hour: String,
+    /// In force from this date (YYYY-MM-DD, Hong Kong time).
+    pub effective: String,
+}
+
+/// A price.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PriceView {
+    /// HK$ per GPU-hour.
+    pub per_gpu_hour: String,
+    /// HK cents per GPU-hour.
+    pub cents: i64,
+    /// In force from (RFC 3339).
+    pub effective_at: String,
+}
+
+/// The centre's peak capacity, derived from the inventory.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CapacityView {
+    /// GPUs in all.
+    pub gpus: u64,
+    /// Peak FP64 PFLOPS.
+    pub pflops_fp64: f64,
+    /// Peak FP32 PFLOPS.
+    pub pflops_fp32: f64,
+    /// Peak dense BF16 PFLOPS.
+    pub pflops_bf16: f64,
+    /// Peak dense FP8 PFLOPS.
+    pub pflops_fp8: f64,
+    /// Resource classes counted.
+    pub classes: usize,
+}
+
+async fn class_by_name(state: &AppState, name: &str) -> Result<ClassRow, ApiError> {
+    match state.store.class(name).await {
+        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("resource class {name}"))),
+        other => Ok(other?),
+    }
+}
+
+async fn view(state: &AppState, row: ClassRow) -> Result<ClassView, ApiError> {
+    let price = state.store.price_at(row.id, now_ms()).await?;
+    let c = row.class;
+    Ok(ClassView {
+        gpus: c.gpus(),
+        name: c.name,
+        gpu_model: c.gpu_model,
+        gpus_per_node: c.gpus_per_node,
+        cpus_per_node: c.cpus_per_node,
+        mem_mb_per_node: c.mem_mb_per_node,
+        tflops: [c.peak.fp64, c.peak.fp32, c.peak.bf16, c.peak.fp8],
+        nodes: c.nodes,
+        price_per_gpu_hour: price.map(|p| Cents(p.cents_per_gpu_hour).to_string()),
+        price_cents: price.map(|p| p.cents_per_gpu_hour),
+    })
+}
+
+/// Resource classes, with the price in force now.
+#[utoipa::path(get, path = "/api/v1/resource-classes", tag = "inventory", responses((status = 200, body = Vec<ClassView>)), security(("bearer" = [])))]
+pub async fn list_classes(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<ClassView>>, ApiError> {
+    let mut out = Vec::new();
+    for row in state.store.classes().await? {
+        out.push(view(&state, row).await?);
+    }
+    Ok(Json(out))
+}
+
+/// Add a resource class (centre administrators).
+#[utoipa::path(post, path = "/api/v1/resource-classes", request_body = ClassRequest, tag = "inventory",
+    responses((status = 201, body = ClassView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_class(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<ClassRequest>,
+) -> Result<(StatusCode, Json<ClassView>), ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    let mem = aisc_model::units::parse_mem_mb(&req.mem_per_node)
+        .map_err(|e| ApiError::invalid("mem_per_node", e.to_string(), Some("1M to 64T".into())))?;
+    let rc = ResourceClass {
+        name: req.name,
+        gpu_model: req.gpu_model,
+        gpus_per_node: req.gpus_per_node,
+        cpus_per_node: req.cpus_per_node,
+        mem_mb_per_node: mem,
+        peak: Peak {
+            fp64: req.tflops_fp64,
+            fp32: req.tflops_fp32,
+            bf16: req.tflops_bf16,
+            fp8: req.tflops_fp8,
+        },
+        nodes: req.nodes,
+    };
+    check_class(&rc).map_err(|(field, limit)| {
+        ApiError::invalid(field, format!("out of range ({limit})"), Some(limit))
+    })?;
+    let audit = caller.audit(
+        "class.create",
+        format!("class:{}", rc.name),
+        format!(
+            "{} x {} {} per node, {} nodes",
+            rc.gpus_per_node, rc.gpu_model, rc.name, rc.nodes
+        ),
+    );
+    let name = rc.name.clone();
+    state
+        .store
+        .inventory(InventoryChange::CreateClass(rc, now_ms()), audit)
+        .await?;
+    let row = class_by_name(&state, &name).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, row).await?)))
+}
+
+/// Change how many nodes of a class the centre has (centre administrators).
+#[utoipa::path(put, path = "/api/v1/resource-classes/{class}/nodes", request_body = NodesRequest, params(("class" = String, Path, description = "Class")), tag = "inventory",
+    responses((status = 200, body = ClassView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_nodes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(class): Path<String>,
+    Body(req): Body<NodesRequest>,
+) -> Result<Json<ClassView>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    let before = class_by_name(&state, &class).await?;
+    if req.nodes > 100_000 {
+        return Err(ApiError::invalid(
+            "nodes",
+            "out of range",
+            Some("0 to 100000".into()),
+        ));
+    }
+    let audit = caller.audit(
+        "class.nodes",
+        format!("class:{class}"),
+        format!("nodes {} -> {}", before.class.nodes, req.nodes),
+    );
+    state
+        .store
+        .inventory(
+            InventoryChange::SetNodes {
+                class: class.clone(),
+                nodes: req.nodes,
+            },
+            audit,
+        )
+        .await?;
+    Ok(Json(
+        view(&state, class_by_name(&state, &class).await?).await?,
+    ))
+}
+
+/// A class's price list, newest first.
+#[utoipa::path(get, path = "/api/v1/resource-classes/{class}/prices", params(("class" = String, Path, description = "Class")), tag = "inventory",
+    responses((status = 200, body = Vec<PriceView>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_prices(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(class): Path<String>,
+) -> Result<Json<Vec<PriceView>>, ApiError> {
+    let row = class_by_name(&state, &class).await?;
+    let prices = state.store.prices(row.id).await?;
+    Ok(Json(
+        prices
+            .into_iter()
+            .map(|p| PriceView {
+                per_gpu_hour: Cents(p.cents_per_gpu_hour).to_string(),
+                cents: p.cents_per_gpu_hour,
+                effective_at: rfc3339(p.effective_ms),
+            })
+            .collect(),
+    ))
+}
+
+/// Set a class's price from a date (centre administrators). A price for the same date replaces it.
+#[utoipa::path(post, path = "/api/v1/resource-classes/{class}/prices", request_body = PriceRequest, params(("class" = String, Path, description = "Class")), tag = "inventory",
+    responses((status = 201, body = PriceView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_price(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(class): Path<String>,
+    Body(req): Body<PriceRequest>,
+) -> Result<(StatusCode, Json<PriceView>), ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    class_by_name(&state, &class).await?;
+    let price = Cents::parse_hkd(&req.per_gpu_hour)
+        .map_err(|e| ApiError::invalid("per_gpu_hour", e, None))?;
+    if price < Cents::ZERO || price > Cents(10_000_000) {
+        return Err(ApiError::invalid(
+            "per_gpu_hour",
+            "out of range",
+            Some("HK$0.00 to HK$100,000.00".into()),
+        ));
+    }
+    let effective = aisc_model::calendar::parse_date(&req.effective)
+        .map_err(|e| ApiError::invalid("effective", e, None))?;
+    let audit = caller.audit(
+        "price.set",
+        format!("class:{class}"),
+        format!("{price} per GPU-hour from {}", req.effective),
+    );
+    let change = InventoryChange::SetPrice {
+        class,
+        cents_per_gpu_hour: price.0,
+        effective_ms: effective,
+        at_ms: now_ms(),
+    };
+    state.store.inventory(change, audit).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PriceView {
+            per_gpu_hour: price.to_string(),
+            cents: price.0,
+            effective_at: rfc3339(effective),
+        }),
+    ))
+}
+
+/// The centre's peak capacity, summed over the inventory.
+#[utoipa::path(get, path = "/api/v1/capacity", tag = "inventory", responses((status = 200, body = CapacityView)), security(("bearer" = [])))]
+pub async fn get_capacity(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<CapacityView>, ApiError> {
+    let rows = state.store.classes().await?;
+    let c = capacity(rows.iter().map(|r| &r.class));
+    Ok(Json(CapacityView {
+        gpus: c.gpus,
+        pflops_fp64: c.fp64,
+        pflops_fp32: c.fp32,
+        pflops_bf16: c.bf16,
+        pflops_fp8: c.fp8,
+        classes: rows.len(),
+    }))
+}
