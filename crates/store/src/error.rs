@@ -12,6 +12,9 @@ pub enum StoreError {
     /// A row with this unique value exists already.
     #[error("{0} already exists")]
     Exists(&'static str),
+    /// The ledger refused an entry; nothing was posted.
+    #[error("the ledger refused the entry: {0:?}")]
+    Ledger(crate::ledger::Refusal),
     /// A transition was asked of a job that is no longer in the expected state.
     #[error("job {id} is not {expected}")]
     Conflict {

@@ -36,6 +36,7 @@ pub(crate) enum Op {
     CreateToken(NewToken),
     Tenancy(crate::tenancy::TenancyChange),
     Inventory(crate::inventory::InventoryChange),
+    Post(crate::ledger::NewEntry),
     RevokeToken {
         id: i64,
         owner: Option<aisc_model::UserId>,
@@ -191,6 +192,7 @@ async fn commit_batch(
             Op::CreateToken(t) => users::insert_token(&mut tx, t).await,
             Op::Tenancy(c) => crate::tenancy::apply(&mut tx, c).await,
             Op::Inventory(c) => crate::inventory::apply(&mut tx, c).await,
+            Op::Post(e) => crate::ledger::post(&mut tx, e).await,
             Op::RevokeToken { id, owner, at_ms } => {
                 users::revoke_token(&mut tx, *id, *owner, *at_ms).await
             }
