@@ -47,6 +47,29 @@ pub enum Account {
     CentreIncome,
 }
 
+impl Account {
+    /// The account's name in the store (`scheme/1/pool`, `grant/7/held`, ...).
+    pub fn key(&self) -> String {
+        match self {
+            Account::SchemeFunding(s) => format!("scheme/{s}/funding"),
+            Account::SchemePool(s) => format!("scheme/{s}/pool"),
+            Account::GrantSubsidy(g) => format!("grant/{g}/subsidy"),
+            Account::SubsidySpent(g) => format!("grant/{g}/subsidy-spent"),
+            Account::GrantAllocation(g) => format!("grant/{g}/allocation"),
+            Account::GrantAvailable(g) => format!("grant/{g}/available"),
+            Account::GrantHeld(g) => format!("grant/{g}/held"),
+            Account::GrantUsed(g) => format!("grant/{g}/used"),
+            Account::TenantDue(p) => format!("project/{p}/due"),
+            Account::CentreIncome => "centre/income".to_string(),
+        }
+    }
+
+    /// Whether the account must never go below zero.
+    pub fn guarded(&self) -> bool {
+        never_negative(self)
+    }
+}
+
 /// One line of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posting {
@@ -335,6 +358,20 @@ impl Ledger {
         self.balances.extend(next);
         Ok(())
     }
+}
+
+/// The entry that funds a scheme's pool with `amount`, which the caller has
+/// checked is positive ([`Ledger::fund`] checks it for you).
+pub fn funding(scheme: SchemeId, amount: Cents) -> Entry {
+    entry(
+        EntryKind::Fund,
+        None,
+        None,
+        &[
+            (Account::SchemeFunding(scheme), -amount),
+            (Account::SchemePool(scheme), amount),
+        ],
+    )
 }
 
 fn non_negative(c: Cents) -> Result<(), LedgerError> {

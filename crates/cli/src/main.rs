@@ -8,6 +8,7 @@ mod cmd_audit;
 mod cmd_identity;
 mod cmd_inventory;
 mod cmd_jobs;
+mod cmd_schemes;
 mod cmd_serve;
 mod cmd_submit;
 mod cmd_tenancy;
@@ -68,6 +69,8 @@ enum Cmd {
     Price(cmd_inventory::PriceArgs),
     /// The centre's peak capacity, derived from the inventory.
     Capacity,
+    /// Funding schemes and their pools.
+    Scheme(cmd_schemes::SchemeArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
             Cmd::Class(a) => cmd_inventory::class(a).await,
             Cmd::Price(a) => cmd_inventory::price(a).await,
             Cmd::Capacity => cmd_inventory::capacity().await,
+            Cmd::Scheme(a) => cmd_schemes::run(a).await,
         }
     });
     match result {

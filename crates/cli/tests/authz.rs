@@ -61,6 +61,9 @@ const TABLE: &[Row] = &[
     ("GET",    "/api/v1/resource-classes/{class}/prices",   [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("POST",   "/api/v1/resource-classes/{class}/prices",   [(201, 201),  FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/capacity",                          [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("POST",   "/api/v1/schemes",                           [(201, 201),  FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/schemes",                           [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("GET",    "/api/v1/schemes/{scheme}",                  [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
 ];
 
 const PASSWORD: &str = "a password long enough";
@@ -195,6 +198,8 @@ impl World {
                     "mem_per_node": "2T", "tflops_bf16": 989.5, "nodes": 1}),
                 ),
             ),
+            "/api/v1/schemes" => (path.into(), Some(scheme_body(&self.fresh("scheme")))),
+            "/api/v1/schemes/{scheme}" => ("/api/v1/schemes/hk".into(), None),
             "/api/v1/resource-classes/{class}/nodes" => (
                 "/api/v1/resource-classes/h800/nodes".into(),
                 Some(json!({"nodes": 375})),
@@ -220,6 +225,11 @@ impl World {
             other => (other.into(), None),
         }
     }
+}
+
+fn scheme_body(name: &str) -> Value {
+    json!({"name": name, "pool": "1000000", "eligible": ["university"], "default_rate": "70", "max_rate": "90",
+        "criteria": [{"name": "impact", "weight": 100}], "opens": "2026-01-01", "closes": "2099-01-01"})
 }
 
 async fn build_world(server: &Server) -> World {
@@ -321,6 +331,13 @@ async fn build_world(server: &Server) -> World {
         w.tokens
             .insert(name, v["token"].as_str().unwrap().to_string());
     }
+    w.ok(
+        "admin",
+        Method::POST,
+        "/api/v1/schemes",
+        Some(scheme_body("hk")),
+    )
+    .await;
     w.job = [w.held_job(0).await, w.held_job(1).await];
     w
 }

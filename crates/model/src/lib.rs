@@ -11,6 +11,7 @@ pub mod job;
 pub mod request;
 pub mod resources;
 pub mod sbatch;
+pub mod scheme;
 pub mod tenancy;
 pub mod units;
 

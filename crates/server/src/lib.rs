@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod control;
 pub mod error;
+pub mod money;
 pub mod policy;
 
 use aisc_engine::{FakeGpus, HostInfo, LocalEngine};

@@ -37,6 +37,11 @@ pub(crate) enum Op {
     Tenancy(crate::tenancy::TenancyChange),
     Inventory(crate::inventory::InventoryChange),
     Post(crate::ledger::NewEntry),
+    Scheme {
+        scheme: aisc_model::scheme::Scheme,
+        at_ms: i64,
+        fund: crate::schemes::EntryFor,
+    },
     RevokeToken {
         id: i64,
         owner: Option<aisc_model::UserId>,
@@ -77,6 +82,13 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>, mut st
         }
     }
     let _ = conn.close().await;
+}
+
+/// New jobs are inserted before the loop over a batch's writes.
+fn unreachable_insert() -> Result<i64, StoreError> {
+    Err(StoreError::CommitFailed(
+        "a submission reached the per-write loop".into(),
+    ))
 }
 
 /// Commits a batch made only of submissions (the hot path) in one round trip
@@ -180,11 +192,19 @@ async fn commit_batch(
     let mut next_id = first_id;
     let mut results = Vec::with_capacity(batch.len());
     for req in batch {
+        if let Op::InsertJob(_) = req.op {
+            next_id += 1;
+            results.push(Ok(next_id - 1));
+            continue;
+        }
+        // Each write is all or nothing: a failure halfway rolls back its own
+        // statements and leaves the rest of the batch to commit.
+        if let Err(e) = sqlx::query("SAVEPOINT op").execute(&mut *tx).await {
+            results.push(Err(e.into()));
+            continue;
+        }
         let res = match &req.op {
-            Op::InsertJob(_) => {
-                next_id += 1;
-                Ok(next_id - 1)
-            }
+            Op::InsertJob(_) => unreachable_insert(),
             Op::Change(change) => jobs::apply(&mut tx, change).await.map(|()| 0),
             Op::CreateUser { user, token } => {
                 users::insert_user(&mut tx, user, token.as_ref()).await
@@ -193,10 +213,24 @@ async fn commit_batch(
             Op::Tenancy(c) => crate::tenancy::apply(&mut tx, c).await,
             Op::Inventory(c) => crate::inventory::apply(&mut tx, c).await,
             Op::Post(e) => crate::ledger::post(&mut tx, e).await,
+            Op::Scheme {
+                scheme,
+                at_ms,
+                fund,
+            } => crate::schemes::insert(&mut tx, scheme, *at_ms, fund).await,
             Op::RevokeToken { id, owner, at_ms } => {
                 users::revoke_token(&mut tx, *id, *owner, *at_ms).await
             }
         };
+        let end = if res.is_ok() {
+            "RELEASE op"
+        } else {
+            "ROLLBACK TO op; RELEASE op"
+        };
+        if let Err(e) = sqlx::query(end).execute(&mut *tx).await {
+            tracing::error!(error = %e, "ending a savepoint failed");
+            return failed(&e);
+        }
         results.push(res);
     }
     // Audit events of the writes that succeeded, chained in commit order.

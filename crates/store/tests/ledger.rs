@@ -141,3 +141,77 @@ async fn racing_liens_never_overdraw() {
     assert_eq!(store.balance("held").await.unwrap(), 990);
     assert_eq!(store.ledger_total().await.unwrap(), 0);
 }
+
+fn scheme(name: &str) -> aisc_model::scheme::Scheme {
+    aisc_model::scheme::Scheme {
+        name: name.into(),
+        title: "t".into(),
+        pool_cents: 1000,
+        eligible: vec![aisc_model::tenancy::OrgKind::University],
+        default_rate_bp: 7000,
+        max_rate_bp: 9000,
+        criteria: vec![aisc_model::scheme::Criterion {
+            name: "impact".into(),
+            weight: 100,
+        }],
+        opens_ms: 0,
+        closes_ms: 10,
+    }
+}
+
+fn audit() -> aisc_store::NewAudit {
+    aisc_store::NewAudit {
+        at_ms: 1,
+        actor: "a".into(),
+        action: "scheme.create".into(),
+        target: "scheme:x".into(),
+        summary: String::new(),
+        source: "t".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_write_that_fails_halfway_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    // The scheme row goes in, then its funding entry is refused: neither stays, nor its audit event.
+    let unbalanced: aisc_store::EntryFor =
+        Box::new(|id| entry("fund", None, &[(&format!("scheme/{id}/pool"), 1000)], &[]));
+    let refused = store
+        .create_scheme(scheme("broke"), 1, unbalanced, audit())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Ledger(Refusal::Unbalanced(1000)))),
+        "{refused:?}"
+    );
+    assert!(store.schemes().await.unwrap().is_empty());
+    assert!(store.audit_list(None, 10).await.unwrap().is_empty());
+
+    let fund: aisc_store::EntryFor = Box::new(|id| {
+        let mut e = entry(
+            "fund",
+            None,
+            &[
+                (&format!("scheme/{id}/funding"), -1000),
+                (&format!("scheme/{id}/pool"), 1000),
+            ],
+            &[],
+        );
+        e.scheme = Some(id);
+        e
+    });
+    let id = store
+        .create_scheme(scheme("ok"), 1, fund, audit())
+        .await
+        .unwrap();
+    let s = store.scheme("ok").await.unwrap();
+    assert_eq!(
+        (s.id, s.scheme.pool_cents),
+        (id, 1000),
+        "funded amount read back from the ledger"
+    );
+    assert_eq!(
+        store.balance(&format!("scheme/{id}/pool")).await.unwrap(),
+        1000
+    );
+}

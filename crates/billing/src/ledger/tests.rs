@@ -9,6 +9,26 @@ fn rate(bp: u16) -> BasisPoints {
 }
 
 #[test]
+fn account_keys_are_distinct() {
+    let g = GrantId(1);
+    let all = [
+        Account::SchemeFunding(S),
+        Account::SchemePool(S),
+        Account::GrantSubsidy(g),
+        Account::SubsidySpent(g),
+        Account::GrantAllocation(g),
+        Account::GrantAvailable(g),
+        Account::GrantHeld(g),
+        Account::GrantUsed(g),
+        Account::TenantDue(P),
+        Account::CentreIncome,
+    ];
+    let keys: std::collections::HashSet<String> = all.iter().map(Account::key).collect();
+    assert_eq!(keys.len(), all.len());
+    assert_eq!(Account::SchemePool(S).key(), "scheme/1/pool");
+}
+
+#[test]
 fn a_job_from_lien_to_settlement() {
     let mut l = Ledger::new();
     let g = GrantId(1);

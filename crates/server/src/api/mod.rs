@@ -5,6 +5,7 @@ pub mod extract;
 pub mod identity;
 pub mod inventory;
 pub mod jobs;
+pub mod schemes;
 pub mod tenancy;
 pub mod types;
 
@@ -34,13 +35,14 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         identity::login, identity::create_token, identity::list_tokens, identity::revoke_token, identity::create_user, identity::list_users,
         tenancy::create_org, tenancy::list_orgs, tenancy::add_org_admin, tenancy::create_project, tenancy::list_projects,
         tenancy::show_project, tenancy::set_member, tenancy::remove_member, inventory::list_classes, inventory::create_class,
-        inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity),
+        inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity, schemes::create, schemes::list,
+        schemes::show),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
         tenancy::OrgAdminRequest, tenancy::ProjectRequest, tenancy::ProjectView, tenancy::MemberView, tenancy::ProjectDetail,
         tenancy::MemberRequest, inventory::ClassRequest, inventory::ClassView, inventory::NodesRequest, inventory::PriceRequest,
-        inventory::PriceView, inventory::CapacityView)),
+        inventory::PriceView, inventory::CapacityView, schemes::SchemeRequest, schemes::SchemeView, aisc_model::scheme::Criterion)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -106,6 +108,8 @@ pub fn router(state: AppState) -> Router {
             get(inventory::list_prices).post(inventory::set_price),
         )
         .route("/api/v1/capacity", get(inventory::get_capacity))
+        .route("/api/v1/schemes", get(schemes::list).post(schemes::create))
+        .route("/api/v1/schemes/{scheme}", get(schemes::show))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))

@@ -1,0 +1,28 @@
+//! Between the pure ledger (`aisc_billing::ledger`) and its store.
+
+use aisc_billing::ledger::Entry;
+use aisc_store::NewEntry;
+
+/// The store's form of a ledger entry: account keys, amounts, and which
+/// accounts the store must keep from going below zero.
+pub fn to_store(e: &Entry, scheme: Option<i64>, at_ms: i64, memo: String) -> NewEntry {
+    NewEntry {
+        kind: format!("{:?}", e.kind).to_lowercase(),
+        scheme,
+        grant: e.grant.map(|g| g.0),
+        job: e.job.map(|j| j.0),
+        at_ms,
+        memo,
+        postings: e
+            .postings
+            .iter()
+            .map(|p| (p.account.key(), p.amount.0))
+            .collect(),
+        guarded: e
+            .postings
+            .iter()
+            .filter(|p| p.account.guarded())
+            .map(|p| p.account.key())
+            .collect(),
+    }
+}
