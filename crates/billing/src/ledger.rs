@@ -220,13 +220,7 @@ impl Ledger {
         rate: BasisPoints,
     ) -> Result<Entry, LedgerError> {
         non_negative(value)?;
-        let subsidy = Cents(
-            i64::try_from(div_round_half_even(
-                i128::from(value.0) * i128::from(rate.get()),
-                10_000,
-            ))
-            .unwrap_or(i64::MAX),
-        );
+        let subsidy = subsidy_of(value, rate);
         let available = self.balance(Account::SchemePool(scheme));
         if subsidy > available {
             return Err(LedgerError::PoolOverCommitted {
@@ -358,6 +352,36 @@ impl Ledger {
         self.balances.extend(next);
         Ok(())
     }
+}
+
+/// The subsidy a grant of `value` at `rate` reserves from its scheme's pool
+/// (rounded half to even).
+pub fn subsidy_of(value: Cents, rate: BasisPoints) -> Cents {
+    Cents(
+        i64::try_from(div_round_half_even(
+            i128::from(value.0) * i128::from(rate.get()),
+            10_000,
+        ))
+        .unwrap_or(i64::MAX),
+    )
+}
+
+/// The entry that approves a grant of non-negative `value` at `rate`: its
+/// value allocated, its subsidy reserved from the pool. Whether the pool can
+/// cover it is for [`Ledger::approve`], or the store, to enforce.
+pub fn approval(scheme: SchemeId, grant: GrantId, value: Cents, rate: BasisPoints) -> Entry {
+    let subsidy = subsidy_of(value, rate);
+    entry(
+        EntryKind::Approve,
+        Some(grant),
+        None,
+        &[
+            (Account::SchemePool(scheme), -subsidy),
+            (Account::GrantSubsidy(grant), subsidy),
+            (Account::GrantAllocation(grant), -value),
+            (Account::GrantAvailable(grant), value),
+        ],
+    )
 }
 
 /// The entry that funds a scheme's pool with `amount`, which the caller has

@@ -5,6 +5,7 @@
 
 mod client;
 mod cmd_audit;
+mod cmd_grants;
 mod cmd_identity;
 mod cmd_inventory;
 mod cmd_jobs;
@@ -71,6 +72,16 @@ enum Cmd {
     Capacity,
     /// Funding schemes and their pools.
     Scheme(cmd_schemes::SchemeArgs),
+    /// Apply to a scheme for GPU-hours (a project's PI).
+    Apply(cmd_grants::ApplyArgs),
+    /// Applications: list, show.
+    Application(cmd_grants::ApplicationArgs),
+    /// Score an application (reviewers).
+    Review(cmd_grants::ReviewArgs),
+    /// Approve or reject an application (the committee: centre administrators).
+    Decide(cmd_grants::DecideArgs),
+    /// Grants with their amount, used, held and remaining.
+    Grants(cmd_grants::GrantsArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +118,11 @@ fn main() -> ExitCode {
             Cmd::Price(a) => cmd_inventory::price(a).await,
             Cmd::Capacity => cmd_inventory::capacity().await,
             Cmd::Scheme(a) => cmd_schemes::run(a).await,
+            Cmd::Apply(a) => cmd_grants::apply(a).await,
+            Cmd::Application(a) => cmd_grants::application(a).await,
+            Cmd::Review(a) => cmd_grants::review(a).await,
+            Cmd::Decide(a) => cmd_grants::decide(a).await,
+            Cmd::Grants(a) => cmd_grants::grants(a).await,
         }
     });
     match result {

@@ -64,6 +64,13 @@ const TABLE: &[Row] = &[
     ("POST",   "/api/v1/schemes",                           [(201, 201),  FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/schemes",                           [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("GET",    "/api/v1/schemes/{scheme}",                  [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("POST",   "/api/v1/applications",                      [(201, 201),  FB,          NF,          (201, 404),  (201, 404),  (403, 404)]),
+    ("GET",    "/api/v1/applications",                      [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("GET",    "/api/v1/applications/{id}",                 [ALL,         ALL,         ALL,         OWN,         OWN,         OWN]),
+    ("POST",   "/api/v1/applications/{id}/reviews",         [FB,          FB,          (201, 201),  (403, 404),  (403, 404),  (403, 404)]),
+    ("POST",   "/api/v1/applications/{id}/decision",        [ALL,         FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/grants",                            [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("GET",    "/api/v1/grants/{id}",                       [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
 ];
 
 const PASSWORD: &str = "a password long enough";
@@ -73,6 +80,8 @@ struct World {
     url: String,
     tokens: HashMap<&'static str, String>,
     job: [i64; 2],
+    app: [i64; 2],
+    grant: [i64; 2],
     counter: u32,
 }
 
@@ -132,6 +141,20 @@ impl World {
                 Some(
                     json!({"command": ["true"], "chdir": "/tmp", "hold": true, "account": project}),
                 ),
+            )
+            .await;
+        v["id"].as_i64().unwrap()
+    }
+
+    /// A fresh application of tenant `t`, by its PI.
+    async fn application(&self, t: usize) -> i64 {
+        let (pi, project) = [("pi_a", "pa"), ("pi_b", "pb")][t];
+        let v = self
+            .ok(
+                pi,
+                Method::POST,
+                "/api/v1/applications",
+                Some(application_body(project)),
             )
             .await;
         v["id"].as_i64().unwrap()
@@ -199,6 +222,20 @@ impl World {
                 ),
             ),
             "/api/v1/schemes" => (path.into(), Some(scheme_body(&self.fresh("scheme")))),
+            "/api/v1/applications" => (path.into(), Some(application_body(["pa", "pb"][t]))),
+            "/api/v1/applications/{id}" => (format!("/api/v1/applications/{}", self.app[t]), None),
+            "/api/v1/applications/{id}/reviews" => (
+                format!("/api/v1/applications/{}/reviews", self.application(t).await),
+                Some(json!({"scores": {"impact": 7}})),
+            ),
+            "/api/v1/applications/{id}/decision" => (
+                format!(
+                    "/api/v1/applications/{}/decision",
+                    self.application(t).await
+                ),
+                Some(json!({"approve": false, "reason": "not now"})),
+            ),
+            "/api/v1/grants/{id}" => (format!("/api/v1/grants/{}", self.grant[t]), None),
             "/api/v1/schemes/{scheme}" => ("/api/v1/schemes/hk".into(), None),
             "/api/v1/resource-classes/{class}/nodes" => (
                 "/api/v1/resource-classes/h800/nodes".into(),
@@ -227,8 +264,13 @@ impl World {
     }
 }
 
+fn application_body(project: &str) -> Value {
+    json!({"project": project, "scheme": "hk", "class": "h800", "gpu_hours": 1, "starts": "2026-01-01", "ends": "2027-01-01",
+        "justification": {"impact": "important"}})
+}
+
 fn scheme_body(name: &str) -> Value {
-    json!({"name": name, "pool": "1000000", "eligible": ["university"], "default_rate": "70", "max_rate": "90",
+    json!({"name": name, "pool": "1000000", "eligible": ["university", "enterprise"], "default_rate": "70", "max_rate": "90",
         "criteria": [{"name": "impact", "weight": 100}], "opens": "2026-01-01", "closes": "2099-01-01"})
 }
 
@@ -240,6 +282,8 @@ async fn build_world(server: &Server) -> World {
         url: server.url.clone(),
         tokens,
         job: [0, 0],
+        app: [0, 0],
+        grant: [0, 0],
         counter: 0,
     };
     for (name, role) in [
@@ -338,6 +382,27 @@ async fn build_world(server: &Server) -> World {
         Some(scheme_body("hk")),
     )
     .await;
+    let price = json!({"per_gpu_hour": "25", "effective": "2020-01-01"});
+    w.ok(
+        "admin",
+        Method::POST,
+        "/api/v1/resource-classes/h800/prices",
+        Some(price),
+    )
+    .await;
+    w.app = [w.application(0).await, w.application(1).await];
+    for t in 0..2 {
+        let g = w.application(t).await;
+        let decision = format!("/api/v1/applications/{g}/decision");
+        w.ok(
+            "admin",
+            Method::POST,
+            &decision,
+            Some(json!({"approve": true})),
+        )
+        .await;
+        w.grant[t] = g;
+    }
     w.job = [w.held_job(0).await, w.held_job(1).await];
     w
 }

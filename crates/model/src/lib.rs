@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod job;
 pub mod request;
 pub mod resources;
+pub mod review;
 pub mod sbatch;
 pub mod scheme;
 pub mod tenancy;

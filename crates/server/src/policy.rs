@@ -46,6 +46,15 @@ pub enum Resource<'a> {
         /// Id.
         id: OrgId,
     },
+    /// An application for compute, by its project. Reviewers may read every one.
+    Application {
+        /// The applying project's name.
+        project_name: &'a str,
+        /// The project.
+        project: ProjectId,
+        /// Its organisation.
+        org: OrgId,
+    },
     /// The centre as a whole: users, organisations, the audit trail.
     Centre,
 }
@@ -92,6 +101,20 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
     }
     match resource {
         Resource::Centre => forbidden("this is for centre administrators"),
+        Resource::Application { .. } if role == "reviewer" && access == Access::Read => Ok(()),
+        Resource::Application {
+            project_name,
+            project,
+            org,
+        } => authorize(
+            caller,
+            access,
+            Resource::Project {
+                name: project_name,
+                id: project,
+                org,
+            },
+        ),
         Resource::Job {
             owner,
             project,
@@ -132,6 +155,13 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
             }
         }
     }
+}
+
+/// Whether the caller belongs to an organisation at all (a member of one of its
+/// projects, or one of its administrators): a reviewer who does has a conflict
+/// of interest with its applications.
+pub fn belongs_to(caller: &Caller, org: OrgId) -> bool {
+    org_admin(caller, org) || caller.user.projects.iter().any(|m| m.org == org)
 }
 
 /// The jobs a caller may list: `None` means all of them.
@@ -257,6 +287,32 @@ mod tests {
             status(authorize(&stranger, Access::Read, Resource::Centre)),
             403
         );
+    }
+
+    #[test]
+    fn reviewers_read_every_application_and_manage_none() {
+        let app = Resource::Application {
+            project_name: "p1",
+            project: ProjectId(1),
+            org: OrgId(1),
+        };
+        let r = caller("reviewer", &[], &[]);
+        assert_eq!(status(authorize(&r, Access::Read, app)), 200);
+        assert_eq!(status(authorize(&r, Access::Manage, app)), 404);
+        let pi = caller("user", &[(1, 1, ProjectRole::Pi)], &[]);
+        assert_eq!(status(authorize(&pi, Access::Manage, app)), 200);
+        let member = caller("user", &[(1, 1, ProjectRole::Member)], &[]);
+        assert_eq!(status(authorize(&member, Access::Read, app)), 200);
+        assert_eq!(status(authorize(&member, Access::Manage, app)), 403);
+    }
+
+    /// Whether `caller` belongs to organisation `org` in any way: the test of a conflict of interest.
+    #[test]
+    fn belonging_to_an_organisation() {
+        let c = caller("reviewer", &[(5, 2, ProjectRole::Member)], &[3]);
+        assert!(belongs_to(&c, OrgId(2)));
+        assert!(belongs_to(&c, OrgId(3)));
+        assert!(!belongs_to(&c, OrgId(1)));
     }
 
     #[test]

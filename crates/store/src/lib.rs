@@ -7,6 +7,7 @@
 //! Reads use a separate pool of read-only connections, which WAL lets run
 //! beside the writer.
 
+mod applications;
 mod audit;
 mod error;
 mod inventory;
@@ -17,6 +18,9 @@ mod tenancy;
 mod users;
 mod writer;
 
+pub use applications::{
+    ApplicationRow, Decision, GrantRow, NewApplication, NewGrant, NewReview, ReviewRow,
+};
 pub use audit::{AuditRow, NewAudit, Verification};
 pub use error::StoreError;
 pub use inventory::{ClassRow, InventoryChange, PriceRow};

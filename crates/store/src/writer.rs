@@ -37,6 +37,14 @@ pub(crate) enum Op {
     Tenancy(crate::tenancy::TenancyChange),
     Inventory(crate::inventory::InventoryChange),
     Post(crate::ledger::NewEntry),
+    Application(crate::applications::NewApplication),
+    Review(crate::applications::NewReview),
+    Decide {
+        app: i64,
+        by: aisc_model::UserId,
+        decision: crate::applications::Decision,
+        at_ms: i64,
+    },
     Scheme {
         scheme: aisc_model::scheme::Scheme,
         at_ms: i64,
@@ -213,6 +221,14 @@ async fn commit_batch(
             Op::Tenancy(c) => crate::tenancy::apply(&mut tx, c).await,
             Op::Inventory(c) => crate::inventory::apply(&mut tx, c).await,
             Op::Post(e) => crate::ledger::post(&mut tx, e).await,
+            Op::Application(a) => crate::applications::insert(&mut tx, a).await,
+            Op::Review(r) => crate::applications::review(&mut tx, r).await,
+            Op::Decide {
+                app,
+                by,
+                decision,
+                at_ms,
+            } => crate::applications::decide(&mut tx, *app, *by, decision, *at_ms).await,
             Op::Scheme {
                 scheme,
                 at_ms,

@@ -89,3 +89,26 @@ impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
         }
     }
 }
+
+/// A positive integer id from the path (`{id}`); anything else is a 422 naming `id`.
+#[derive(Debug, Clone, Copy)]
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::invalid("id", e.body_text(), None))?;
+        match raw.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(IdPath(n)),
+            _ => Err(ApiError::invalid(
+                "id",
+                format!("{raw:?} is not an id"),
+                Some("a positive integer".into()),
+            )),
+        }
+    }
+}

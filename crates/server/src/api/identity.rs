@@ -6,7 +6,7 @@
 //! expiry, a scope (`full`, or `read`: only GET) and revocation.
 
 use crate::AppState;
-use crate::api::extract::{Body, Query};
+use crate::api::extract::{Body, IdPath, Query};
 use crate::api::types::{ActionResult, rfc3339};
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
@@ -14,7 +14,7 @@ use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
 use aisc_store::{NewAudit, NewToken, NewUser};
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -315,15 +315,8 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(raw): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<ActionResult>, ApiError> {
-    let id = raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        ApiError::invalid(
-            "id",
-            format!("{raw:?} is not a token id"),
-            Some("a positive integer".into()),
-        )
-    })?;
     let owner = (!caller.is_admin()).then_some(caller.user.id);
     let audit = caller.audit("token.revoke", format!("token:{id}"), "revoked".into());
     match state.store.revoke_token(id, owner, now_ms(), audit).await {

@@ -1,5 +1,6 @@
 //! The HTTP API: JSON under `/api/v1`, described at `/api/v1/openapi.json`.
 
+pub mod applications;
 pub mod audit;
 pub mod extract;
 pub mod identity;
@@ -36,13 +37,16 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         tenancy::create_org, tenancy::list_orgs, tenancy::add_org_admin, tenancy::create_project, tenancy::list_projects,
         tenancy::show_project, tenancy::set_member, tenancy::remove_member, inventory::list_classes, inventory::create_class,
         inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity, schemes::create, schemes::list,
-        schemes::show),
+        schemes::show, applications::apply, applications::list, applications::show, applications::review, applications::decide,
+        applications::list_grants, applications::show_grant),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
         tenancy::OrgAdminRequest, tenancy::ProjectRequest, tenancy::ProjectView, tenancy::MemberView, tenancy::ProjectDetail,
         tenancy::MemberRequest, inventory::ClassRequest, inventory::ClassView, inventory::NodesRequest, inventory::PriceRequest,
-        inventory::PriceView, inventory::CapacityView, schemes::SchemeRequest, schemes::SchemeView, aisc_model::scheme::Criterion)),
+        inventory::PriceView, inventory::CapacityView, schemes::SchemeRequest, schemes::SchemeView, aisc_model::scheme::Criterion,
+        applications::ApplicationRequest, applications::ReviewRequest, applications::DecisionRequest, applications::ReviewView,
+        applications::ApplicationView, applications::GrantView)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -110,6 +114,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/capacity", get(inventory::get_capacity))
         .route("/api/v1/schemes", get(schemes::list).post(schemes::create))
         .route("/api/v1/schemes/{scheme}", get(schemes::show))
+        .route(
+            "/api/v1/applications",
+            get(applications::list).post(applications::apply),
+        )
+        .route("/api/v1/applications/{id}", get(applications::show))
+        .route(
+            "/api/v1/applications/{id}/reviews",
+            post(applications::review),
+        )
+        .route(
+            "/api/v1/applications/{id}/decision",
+            post(applications::decide),
+        )
+        .route("/api/v1/grants", get(applications::list_grants))
+        .route("/api/v1/grants/{id}", get(applications::show_grant))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))

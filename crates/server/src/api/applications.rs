@@ -1,0 +1,666 @@
+//! Applications for compute, their review, the committee's decision, and grants.
+
+use crate::AppState;
+use crate::api::extract::{Body, IdPath};
+use crate::api::types::rfc3339;
+use crate::auth::Caller;
+use crate::clock::now_ms;
+use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize, belongs_to};
+use aisc_billing::ledger::{Account, approval, subsidy_of};
+use aisc_billing::money::{BasisPoints, Cents};
+use aisc_model::review::{format_score, weighted_score};
+use aisc_model::{GrantId, SchemeId};
+use aisc_store::{
+    ApplicationRow, Decision, GrantRow, NewApplication, NewGrant, NewReview, Refusal, StoreError,
+};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// The most GPU-hours one application may ask for.
+pub const MAX_GPU_HOURS: i64 = 100_000_000;
+/// The longest justification of one criterion, in characters.
+pub const MAX_JUSTIFICATION: usize = 20_000;
+
+/// An application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationRequest {
+    /// The applying project.
+    pub project: String,
+    /// The scheme.
+    pub scheme: String,
+    /// The resource class.
+    pub class: String,
+    /// GPU-hours asked for.
+    pub gpu_hours: i64,
+    /// First day of the period (YYYY-MM-DD).
+    pub starts: String,
+    /// Day the period ends (YYYY-MM-DD, exclusive).
+    pub ends: String,
+    /// A justification for each of the scheme's criteria.
+    pub justification: BTreeMap<String, String>,
+}
+
+/// A review.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// A score from 0 to 10 for each of the scheme's criteria.
+    pub scores: BTreeMap<String, u32>,
+    /// A comment.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// The committee's decision.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    /// Approve (true) or reject (false).
+    pub approve: bool,
+    /// GPU-hours granted (default: as asked; at most as asked).
+    #[serde(default)]
+    pub gpu_hours: Option<i64>,
+    /// Subsidy rate in percent (default: the scheme's; at most its maximum).
+    #[serde(default)]
+    pub rate: Option<String>,
+    /// Why (required to reject).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A review as shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewView {
+    /// Reviewer.
+    pub reviewer: String,
+    /// Scores.
+    pub scores: BTreeMap<String, u32>,
+    /// Weighted score out of 10.
+    pub weighted: String,
+    /// Comment.
+    pub comment: String,
+    /// When.
+    pub at: String,
+}
+
+/// An application as shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationView {
+    /// Id (also the id of the grant it becomes).
+    pub id: i64,
+    /// Project.
+    pub project: String,
+    /// Scheme.
+    pub scheme: String,
+    /// Resource class.
+    pub class: String,
+    /// GPU-hours asked for.
+    pub gpu_hours: i64,
+    /// Period start.
+    pub starts_at: String,
+    /// Period end.
+    pub ends_at: String,
+    /// Justification per criterion.
+    pub justification: BTreeMap<String, String>,
+    /// Applicant.
+    pub applicant: String,
+    /// `submitted`, `approved` or `rejected`.
+    pub state: String,
+    /// The decision's terms or reason.
+    pub decision: Option<String>,
+    /// Reviews.
+    pub reviews: Vec<ReviewView>,
+    /// The mean of the reviewers' weighted scores, out of 10.
+    pub mean_score: Option<String>,
+}
+
+/// A grant and where it stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GrantView {
+    /// Id.
+    pub id: i64,
+    /// Project.
+    pub project: String,
+    /// Scheme.
+    pub scheme: String,
+    /// Resource class.
+    pub class: String,
+    /// GPU-hours granted.
+    pub gpu_hours: i64,
+    /// List price per GPU-hour at approval.
+    pub price_per_gpu_hour: String,
+    /// Subsidy rate.
+    pub rate: String,
+    /// Period start.
+    pub starts_at: String,
+    /// Period end.
+    pub ends_at: String,
+    /// Value at list price.
+    pub amount: String,
+    /// Charged to finished jobs.
+    pub used: String,
+    /// Held by liens of unfinished jobs.
+    pub held: String,
+    /// Left to use.
+    pub remaining: String,
+    /// Subsidy spent.
+    pub subsidy_spent: String,
+    /// Subsidy still reserved.
+    pub subsidy_reserved: String,
+    /// The figures in HK cents: amount, used, held, remaining, subsidy spent, subsidy reserved.
+    pub cents: [i64; 6],
+}
+
+fn pct(bp: u16) -> String {
+    format!("{}.{:02}%", bp / 100, bp % 100)
+}
+
+fn not_found<T>(what: String) -> impl FnOnce(StoreError) -> Result<T, ApiError> {
+    move |e| match e {
+        StoreError::NotFound => Err(ApiError::NotFound(what)),
+        other => Err(other.into()),
+    }
+}
+
+async fn visible_application(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    access: Access,
+) -> Result<ApplicationRow, ApiError> {
+    let a = state
+        .store
+        .application(id)
+        .await
+        .or_else(not_found(format!("application {id}")))?;
+    authorize(
+        caller,
+        access,
+        Resource::Application {
+            project_name: &a.project_name,
+            project: a.project,
+            org: a.org,
+        },
+    )
+    .map_err(|e| {
+        if matches!(e, ApiError::NotFound(_)) {
+            ApiError::NotFound(format!("application {id}"))
+        } else {
+            e
+        }
+    })?;
+    Ok(a)
+}
+
+async fn application_view(
+    state: &AppState,
+    a: ApplicationRow,
+) -> Result<ApplicationView, ApiError> {
+    let reviews = state.store.reviews(a.id).await?;
+    let mean = (!reviews.is_empty()).then(|| {
+        format_score(reviews.iter().map(|r| r.weighted).sum::<u32>() / reviews.len() as u32)
+    });
+    Ok(ApplicationView {
+        id: a.id,
+        project: a.project_name,
+        scheme: a.scheme_name,
+        class: a.class_name,
+        gpu_hours: a.gpu_hours,
+        starts_at: rfc3339(a.starts_ms),
+        ends_at: rfc3339(a.ends_ms),
+        justification: a.justification,
+        applicant: a.applicant,
+        state: a.state,
+        decision: a.decision,
+        reviews: reviews
+            .into_iter()
+            .map(|r| ReviewView {
+                reviewer: r.reviewer,
+                scores: r.scores,
+                weighted: format_score(r.weighted),
+                comment: r.comment,
+                at: rfc3339(r.at_ms),
+            })
+            .collect(),
+        mean_score: mean,
+    })
+}
+
+/// Apply to a scheme for GPU-hours of a resource class (the project's PI or organisation administrators).
+#[utoipa::path(post, path = "/api/v1/applications", request_body = ApplicationRequest, tag = "grants",
+    responses((status = 201, body = ApplicationView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn apply(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<ApplicationRequest>,
+) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
+    let p = state
+        .store
+        .project(&req.project)
+        .await
+        .or_else(not_found(format!("project {}", req.project)))?;
+    authorize(
+        &caller,
+        Access::Manage,
+        Resource::Project {
+            name: &p.name,
+            id: p.id,
+            org: p.org,
+        },
+    )?;
+    let scheme = state
+        .store
+        .scheme(&req.scheme)
+        .await
+        .or_else(not_found(format!("scheme {}", req.scheme)))?;
+    let class = state
+        .store
+        .class(&req.class)
+        .await
+        .or_else(not_found(format!("resource class {}", req.class)))?;
+    let now = now_ms();
+    if !scheme.scheme.is_open(now) {
+        return Err(ApiError::invalid(
+            "scheme",
+            format!("scheme {} is not open for applications now", req.scheme),
+            Some(rfc3339(scheme.scheme.closes_ms)),
+        ));
+    }
+    let orgs = state.store.orgs().await?;
+    let kind = orgs
+        .iter()
+        .find(|o| o.id == p.org)
+        .map(|o| o.kind.clone())
+        .unwrap_or_default();
+    if !scheme.scheme.eligible.iter().any(|k| k.as_str() == kind) {
+        let allowed = scheme
+            .scheme
+            .eligible
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(ApiError::invalid(
+            "project",
+            format!(
+                "a {kind} organisation is not eligible for scheme {}",
+                req.scheme
+            ),
+            Some(allowed),
+        ));
+    }
+    if !(1..=MAX_GPU_HOURS).contains(&req.gpu_hours) {
+        return Err(ApiError::invalid(
+            "gpu_hours",
+            format!("{} is out of range", req.gpu_hours),
+            Some(format!("1 to {MAX_GPU_HOURS}")),
+        ));
+    }
+    let starts = aisc_model::calendar::parse_date(&req.starts)
+        .map_err(|e| ApiError::invalid("starts", e, None))?;
+    let ends = aisc_model::calendar::parse_date(&req.ends)
+        .map_err(|e| ApiError::invalid("ends", e, None))?;
+    if ends <= starts {
+        return Err(ApiError::invalid(
+            "ends",
+            "the period must end after it starts",
+            None,
+        ));
+    }
+    for c in &scheme.scheme.criteria {
+        match req.justification.get(&c.name) {
+            Some(t) if !t.trim().is_empty() && t.chars().count() <= MAX_JUSTIFICATION => {}
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "justification",
+                    format!("{}: 1 to {MAX_JUSTIFICATION} characters", c.name),
+                    Some(MAX_JUSTIFICATION.to_string()),
+                ));
+            }
+            None => {
+                return Err(ApiError::invalid(
+                    "justification",
+                    format!("no justification for criterion {}", c.name),
+                    None,
+                ));
+            }
+        }
+    }
+    if let Some(extra) = req
+        .justification
+        .keys()
+        .find(|k| !scheme.scheme.criteria.iter().any(|c| &c.name == *k))
+    {
+        return Err(ApiError::invalid(
+            "justification",
+            format!("{extra:?} is not a criterion of scheme {}", req.scheme),
+            None,
+        ));
+    }
+    // Over-asking: the subsidy of what is asked must fit what the pool has uncommitted.
+    let price = state.store.price_at(class.id, now).await?.ok_or_else(|| {
+        ApiError::Conflict(format!("resource class {} has no price yet", req.class))
+    })?;
+    let value = Cents(req.gpu_hours.saturating_mul(price.cents_per_gpu_hour));
+    let rate = BasisPoints::new(scheme.scheme.default_rate_bp).unwrap_or(BasisPoints::FULL);
+    let pool = Cents(
+        state
+            .store
+            .balance(&Account::SchemePool(SchemeId(scheme.id)).key())
+            .await?,
+    );
+    let needed = subsidy_of(value, rate);
+    if needed > pool {
+        return Err(ApiError::invalid(
+            "gpu_hours",
+            format!(
+                "{} GPU-hours of {} would need {needed} of subsidy; the scheme has {pool} uncommitted",
+                req.gpu_hours, req.class
+            ),
+            Some(pool.to_string()),
+        ));
+    }
+    let new = NewApplication {
+        project: p.id,
+        scheme: scheme.id,
+        class: class.id,
+        gpu_hours: req.gpu_hours,
+        starts_ms: starts,
+        ends_ms: ends,
+        justification: req.justification,
+        applicant: caller.user.id,
+        created_ms: now,
+    };
+    let audit = caller.audit(
+        "application.submit",
+        format!("project:{}", p.name),
+        format!(
+            "{} GPU-hours of {} from {}",
+            req.gpu_hours, req.class, req.scheme
+        ),
+    );
+    let id = state.store.apply_for(new, audit).await?;
+    let a = state.store.application(id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(application_view(&state, a).await?),
+    ))
+}
+
+/// Applications the caller may see, newest first (reviewers and auditors see all).
+#[utoipa::path(get, path = "/api/v1/applications", tag = "grants", responses((status = 200, body = Vec<ApplicationView>)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ApplicationView>>, ApiError> {
+    let mut out = Vec::new();
+    for a in state.store.applications().await? {
+        let r = Resource::Application {
+            project_name: &a.project_name,
+            project: a.project,
+            org: a.org,
+        };
+        if authorize(&caller, Access::Read, r).is_ok() {
+            out.push(application_view(&state, a).await?);
+        }
+    }
+    Ok(Json(out))
+}
+
+/// One application with its reviews.
+#[utoipa::path(get, path = "/api/v1/applications/{id}", params(("id" = i64, Path, description = "Application")), tag = "grants",
+    responses((status = 200, body = ApplicationView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<ApplicationView>, ApiError> {
+    let a = visible_application(&state, &caller, id, Access::Read).await?;
+    Ok(Json(application_view(&state, a).await?))
+}
+
+/// Score an application (reviewers; not of their own organisation's applications; once).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/reviews", request_body = ReviewRequest, params(("id" = i64, Path, description = "Application")), tag = "grants",
+    responses((status = 201, body = ApplicationView), (status = 403, description = "Not a reviewer, or a conflict of interest", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Reviewed already, or decided", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn review(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    Body(req): Body<ReviewRequest>,
+) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
+    let a = visible_application(&state, &caller, id, Access::Read).await?;
+    if caller.user.role != "reviewer" {
+        return Err(ApiError::Forbidden(
+            "only reviewers score applications".into(),
+        ));
+    }
+    if belongs_to(&caller, a.org) {
+        return Err(ApiError::Forbidden(
+            "conflict of interest: you belong to the applicant's organisation".into(),
+        ));
+    }
+    let scheme = state.store.scheme(&a.scheme_name).await?;
+    let weighted = weighted_score(&scheme.scheme.criteria, &req.scores)
+        .map_err(|e| ApiError::invalid("scores", e, Some("0 to 10 per criterion".into())))?;
+    if req.comment.chars().count() > MAX_JUSTIFICATION {
+        return Err(ApiError::invalid(
+            "comment",
+            "too long",
+            Some(MAX_JUSTIFICATION.to_string()),
+        ));
+    }
+    let audit = caller.audit(
+        "application.review",
+        format!("application:{id}"),
+        format!("weighted score {}", format_score(weighted)),
+    );
+    let new = NewReview {
+        app: id,
+        reviewer: caller.user.id,
+        scores: req.scores,
+        weighted,
+        comment: req.comment,
+        at_ms: now_ms(),
+    };
+    match state.store.review(new, audit).await {
+        Err(StoreError::Exists(what)) => {
+            return Err(ApiError::Conflict(format!("{what} already exists")));
+        }
+        other => other?,
+    }
+    let a = state.store.application(id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(application_view(&state, a).await?),
+    ))
+}
+
+/// Approve (reserving the grant's subsidy from the pool) or reject an application (centre administrators; once).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/decision", request_body = DecisionRequest, params(("id" = i64, Path, description = "Application")), tag = "grants",
+    responses((status = 200, body = ApplicationView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Decided already, or the pool cannot cover it", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    Body(req): Body<DecisionRequest>,
+) -> Result<Json<ApplicationView>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    let a = visible_application(&state, &caller, id, Access::Read).await?;
+    if a.state != "submitted" {
+        return Err(ApiError::Conflict(format!(
+            "application {id} was {} already",
+            a.state
+        )));
+    }
+    let now = now_ms();
+    let (decision, summary) = if req.approve {
+        let scheme = state.store.scheme(&a.scheme_name).await?;
+        let rate_bp = match &req.rate {
+            Some(r) => aisc_model::scheme::parse_percent(r)
+                .map_err(|e| ApiError::invalid("rate", e, None))?,
+            None => scheme.scheme.default_rate_bp,
+        };
+        if rate_bp > scheme.scheme.max_rate_bp {
+            return Err(ApiError::invalid(
+                "rate",
+                format!("{} is above the scheme's maximum", pct(rate_bp)),
+                Some(pct(scheme.scheme.max_rate_bp)),
+            ));
+        }
+        let gpu_hours = req.gpu_hours.unwrap_or(a.gpu_hours);
+        if !(1..=a.gpu_hours).contains(&gpu_hours) {
+            return Err(ApiError::invalid(
+                "gpu_hours",
+                format!("{gpu_hours} is out of range"),
+                Some(format!("1 to the {} asked for", a.gpu_hours)),
+            ));
+        }
+        let price = state.store.price_at(a.class, now).await?.ok_or_else(|| {
+            ApiError::Conflict(format!("resource class {} has no price", a.class_name))
+        })?;
+        let value = Cents(gpu_hours.saturating_mul(price.cents_per_gpu_hour));
+        let rate = BasisPoints::new(rate_bp).unwrap_or(BasisPoints::FULL);
+        let entry = approval(SchemeId(a.scheme), GrantId(id), value, rate);
+        let terms = format!(
+            "approved: {gpu_hours} GPU-hours of {} ({value} at list price), subsidy {}",
+            a.class_name,
+            pct(rate_bp)
+        );
+        let grant = NewGrant {
+            gpu_hours,
+            price_cents: price.cents_per_gpu_hour,
+            value_cents: value.0,
+            rate_bp,
+        };
+        let e = crate::money::to_store(&entry, Some(a.scheme), now, format!("grant {id}"));
+        (Decision::Approve(grant, Box::new(e), terms.clone()), terms)
+    } else {
+        let reason = req
+            .reason
+            .clone()
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| ApiError::invalid("reason", "a rejection needs a reason", None))?;
+        (
+            Decision::Reject(reason.clone()),
+            format!("rejected: {reason}"),
+        )
+    };
+    let audit = caller.audit("application.decide", format!("application:{id}"), summary);
+    match state
+        .store
+        .decide(id, caller.user.id, decision, now, audit)
+        .await
+    {
+        Err(StoreError::Exists(_)) => {
+            return Err(ApiError::Conflict(format!(
+                "application {id} was decided already"
+            )));
+        }
+        Err(StoreError::Ledger(Refusal::Overdrawn(_, short))) => {
+            return Err(ApiError::Conflict(format!(
+                "the scheme's uncommitted pool cannot cover this grant's subsidy (short by {})",
+                Cents(-short)
+            )));
+        }
+        other => other?,
+    }
+    let a = state.store.application(id).await?;
+    Ok(Json(application_view(&state, a).await?))
+}
+
+async fn grant_view(state: &AppState, g: GrantRow) -> Result<GrantView, ApiError> {
+    let id = GrantId(g.id);
+    let bal = |a: Account| {
+        let store = state.store.clone();
+        async move { store.balance(&a.key()).await }
+    };
+    let (remaining, held, used) = (
+        bal(Account::GrantAvailable(id)).await?,
+        bal(Account::GrantHeld(id)).await?,
+        bal(Account::GrantUsed(id)).await?,
+    );
+    let (spent, reserved) = (
+        bal(Account::SubsidySpent(id)).await?,
+        bal(Account::GrantSubsidy(id)).await?,
+    );
+    Ok(GrantView {
+        id: g.id,
+        project: g.project_name,
+        scheme: g.scheme_name,
+        class: g.class_name,
+        gpu_hours: g.gpu_hours,
+        price_per_gpu_hour: Cents(g.price_cents).to_string(),
+        rate: pct(g.rate_bp),
+        starts_at: rfc3339(g.starts_ms),
+        ends_at: rfc3339(g.ends_ms),
+        amount: Cents(g.value_cents).to_string(),
+        used: Cents(used).to_string(),
+        held: Cents(held).to_string(),
+        remaining: Cents(remaining).to_string(),
+        subsidy_spent: Cents(spent).to_string(),
+        subsidy_reserved: Cents(reserved).to_string(),
+        cents: [g.value_cents, used, held, remaining, spent, reserved],
+    })
+}
+
+fn grant_resource(g: &GrantRow) -> Resource<'_> {
+    Resource::Project {
+        name: &g.project_name,
+        id: g.project,
+        org: g.org,
+    }
+}
+
+/// Grants the caller may see, with what is used, held and remaining.
+#[utoipa::path(get, path = "/api/v1/grants", tag = "grants", responses((status = 200, body = Vec<GrantView>)), security(("bearer" = [])))]
+pub async fn list_grants(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<GrantView>>, ApiError> {
+    let mut out = Vec::new();
+    for g in state.store.grants().await? {
+        if authorize(&caller, Access::Read, grant_resource(&g)).is_ok() {
+            out.push(grant_view(&state, g).await?);
+        }
+    }
+    Ok(Json(out))
+}
+
+/// One grant.
+#[utoipa::path(get, path = "/api/v1/grants/{id}", params(("id" = i64, Path, description = "Grant")), tag = "grants",
+    responses((status = 200, body = GrantView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn show_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<GrantView>, ApiError> {
+    let g = state
+        .store
+        .grant(id)
+        .await
+        .or_else(not_found(format!("grant {id}")))?;
+    authorize(&caller, Access::Read, grant_resource(&g)).map_err(|e| {
+        if matches!(e, ApiError::NotFound(_)) {
+            ApiError::NotFound(format!("grant {id}"))
+        } else {
+            e
+        }
+    })?;
+    Ok(Json(grant_view(&state, g).await?))
+}
