@@ -255,15 +255,7 @@ impl Ledger {
                 needed: amount,
             });
         }
-        Ok(entry(
-            EntryKind::Lien,
-            Some(grant),
-            Some(job),
-            &[
-                (Account::GrantAvailable(grant), -amount),
-                (Account::GrantHeld(grant), amount),
-            ],
-        ))
+        Ok(holding(grant, job, amount))
     }
 
     /// The entry that ends a job: releases its lien, posts its real `charge`
@@ -284,22 +276,15 @@ impl Ledger {
         if charge > lien {
             return Err(LedgerError::ChargeOverLien { charge, lien });
         }
-        let parts = split(charge, rate, self.balance(Account::GrantSubsidy(grant)));
-        let e = entry(
-            EntryKind::Settle,
-            Some(grant),
-            Some(job),
-            &[
-                (Account::GrantHeld(grant), -lien),
-                (Account::GrantAvailable(grant), lien - charge),
-                (Account::GrantUsed(grant), charge),
-                (Account::GrantSubsidy(grant), -parts.subsidy),
-                (Account::SubsidySpent(grant), parts.subsidy),
-                (Account::TenantDue(project), parts.tenant),
-                (Account::CentreIncome, -parts.tenant),
-            ],
-        );
-        Ok((e, parts))
+        Ok(settlement(
+            grant,
+            job,
+            lien,
+            charge,
+            rate,
+            self.balance(Account::GrantSubsidy(grant)),
+            project,
+        ))
     }
 
     /// Applies an entry, or refuses it and changes nothing. The job checks
@@ -380,6 +365,52 @@ pub fn approval(scheme: SchemeId, grant: GrantId, value: Cents, rate: BasisPoint
             (Account::GrantSubsidy(grant), subsidy),
             (Account::GrantAllocation(grant), -value),
             (Account::GrantAvailable(grant), value),
+        ],
+    )
+}
+
+/// The entry that ends a job: releases its `lien`, posts its real `charge`
+/// (at most the lien) against the grant, and splits it at `rate` between the
+/// scheme (never more than `subsidy_left`, the grant's reserved subsidy) and
+/// the project. Whether the charge fits the lien is for the caller (liens are
+/// rounded up, so a charge for the job's own run always does).
+pub fn settlement(
+    grant: GrantId,
+    job: JobId,
+    lien: Cents,
+    charge: Cents,
+    rate: BasisPoints,
+    subsidy_left: Cents,
+    project: ProjectId,
+) -> (Entry, Split) {
+    let parts = split(charge, rate, subsidy_left);
+    let e = entry(
+        EntryKind::Settle,
+        Some(grant),
+        Some(job),
+        &[
+            (Account::GrantHeld(grant), -lien),
+            (Account::GrantAvailable(grant), lien - charge),
+            (Account::GrantUsed(grant), charge),
+            (Account::GrantSubsidy(grant), -parts.subsidy),
+            (Account::SubsidySpent(grant), parts.subsidy),
+            (Account::TenantDue(project), parts.tenant),
+            (Account::CentreIncome, -parts.tenant),
+        ],
+    );
+    (e, parts)
+}
+
+/// The entry that holds a job's worst case against its grant. Whether the
+/// grant can cover it is for [`Ledger::lien`], or the store, to enforce.
+pub fn holding(grant: GrantId, job: JobId, amount: Cents) -> Entry {
+    entry(
+        EntryKind::Lien,
+        Some(grant),
+        Some(job),
+        &[
+            (Account::GrantAvailable(grant), -amount),
+            (Account::GrantHeld(grant), amount),
         ],
     )
 }

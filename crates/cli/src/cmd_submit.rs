@@ -19,6 +19,9 @@ pub struct SubmitArgs {
     /// Project to charge.
     #[arg(short = 'A', long)]
     account: Option<String>,
+    /// Grant to charge (default: the project's first active grant).
+    #[arg(long)]
+    grant: Option<i64>,
     /// Time limit: minutes, M:S, H:M:S, D-H, D-H:M, D-H:M:S, or 30s/10m/2h/1d.
     #[arg(short = 't', long)]
     time: Option<String>,
@@ -136,6 +139,7 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
     Ok(JobRequest {
         name: f.name.clone(),
         account: f.account.clone(),
+        grant: f.grant,
         time: f.time.clone(),
         cpus,
         mem: f.mem.clone(),

@@ -265,7 +265,7 @@ impl World {
 }
 
 fn application_body(project: &str) -> Value {
-    json!({"project": project, "scheme": "hk", "class": "h800", "gpu_hours": 1, "starts": "2026-01-01", "ends": "2027-01-01",
+    json!({"project": project, "scheme": "hk", "class": "h800", "gpu_hours": 1, "starts": "2026-01-01", "ends": "2099-01-01",
         "justification": {"impact": "important"}})
 }
 

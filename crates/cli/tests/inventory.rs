@@ -11,6 +11,7 @@ fn capacity_follows_the_inventory_and_prices_follow_their_dates() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let server = Server::start(data.path(), &[]);
+    // The first start added this host as the `local` class: one node, one GPU slot, no declared peak.
     server.ok(
         w,
         &[
@@ -36,13 +37,13 @@ fn capacity_follows_the_inventory_and_prices_follow_their_dates() {
     let cap = server.ok(w, &["capacity"]);
     assert!(
         cap.starts_with(
-            "3000 GPUs in 1 resource classes: peak 2968.5 PFLOPS BF16, 5937.0 PFLOPS FP8"
+            "3001 GPUs in 2 resource classes: peak 2968.5 PFLOPS BF16, 5937.0 PFLOPS FP8"
         ),
         "{cap}"
     );
     server.ok(w, &["class", "nodes", "h800", "380"]);
     assert!(
-        server.ok(w, &["capacity"]).starts_with("3040 GPUs"),
+        server.ok(w, &["capacity"]).starts_with("3041 GPUs"),
         "bought 5 more nodes"
     );
 

@@ -38,6 +38,8 @@ pub struct JobRequest {
     pub name: Option<String>,
     /// Project to charge (`-A`).
     pub account: Option<String>,
+    /// Grant to charge (default: the project's first active grant).
+    pub grant: Option<i64>,
     /// Time limit in any Slurm form or with a unit (`10m`).
     pub time: Option<String>,
     /// CPU cores (`-c`).

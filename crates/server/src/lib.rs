@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+mod bootstrap;
 pub mod clock;
 pub mod control;
 pub mod error;
@@ -12,13 +13,12 @@ pub mod policy;
 use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
 use aisc_model::Resources;
 use aisc_sched::Node;
-use aisc_store::{Durability, NewToken, Store, StoreError};
+use aisc_store::{Durability, Store, StoreError};
 use auth::TokenCache;
 use control::{Command, Controller};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{self, OpenOptions};
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -111,10 +111,11 @@ pub async fn run(
     let _lock = lock_data_dir(dir)?;
 
     let store = Store::open(&dir.join("aisc.db"), config.durability).await?;
-    bootstrap_admin(&store, dir).await?;
-    bootstrap_tenancy(&store).await?;
+    bootstrap::admin(&store, dir).await?;
+    bootstrap::tenancy(&store).await?;
 
     let host = aisc_engine::discover(config.fake_gpus.as_ref());
+    bootstrap::open_grant(&store, &host).await?;
     if host.gpus.is_empty() {
         eprintln!(
             "aisc: {}; jobs that ask for GPUs will be refused (use --fake-gpus N to test)",
@@ -191,119 +192,4 @@ fn lock_data_dir(dir: &Path) -> Result<Flock<fs::File>, ServerError> {
         .map_err(io_err("cannot open lock file", &path))?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock)
         .map_err(|_| ServerError::Locked(dir.display().to_string()))
-}
-
-/// On an empty database: creates the `admin` account and writes its token to
-/// `<data-dir>/admin-token` (mode 0600). The token itself is never logged.
-///
-/// Crash-safe: the token goes to `admin-token.tmp` first, the account and the
-/// token's hash commit together, and only then is the file renamed into place;
-/// a start that finds the temporary file beside a committed account finishes
-/// the rename.
-async fn bootstrap_admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
-    let path = dir.join("admin-token");
-    let tmp = dir.join("admin-token.tmp");
-    if store.user_count().await? > 0 {
-        if tmp.exists() && !path.exists() {
-            fs::rename(&tmp, &path).map_err(io_err("cannot write", &path))?;
-        }
-        return Ok(());
-    }
-    let now = clock::now_ms();
-    let token = auth::new_token();
-    let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err("cannot write", &tmp))?;
-    writeln!(f, "{token}")
-        .and_then(|()| f.sync_all())
-        .map_err(io_err("cannot write", &tmp))?;
-    let hash = auth::hash_token(&token);
-    let first = NewToken {
-        user: aisc_model::UserId(0),
-        token_hash: hash,
-        label: "admin (first start)".into(),
-        scope: "full".into(),
-        created_ms: now,
-        expires_ms: None,
-    };
-    let audit = aisc_store::NewAudit {
-        at_ms: now,
-        actor: "system".into(),
-        action: "user.create".into(),
-        target: "user:admin".into(),
-        summary: "first start: created the admin account and its first API token".into(),
-        source: "local".into(),
-    };
-    store
-        .create_user_with_token(
-            aisc_store::NewUser {
-                name: "admin".into(),
-                role: "admin".into(),
-                password_hash: None,
-                created_ms: now,
-            },
-            first,
-            audit,
-        )
-        .await?;
-    fs::rename(&tmp, &path).map_err(io_err("cannot write", &path))?;
-    eprintln!(
-        "aisc: created the admin account; its API token is in {} (mode 0600)",
-        path.display()
-    );
-    Ok(())
-}
-
-/// On a store without organisations: creates organisation `local` and project
-/// `default` with the `admin` user as its PI, so that a new centre's first
-/// `aisc submit` works without any administration.
-async fn bootstrap_tenancy(store: &Store) -> Result<(), ServerError> {
-    if !store.orgs().await?.is_empty() {
-        return Ok(());
-    }
-    let now = clock::now_ms();
-    let system = |action: &str, target: &str, summary: &str| aisc_store::NewAudit {
-        at_ms: now,
-        actor: "system".into(),
-        action: action.into(),
-        target: target.into(),
-        summary: summary.into(),
-        source: "local".into(),
-    };
-    let org = store
-        .tenancy(
-            aisc_store::TenancyChange::CreateOrg {
-                name: "local".into(),
-                kind: "research-institute".into(),
-                at_ms: now,
-            },
-            Some(system(
-                "org.create",
-                "org:local",
-                "first start: the local organisation",
-            )),
-        )
-        .await?;
-    let admin = store.user_id("admin").await?;
-    store
-        .tenancy(
-            aisc_store::TenancyChange::CreateProject {
-                org: aisc_model::OrgId(org),
-                name: "default".into(),
-                title: "Default project".into(),
-                pi: admin,
-                at_ms: now,
-            },
-            Some(system(
-                "project.create",
-                "project:default",
-                "first start: the default project, admin as PI",
-            )),
-        )
-        .await?;
-    Ok(())
 }

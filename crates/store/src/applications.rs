@@ -396,6 +396,24 @@ impl Store {
         r.as_ref().map(grant_row).ok_or(StoreError::NotFound)?
     }
 
+    /// A project's grants whose period includes `at_ms`, oldest first.
+    pub async fn active_grants(
+        &self,
+        project: ProjectId,
+        at_ms: i64,
+    ) -> Result<Vec<GrantRow>, StoreError> {
+        let rows = sqlx::query(concat!(
+            grant_select!(),
+            " WHERE g.project_id = ? AND g.starts_ms <= ? AND ? < g.ends_ms ORDER BY g.id"
+        ))
+        .bind(project.0)
+        .bind(at_ms)
+        .bind(at_ms)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(grant_row).collect()
+    }
+
     /// Every grant, newest first.
     pub async fn grants(&self) -> Result<Vec<GrantRow>, StoreError> {
         let rows = sqlx::query(concat!(grant_select!(), " ORDER BY g.id DESC"))

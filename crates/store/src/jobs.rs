@@ -21,6 +21,20 @@ pub struct NewJob {
     pub submit_ms: i64,
     /// The project it is charged to.
     pub project: Option<ProjectId>,
+    /// The grant it is charged to, at what price, and its lien.
+    pub charging: Option<Charging>,
+}
+
+/// What a job is charged to: a grant, the list price per GPU-hour in force
+/// when it was submitted, and the lien its worst case holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charging {
+    /// The grant.
+    pub grant: i64,
+    /// HK cents per GPU-hour.
+    pub price_cents: i64,
+    /// HK cents held while it is admitted or running.
+    pub lien_cents: i64,
 }
 
 /// A job as stored.
@@ -86,6 +100,8 @@ pub struct JobRow {
     pub project: Option<ProjectId>,
     /// That project's organisation.
     pub org: Option<OrgId>,
+    /// The grant it is charged to, at what price, and its lien.
+    pub charging: Option<Charging>,
 }
 
 /// One recorded transition.
@@ -200,7 +216,7 @@ macro_rules! columns {
     () => {
         "j.id, j.owner_id, u.name AS owner_name, j.name, j.account, j.state, j.reason, j.held, \
     j.gpus, j.cpus, j.mem_mb, j.gpu_type, j.time_limit_s, j.submit_ms, j.start_ms, j.end_ms, j.node, j.gpu_ids, \
-    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org"
+    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org, j.grant_id, j.price_cents, j.lien_cents"
     };
 }
 
@@ -248,7 +264,7 @@ pub(crate) fn push_insert<'a>(
 ) {
     q.push(
         "INSERT INTO jobs (id, owner_id, name, account, state, reason, held, gpus, cpus, mem_mb, gpu_type, \
-         time_limit_s, spec, submit_ms, project_id) ",
+         time_limit_s, spec, submit_ms, project_id, grant_id, price_cents, lien_cents) ",
     );
     q.push_values(
         jobs.iter().zip(specs).enumerate(),
@@ -268,7 +284,10 @@ pub(crate) fn push_insert<'a>(
                 .push_bind(to_i64(s.time_limit_s))
                 .push_bind(spec.as_str())
                 .push_bind(job.submit_ms)
-                .push_bind(job.project.map(|p| p.0));
+                .push_bind(job.project.map(|p| p.0))
+                .push_bind(job.charging.map(|c| c.grant))
+                .push_bind(job.charging.map(|c| c.price_cents))
+                .push_bind(job.charging.map(|c| c.lien_cents));
         },
     );
 }
@@ -542,6 +561,18 @@ fn read_row(r: &SqliteRow, with_spec: bool) -> Result<JobRow, StoreError> {
         cpu_ms: r.try_get::<Option<i64>, _>("cpu_ms")?.map(to_u64),
         project: r.try_get::<Option<i64>, _>("project_id")?.map(ProjectId),
         org: r.try_get::<Option<i64>, _>("project_org")?.map(OrgId),
+        charging: match (
+            r.try_get::<Option<i64>, _>("grant_id")?,
+            r.try_get::<Option<i64>, _>("price_cents")?,
+            r.try_get::<Option<i64>, _>("lien_cents")?,
+        ) {
+            (Some(grant), Some(price_cents), Some(lien_cents)) => Some(Charging {
+                grant,
+                price_cents,
+                lien_cents,
+            }),
+            _ => None,
+        },
     })
 }
 

@@ -24,7 +24,7 @@ pub use applications::{
 pub use audit::{AuditRow, NewAudit, Verification};
 pub use error::StoreError;
 pub use inventory::{ClassRow, InventoryChange, PriceRow};
-pub use jobs::{Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
+pub use jobs::{Charging, Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
 pub use ledger::{NewEntry, Refusal};
 pub use schemes::{EntryFor, SchemeRow};
 pub use tenancy::{OrgRow, ProjectRow, TenancyChange};

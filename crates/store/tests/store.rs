@@ -70,6 +70,7 @@ fn new_job(owner: UserId, name: &str) -> NewJob {
         reason: "Priority".into(),
         submit_ms: 1000,
         project: None,
+        charging: None,
     }
 }
 

@@ -9,7 +9,7 @@ use crate::control::{CancelOutcome, Command, Queued};
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize, job_visibility};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
-use aisc_store::{JobFilter, JobRow, NewJob};
+use aisc_store::{Charging, JobFilter, JobRow, NewJob};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -39,11 +39,13 @@ pub async fn submit(
     caller: Caller,
     Body(req): Body<JobRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let req_grant = req.grant;
     let resolved = req.resolve()?;
     check_fits(&state, &resolved.spec)?;
     let mut spec = resolved.spec;
     let project = submit_project(&state, &caller, spec.account.as_deref()).await?;
     spec.account = Some(project.1.clone());
+    let charging = charge_to(&state, project.0, &project.1, req_grant, &spec).await?;
     let reason = if spec.hold { "Held" } else { "Priority" };
     let new = NewJob {
         owner: caller.user.id,
@@ -51,6 +53,7 @@ pub async fn submit(
         reason: reason.into(),
         submit_ms: now_ms(),
         project: Some(project.0),
+        charging: Some(charging),
     };
     let r = &spec.resources;
     let summary = format!(
@@ -124,6 +127,49 @@ async fn submit_project(
             Ok((p.id, p.name))
         }
     }
+}
+
+/// The grant a job is charged to (the one named, or the project's first active
+/// one), the list price in force now for its resource class, and the lien of
+/// the job's worst case: all its GPUs for its whole time limit.
+async fn charge_to(
+    state: &AppState,
+    project: aisc_model::ProjectId,
+    project_name: &str,
+    named: Option<i64>,
+    spec: &aisc_model::JobSpec,
+) -> Result<Charging, ApiError> {
+    let now = now_ms();
+    let active = state.store.active_grants(project, now).await?;
+    let grant = match named {
+        Some(id) => active.into_iter().find(|g| g.id == id).ok_or_else(|| {
+            ApiError::invalid("grant", format!("grant {id} is not an active grant of project {project_name}"), None)
+        })?,
+        None => active.into_iter().next().ok_or_else(|| {
+            ApiError::invalid(
+                "grant",
+                format!("project {project_name} has no active grant: apply for one (aisc apply), or name one with --grant"),
+                None,
+            )
+        })?,
+    };
+    let price = state
+        .store
+        .price_at(grant.class, now)
+        .await?
+        .map_or(grant.price_cents, |p| p.cents_per_gpu_hour);
+    let lien = aisc_billing::rating::lien(
+        spec.resources.gpus,
+        spec.time_limit_s,
+        aisc_billing::rating::Price {
+            per_gpu_hour: aisc_billing::money::Cents(price),
+        },
+    );
+    Ok(Charging {
+        grant: grant.id,
+        price_cents: price,
+        lien_cents: lien.0,
+    })
 }
 
 /// Refuses a job that could never run on this host, naming the limit.
