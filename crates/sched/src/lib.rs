@@ -6,7 +6,10 @@
 //! id (submission) order; a job starts when every GPU, CPU and MiB it asks
 //! for is free on one node; the first job that does not fit waits with reason
 //! `Resources` and every job behind it waits with reason `Priority`, so a big
-//! job is never starved by small ones behind it. Held jobs are skipped.
+//! job is never starved by small ones behind it. Held jobs are skipped. A job
+//! whose lien (its worst-case cost) does not fit what its grant has available
+//! waits with reason `GrantExhausted` and does not hold up other jobs; the
+//! jobs a plan starts never hold more of a grant than it has.
 
 use aisc_model::{JobId, PendingReason, Resources};
 use serde::{Deserialize, Serialize};
@@ -44,6 +47,15 @@ pub struct RunningJob {
     pub placement: Placement,
 }
 
+/// What starting a job holds against its grant: the lien of its worst case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cost {
+    /// The grant.
+    pub grant: i64,
+    /// HK cents held.
+    pub amount: i64,
+}
+
 /// A job waiting to start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingJob {
@@ -55,6 +67,8 @@ pub struct PendingJob {
     pub gpu_type: Option<String>,
     /// Held by its owner: never started until released.
     pub held: bool,
+    /// What it holds against its grant when it starts, if it is charged to one.
+    pub cost: Option<Cost>,
 }
 
 /// Everything `plan` looks at.
@@ -66,6 +80,8 @@ pub struct Snapshot {
     pub running: Vec<RunningJob>,
     /// Jobs waiting, in any order.
     pub pending: Vec<PendingJob>,
+    /// What each grant has available for new liens, HK cents (absent: nothing).
+    pub grant_available: std::collections::BTreeMap<i64, i64>,
 }
 
 /// A job to start now, and where.
@@ -112,11 +128,18 @@ pub fn plan(snapshot: &Snapshot, _now: u64) -> Plan {
     let mut order: Vec<&PendingJob> = snapshot.pending.iter().collect();
     order.sort_by_key(|j| j.id);
 
+    let mut available = snapshot.grant_available.clone();
     let mut out = Plan::default();
     let mut blocked = false;
     for job in order {
         if job.held {
             out.waiting.push((job.id, PendingReason::Held));
+            continue;
+        }
+        if let Some(c) = job.cost
+            && available.get(&c.grant).copied().unwrap_or(0) < c.amount
+        {
+            out.waiting.push((job.id, PendingReason::GrantExhausted));
             continue;
         }
         if blocked {
@@ -127,6 +150,9 @@ pub fn plan(snapshot: &Snapshot, _now: u64) -> Plan {
             Some(node) => {
                 let placement = allocate(&free[node], node, job);
                 take(&mut free[node], &placement);
+                if let Some(c) = job.cost {
+                    *available.entry(c.grant).or_insert(0) -= c.amount;
+                }
                 out.starts.push(Start {
                     id: job.id,
                     placement,

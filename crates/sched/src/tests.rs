@@ -24,6 +24,7 @@ fn job(id: i64, gpus: u32) -> PendingJob {
         },
         gpu_type: None,
         held: false,
+        cost: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn fifo_head_blocks_and_the_rest_wait_for_priority() {
         nodes: vec![node(8)],
         running: vec![],
         pending: vec![job(3, 1), job(1, 6), job(2, 4)],
+        ..Default::default()
     };
     let p = plan(&snap, 0);
     assert_eq!(p.starts.len(), 1);
@@ -62,6 +64,7 @@ fn running_jobs_hold_their_gpus() {
         nodes: vec![node(4)],
         running,
         pending: vec![job(2, 2)],
+        ..Default::default()
     };
     let p = plan(&snap, 0);
     assert_eq!(p.starts[0].placement.gpus, vec![1, 3]);
@@ -75,6 +78,7 @@ fn held_jobs_are_skipped_without_blocking() {
         nodes: vec![node(1)],
         running: vec![],
         pending: vec![held, job(2, 1)],
+        ..Default::default()
     };
     let p = plan(&snap, 0);
     assert_eq!(p.starts[0].id, JobId(2));
@@ -96,6 +100,7 @@ fn best_fit_keeps_the_empty_node_whole() {
         nodes: vec![node(8), node(8)],
         running,
         pending: vec![job(2, 2)],
+        ..Default::default()
     };
     assert_eq!(plan(&snap, 0).starts[0].placement.node, 1);
 }
@@ -113,10 +118,38 @@ fn gpu_type_must_match() {
             nodes: vec![a, h],
             running: vec![],
             pending: vec![j],
+            ..Default::default()
         },
         0,
     );
     assert_eq!(p.starts[0].placement.node, 1);
+}
+
+#[test]
+fn a_grant_that_cannot_cover_the_lien_holds_back_only_its_own_jobs() {
+    let charged = |id: i64, grant: i64, amount: i64| PendingJob {
+        cost: Some(Cost { grant, amount }),
+        ..job(id, 1)
+    };
+    let snap = Snapshot {
+        nodes: vec![node(8)],
+        running: vec![],
+        pending: vec![
+            charged(1, 7, 60),
+            charged(2, 7, 60),
+            charged(3, 8, 10),
+            charged(4, 7, 40),
+        ],
+        grant_available: [(7, 100), (8, 10)].into(),
+    };
+    let p = plan(&snap, 0);
+    let started: Vec<JobId> = p.starts.iter().map(|s| s.id).collect();
+    assert_eq!(
+        started,
+        vec![JobId(1), JobId(3), JobId(4)],
+        "job 2 would overspend grant 7; 3 and 4 still start"
+    );
+    assert_eq!(p.waiting, vec![(JobId(2), PendingReason::GrantExhausted)]);
 }
 
 #[test]
@@ -126,6 +159,7 @@ fn cpu_only_jobs_fit_on_gpu_less_nodes() {
             nodes: vec![node(0)],
             running: vec![],
             pending: vec![job(1, 0), job(2, 1)],
+            ..Default::default()
         },
         0,
     );
@@ -134,9 +168,25 @@ fn cpu_only_jobs_fit_on_gpu_less_nodes() {
 }
 
 fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
-    let nodes = prop::collection::vec((0u32..=8, 1u32..=16, 1u64..=64), 1..6);
-    let pending = prop::collection::vec((0u32..=9, 1u32..=16, 1u64..=64, any::<bool>()), 0..40);
-    (nodes, pending).prop_map(|(nodes, pending)| Snapshot {
+    let nodes = prop::collection::vec((0u32..=8, 4u32..=64, 16u64..=256), 1..6);
+    let pending = prop::collection::vec(
+        (
+            0u32..=9,
+            1u32..=8,
+            1u64..=32,
+            any::<bool>(),
+            0i64..3,
+            0i64..50,
+        ),
+        0..40,
+    );
+    let grants = prop::collection::vec(0i64..200, 3);
+    (nodes, pending, grants).prop_map(|(nodes, pending, grants)| Snapshot {
+        grant_available: grants
+            .into_iter()
+            .enumerate()
+            .map(|(g, a)| (g as i64, a))
+            .collect(),
         nodes: nodes
             .into_iter()
             .enumerate()
@@ -154,7 +204,7 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
         pending: pending
             .into_iter()
             .enumerate()
-            .map(|(i, (g, c, m, held))| PendingJob {
+            .map(|(i, (g, c, m, held, grant, cost))| PendingJob {
                 id: JobId(i as i64),
                 request: Resources {
                     gpus: g,
@@ -163,6 +213,10 @@ fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
                 },
                 gpu_type: None,
                 held: held && i % 5 == 0,
+                cost: (i % 3 != 0).then_some(Cost {
+                    grant,
+                    amount: cost,
+                }),
             })
             .collect(),
     })
@@ -176,6 +230,16 @@ fn apply(snap: &Snapshot, p: &Plan) -> Snapshot {
         id: s.id,
         placement: s.placement.clone(),
     }));
+    for s in &p.starts {
+        if let Some(c) = snap
+            .pending
+            .iter()
+            .find(|j| j.id == s.id)
+            .and_then(|j| j.cost)
+        {
+            *next.grant_available.entry(c.grant).or_insert(0) -= c.amount;
+        }
+    }
     next.pending.retain(|j| !started.contains(&j.id));
     next
 }
@@ -221,6 +285,21 @@ proptest! {
         let mut want: Vec<JobId> = snap.pending.iter().map(|j| j.id).collect();
         want.sort();
         prop_assert_eq!(ids, want);
+    }
+
+    #[test]
+    fn no_grant_is_overspent(snap in arb_snapshot()) {
+        let p = plan(&snap, 0);
+        for (grant, available) in &snap.grant_available {
+            let held: i64 = p
+                .starts
+                .iter()
+                .filter_map(|s| snap.pending.iter().find(|j| j.id == s.id).and_then(|j| j.cost))
+                .filter(|c| c.grant == *grant)
+                .map(|c| c.amount)
+                .sum();
+            prop_assert!(held <= *available, "grant {} holds {} of {}", grant, held, available);
+        }
     }
 
     #[test]
