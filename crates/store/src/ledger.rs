@@ -135,3 +135,77 @@ impl Store {
         )
     }
 }
+
+/// One charged job in a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    /// The job.
+    pub job: i64,
+    /// Its name.
+    pub name: String,
+    /// The grant charged.
+    pub grant: i64,
+    /// When it was settled (epoch ms).
+    pub at_ms: i64,
+    /// GPU-milliseconds metered.
+    pub gpu_ms: i64,
+    /// List price per GPU-hour, cents.
+    pub price_cents: i64,
+    /// The charge at list price, cents.
+    pub charge: i64,
+    /// Paid by the scheme, cents.
+    pub subsidy: i64,
+    /// Owed by the project, cents.
+    pub tenant: i64,
+}
+
+impl Store {
+    /// Whether the job has an entry of this kind (a lien, a settlement).
+    pub async fn has_entry(&self, kind: &str, job: i64) -> Result<bool, StoreError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries WHERE kind = ? AND job_id = ?")
+                .bind(kind)
+                .bind(job)
+                .fetch_one(&self.read)
+                .await?;
+        Ok(n > 0)
+    }
+
+    /// A project's charged jobs settled in [from, to), oldest first.
+    pub async fn statement(
+        &self,
+        project: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<StatementLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.job_id, j.name, e.grant_id, e.at_ms, COALESCE(j.gpu_ms, 0) AS gpu_ms, COALESCE(j.price_cents, 0) AS price_cents, \
+             SUM(CASE WHEN p.account LIKE 'grant/%/used' THEN p.amount ELSE 0 END) AS charge, \
+             SUM(CASE WHEN p.account LIKE 'grant/%/subsidy-spent' THEN p.amount ELSE 0 END) AS subsidy, \
+             SUM(CASE WHEN p.account LIKE 'project/%/due' THEN p.amount ELSE 0 END) AS tenant \
+             FROM jobs j JOIN ledger_entries e ON e.kind = 'settle' AND e.job_id = j.id \
+             JOIN ledger_postings p ON p.entry_id = e.id \
+             WHERE j.project_id = ? AND e.at_ms >= ? AND e.at_ms < ? GROUP BY e.id ORDER BY e.at_ms, e.id",
+        )
+        .bind(project)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatementLine {
+                    job: r.try_get("job_id")?,
+                    name: r.try_get("name")?,
+                    grant: r.try_get("grant_id")?,
+                    at_ms: r.try_get("at_ms")?,
+                    gpu_ms: r.try_get("gpu_ms")?,
+                    price_cents: r.try_get("price_cents")?,
+                    charge: r.try_get("charge")?,
+                    subsidy: r.try_get("subsidy")?,
+                    tenant: r.try_get("tenant")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -25,7 +25,7 @@ pub use audit::{AuditRow, NewAudit, Verification};
 pub use error::StoreError;
 pub use inventory::{ClassRow, InventoryChange, PriceRow};
 pub use jobs::{Charging, Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
-pub use ledger::{NewEntry, Refusal};
+pub use ledger::{NewEntry, Refusal, StatementLine};
 pub use schemes::{EntryFor, SchemeRow};
 pub use tenancy::{OrgRow, ProjectRow, TenancyChange};
 pub use users::{AuthUser, Membership, NewToken, NewUser, TokenRow, UserRow};

@@ -74,6 +74,8 @@ pub async fn submit(
         user: caller.user.name.clone(),
         spec,
         held,
+        project: Some(project.0),
+        charging: Some(charging),
     };
     if state
         .control

@@ -1,5 +1,6 @@
 //! Starting a planned job: stored `admitted` first, then spawned, then `running`.
 
+use super::money::Hold;
 use super::{Active, Controller, Queued, secs_to_ms};
 use crate::clock::now_ms;
 use aisc_engine::LaunchSpec;
@@ -14,6 +15,22 @@ impl Controller {
         q: Queued,
         placement: Placement,
     ) -> Result<(), StoreError> {
+        // The lien first: a job is never admitted without its worst case held.
+        if let Some(c) = q.charging
+            && self.hold(q.id, &c).await? == Hold::Exhausted
+        {
+            let id = q.id;
+            self.pending.insert(id, q);
+            self.reasons
+                .insert(id, aisc_model::PendingReason::GrantExhausted);
+            self.store
+                .change(aisc_store::JobChange::Reasons(vec![(
+                    id,
+                    "GrantExhausted".into(),
+                )]))
+                .await?;
+            return Ok(());
+        }
         let node = self
             .nodes
             .get(placement.node)
@@ -84,6 +101,8 @@ impl Controller {
                     deadline_ms: now.saturating_add(secs_to_ms(q.spec.time_limit_s)),
                     kill: None,
                     placement,
+                    project: q.project,
+                    charging: q.charging,
                 };
                 self.running.insert(q.id, active);
                 self.transition(
@@ -97,6 +116,9 @@ impl Controller {
                 .await
             }
             Err(e) => {
+                if let Some(c) = q.charging {
+                    self.settle(q.id, &c, q.project, 0).await?;
+                }
                 let set = Fields {
                     end_ms: Some(now),
                     ..Default::default()

@@ -14,6 +14,7 @@
 //! - time limits: SIGTERM at the limit, SIGKILL after the grace period.
 
 mod launch;
+mod money;
 mod recover;
 
 pub use launch::expand_pattern;
@@ -43,6 +44,10 @@ pub struct Queued {
     pub spec: JobSpec,
     /// Held until released.
     pub held: bool,
+    /// The project it is charged to.
+    pub project: Option<aisc_model::ProjectId>,
+    /// The grant, price and lien it is charged with.
+    pub charging: Option<aisc_store::Charging>,
 }
 
 /// What cancelling did.
@@ -103,6 +108,8 @@ struct Active {
     start_ms: i64,
     deadline_ms: i64,
     kill: Option<Kill>,
+    project: Option<aisc_model::ProjectId>,
+    charging: Option<aisc_store::Charging>,
 }
 
 /// The loop's state.
@@ -118,6 +125,10 @@ pub struct Controller {
     running: HashMap<JobId, Active>,
     dirty: bool,
     last_pass: Instant,
+    /// What each grant seen has available for new liens, HK cents.
+    grant_available: HashMap<i64, i64>,
+    /// Each grant's subsidy rate, basis points (grants do not change).
+    grant_rates: HashMap<i64, u16>,
 }
 
 /// The shortest time between two scheduling passes: a burst of submissions
@@ -155,6 +166,8 @@ impl Controller {
             running: HashMap::new(),
             dirty: true,
             last_pass: Instant::now(),
+            grant_available: HashMap::new(),
+            grant_rates: HashMap::new(),
         }
     }
 
@@ -273,7 +286,12 @@ impl Controller {
                 }),
             };
             self.store.change_audited(change, audit).await?;
-            self.pending.remove(&id);
+            if let Some(q) = self.pending.remove(&id)
+                && let Some(c) = q.charging
+            {
+                // A lien may remain from an admission that did not complete (a crash): release it.
+                self.settle(id, &c, q.project, 0).await?;
+            }
             self.reasons.remove(&id);
             self.dirty = true;
             return Ok(CancelOutcome::Cancelled);
@@ -457,6 +475,11 @@ impl Controller {
             cpu_ms: Some(usage.cpu_ms),
             ..Default::default()
         };
+        // Settle first: if the server dies before the transition, the next start
+        // finishes the job again and the store refuses the second settlement.
+        if let Some(c) = active.charging {
+            self.settle(id, &c, active.project, usage.gpu_ms).await?;
+        }
         self.transition(id, JobState::Running, state, &reason, end_ms, set)
             .await
     }
@@ -482,7 +505,25 @@ impl Controller {
     }
 
     async fn schedule(&mut self) {
+        let grants: std::collections::BTreeSet<i64> = self
+            .pending
+            .values()
+            .filter(|q| !q.held)
+            .filter_map(|q| q.charging.map(|c| c.grant))
+            .collect();
+        let mut grant_available = std::collections::BTreeMap::new();
+        for g in grants {
+            match self.available(g).await {
+                Ok(a) => {
+                    grant_available.insert(g, a);
+                }
+                Err(e) => {
+                    tracing::error!(grant = g, error = %e, "could not read a grant's balance")
+                }
+            }
+        }
         let snapshot = Snapshot {
+            grant_available,
             nodes: self.nodes.clone(),
             running: self
                 .running
@@ -502,6 +543,10 @@ impl Controller {
                     request: q.spec.resources,
                     gpu_type: q.spec.gpu_type.clone(),
                     held: false,
+                    cost: q.charging.map(|c| aisc_sched::Cost {
+                        grant: c.grant,
+                        amount: c.lien_cents,
+                    }),
                 })
                 .collect(),
         };

@@ -23,6 +23,8 @@ impl Controller {
                         user: row.owner_name.clone(),
                         spec,
                         held: row.held,
+                        project: row.project,
+                        charging: row.charging,
                     };
                     self.pending.insert(row.id, q);
                 }
@@ -151,6 +153,8 @@ impl Controller {
             start_ms,
             deadline_ms: start_ms.saturating_add(secs_to_ms(row.time_limit_s)),
             kill,
+            project: row.project,
+            charging: row.charging,
         }
     }
 }

@@ -1,0 +1,122 @@
+//! The control loop's side of the ledger: a lien when a job is admitted, its
+//! release and the real charge when the job ends.
+//!
+//! Guarantees: a lien is posted before the job is stored `admitted` (so a
+//! started job always holds one); a job's lien is released at most once (the
+//! store refuses a second settlement); the charge never exceeds the lien (a
+//! job that ran past its limit during the kill grace is charged the lien).
+
+use super::Controller;
+use crate::clock::now_ms;
+use aisc_billing::ledger::{Account, holding, settlement};
+use aisc_billing::money::{BasisPoints, Cents};
+use aisc_billing::rating::{Price, charge};
+use aisc_model::{GrantId, JobId, ProjectId};
+use aisc_store::{Charging, Refusal, StoreError};
+
+/// What became of a request to hold a job's lien.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hold {
+    /// The lien is held (now, or from an earlier attempt).
+    Held,
+    /// The grant cannot cover it.
+    Exhausted,
+}
+
+impl Controller {
+    /// What a grant has available for new liens (read from the ledger once, then kept up to date here).
+    pub(super) async fn available(&mut self, grant: i64) -> Result<i64, StoreError> {
+        if let Some(a) = self.grant_available.get(&grant) {
+            return Ok(*a);
+        }
+        let a = self
+            .store
+            .balance(&Account::GrantAvailable(GrantId(grant)).key())
+            .await?;
+        self.grant_available.insert(grant, a);
+        Ok(a)
+    }
+
+    /// Holds a job's worst case against its grant, before it is admitted.
+    pub(super) async fn hold(&mut self, job: JobId, c: &Charging) -> Result<Hold, StoreError> {
+        let e = holding(GrantId(c.grant), job, Cents(c.lien_cents));
+        let memo = format!("lien of job {job}");
+        match self
+            .store
+            .post(crate::money::to_store(&e, None, now_ms(), memo), None)
+            .await
+        {
+            Ok(_) => {
+                // Adjust the cache only where it holds the ledger's figure; otherwise it is read when needed.
+                if let Some(a) = self.grant_available.get_mut(&c.grant) {
+                    *a -= c.lien_cents;
+                }
+                Ok(Hold::Held)
+            }
+            Err(StoreError::Ledger(Refusal::Duplicate)) => Ok(Hold::Held),
+            Err(StoreError::Ledger(Refusal::Overdrawn(..))) => {
+                // Someone else's change moved the grant: read it again.
+                self.grant_available.remove(&c.grant);
+                Ok(Hold::Exhausted)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Releases a job's lien and posts what it really used (`gpu_ms` at its
+    /// price, at most the lien), split between the scheme and the project.
+    /// Does nothing for a job that holds no lien, or was settled already.
+    pub(super) async fn settle(
+        &mut self,
+        job: JobId,
+        c: &Charging,
+        project: Option<ProjectId>,
+        gpu_ms: u64,
+    ) -> Result<(), StoreError> {
+        if !self.store.has_entry("lien", job.0).await? {
+            return Ok(());
+        }
+        let rate = match self.grant_rates.get(&c.grant) {
+            Some(r) => *r,
+            None => {
+                let g = self.store.grant(c.grant).await?;
+                self.grant_rates.insert(c.grant, g.rate_bp);
+                g.rate_bp
+            }
+        };
+        let grant = GrantId(c.grant);
+        let lien = Cents(c.lien_cents);
+        let cost = charge(
+            gpu_ms,
+            Price {
+                per_gpu_hour: Cents(c.price_cents),
+            },
+        )
+        .min(lien);
+        let subsidy_left = Cents(
+            self.store
+                .balance(&Account::GrantSubsidy(grant).key())
+                .await?,
+        );
+        let project = project.unwrap_or(ProjectId(0));
+        let rate = BasisPoints::new(rate).unwrap_or(BasisPoints::FULL);
+        let (e, _) = settlement(grant, job, lien, cost, rate, subsidy_left, project);
+        match self
+            .store
+            .post(
+                crate::money::to_store(&e, None, now_ms(), format!("job {job}")),
+                None,
+            )
+            .await
+        {
+            Ok(_) => {
+                if let Some(a) = self.grant_available.get_mut(&c.grant) {
+                    *a += (lien - cost).0;
+                }
+                Ok(())
+            }
+            Err(StoreError::Ledger(Refusal::Duplicate)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
