@@ -3,6 +3,7 @@
 use crate::client::Client;
 use crate::format::{short_time, table};
 use aisc_server::api::applications::{ApplicationView, GrantView};
+use aisc_server::api::statements::Statement;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -296,6 +297,86 @@ pub async fn grants(a: GrantsArgs) -> Result<ExitCode> {
                 "HELD",
                 "REMAINING",
                 "ENDS (UTC)"
+            ],
+            &rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct StatementArgs {
+    /// Project.
+    #[arg(long)]
+    project: String,
+    /// Month, YYYY-MM.
+    #[arg(long)]
+    month: String,
+    /// Print CSV (for spreadsheets) instead of a table.
+    #[arg(long)]
+    csv: bool,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+}
+
+pub async fn statement(a: StatementArgs) -> Result<ExitCode> {
+    let client = Client::from_env()?;
+    let path = format!("/api/v1/projects/{}/statement", a.project);
+    if a.csv {
+        let req = client
+            .request(reqwest::Method::GET, &path)
+            .query(&[("month", a.month.as_str()), ("format", "csv")]);
+        print!("{}", client.send(req).await?.text().await?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let req = client
+        .request(reqwest::Method::GET, &path)
+        .query(&[("month", a.month.as_str())]);
+    let s: Statement = client.send(req).await?.json().await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Statement of project {} for {}", s.project, s.month);
+    let mut rows: Vec<Vec<String>> = s
+        .lines
+        .iter()
+        .map(|l| {
+            vec![
+                l.job.to_string(),
+                l.name.clone(),
+                l.grant.to_string(),
+                format!("{:.3}", l.gpu_seconds),
+                l.price_per_gpu_hour.clone(),
+                l.charge.clone(),
+                l.subsidy.clone(),
+                l.tenant.clone(),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "TOTAL".into(),
+        String::new(),
+        String::new(),
+        format!("{:.3}", s.gpu_seconds),
+        String::new(),
+        s.charge,
+        s.subsidy,
+        s.tenant,
+    ]);
+    print!(
+        "{}",
+        table(
+            &[
+                "JOB",
+                "NAME",
+                "GRANT",
+                "GPU-SECONDS",
+                "PRICE/GPU-HOUR",
+                "CHARGE",
+                "SUBSIDY",
+                "YOURS"
             ],
             &rows
         )

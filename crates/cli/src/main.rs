@@ -82,6 +82,8 @@ enum Cmd {
     Decide(cmd_grants::DecideArgs),
     /// Grants with their amount, used, held and remaining.
     Grants(cmd_grants::GrantsArgs),
+    /// A project's monthly statement: every charge, its subsidy and the project's share.
+    Statement(cmd_grants::StatementArgs),
 }
 
 fn main() -> ExitCode {
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
             Cmd::Review(a) => cmd_grants::review(a).await,
             Cmd::Decide(a) => cmd_grants::decide(a).await,
             Cmd::Grants(a) => cmd_grants::grants(a).await,
+            Cmd::Statement(a) => cmd_grants::statement(a).await,
         }
     });
     match result {

@@ -71,6 +71,7 @@ const TABLE: &[Row] = &[
     ("POST",   "/api/v1/applications/{id}/decision",        [ALL,         FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/grants",                            [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("GET",    "/api/v1/grants/{id}",                       [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
+    ("GET",    "/api/v1/projects/{project}/statement",      [ALL,         ALL,         NF,          OWN,         OWN,         (403, 404)]),
 ];
 
 const PASSWORD: &str = "a password long enough";
@@ -236,6 +237,10 @@ impl World {
                 Some(json!({"approve": false, "reason": "not now"})),
             ),
             "/api/v1/grants/{id}" => (format!("/api/v1/grants/{}", self.grant[t]), None),
+            "/api/v1/projects/{project}/statement" => (
+                format!("/api/v1/projects/{project}/statement?month=2026-11"),
+                None,
+            ),
             "/api/v1/schemes/{scheme}" => ("/api/v1/schemes/hk".into(), None),
             "/api/v1/resource-classes/{class}/nodes" => (
                 "/api/v1/resource-classes/h800/nodes".into(),

@@ -6,7 +6,7 @@
 //! | centre `auditor` | read everything; change nothing |
 //! | organisation admin | read and manage the organisation, its projects and their jobs |
 //! | project `pi` | read and manage the project (members), read and act on all its jobs, submit |
-//! | project `member` | read the project, submit to it, read and act on their own jobs |
+//! | project `member` | read the project, submit to it, read and act on their own jobs (not its statements) |
 //! | anyone else | nothing of that tenant: it answers 404, never 403, so nothing leaks that it exists |
 //!
 //! Centre-wide things (users, organisations, the audit trail) are not tenant
@@ -70,6 +70,8 @@ pub enum Access {
     Submit,
     /// Change membership, create projects (projects, organisations), or anything centre-wide.
     Manage,
+    /// Read financial records: statements (PIs and organisation administrators; auditors).
+    Finances,
 }
 
 fn role_in(caller: &Caller, project: ProjectId) -> Option<ProjectRole> {
@@ -93,7 +95,7 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
     }
     let forbidden = |why: &str| Err(ApiError::Forbidden(why.to_string()));
     if role == "auditor" {
-        return if access == Access::Read {
+        return if matches!(access, Access::Read | Access::Finances) {
             Ok(())
         } else {
             forbidden("auditors read; they change nothing")
@@ -138,8 +140,12 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
                 Access::Read => Ok(()),
                 Access::Submit if member.is_some() => Ok(()),
                 Access::Submit => forbidden(&format!("you are not a member of project {name}")),
-                Access::Manage | Access::Act if member == Some(ProjectRole::Pi) || admins => Ok(()),
-                Access::Manage | Access::Act => {
+                Access::Manage | Access::Act | Access::Finances
+                    if member == Some(ProjectRole::Pi) || admins =>
+                {
+                    Ok(())
+                }
+                Access::Manage | Access::Act | Access::Finances => {
                     forbidden(&format!("only the PI of project {name} may do that"))
                 }
             }
@@ -287,6 +293,27 @@ mod tests {
             status(authorize(&stranger, Access::Read, Resource::Centre)),
             403
         );
+    }
+
+    #[test]
+    fn statements_are_for_pis_org_admins_and_auditors() {
+        let p = Resource::Project {
+            name: "p1",
+            id: ProjectId(1),
+            org: OrgId(1),
+        };
+        let status_of = |c: &Caller| status(authorize(c, Access::Finances, p));
+        assert_eq!(
+            status_of(&caller("user", &[(1, 1, ProjectRole::Pi)], &[])),
+            200
+        );
+        assert_eq!(status_of(&caller("user", &[], &[1])), 200);
+        assert_eq!(status_of(&caller("auditor", &[], &[])), 200);
+        assert_eq!(
+            status_of(&caller("user", &[(1, 1, ProjectRole::Member)], &[])),
+            403
+        );
+        assert_eq!(status_of(&caller("user", &[], &[])), 404);
     }
 
     #[test]

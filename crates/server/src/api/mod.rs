@@ -7,6 +7,7 @@ pub mod identity;
 pub mod inventory;
 pub mod jobs;
 pub mod schemes;
+pub mod statements;
 pub mod tenancy;
 pub mod types;
 
@@ -38,7 +39,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         tenancy::show_project, tenancy::set_member, tenancy::remove_member, inventory::list_classes, inventory::create_class,
         inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity, schemes::create, schemes::list,
         schemes::show, applications::apply, applications::list, applications::show, applications::review, applications::decide,
-        applications::list_grants, applications::show_grant),
+        applications::list_grants, applications::show_grant, statements::statement),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
@@ -46,7 +47,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         tenancy::MemberRequest, inventory::ClassRequest, inventory::ClassView, inventory::NodesRequest, inventory::PriceRequest,
         inventory::PriceView, inventory::CapacityView, schemes::SchemeRequest, schemes::SchemeView, aisc_model::scheme::Criterion,
         applications::ApplicationRequest, applications::ReviewRequest, applications::DecisionRequest, applications::ReviewView,
-        applications::ApplicationView, applications::GrantView)),
+        applications::ApplicationView, applications::GrantView, statements::Statement, statements::StatementLineView)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -95,6 +96,10 @@ pub fn router(state: AppState) -> Router {
             get(tenancy::list_projects).post(tenancy::create_project),
         )
         .route("/api/v1/projects/{project}", get(tenancy::show_project))
+        .route(
+            "/api/v1/projects/{project}/statement",
+            get(statements::statement),
+        )
         .route(
             "/api/v1/projects/{project}/members/{user}",
             axum::routing::put(tenancy::set_member).delete(tenancy::remove_member),

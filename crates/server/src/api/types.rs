@@ -1,5 +1,7 @@
 //! What the API sends back.
 
+use aisc_billing::money::Cents;
+use aisc_billing::rating::{Price, charge};
 use aisc_model::units::format_duration;
 use aisc_store::{JobEvent, JobRow};
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,14 @@ pub struct JobView {
     pub gpu_seconds: Option<f64>,
     /// Metered CPU-seconds (cores held x wall seconds).
     pub cpu_seconds: Option<f64>,
+    /// The grant it is charged to.
+    pub grant: Option<i64>,
+    /// List price per GPU-hour it is charged at (`HK$10.00`).
+    pub price_per_gpu_hour: Option<String>,
+    /// Its worst case, held against the grant while it is admitted or running.
+    pub lien: Option<String>,
+    /// What it cost at list price, once it has ended (GPU-seconds x price, at most the lien).
+    pub charge: Option<String>,
 }
 
 /// One state transition.
@@ -218,6 +228,20 @@ impl JobView {
             wall_seconds: secs(r.wall_ms),
             gpu_seconds: secs(r.gpu_ms),
             cpu_seconds: secs(r.cpu_ms),
+            grant: r.charging.map(|c| c.grant),
+            price_per_gpu_hour: r.charging.map(|c| Cents(c.price_cents).to_string()),
+            lien: r.charging.map(|c| Cents(c.lien_cents).to_string()),
+            charge: r.charging.filter(|_| r.state.is_terminal()).map(|c| {
+                let gpu_ms = r.gpu_ms.unwrap_or(0);
+                charge(
+                    gpu_ms,
+                    Price {
+                        per_gpu_hour: Cents(c.price_cents),
+                    },
+                )
+                .min(Cents(c.lien_cents))
+                .to_string()
+            }),
         }
     }
 }

@@ -1,0 +1,173 @@
+//! Monthly statements: every charge of a project's jobs settled in a month,
+//! from the ledger, with totals that match it to the cent.
+
+use crate::AppState;
+use crate::api::extract::Query;
+use crate::api::types::rfc3339;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize};
+use aisc_billing::money::Cents;
+use aisc_store::StoreError;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Which month, and how.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatementParams {
+    /// The month, YYYY-MM (Hong Kong time).
+    month: String,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// One charged job.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatementLineView {
+    /// Job.
+    pub job: i64,
+    /// Job name.
+    pub name: String,
+    /// Grant charged.
+    pub grant: i64,
+    /// When it was charged.
+    pub charged_at: String,
+    /// GPU-seconds.
+    pub gpu_seconds: f64,
+    /// List price per GPU-hour.
+    pub price_per_gpu_hour: String,
+    /// Charge at list price.
+    pub charge: String,
+    /// Paid by the scheme.
+    pub subsidy: String,
+    /// Owed by the project.
+    pub tenant: String,
+}
+
+/// A project's statement for a month.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Statement {
+    /// Project.
+    pub project: String,
+    /// Month (YYYY-MM).
+    pub month: String,
+    /// Every charge, oldest first.
+    pub lines: Vec<StatementLineView>,
+    /// Total GPU-seconds.
+    pub gpu_seconds: f64,
+    /// Total charge.
+    pub charge: String,
+    /// Total subsidy.
+    pub subsidy: String,
+    /// Total owed by the project.
+    pub tenant: String,
+    /// The totals in HK cents: charge, subsidy, tenant.
+    pub cents: [i64; 3],
+}
+
+/// A project's statement for a month (its PI, its organisation's administrators, auditors).
+#[utoipa::path(get, path = "/api/v1/projects/{project}/statement", params(("project" = String, Path, description = "Project"), StatementParams),
+    tag = "grants",
+    responses((status = 200, body = Statement), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn statement(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Query(p): Query<StatementParams>,
+) -> Result<Response, ApiError> {
+    let pr = match state.store.project(&project).await {
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound(format!("project {project}"))),
+        other => other?,
+    };
+    authorize(
+        &caller,
+        Access::Finances,
+        Resource::Project {
+            name: &pr.name,
+            id: pr.id,
+            org: pr.org,
+        },
+    )?;
+    let (from, to) = aisc_model::calendar::parse_month(&p.month)
+        .map_err(|e| ApiError::invalid("month", e, None))?;
+    let csv = match p.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("{other:?} is not a format"),
+                Some("json or csv".into()),
+            ));
+        }
+    };
+    let lines = state.store.statement(pr.id.0, from, to).await?;
+    let totals = lines.iter().fold([0i64; 3], |t, l| {
+        [t[0] + l.charge, t[1] + l.subsidy, t[2] + l.tenant]
+    });
+    let gpu_ms: i64 = lines.iter().map(|l| l.gpu_ms).sum();
+    if csv {
+        let mut out = String::from(
+            "job,name,grant,charged_at,gpu_seconds,price_per_gpu_hour_hkd,charge_hkd,subsidy_hkd,tenant_hkd\n",
+        );
+        let hkd = |c: i64| format!("{}.{:02}", c / 100, (c % 100).abs());
+        for l in &lines {
+            let name = l.name.replace('"', "\"\"");
+            out.push_str(&format!(
+                "{},\"{name}\",{},{},{:.3},{},{},{},{}\n",
+                l.job,
+                l.grant,
+                rfc3339(l.at_ms),
+                l.gpu_ms as f64 / 1000.0,
+                hkd(l.price_cents),
+                hkd(l.charge),
+                hkd(l.subsidy),
+                hkd(l.tenant)
+            ));
+        }
+        out.push_str(&format!(
+            "total,,,,{:.3},,{},{},{}\n",
+            gpu_ms as f64 / 1000.0,
+            hkd(totals[0]),
+            hkd(totals[1]),
+            hkd(totals[2])
+        ));
+        let mut res = out.into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        return Ok(res);
+    }
+    Ok(Json(Statement {
+        project: pr.name,
+        month: p.month,
+        lines: lines
+            .iter()
+            .map(|l| StatementLineView {
+                job: l.job,
+                name: l.name.clone(),
+                grant: l.grant,
+                charged_at: rfc3339(l.at_ms),
+                gpu_seconds: l.gpu_ms as f64 / 1000.0,
+                price_per_gpu_hour: Cents(l.price_cents).to_string(),
+                charge: Cents(l.charge).to_string(),
+                subsidy: Cents(l.subsidy).to_string(),
+                tenant: Cents(l.tenant).to_string(),
+            })
+            .collect(),
+        gpu_seconds: gpu_ms as f64 / 1000.0,
+        charge: Cents(totals[0]).to_string(),
+        subsidy: Cents(totals[1]).to_string(),
+        tenant: Cents(totals[2]).to_string(),
+        cents: totals,
+    })
+    .into_response())
+}
