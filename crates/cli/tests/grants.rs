@@ -292,6 +292,31 @@ fn applications_are_reviewed_approved_and_never_over_commit_the_pool() {
         &[("AISC_TOKEN", boss.as_str())],
         "project nlp not found",
     );
+    // A scheme that has closed takes no applications.
+    admin(&[
+        "scheme",
+        "create",
+        "old",
+        "--pool",
+        "100",
+        "--eligible",
+        "university",
+        "--criterion",
+        "impact:100",
+        "--opens",
+        "2020-01-01",
+        "--closes",
+        "2021-01-01",
+    ]);
+    let mut late = apply("1");
+    late[4] = "old".into();
+    fails_with(
+        &server,
+        w,
+        &args(&late),
+        &[("AISC_TOKEN", prof.as_str())],
+        "not open",
+    );
     let audit = admin(&["audit", "list", "--limit", "100"]);
     for action in [
         "application.submit",

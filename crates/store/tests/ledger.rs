@@ -215,3 +215,55 @@ async fn a_write_that_fails_halfway_leaves_nothing() {
         1000
     );
 }
+
+#[tokio::test]
+async fn concurrent_ends_of_one_job_charge_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    store
+        .post(
+            entry("fund", None, &[("src", -1000), ("avail", 1000)], &[]),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .post(
+            entry(
+                "lien",
+                Some(9),
+                &[("avail", -100), ("held", 100)],
+                &["avail"],
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    // Twenty racing settlements of job 9 (as if its end were processed twice, concurrently).
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let e = entry(
+                    "settle",
+                    Some(9),
+                    &[("held", -100), ("avail", 60), ("used", 40)],
+                    &["held", "avail"],
+                );
+                store.post(e, None).await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Ledger(Refusal::Duplicate)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(store.balance("used").await.unwrap(), 40);
+    assert_eq!(store.balance("held").await.unwrap(), 0);
+    assert_eq!(store.ledger_total().await.unwrap(), 0);
+}
