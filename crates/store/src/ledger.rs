@@ -1,4 +1,7 @@
 //! The ledger's persistence. Entries are built by the pure `billing` crate;
+//! the postings are the record; each account's running balance is kept beside
+//! them in the same transaction (for guards and reads) and can be checked
+//! against them at any time ([`Store::ledger_drift`]).
 //! the store writes them atomically and enforces, inside the writer's
 //! transaction, the rules that must hold whatever raced: no guarded account
 //! below zero, and at most one entry of a kind per job.
@@ -84,17 +87,8 @@ async fn post_inner(conn: &mut SqliteConnection, e: &NewEntry) -> Result<i64, St
         });
         q.build().execute(&mut *conn).await?;
     }
-    for account in &e.guarded {
-        let bal: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(amount), 0) FROM ledger_postings WHERE account = ?",
-        )
-        .bind(account)
-        .fetch_one(&mut *conn)
-        .await?;
-        if bal < 0 {
-            return Err(StoreError::Ledger(Refusal::Overdrawn(account.clone(), bal)));
-        }
-    }
+    let postings: Vec<(&String, i64)> = e.postings.iter().map(|(a, v)| (a, *v)).collect();
+    apply_balances(conn, &postings, &e.guarded.iter().collect()).await?;
     Ok(id)
 }
 
@@ -106,11 +100,13 @@ impl Store {
 
     /// Balances of the accounts whose names start with `prefix`.
     pub async fn balances(&self, prefix: &str) -> Result<HashMap<String, i64>, StoreError> {
-        let rows = sqlx::query("SELECT account, SUM(amount) AS balance FROM ledger_postings WHERE account >= ? AND account < ? GROUP BY account")
-            .bind(prefix)
-            .bind(format!("{prefix}\u{10FFFF}"))
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT account, balance FROM ledger_balances WHERE account >= ? AND account < ?",
+        )
+        .bind(prefix)
+        .bind(format!("{prefix}\u{10FFFF}"))
+        .fetch_all(&self.read)
+        .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("account")?, r.try_get("balance")?)))
             .collect()
@@ -119,11 +115,34 @@ impl Store {
     /// One account's balance.
     pub async fn balance(&self, account: &str) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT COALESCE(SUM(amount), 0) FROM ledger_postings WHERE account = ?",
+            "SELECT COALESCE((SELECT balance FROM ledger_balances WHERE account = ?), 0)",
         )
         .bind(account)
         .fetch_one(&self.read)
         .await?)
+    }
+
+    /// Accounts whose running balance differs from the sum of their postings:
+    /// empty while the ledger is consistent.
+    pub async fn ledger_drift(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.account, COALESCE(b.balance, 0) AS kept, p.total AS summed FROM \
+             (SELECT account, SUM(amount) AS total FROM ledger_postings GROUP BY account) p \
+             LEFT JOIN ledger_balances b ON b.account = p.account WHERE COALESCE(b.balance, 0) <> p.total \
+             UNION ALL SELECT b.account, b.balance, 0 FROM ledger_balances b \
+             WHERE b.balance <> 0 AND NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.account = b.account)",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("account")?,
+                    r.try_get("kept")?,
+                    r.try_get("summed")?,
+                ))
+            })
+            .collect()
     }
 
     /// The sum of every posting: zero while the ledger balances.
@@ -171,7 +190,9 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// A project's charged jobs settled in [from, to), oldest first.
+    /// A project's charged jobs settled in [from, to), oldest first. The query
+    /// starts from the project's jobs (`CROSS JOIN` fixes that order in SQLite):
+    /// its cost follows the project's size, not the ledger's.
     pub async fn statement(
         &self,
         project: i64,
@@ -183,7 +204,7 @@ impl Store {
              SUM(CASE WHEN p.account LIKE 'grant/%/used' THEN p.amount ELSE 0 END) AS charge, \
              SUM(CASE WHEN p.account LIKE 'grant/%/subsidy-spent' THEN p.amount ELSE 0 END) AS subsidy, \
              SUM(CASE WHEN p.account LIKE 'project/%/due' THEN p.amount ELSE 0 END) AS tenant \
-             FROM jobs j JOIN ledger_entries e ON e.kind = 'settle' AND e.job_id = j.id \
+             FROM jobs j CROSS JOIN ledger_entries e ON e.kind = 'settle' AND e.job_id = j.id \
              JOIN ledger_postings p ON p.entry_id = e.id \
              WHERE j.project_id = ? AND e.at_ms >= ? AND e.at_ms < ? GROUP BY e.id ORDER BY e.at_ms, e.id",
         )
@@ -207,5 +228,143 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// Adds postings to the running balances, then refuses if any guarded account is below zero.
+async fn apply_balances(
+    conn: &mut SqliteConnection,
+    postings: &[(&String, i64)],
+    guarded: &std::collections::BTreeSet<&String>,
+) -> Result<(), StoreError> {
+    let mut sums: std::collections::BTreeMap<&String, i64> = std::collections::BTreeMap::new();
+    for (a, v) in postings {
+        *sums.entry(*a).or_insert(0) += v;
+    }
+    let sums: Vec<(&String, i64)> = sums.into_iter().collect();
+    for part in sums.chunks(10_000) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO ledger_balances (account, balance) ");
+        q.push_values(part, |mut b, (a, v)| {
+            b.push_bind(*a).push_bind(*v);
+        });
+        q.push(" ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance");
+        q.build().execute(&mut *conn).await?;
+    }
+    let guarded: Vec<&&String> = guarded.iter().collect();
+    for part in guarded.chunks(10_000) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT account, balance FROM ledger_balances WHERE balance < 0 AND account IN (",
+        );
+        let mut sep = q.separated(", ");
+        for a in part {
+            sep.push_bind(**a);
+        }
+        q.push(") ORDER BY account LIMIT 1");
+        if let Some(r) = q.build().fetch_optional(&mut *conn).await? {
+            return Err(StoreError::Ledger(Refusal::Overdrawn(
+                r.try_get("account")?,
+                r.try_get("balance")?,
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Posts many entries all or nothing, in three statements whatever their
+/// number: the entries, their postings, and one check of every guarded
+/// account. For bulk work such as usage read back from accounting.
+pub(crate) async fn post_batch(
+    conn: &mut SqliteConnection,
+    entries: &[NewEntry],
+) -> Result<i64, StoreError> {
+    if let Some(e) = entries
+        .iter()
+        .find(|e| e.postings.iter().map(|(_, a)| a).sum::<i64>() != 0)
+    {
+        return Err(StoreError::Ledger(Refusal::Unbalanced(
+            e.postings.iter().map(|(_, a)| a).sum(),
+        )));
+    }
+    sqlx::query("SAVEPOINT batch").execute(&mut *conn).await?;
+    let result = post_batch_inner(conn, entries).await;
+    match &result {
+        Ok(_) => sqlx::query("RELEASE batch").execute(&mut *conn).await?,
+        Err(_) => {
+            sqlx::query("ROLLBACK TO batch; RELEASE batch")
+                .execute(&mut *conn)
+                .await?
+        }
+    };
+    result
+}
+
+async fn post_batch_inner(
+    conn: &mut SqliteConnection,
+    entries: &[NewEntry],
+) -> Result<i64, StoreError> {
+    // The writer is the only writer: ids can be given here, so that postings can name them.
+    let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM ledger_entries")
+        .fetch_one(&mut *conn)
+        .await?;
+    for (k, chunk) in entries.chunks(2_000).enumerate() {
+        let base = first + (k * 2_000) as i64;
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO ledger_entries (id, kind, scheme_id, grant_id, job_id, at_ms, memo) ",
+        );
+        q.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
+            b.push_bind(base + i as i64)
+                .push_bind(&e.kind)
+                .push_bind(e.scheme)
+                .push_bind(e.grant)
+                .push_bind(e.job)
+                .push_bind(e.at_ms)
+                .push_bind(&e.memo);
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|err| match &err {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    StoreError::Ledger(Refusal::Duplicate)
+                }
+                _ => StoreError::Db(err),
+            })?;
+        let rows: Vec<(i64, &String, i64)> = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                e.postings
+                    .iter()
+                    .map(move |(a, v)| (base + i as i64, a, *v))
+            })
+            .collect();
+        for part in rows.chunks(10_000) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO ledger_postings (entry_id, account, amount) ");
+            q.push_values(part, |mut b, (id, a, v)| {
+                b.push_bind(*id).push_bind(*a).push_bind(*v);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+    }
+    let guarded: std::collections::BTreeSet<&String> =
+        entries.iter().flat_map(|e| &e.guarded).collect();
+    let postings: Vec<(&String, i64)> = entries
+        .iter()
+        .flat_map(|e| e.postings.iter().map(|(a, v)| (a, *v)))
+        .collect();
+    apply_balances(conn, &postings, &guarded).await?;
+    Ok(entries.len() as i64)
+}
+
+impl Store {
+    /// Posts many entries (with one audit event) all or nothing: for bulk work.
+    pub async fn post_batch(
+        &self,
+        entries: Vec<NewEntry>,
+        audit: Option<NewAudit>,
+    ) -> Result<i64, StoreError> {
+        self.write(Op::PostBatch(entries), audit).await
     }
 }

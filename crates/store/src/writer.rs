@@ -37,6 +37,7 @@ pub(crate) enum Op {
     Tenancy(crate::tenancy::TenancyChange),
     Inventory(crate::inventory::InventoryChange),
     Post(crate::ledger::NewEntry),
+    PostBatch(Vec<crate::ledger::NewEntry>),
     Application(crate::applications::NewApplication),
     Review(crate::applications::NewReview),
     Decide {
@@ -205,6 +206,11 @@ async fn commit_batch(
             results.push(Ok(next_id - 1));
             continue;
         }
+        if let Op::Post(e) = &req.op {
+            // A posting is all or nothing under its own savepoint already.
+            results.push(crate::ledger::post(&mut tx, e).await);
+            continue;
+        }
         // Each write is all or nothing: a failure halfway rolls back its own
         // statements and leaves the rest of the batch to commit.
         if let Err(e) = sqlx::query("SAVEPOINT op").execute(&mut *tx).await {
@@ -221,6 +227,7 @@ async fn commit_batch(
             Op::Tenancy(c) => crate::tenancy::apply(&mut tx, c).await,
             Op::Inventory(c) => crate::inventory::apply(&mut tx, c).await,
             Op::Post(e) => crate::ledger::post(&mut tx, e).await,
+            Op::PostBatch(es) => crate::ledger::post_batch(&mut tx, es).await,
             Op::Application(a) => crate::applications::insert(&mut tx, a).await,
             Op::Review(r) => crate::applications::review(&mut tx, r).await,
             Op::Decide {

@@ -140,6 +140,11 @@ async fn racing_liens_never_overdraw() {
     assert_eq!(store.balance("avail").await.unwrap(), 10);
     assert_eq!(store.balance("held").await.unwrap(), 990);
     assert_eq!(store.ledger_total().await.unwrap(), 0);
+    assert_eq!(
+        store.ledger_drift().await.unwrap(),
+        vec![],
+        "running balances equal the sums of postings"
+    );
 }
 
 fn scheme(name: &str) -> aisc_model::scheme::Scheme {
@@ -266,4 +271,88 @@ async fn concurrent_ends_of_one_job_charge_it_once() {
     assert_eq!(store.balance("used").await.unwrap(), 40);
     assert_eq!(store.balance("held").await.unwrap(), 0);
     assert_eq!(store.ledger_total().await.unwrap(), 0);
+    assert_eq!(
+        store.ledger_drift().await.unwrap(),
+        vec![],
+        "running balances equal the sums of postings"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_posts_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    store
+        .post(
+            entry("fund", None, &[("src", -1000), ("avail", 1000)], &[]),
+            None,
+        )
+        .await
+        .unwrap();
+    let liens = |jobs: std::ops::Range<i64>, each: i64| -> Vec<NewEntry> {
+        jobs.map(|j| {
+            entry(
+                "lien",
+                Some(j),
+                &[("avail", -each), ("held", each)],
+                &["avail"],
+            )
+        })
+        .collect()
+    };
+    assert_eq!(store.post_batch(liens(0..10, 50), None).await.unwrap(), 10);
+    assert_eq!(store.balance("avail").await.unwrap(), 500);
+    // 11 more of 50 would overdraw by 50: none is posted.
+    let over = store.post_batch(liens(10..21, 50), None).await;
+    assert!(
+        matches!(over, Err(StoreError::Ledger(Refusal::Overdrawn(ref a, -50))) if a == "avail"),
+        "{over:?}"
+    );
+    assert_eq!(store.balance("avail").await.unwrap(), 500);
+    // A job already holding a lien spoils the whole batch.
+    let dup = store.post_batch(liens(9..12, 1), None).await;
+    assert!(
+        matches!(dup, Err(StoreError::Ledger(Refusal::Duplicate))),
+        "{dup:?}"
+    );
+    assert_eq!(store.balance("held").await.unwrap(), 500);
+    // And an ordinary post afterwards still gets a fresh id.
+    store
+        .post(
+            entry("lien", Some(99), &[("avail", -1), ("held", 1)], &["avail"]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.ledger_total().await.unwrap(), 0);
+    assert_eq!(
+        store.ledger_drift().await.unwrap(),
+        vec![],
+        "running balances equal the sums of postings"
+    );
+}
+
+#[tokio::test]
+async fn a_running_balance_edited_behind_the_ledger_is_reported() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    store
+        .post(
+            entry("fund", None, &[("src", -1000), ("avail", 1000)], &[]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(store.ledger_drift().await.unwrap().is_empty());
+    let url = format!("sqlite://{}", dir.path().join("aisc.db").display());
+    let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE ledger_balances SET balance = 999999 WHERE account = 'avail'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.ledger_drift().await.unwrap(),
+        vec![("avail".to_string(), 999_999, 1000)]
+    );
 }
