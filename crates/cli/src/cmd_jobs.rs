@@ -246,6 +246,17 @@ fn render_detail(d: &JobDetail) -> String {
         (None, Some(s)) => kv("Signal", s.to_string()),
         _ => {}
     }
+    if let (Some(g), Some(price), Some(lien)) = (j.grant, &j.price_per_gpu_hour, &j.lien) {
+        let charged = j
+            .charge
+            .as_ref()
+            .map(|c| format!(", charged {c}"))
+            .unwrap_or_default();
+        kv(
+            "Cost",
+            format!("grant {g} at {price} per GPU-hour, worst case {lien}{charged}"),
+        );
+    }
     if let (Some(w), Some(g), Some(c)) = (j.wall_seconds, j.gpu_seconds, j.cpu_seconds) {
         kv(
             "Usage",

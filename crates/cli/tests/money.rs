@@ -27,6 +27,13 @@ fn a_job_holds_its_worst_case_then_pays_what_it_used_split_by_the_subsidy() {
     let id = server.submit(w, &["--gpus", "2", "--time", "1h", "--", "sleep", "1.5"]);
     let job = server.wait_state(w, id, "running");
     assert_eq!(job["lien"], "HK$20.00");
+    let text = server.ok(w, &["show", &id.to_string()]);
+    assert!(
+        text.contains(&format!(
+            "Cost        grant {g} at HK$10.00 per GPU-hour, worst case HK$20.00"
+        )),
+        "{text}"
+    );
     assert_eq!(job["grant"], g);
     let held = json(&server.ok(w, &["grants", "--json"]));
     assert_eq!(held[0]["cents"][2], 2_000, "held while running");
