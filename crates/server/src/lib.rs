@@ -50,6 +50,8 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Failed password logins, for rate limiting.
     pub logins: Arc<auth::LoginLimiter>,
+    /// Projects' active grants and classes' prices, for submissions.
+    pub charging: Arc<api::charging::ChargingCache>,
     /// The control loop's inbox.
     pub control: mpsc::Sender<Command>,
     /// This host.
@@ -152,6 +154,7 @@ pub async fn run(
         store: store.clone(),
         tokens: Arc::new(TokenCache::default()),
         logins: Arc::new(auth::LoginLimiter::default()),
+        charging: Arc::new(api::charging::ChargingCache::default()),
         control: control_tx,
         host: Arc::new(host),
         node: Arc::new(node),

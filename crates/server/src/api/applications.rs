@@ -579,6 +579,7 @@ pub async fn decide(
         }
         other => other?,
     }
+    state.charging.clear();
     let a = state.store.application(id).await?;
     Ok(Json(application_view(&state, a).await?))
 }

@@ -300,6 +300,7 @@ pub async fn set_price(
         at_ms: now_ms(),
     };
     state.store.inventory(change, audit).await?;
+    state.charging.clear();
     Ok((
         StatusCode::CREATED,
         Json(PriceView {

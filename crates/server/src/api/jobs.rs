@@ -141,13 +141,12 @@ async fn charge_to(
     named: Option<i64>,
     spec: &aisc_model::JobSpec,
 ) -> Result<Charging, ApiError> {
-    let now = now_ms();
-    let active = state.store.active_grants(project, now).await?;
+    let active = state.charging.active_grants(&state.store, project).await?;
     let grant = match named {
-        Some(id) => active.into_iter().find(|g| g.id == id).ok_or_else(|| {
+        Some(id) => active.iter().find(|g| g.id == id).ok_or_else(|| {
             ApiError::invalid("grant", format!("grant {id} is not an active grant of project {project_name}"), None)
         })?,
-        None => active.into_iter().next().ok_or_else(|| {
+        None => active.first().ok_or_else(|| {
             ApiError::invalid(
                 "grant",
                 format!("project {project_name} has no active grant: apply for one (aisc apply), or name one with --grant"),
@@ -156,10 +155,10 @@ async fn charge_to(
         })?,
     };
     let price = state
-        .store
-        .price_at(grant.class, now)
+        .charging
+        .price(&state.store, grant.class)
         .await?
-        .map_or(grant.price_cents, |p| p.cents_per_gpu_hour);
+        .unwrap_or(grant.price_cents);
     let lien = aisc_billing::rating::lien(
         spec.resources.gpus,
         spec.time_limit_s,

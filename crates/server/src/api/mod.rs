@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod charging;
 pub mod extract;
 pub mod identity;
 pub mod inventory;
