@@ -120,7 +120,10 @@ pub struct Controller {
     fake_gpus: bool,
     data_dir: PathBuf,
     kill_grace_ms: i64,
+    /// Pending jobs the scheduler considers.
     pending: BTreeMap<JobId, Queued>,
+    /// Pending jobs held until released: kept apart, so that no pass spends time on them.
+    held: BTreeMap<JobId, Queued>,
     reasons: HashMap<JobId, PendingReason>,
     running: HashMap<JobId, Active>,
     dirty: bool,
@@ -139,6 +142,7 @@ impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Controller")
             .field("pending", &self.pending.len())
+            .field("held", &self.held.len())
             .field("running", &self.running.len())
             .finish_non_exhaustive()
     }
@@ -162,12 +166,23 @@ impl Controller {
             data_dir,
             kill_grace_ms: i64::try_from(kill_grace.as_millis()).unwrap_or(i64::MAX),
             pending: BTreeMap::new(),
+            held: BTreeMap::new(),
             reasons: HashMap::new(),
             running: HashMap::new(),
             dirty: true,
             last_pass: Instant::now(),
             grant_available: HashMap::new(),
             grant_rates: HashMap::new(),
+        }
+    }
+
+    /// Puts a pending job where it belongs: with the jobs the scheduler
+    /// considers, or with the held ones.
+    fn queue(&mut self, q: Queued) {
+        if q.held {
+            self.held.insert(q.id, q);
+        } else {
+            self.pending.insert(q.id, q);
         }
     }
 
@@ -236,7 +251,7 @@ impl Controller {
     async fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Submitted(q) => {
-                self.pending.insert(q.id, *q);
+                self.queue(*q);
                 self.dirty = true;
             }
             Command::Cancel {
@@ -273,7 +288,7 @@ impl Controller {
         audit: NewAudit,
     ) -> Result<CancelOutcome, ApiError> {
         let now = now_ms();
-        if self.pending.contains_key(&id) {
+        if self.pending.contains_key(&id) || self.held.contains_key(&id) {
             let change = JobChange::Transition {
                 id,
                 from: JobState::Pending,
@@ -286,7 +301,7 @@ impl Controller {
                 }),
             };
             self.store.change_audited(change, audit).await?;
-            if let Some(q) = self.pending.remove(&id)
+            if let Some(q) = self.pending.remove(&id).or_else(|| self.held.remove(&id))
                 && let Some(c) = q.charging
             {
                 // A lien may remain from an admission that did not complete (a crash): release it.
@@ -314,18 +329,22 @@ impl Controller {
     }
 
     async fn release(&mut self, id: JobId, audit: NewAudit) -> Result<(), ApiError> {
-        match self.pending.get_mut(&id) {
-            Some(q) if q.held => {
-                self.store
-                    .change_audited(JobChange::Release { id }, audit)
-                    .await?;
+        if self.held.contains_key(&id) {
+            self.store
+                .change_audited(JobChange::Release { id }, audit)
+                .await?;
+            if let Some(mut q) = self.held.remove(&id) {
                 q.held = false;
-                self.reasons.remove(&id);
-                self.dirty = true;
-                Ok(())
+                self.pending.insert(id, q);
             }
-            Some(_) => Err(ApiError::Conflict(format!("job {id} is not held"))),
-            None => Err(ApiError::Conflict(format!("job {id} is not pending"))),
+            self.reasons.remove(&id);
+            self.dirty = true;
+            return Ok(());
+        }
+        if self.pending.contains_key(&id) {
+            Err(ApiError::Conflict(format!("job {id} is not held")))
+        } else {
+            Err(ApiError::Conflict(format!("job {id} is not pending")))
         }
     }
 
@@ -508,7 +527,6 @@ impl Controller {
         let grants: std::collections::BTreeSet<i64> = self
             .pending
             .values()
-            .filter(|q| !q.held)
             .filter_map(|q| q.charging.map(|c| c.grant))
             .collect();
         let mut grant_available = std::collections::BTreeMap::new();
@@ -533,11 +551,10 @@ impl Controller {
                     placement: a.placement.clone(),
                 })
                 .collect(),
-            // Held jobs wait whatever the plan says; their reason was stored with them.
+            // Held jobs are kept apart (self.held): their reason, Held, was stored with them.
             pending: self
                 .pending
                 .values()
-                .filter(|q| !q.held)
                 .map(|q| PendingJob {
                     id: q.id,
                     request: q.spec.resources,

@@ -26,16 +26,16 @@ impl Controller {
                         project: row.project,
                         charging: row.charging,
                     };
-                    self.pending.insert(row.id, q);
+                    self.queue(q);
                 }
                 JobState::Admitted => self.recover_admitted(&row).await?,
                 JobState::Running => self.recover_running(&row).await?,
                 _ => {}
             }
         }
-        if !self.running.is_empty() || !self.pending.is_empty() {
+        if !self.running.is_empty() || !self.pending.is_empty() || !self.held.is_empty() {
             tracing::info!(
-                pending = self.pending.len(),
+                pending = self.pending.len() + self.held.len(),
                 running = self.running.len(),
                 "recovered jobs"
             );
