@@ -92,6 +92,18 @@ pub enum EntryKind {
     Settle,
 }
 
+impl EntryKind {
+    /// The kind's name in the store (`fund`, `approve`, `lien`, `settle`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Fund => "fund",
+            EntryKind::Approve => "approve",
+            EntryKind::Lien => "lien",
+            EntryKind::Settle => "settle",
+        }
+    }
+}
+
 /// A balanced set of postings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {

@@ -39,6 +39,11 @@ pub struct Scheme {
 /// The largest pool one scheme may hold: HK$100 billion.
 pub const MAX_POOL_CENTS: i64 = 10_000_000_000_000;
 
+/// Shows a rate in basis points as a percentage: 7,000 is `70.00%`.
+pub fn format_percent(bp: u16) -> String {
+    format!("{}.{:02}%", bp / 100, bp % 100)
+}
+
 /// Reads a rate typed as a percentage (`70`, `70%`, `72.5%`) into basis points, exactly.
 pub fn parse_percent(s: &str) -> Result<u16, String> {
     let bad = || format!("{s:?} is not a percentage from 0 to 100 (e.g. 70 or 72.5%)");
@@ -142,6 +147,8 @@ mod tests {
         assert_eq!(parse_percent("70"), Ok(7000));
         assert_eq!(parse_percent("72.5%"), Ok(7250));
         assert_eq!(parse_percent("100"), Ok(10_000));
+        assert_eq!(format_percent(7250), "72.50%");
+        assert_eq!(parse_percent(&format_percent(7250)), Ok(7250));
         for bad in ["101", "-5", "70.123", "seventy", "", "1e2"] {
             assert!(parse_percent(bad).is_err(), "{bad:?}");
         }

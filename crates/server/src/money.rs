@@ -7,7 +7,7 @@ use aisc_store::NewEntry;
 /// accounts the store must keep from going below zero.
 pub fn to_store(e: &Entry, scheme: Option<i64>, at_ms: i64, memo: String) -> NewEntry {
     NewEntry {
-        kind: format!("{:?}", e.kind).to_lowercase(),
+        kind: e.kind.as_str().to_string(),
         scheme,
         grant: e.grant.map(|g| g.0),
         job: e.job.map(|j| j.0),

@@ -163,6 +163,21 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
     }
 }
 
+/// [`authorize`], with a refusal that hides the resource naming it as `what`
+/// (`job 7`), so that the 404 reads the same whether it does not exist or is
+/// another tenant's.
+pub fn authorize_as(
+    caller: &Caller,
+    access: Access,
+    resource: Resource<'_>,
+    what: impl FnOnce() -> String,
+) -> Result<(), ApiError> {
+    authorize(caller, access, resource).map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::NotFound(what()),
+        other => other,
+    })
+}
+
 /// Whether the caller belongs to an organisation at all (a member of one of its
 /// projects, or one of its administrators): a reviewer who does has a conflict
 /// of interest with its applications.

@@ -296,14 +296,14 @@ async fn record_event(
     conn: &mut SqliteConnection,
     id: i64,
     at_ms: i64,
-    from: Option<JobState>,
+    from: JobState,
     to: JobState,
     reason: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO job_events (job_id, at_ms, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)")
         .bind(id)
         .bind(at_ms)
-        .bind(from.map(JobState::as_str))
+        .bind(from.as_str())
         .bind(to.as_str())
         .bind(reason)
         .execute(conn)
@@ -358,7 +358,7 @@ pub(crate) async fn apply(
                     expected: *from,
                 });
             }
-            record_event(conn, id.0, *at_ms, Some(*from), *to, reason).await
+            record_event(conn, id.0, *at_ms, *from, *to, reason).await
         }
         JobChange::Reasons(reasons) => {
             for (id, reason) in reasons {

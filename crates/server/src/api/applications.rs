@@ -6,10 +6,11 @@ use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize, belongs_to};
+use crate::policy::{Access, Resource, authorize, authorize_as, belongs_to};
 use aisc_billing::ledger::{Account, approval, subsidy_of};
 use aisc_billing::money::{BasisPoints, Cents};
 use aisc_model::review::{format_score, weighted_score};
+use aisc_model::scheme::format_percent;
 use aisc_model::{GrantId, SchemeId};
 use aisc_store::{
     ApplicationRow, Decision, GrantRow, NewApplication, NewGrant, NewReview, Refusal, StoreError,
@@ -157,10 +158,6 @@ pub struct GrantView {
     pub cents: [i64; 6],
 }
 
-fn pct(bp: u16) -> String {
-    format!("{}.{:02}%", bp / 100, bp % 100)
-}
-
 fn not_found<T>(what: String) -> impl FnOnce(StoreError) -> Result<T, ApiError> {
     move |e| match e {
         StoreError::NotFound => Err(ApiError::NotFound(what)),
@@ -179,7 +176,7 @@ async fn visible_application(
         .application(id)
         .await
         .or_else(not_found(format!("application {id}")))?;
-    authorize(
+    authorize_as(
         caller,
         access,
         Resource::Application {
@@ -187,14 +184,8 @@ async fn visible_application(
             project: a.project,
             org: a.org,
         },
-    )
-    .map_err(|e| {
-        if matches!(e, ApiError::NotFound(_)) {
-            ApiError::NotFound(format!("application {id}"))
-        } else {
-            e
-        }
-    })?;
+        || format!("application {id}"),
+    )?;
     Ok(a)
 }
 
@@ -518,8 +509,8 @@ pub async fn decide(
         if rate_bp > scheme.scheme.max_rate_bp {
             return Err(ApiError::invalid(
                 "rate",
-                format!("{} is above the scheme's maximum", pct(rate_bp)),
-                Some(pct(scheme.scheme.max_rate_bp)),
+                format!("{} is above the scheme's maximum", format_percent(rate_bp)),
+                Some(format_percent(scheme.scheme.max_rate_bp)),
             ));
         }
         let gpu_hours = req.gpu_hours.unwrap_or(a.gpu_hours);
@@ -539,7 +530,7 @@ pub async fn decide(
         let terms = format!(
             "approved: {gpu_hours} GPU-hours of {} ({value} at list price), subsidy {}",
             a.class_name,
-            pct(rate_bp)
+            format_percent(rate_bp)
         );
         let grant = NewGrant {
             gpu_hours,
@@ -606,7 +597,7 @@ async fn grant_view(state: &AppState, g: GrantRow) -> Result<GrantView, ApiError
         class: g.class_name,
         gpu_hours: g.gpu_hours,
         price_per_gpu_hour: Cents(g.price_cents).to_string(),
-        rate: pct(g.rate_bp),
+        rate: format_percent(g.rate_bp),
         starts_at: rfc3339(g.starts_ms),
         ends_at: rfc3339(g.ends_ms),
         amount: Cents(g.value_cents).to_string(),
@@ -656,12 +647,8 @@ pub async fn show_grant(
         .grant(id)
         .await
         .or_else(not_found(format!("grant {id}")))?;
-    authorize(&caller, Access::Read, grant_resource(&g)).map_err(|e| {
-        if matches!(e, ApiError::NotFound(_)) {
-            ApiError::NotFound(format!("grant {id}"))
-        } else {
-            e
-        }
+    authorize_as(&caller, Access::Read, grant_resource(&g), || {
+        format!("grant {id}")
     })?;
     Ok(Json(grant_view(&state, g).await?))
 }

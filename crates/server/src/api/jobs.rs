@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::control::{CancelOutcome, Command, Queued};
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize, job_visibility};
+use crate::policy::{Access, Resource, authorize, authorize_as, job_visibility};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
 use aisc_store::{Charging, JobFilter, JobRow, NewJob};
 use axum::Json;
@@ -299,11 +299,8 @@ async fn visible_job(
         project: row.project,
         org: row.org,
     };
-    match authorize(caller, access, resource) {
-        Ok(()) => Ok(row),
-        Err(ApiError::NotFound(_)) => Err(ApiError::NotFound(format!("job {id}"))),
-        Err(e) => Err(e),
-    }
+    authorize_as(caller, access, resource, || format!("job {id}"))?;
+    Ok(row)
 }
 
 /// One job: spec, placement, exit status, usage and every transition with its reason.

@@ -10,7 +10,7 @@ use crate::policy::{Access, Resource, authorize};
 use aisc_billing::ledger::{Account, funding};
 use aisc_billing::money::Cents;
 use aisc_model::SchemeId;
-use aisc_model::scheme::{Criterion, Scheme, parse_percent};
+use aisc_model::scheme::{Criterion, Scheme, format_percent, parse_percent};
 use aisc_model::tenancy::OrgKind;
 use aisc_store::{SchemeRow, StoreError};
 use axum::Json;
@@ -75,10 +75,6 @@ pub struct SchemeView {
     pub cents: [i64; 3],
 }
 
-fn pct(bp: u16) -> String {
-    format!("{}.{:02}%", bp / 100, bp % 100)
-}
-
 async fn view(state: &AppState, r: SchemeRow) -> Result<SchemeView, ApiError> {
     let uncommitted = state
         .store
@@ -89,8 +85,8 @@ async fn view(state: &AppState, r: SchemeRow) -> Result<SchemeView, ApiError> {
     Ok(SchemeView {
         open: s.is_open(now_ms()),
         eligible: s.eligible.iter().map(|k| k.to_string()).collect(),
-        default_rate: pct(s.default_rate_bp),
-        max_rate: pct(s.max_rate_bp),
+        default_rate: format_percent(s.default_rate_bp),
+        max_rate: format_percent(s.max_rate_bp),
         opens_at: rfc3339(s.opens_ms),
         closes_at: rfc3339(s.closes_ms),
         funded: Cents(funded).to_string(),
@@ -145,8 +141,8 @@ pub async fn create(
         format!("scheme:{name}"),
         format!(
             "pool {pool}, rate {} up to {}",
-            pct(scheme.default_rate_bp),
-            pct(scheme.max_rate_bp)
+            format_percent(scheme.default_rate_bp),
+            format_percent(scheme.max_rate_bp)
         ),
     );
     let memo = format!("funding of scheme {name}");

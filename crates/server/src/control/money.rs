@@ -8,7 +8,7 @@
 
 use super::Controller;
 use crate::clock::now_ms;
-use aisc_billing::ledger::{Account, holding, settlement};
+use aisc_billing::ledger::{Account, EntryKind, holding, settlement};
 use aisc_billing::money::{BasisPoints, Cents};
 use aisc_billing::rating::{Price, charge};
 use aisc_model::{GrantId, JobId, ProjectId};
@@ -73,7 +73,11 @@ impl Controller {
         project: Option<ProjectId>,
         gpu_ms: u64,
     ) -> Result<(), StoreError> {
-        if !self.store.has_entry("lien", job.0).await? {
+        if !self
+            .store
+            .has_entry(EntryKind::Lien.as_str(), job.0)
+            .await?
+        {
             return Ok(());
         }
         let rate = match self.grant_rates.get(&c.grant) {
