@@ -128,6 +128,21 @@ impl ApiError {
     }
 }
 
+/// A store result whose `NotFound` becomes a 404 naming the resource.
+pub trait OrNotFound<T> {
+    /// `NotFound` becomes `ApiError::NotFound(what())`; any other error converts as usual.
+    fn or_404(self, what: impl FnOnce() -> String) -> Result<T, ApiError>;
+}
+
+impl<T> OrNotFound<T> for Result<T, aisc_store::StoreError> {
+    fn or_404(self, what: impl FnOnce() -> String) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            aisc_store::StoreError::NotFound => ApiError::NotFound(what()),
+            other => other.into(),
+        })
+    }
+}
+
 impl From<aisc_store::StoreError> for ApiError {
     fn from(e: aisc_store::StoreError) -> Self {
         match e {

@@ -5,6 +5,7 @@ use crate::api::extract::{Body, IdPath};
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
+use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize, authorize_as, belongs_to};
 use aisc_billing::ledger::{Account, approval, subsidy_of};
@@ -158,13 +159,6 @@ pub struct GrantView {
     pub cents: [i64; 6],
 }
 
-fn not_found<T>(what: String) -> impl FnOnce(StoreError) -> Result<T, ApiError> {
-    move |e| match e {
-        StoreError::NotFound => Err(ApiError::NotFound(what)),
-        other => Err(other.into()),
-    }
-}
-
 async fn visible_application(
     state: &AppState,
     caller: &Caller,
@@ -175,7 +169,7 @@ async fn visible_application(
         .store
         .application(id)
         .await
-        .or_else(not_found(format!("application {id}")))?;
+        .or_404(|| format!("application {id}"))?;
     authorize_as(
         caller,
         access,
@@ -237,7 +231,7 @@ pub async fn apply(
         .store
         .project(&req.project)
         .await
-        .or_else(not_found(format!("project {}", req.project)))?;
+        .or_404(|| format!("project {}", req.project))?;
     authorize(
         &caller,
         Access::Manage,
@@ -251,12 +245,12 @@ pub async fn apply(
         .store
         .scheme(&req.scheme)
         .await
-        .or_else(not_found(format!("scheme {}", req.scheme)))?;
+        .or_404(|| format!("scheme {}", req.scheme))?;
     let class = state
         .store
         .class(&req.class)
         .await
-        .or_else(not_found(format!("resource class {}", req.class)))?;
+        .or_404(|| format!("resource class {}", req.class))?;
     let now = now_ms();
     if !scheme.scheme.is_open(now) {
         return Err(ApiError::invalid(
@@ -646,7 +640,7 @@ pub async fn show_grant(
         .store
         .grant(id)
         .await
-        .or_else(not_found(format!("grant {id}")))?;
+        .or_404(|| format!("grant {id}"))?;
     authorize_as(&caller, Access::Read, grant_resource(&g), || {
         format!("grant {id}")
     })?;

@@ -5,11 +5,12 @@ use crate::api::extract::Body;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
+use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
 use aisc_billing::money::Cents;
 use aisc_model::inventory::{Peak, ResourceClass, capacity, check_class};
-use aisc_store::{ClassRow, InventoryChange, StoreError};
+use aisc_store::{ClassRow, InventoryChange};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -118,10 +119,11 @@ pub struct CapacityView {
 }
 
 async fn class_by_name(state: &AppState, name: &str) -> Result<ClassRow, ApiError> {
-    match state.store.class(name).await {
-        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("resource class {name}"))),
-        other => Ok(other?),
-    }
+    state
+        .store
+        .class(name)
+        .await
+        .or_404(|| format!("resource class {name}"))
 }
 
 async fn view(state: &AppState, row: ClassRow) -> Result<ClassView, ApiError> {

@@ -6,6 +6,7 @@ use crate::api::types::{ActionResult, EventView, JobDetail, JobList, JobView, Su
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::control::{CancelOutcome, Command, Queued};
+use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize, authorize_as, job_visibility};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
@@ -120,11 +121,7 @@ async fn submit_project(
             if let Some(m) = mine.iter().find(|m| m.name == name) {
                 return Ok((m.project, m.name.clone()));
             }
-            let p = match state.store.project(name).await {
-                Ok(p) => p,
-                Err(aisc_store::StoreError::NotFound) => return Err(ApiError::NotFound(format!("project {name}"))),
-                Err(e) => return Err(e.into()),
-            };
+            let p = state.store.project(name).await.or_404(|| format!("project {name}"))?;
             authorize(caller, Access::Submit, Resource::Project { name, id: p.id, org: p.org })?;
             Ok((p.id, p.name))
         }
@@ -287,13 +284,7 @@ async fn visible_job(
     id: JobId,
     access: Access,
 ) -> Result<JobRow, ApiError> {
-    let row = match state.store.job(id).await {
-        Ok(row) => row,
-        Err(aisc_store::StoreError::NotFound) => {
-            return Err(ApiError::NotFound(format!("job {id}")));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let row = state.store.job(id).await.or_404(|| format!("job {id}"))?;
     let resource = Resource::Job {
         owner: row.owner,
         project: row.project,

@@ -5,6 +5,7 @@ use crate::api::extract::Body;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
+use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
 use aisc_billing::ledger::{Account, funding};
@@ -12,7 +13,7 @@ use aisc_billing::money::Cents;
 use aisc_model::SchemeId;
 use aisc_model::scheme::{Criterion, Scheme, format_percent, parse_percent};
 use aisc_model::tenancy::OrgKind;
-use aisc_store::{SchemeRow, StoreError};
+use aisc_store::SchemeRow;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -177,8 +178,10 @@ pub async fn show(
     _caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<SchemeView>, ApiError> {
-    match state.store.scheme(&name).await {
-        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("scheme {name}"))),
-        other => Ok(Json(view(&state, other?).await?)),
-    }
+    let row = state
+        .store
+        .scheme(&name)
+        .await
+        .or_404(|| format!("scheme {name}"))?;
+    Ok(Json(view(&state, row).await?))
 }

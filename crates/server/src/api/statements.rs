@@ -5,10 +5,10 @@ use crate::AppState;
 use crate::api::extract::Query;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
+use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
 use aisc_billing::money::Cents;
-use aisc_store::StoreError;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -82,10 +82,11 @@ pub async fn statement(
     Path(project): Path<String>,
     Query(p): Query<StatementParams>,
 ) -> Result<Response, ApiError> {
-    let pr = match state.store.project(&project).await {
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound(format!("project {project}"))),
-        other => other?,
-    };
+    let pr = state
+        .store
+        .project(&project)
+        .await
+        .or_404(|| format!("project {project}"))?;
     authorize(
         &caller,
         Access::Finances,

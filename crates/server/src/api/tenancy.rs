@@ -4,6 +4,7 @@ use crate::AppState;
 use crate::api::extract::Body;
 use crate::api::types::{ActionResult, rfc3339};
 use crate::auth::Caller;
+use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
 use aisc_model::tenancy::{OrgKind, ProjectRole, check_name};
@@ -126,10 +127,11 @@ fn named(field: &str, name: &str) -> Result<(), ApiError> {
 }
 
 async fn org_by_name(state: &AppState, name: &str) -> Result<OrgRow, ApiError> {
-    match state.store.org(name).await {
-        Err(StoreError::NotFound) => Err(ApiError::NotFound(format!("organisation {name}"))),
-        other => Ok(other?),
-    }
+    state
+        .store
+        .org(name)
+        .await
+        .or_404(|| format!("organisation {name}"))
 }
 
 async fn project_by_name(
@@ -138,10 +140,11 @@ async fn project_by_name(
     name: &str,
     access: Access,
 ) -> Result<ProjectRow, ApiError> {
-    let p = match state.store.project(name).await {
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound(format!("project {name}"))),
-        other => other?,
-    };
+    let p = state
+        .store
+        .project(name)
+        .await
+        .or_404(|| format!("project {name}"))?;
     authorize(
         caller,
         access,
@@ -424,18 +427,17 @@ pub async fn remove_member(
     Path((project, user)): Path<(String, String)>,
 ) -> Result<Json<ActionResult>, ApiError> {
     let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
-    let uid = match state.store.user_id(&user).await {
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::NotFound(format!("member {user} of {project}")));
-        }
-        other => other?,
-    };
+    let uid = state
+        .store
+        .user_id(&user)
+        .await
+        .or_404(|| format!("member {user} of {project}"))?;
     let audit = caller.audit(
         "project.member.remove",
         format!("project:{project}"),
         format!("{user} removed"),
     );
-    match state
+    state
         .store
         .tenancy(
             TenancyChange::RemoveMember {
@@ -445,12 +447,7 @@ pub async fn remove_member(
             Some(audit),
         )
         .await
-    {
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::NotFound(format!("member {user} of {project}")));
-        }
-        other => other?,
-    };
+        .or_404(|| format!("member {user} of {project}"))?;
     state.tokens.clear();
     Ok(Json(ActionResult {
         id: p.id.0,
