@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod ids;
 pub mod inventory;
 pub mod job;
+pub mod qos;
 pub mod request;
 pub mod resources;
 pub mod review;
@@ -18,5 +19,6 @@ pub mod units;
 
 pub use ids::{GrantId, JobId, OrgId, ProjectId, SchemeId, UserId};
 pub use job::{InvalidTransition, JobState, PendingReason};
+pub use qos::Qos;
 pub use request::{JobCommand, JobRequest, JobSpec, SpecError};
 pub use resources::Resources;

@@ -56,6 +56,10 @@ pub struct JobRequest {
     pub chdir: Option<String>,
     /// Keep the job pending until released (`-H`).
     pub hold: bool,
+    /// Quality of service (`-q`): `normal` (default), `high` (operator-granted) or `scavenger`.
+    pub qos: Option<String>,
+    /// Whether a preempted job is queued again (default) or ends `preempted` (`--no-requeue`).
+    pub requeue: Option<bool>,
     /// The program and its arguments, when no script is given.
     pub command: Vec<String>,
     /// A batch script (starts with `#!`), when no command is given.
@@ -101,6 +105,16 @@ pub struct JobSpec {
     pub error: Option<String>,
     /// Submitted held.
     pub hold: bool,
+    /// Quality of service.
+    #[serde(default)]
+    pub qos: crate::Qos,
+    /// Queued again when preempted (otherwise it ends `preempted`).
+    #[serde(default = "yes")]
+    pub requeue: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A refused submission: which field, what is wrong, and the limit.
@@ -234,6 +248,12 @@ impl JobRequest {
             }
         }
         check_env(&self.env)?;
+        let qos = match &self.qos {
+            Some(q) => q.parse().map_err(|e: crate::qos::UnknownQos| {
+                SpecError::limit("qos", e.to_string(), "high, normal or scavenger")
+            })?,
+            None => directives.qos.unwrap_or_default(),
+        };
 
         Ok(Resolved {
             spec: JobSpec {
@@ -248,6 +268,8 @@ impl JobRequest {
                 output,
                 error,
                 hold: self.hold || directives.hold,
+                qos,
+                requeue: self.requeue.or(directives.requeue).unwrap_or(true),
             },
             warnings: directives.warnings,
         })

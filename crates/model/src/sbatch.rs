@@ -33,6 +33,10 @@ pub struct SbatchOptions {
     pub chdir: Option<String>,
     /// `-H/--hold`
     pub hold: bool,
+    /// `-q/--qos`
+    pub qos: Option<crate::Qos>,
+    /// `--requeue` (true) or `--no-requeue` (false).
+    pub requeue: Option<bool>,
     /// What was ignored, one line each, with its line number.
     pub warnings: Vec<String>,
 }
@@ -59,8 +63,6 @@ const IGNORED: &[&str] = &[
     "--mail-type",
     "--mail-user",
     "--exclusive",
-    "-q",
-    "--qos",
     "-C",
     "--constraint",
     "--export",
@@ -201,6 +203,8 @@ fn apply_words(opts: &mut SbatchOptions, words: &[String], line: usize) -> Resul
             }
             if key == "-H" || key == "--hold" {
                 opts.hold = true;
+            } else if key == "--requeue" || key == "--no-requeue" {
+                opts.requeue = Some(key == "--requeue");
             } else {
                 opts.warnings.push(format!(
                     "line {line}: {key} is accepted but not acted on by aisc"
@@ -249,6 +253,7 @@ fn apply_option(
         "-o" | "--output" => opts.output = Some(value),
         "-e" | "--error" => opts.error = Some(value),
         "-D" | "--chdir" => opts.chdir = Some(value),
+        "-q" | "--qos" => opts.qos = Some(value.parse().map_err(|e| format!("{key}: {e}"))?),
         k if IGNORED.contains(&k) => {
             opts.warnings.push(format!(
                 "line {line}: {k} is accepted but not acted on by aisc"
@@ -421,6 +426,18 @@ mod tests {
     fn a_script_needs_a_shebang() {
         assert_eq!(parse_script("echo hi\n").unwrap_err().line, 1);
         assert_eq!(parse_script("").unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn qos_and_requeue() {
+        let o = parse("#SBATCH --qos=scavenger --no-requeue\n").unwrap();
+        assert_eq!(o.qos, Some(crate::Qos::Scavenger));
+        assert_eq!(o.requeue, Some(false));
+        assert_eq!(
+            parse("#SBATCH -q high --requeue\n").unwrap().qos,
+            Some(crate::Qos::High)
+        );
+        assert!(parse("#SBATCH --qos=urgent\n").is_err());
     }
 
     #[test]

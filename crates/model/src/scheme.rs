@@ -34,7 +34,12 @@ pub struct Scheme {
     pub opens_ms: i64,
     /// Applications accepted until (epoch ms, exclusive).
     pub closes_ms: i64,
+    /// Discount on the list price for scavenger jobs, basis points (5,000 = 50 %).
+    pub scavenger_discount_bp: u16,
 }
+
+/// The scavenger discount when a scheme names none: 50 %.
+pub const DEFAULT_SCAVENGER_DISCOUNT_BP: u16 = 5_000;
 
 /// The largest pool one scheme may hold: HK$100 billion.
 pub const MAX_POOL_CENTS: i64 = 10_000_000_000_000;
@@ -83,6 +88,9 @@ impl Scheme {
         }
         if self.max_rate_bp > 10_000 {
             return Err(("max_rate", "at most 100%".into()));
+        }
+        if self.scavenger_discount_bp > 10_000 {
+            return Err(("scavenger_discount", "0% to 100%".into()));
         }
         if self.default_rate_bp > self.max_rate_bp {
             return Err(("default_rate", "at most the maximum rate".into()));
@@ -139,6 +147,7 @@ mod tests {
             ],
             opens_ms: 0,
             closes_ms: 1000,
+            scavenger_discount_bp: DEFAULT_SCAVENGER_DISCOUNT_BP,
         }
     }
 
