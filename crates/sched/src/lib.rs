@@ -1,18 +1,66 @@
 //! Admission and placement as a pure function of a snapshot:
 //! [`plan`]`(&Snapshot, now) -> Plan`. The server and the simulator call the
-//! same function; nothing here reads a clock, a database or a process table.
+//! same function; nothing here reads a clock, a database or a process table,
+//! and the same snapshot always gives the same plan.
 //!
-//! The policy today is strict FIFO with all-or-nothing fit: jobs are taken in
-//! id (submission) order; a job starts when every GPU, CPU and MiB it asks
-//! for is free on one node; the first job that does not fit waits with reason
-//! `Resources` and every job behind it waits with reason `Priority`, so a big
-//! job is never starved by small ones behind it. Held jobs are skipped. A job
-//! whose lien (its worst-case cost) does not fit what its grant has available
-//! waits with reason `GrantExhausted` and does not hold up other jobs; the
-//! jobs a plan starts never hold more of a grant than it has.
+//! # Policy
+//! - **Order.** Guaranteed jobs (`high`, `normal`) are taken by priority
+//!   (highest first, then submission time, then id); scavenger jobs after all of
+//!   them. Priority is Slurm-style multifactor ([`priority`]): fair share by grant,
+//!   age, and QOS.
+//! - **Fair share by grant.** A project's share is the GPU-hours of its active
+//!   grants over everyone's; its factor is `2^-(usage fraction / share fraction)`
+//!   of its decayed usage, so it is 1 for an idle project, ½ at its share, and
+//!   falls towards 0 above it.
+//! - **Gang.** A job gets all of its GPUs at once or none.
+//! - **Topology.** A job that fits on one node of its pool runs on one node,
+//!   chosen best-fit (the node left with the fewest free GPUs; ties to the lower
+//!   index). A larger job takes whole nodes, from one topology group when any
+//!   group has enough (the group left with the least free capacity), else from
+//!   as few groups as possible. Resource classes are separate pools.
+//! - **Backfill (EASY).** The first job of each pool that cannot start gets a
+//!   [`Reservation`] at the earliest time it fits, computed from running jobs'
+//!   ends (start + time limit). A lower job starts now only if it ends before
+//!   that time or runs on resources the reservation does not need.
+//! - **Scavenger.** Planned after every guaranteed job, on GPUs that are free
+//!   now, ignoring reservations. Guaranteed jobs are planned as if no scavenger
+//!   job ran: where one needs a scavenger job's GPUs it claims them, the plan
+//!   lists the scavenger job to [`Preempt`], and the guaranteed job starts at a
+//!   later pass once they are free. So a scavenger job never blocks guaranteed work.
+//! - **Limits.** A job whose lien does not fit its grant's available balance
+//!   waits `GrantExhausted`; one that would take its project past its GPU cap
+//!   waits `QuotaLimit`. Neither holds up other jobs.
+//! - **Reasons.** Every job not started has one: `Held`, `GrantExhausted`,
+//!   `QuotaLimit`, `EngineUnavailable`; `Resources` for the job a pool's
+//!   reservation is for (or one waiting on a preemption, or one that fits
+//!   nowhere); `Reservation` for one that fits now but would delay the
+//!   reservation; `Priority` for one that waits behind it.
 
-use aisc_model::{JobId, PendingReason, Resources};
+mod plan;
+pub mod priority;
+mod state;
+pub mod table;
+
+pub use aisc_model::Qos;
+pub use plan::plan;
+pub use priority::{Factors, FairShare, Policy, decay, factors};
+
+use aisc_model::{JobId, PendingReason, ProjectId, Resources};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether a node takes new work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// Runs jobs and takes new ones.
+    #[default]
+    Up,
+    /// Runs the jobs it has; takes no new ones.
+    Drain,
+    /// Unreachable: takes nothing.
+    Down,
+}
 
 /// One node that can run jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,11 +71,17 @@ pub struct Node {
     pub capacity: Resources,
     /// The model of its GPUs (e.g. `h100`), if it has any.
     pub gpu_type: Option<String>,
+    /// The resource class (pool) it belongs to; jobs of another class never run here.
+    pub class: Option<String>,
+    /// Its topology group (leaf switch).
+    pub group: u32,
+    /// Whether it takes new work.
+    pub state: NodeState,
 }
 
-/// Where a job runs: one node, and the exact GPUs on it.
+/// What a job holds on one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Placement {
+pub struct Alloc {
     /// Index into [`Snapshot::nodes`].
     pub node: usize,
     /// GPU indices on that node, ascending.
@@ -38,13 +92,60 @@ pub struct Placement {
     pub mem_mb: u64,
 }
 
+/// Where a job runs: the exact GPUs, CPUs and memory on each of its nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// One entry per node, in node order.
+    pub allocs: Vec<Alloc>,
+}
+
+impl Placement {
+    /// A placement on one node.
+    pub fn on_node(node: usize, gpus: Vec<u32>, cpus: u32, mem_mb: u64) -> Self {
+        Placement {
+            allocs: vec![Alloc {
+                node,
+                gpus,
+                cpus,
+                mem_mb,
+            }],
+        }
+    }
+
+    /// GPUs held on all nodes.
+    pub fn gpu_count(&self) -> u32 {
+        self.allocs.iter().map(|a| a.gpus.len() as u32).sum()
+    }
+
+    /// What it holds, summed over its nodes.
+    pub fn total(&self) -> Resources {
+        self.allocs
+            .iter()
+            .fold(Resources::default(), |t, a| Resources {
+                gpus: t.gpus + a.gpus.len() as u32,
+                cpus: t.cpus + a.cpus,
+                mem_mb: t.mem_mb + a.mem_mb,
+            })
+    }
+}
+
 /// A job that holds resources now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunningJob {
     /// The job.
     pub id: JobId,
+    /// The project it is charged to.
+    pub project: ProjectId,
+    /// Its QOS: scavenger jobs may be preempted.
+    pub qos: Qos,
     /// What it holds.
     pub placement: Placement,
+    /// When it started, seconds.
+    pub start: u64,
+    /// When it will have ended at the latest (start + time limit), seconds.
+    pub end: u64,
+    /// Already being stopped (cancel, time limit, preemption).
+    pub stopping: bool,
 }
 
 /// What starting a job holds against its grant: the lien of its worst case.
@@ -61,27 +162,54 @@ pub struct Cost {
 pub struct PendingJob {
     /// The job; lower ids were submitted first.
     pub id: JobId,
-    /// What it asks for.
+    /// The project it is charged to.
+    pub project: ProjectId,
+    /// Its QOS.
+    pub qos: Qos,
+    /// When it was submitted, seconds.
+    pub submit: u64,
+    /// What it asks for (in total, over all its nodes).
     pub request: Resources,
     /// A GPU model it insists on.
     pub gpu_type: Option<String>,
+    /// The resource class (pool) it runs in.
+    pub class: Option<String>,
+    /// Seconds it may run.
+    pub time_limit: u64,
     /// Held by its owner: never started until released.
     pub held: bool,
     /// What it holds against its grant when it starts, if it is charged to one.
     pub cost: Option<Cost>,
 }
 
+/// A project as the scheduler sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// Its share: the GPU-hours of its active grants.
+    pub shares: u64,
+    /// Its usage, GPU-seconds, decayed by the policy's half-life (see [`decay`]).
+    pub usage: u64,
+    /// The most GPUs its jobs may hold at once, if capped.
+    pub max_gpus: Option<u32>,
+}
+
 /// Everything `plan` looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// Weights and switches.
+    pub policy: Policy,
     /// The nodes, in a fixed order.
     pub nodes: Vec<Node>,
     /// Jobs holding resources.
     pub running: Vec<RunningJob>,
     /// Jobs waiting, in any order.
     pub pending: Vec<PendingJob>,
+    /// Projects' shares, usage and caps (absent: no share, no usage, no cap).
+    pub projects: BTreeMap<ProjectId, Project>,
     /// What each grant has available for new liens, HK cents (absent: nothing).
-    pub grant_available: std::collections::BTreeMap<i64, i64>,
+    pub grant_available: BTreeMap<i64, i64>,
+    /// The engine cannot be reached: nothing starts.
+    pub engine_unavailable: bool,
 }
 
 /// A job to start now, and where.
@@ -93,132 +221,40 @@ pub struct Start {
     pub placement: Placement,
 }
 
+/// A scavenger job to stop (SIGTERM, grace, requeue) because guaranteed work needs its resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preempt {
+    /// The scavenger job.
+    pub id: JobId,
+    /// The guaranteed job that needs its resources.
+    pub for_job: JobId,
+}
+
+/// Resources promised to the first job of a pool that cannot start now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// The job.
+    pub job: JobId,
+    /// The earliest time it can start, seconds.
+    pub at: u64,
+    /// Where it will run then.
+    pub placement: Placement,
+}
+
 /// The decision for one snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// Jobs to start, in the order they were chosen.
     pub starts: Vec<Start>,
-    /// Every pending job not started, with why it waits.
+    /// Scavenger jobs to preempt.
+    pub preempt: Vec<Preempt>,
+    /// Guaranteed jobs whose resources are held for them while the scavenger
+    /// jobs in their way stop; they wait (`Resources`) and start at a later pass.
+    pub claims: Vec<Start>,
+    /// One per pool whose first waiting job has a time at which it fits.
+    pub reservations: Vec<Reservation>,
+    /// Every pending job not started, with why it waits, in priority order.
     pub waiting: Vec<(JobId, PendingReason)>,
-}
-
-/// Free resources on one node while planning.
-struct Free {
-    res: Resources,
-    gpus: Vec<bool>,
-}
-
-/// Decides which pending jobs start now and where. `now` is seconds since the
-/// epoch; today's FIFO policy does not use it, later policies (age, backfill) will.
-pub fn plan(snapshot: &Snapshot, _now: u64) -> Plan {
-    let mut free: Vec<Free> = snapshot
-        .nodes
-        .iter()
-        .map(|n| Free {
-            res: n.capacity,
-            gpus: vec![true; n.capacity.gpus as usize],
-        })
-        .collect();
-    for r in &snapshot.running {
-        if let Some(f) = free.get_mut(r.placement.node) {
-            take(f, &r.placement);
-        }
-    }
-
-    let mut order: Vec<&PendingJob> = snapshot.pending.iter().collect();
-    order.sort_by_key(|j| j.id);
-
-    let mut available = snapshot.grant_available.clone();
-    let mut out = Plan::default();
-    let mut blocked = false;
-    for job in order {
-        if job.held {
-            out.waiting.push((job.id, PendingReason::Held));
-            continue;
-        }
-        if let Some(c) = job.cost
-            && available.get(&c.grant).copied().unwrap_or(0) < c.amount
-        {
-            out.waiting.push((job.id, PendingReason::GrantExhausted));
-            continue;
-        }
-        if blocked {
-            out.waiting.push((job.id, PendingReason::Priority));
-            continue;
-        }
-        match best_fit(snapshot, &free, job) {
-            Some(node) => {
-                let placement = allocate(&free[node], node, job);
-                take(&mut free[node], &placement);
-                if let Some(c) = job.cost {
-                    *available.entry(c.grant).or_insert(0) -= c.amount;
-                }
-                out.starts.push(Start {
-                    id: job.id,
-                    placement,
-                });
-            }
-            None => {
-                blocked = true;
-                out.waiting.push((job.id, PendingReason::Resources));
-            }
-        }
-    }
-    out
-}
-
-/// The node that fits the job and is left with the fewest free GPUs (then
-/// CPUs), so that whole nodes stay free for large jobs. Ties go to the lower index.
-fn best_fit(snapshot: &Snapshot, free: &[Free], job: &PendingJob) -> Option<usize> {
-    free.iter()
-        .enumerate()
-        .filter(|(i, f)| {
-            let node = &snapshot.nodes[*i];
-            let type_ok = match (&job.gpu_type, &node.gpu_type) {
-                (Some(want), Some(have)) => want.eq_ignore_ascii_case(have),
-                (Some(_), None) => false,
-                (None, _) => true,
-            };
-            type_ok && job.request.fits_in(&f.res)
-        })
-        .min_by_key(|(i, f)| {
-            (
-                f.res.gpus - job.request.gpus,
-                f.res.cpus - job.request.cpus,
-                *i,
-            )
-        })
-        .map(|(i, _)| i)
-}
-
-fn allocate(free: &Free, node: usize, job: &PendingJob) -> Placement {
-    let gpus = free
-        .gpus
-        .iter()
-        .enumerate()
-        .filter(|(_, is_free)| **is_free)
-        .map(|(i, _)| i as u32)
-        .take(job.request.gpus as usize)
-        .collect();
-    Placement {
-        node,
-        gpus,
-        cpus: job.request.cpus,
-        mem_mb: job.request.mem_mb,
-    }
-}
-
-fn take(free: &mut Free, p: &Placement) {
-    for g in &p.gpus {
-        if let Some(slot) = free.gpus.get_mut(*g as usize) {
-            *slot = false;
-        }
-    }
-    free.res = free.res.saturating_sub(&Resources {
-        gpus: p.gpus.len() as u32,
-        cpus: p.cpus,
-        mem_mb: p.mem_mb,
-    });
 }
 
 #[cfg(test)]
