@@ -143,4 +143,18 @@ impl Client {
             .await
             .context("the server's answer is not the JSON expected")
     }
+
+    /// PATCHes JSON and decodes the JSON answer.
+    pub async fn patch_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let res = self
+            .send(self.request(Method::PATCH, path).json(body))
+            .await?;
+        res.json()
+            .await
+            .context("the server's answer is not the JSON expected")
+    }
 }

@@ -94,9 +94,26 @@ pub struct DecideArgs {
 
 #[derive(Debug, Args)]
 pub struct GrantsArgs {
+    #[command(subcommand)]
+    cmd: Option<GrantsCmd>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum GrantsCmd {
+    /// Set a grant's scheduling limits (centre administrators).
+    Set {
+        /// The grant.
+        id: i64,
+        /// The most GPUs the project's jobs may hold at once, or `none`.
+        #[arg(long, value_name = "N|none")]
+        max_gpus: String,
+        /// Whether its jobs may use the `high` QOS.
+        #[arg(long, value_name = "yes|no", default_value = "no")]
+        high_qos: String,
+    },
 }
 
 fn pairs(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
@@ -261,6 +278,37 @@ pub async fn decide(a: DecideArgs) -> Result<ExitCode> {
 
 pub async fn grants(a: GrantsArgs) -> Result<ExitCode> {
     let client = Client::from_env()?;
+    if let Some(GrantsCmd::Set {
+        id,
+        max_gpus,
+        high_qos,
+    }) = a.cmd
+    {
+        let max_gpus: Option<i64> = match max_gpus.trim() {
+            "none" => None,
+            n => Some(n.parse().map_err(|_| {
+                anyhow::anyhow!("--max-gpus {n:?}: give a whole number of GPUs, or none")
+            })?),
+        };
+        let high_qos = match high_qos.trim() {
+            "yes" => true,
+            "no" => false,
+            other => bail!("--high-qos {other:?}: give yes or no"),
+        };
+        let body = serde_json::json!({ "max_gpus": max_gpus, "high_qos": high_qos });
+        let g: GrantView = client
+            .patch_json(&format!("/api/v1/grants/{id}"), &body)
+            .await?;
+        let cap = g.max_gpus.map_or("no GPU cap".to_string(), |m| {
+            format!("at most {m} GPUs at once")
+        });
+        println!(
+            "Grant {}: {cap}; high QOS {}",
+            g.id,
+            if g.high_qos { "allowed" } else { "not allowed" }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let grants: Vec<GrantView> = client.get_json("/api/v1/grants").await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&grants)?);

@@ -206,6 +206,9 @@ fn render_detail(d: &JobDetail) -> String {
             j.time_limit
         ),
     );
+    if let Some(q) = &j.qos {
+        kv("QOS", q.clone());
+    }
     if let Some(cmd) = &d.command {
         kv("Command", cmd.join(" "));
     }

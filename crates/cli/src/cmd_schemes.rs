@@ -15,6 +15,7 @@ pub struct SchemeArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum SchemeCmd {
     /// Create a funding scheme and fund its pool (centre administrators).
     Create {
@@ -35,6 +36,9 @@ enum SchemeCmd {
         /// Highest subsidy rate, percent.
         #[arg(long, default_value = "90")]
         max_rate: String,
+        /// Discount on the list price for scavenger jobs, percent (0 charges full price, 100 nothing).
+        #[arg(long, default_value = "50")]
+        scavenger_discount: String,
         /// A review criterion as NAME:WEIGHT (weights add up to 100); repeat.
         #[arg(long = "criterion", required = true)]
         criteria: Vec<String>,
@@ -71,6 +75,7 @@ pub async fn run(a: SchemeArgs) -> Result<ExitCode> {
             eligible,
             default_rate,
             max_rate,
+            scavenger_discount,
             criteria,
             opens,
             closes,
@@ -86,7 +91,8 @@ pub async fn run(a: SchemeArgs) -> Result<ExitCode> {
                 crit.push(json!({"name": n.trim(), "weight": w}));
             }
             let body = json!({"name": name, "title": title, "pool": pool, "eligible": eligible, "default_rate": default_rate,
-                "max_rate": max_rate, "criteria": crit, "opens": opens, "closes": closes});
+                "max_rate": max_rate, "criteria": crit, "opens": opens, "closes": closes,
+                "scavenger_discount": scavenger_discount});
             let s: SchemeView = client.post_json("/api/v1/schemes", &body).await?;
             eprintln!(
                 "aisc: created scheme {} with a pool of {}",

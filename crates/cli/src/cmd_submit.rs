@@ -49,6 +49,15 @@ pub struct SubmitArgs {
     /// Keep the job pending until `aisc release`.
     #[arg(short = 'H', long)]
     hold: bool,
+    /// Quality of service: normal (default), high (if the grant allows it), or scavenger (idle GPUs only, discounted, preemptible).
+    #[arg(short = 'q', long, value_name = "QOS")]
+    qos: Option<String>,
+    /// If preempted, end as `preempted` instead of being queued again.
+    #[arg(long, conflicts_with = "requeue")]
+    no_requeue: bool,
+    /// If preempted, be queued again (the default; overrides `#SBATCH --no-requeue`).
+    #[arg(long)]
+    requeue: bool,
     /// Environment to pass: ALL (default), NONE, or a comma-separated list of names.
     #[arg(long, default_value = "ALL")]
     export: String,
@@ -148,6 +157,14 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
         error: f.error.clone(),
         chdir: chdir.map(|d| d.display().to_string()),
         hold: f.hold,
+        qos: f.qos.clone(),
+        requeue: if f.no_requeue {
+            Some(false)
+        } else if f.requeue {
+            Some(true)
+        } else {
+            None
+        },
         command: f.command.clone(),
         script,
         script_name,

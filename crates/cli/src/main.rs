@@ -9,6 +9,7 @@ mod cmd_grants;
 mod cmd_identity;
 mod cmd_inventory;
 mod cmd_jobs;
+mod cmd_queue;
 mod cmd_schemes;
 mod cmd_serve;
 mod cmd_submit;
@@ -38,6 +39,8 @@ enum Cmd {
     Submit(Box<cmd_submit::SubmitArgs>),
     /// List jobs, newest first.
     Jobs(cmd_jobs::JobsArgs),
+    /// Pending jobs in the scheduler's order; `--explain ID`: why one waits.
+    Queue(cmd_queue::QueueArgs),
     /// Show one job: spec, state history with reasons, placement, exit code, usage.
     Show(cmd_jobs::ShowArgs),
     /// Print a job's output.
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
             Cmd::Review(a) => cmd_grants::review(a).await,
             Cmd::Decide(a) => cmd_grants::decide(a).await,
             Cmd::Grants(a) => cmd_grants::grants(a).await,
+            Cmd::Queue(a) => cmd_queue::run(a).await,
             Cmd::Statement(a) => cmd_grants::statement(a).await,
         }
     });

@@ -71,6 +71,9 @@ const TABLE: &[Row] = &[
     ("POST",   "/api/v1/applications/{id}/decision",        [ALL,         FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/grants",                            [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("GET",    "/api/v1/grants/{id}",                       [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
+    ("PATCH",  "/api/v1/grants/{id}",                       [ALL,         FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/queue",                             [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("GET",    "/api/v1/queue/{id}",                        [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
     ("GET",    "/api/v1/projects/{project}/statement",      [ALL,         ALL,         NF,          OWN,         OWN,         (403, 404)]),
 ];
 
@@ -162,7 +165,7 @@ impl World {
     }
 
     /// The request a row makes against tenant `t`'s resource.
-    async fn request(&mut self, path: &str, t: usize) -> (String, Option<Value>) {
+    async fn request(&mut self, method: &str, path: &str, t: usize) -> (String, Option<Value>) {
         let (project, org, pi) = [("pa", "oa", "pi_a"), ("pb", "ob", "pi_b")][t];
         match path {
             "/api/v1/jobs" => (
@@ -236,7 +239,12 @@ impl World {
                 ),
                 Some(json!({"approve": false, "reason": "not now"})),
             ),
+            "/api/v1/grants/{id}" if method == "PATCH" => (
+                format!("/api/v1/grants/{}", self.grant[t]),
+                Some(json!({"max_gpus": 64, "high_qos": false})),
+            ),
             "/api/v1/grants/{id}" => (format!("/api/v1/grants/{}", self.grant[t]), None),
+            "/api/v1/queue/{id}" => (format!("/api/v1/queue/{}", self.held_job(t).await), None),
             "/api/v1/projects/{project}/statement" => (
                 format!("/api/v1/projects/{project}/statement?month=2026-11"),
                 None,
@@ -438,7 +446,7 @@ fn every_route_answers_every_role_as_the_table_says() {
         for (method, path, expect) in TABLE {
             for (i, role) in ROLES.iter().enumerate() {
                 for t in 0..2 {
-                    let (url, body) = w.request(path, t).await;
+                    let (url, body) = w.request(method, path, t).await;
                     let token = if *path == "/api/v1/login" { None } else { Some(w.tokens[role].clone()) };
                     let (status, v) = w.call(token.as_deref(), Method::from_bytes(method.as_bytes()).unwrap(), &url, body).await;
                     let want = if t == 0 { expect[i].0 } else { expect[i].1 };

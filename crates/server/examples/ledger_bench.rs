@@ -41,6 +41,8 @@ fn spec() -> JobSpec {
         output: None,
         error: None,
         hold: true,
+        qos: aisc_model::Qos::Normal,
+        requeue: true,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Config {
     pub kill_grace: Duration,
     /// How hard commits wait for the disk.
     pub durability: Durability,
+    /// Scheduling policy: priority weights, usage half-life, backfill, preemption.
+    pub policy: aisc_sched::Policy,
 }
 
 /// What every request handler can reach.
@@ -134,6 +136,10 @@ pub async fn run(
             mem_mb: host.mem_mb,
         },
         gpu_type: host.gpu_type(),
+        // One pool: every job's grant is served by this host.
+        class: None,
+        group: 0,
+        state: aisc_sched::NodeState::Up,
     };
 
     let (engine_tx, engine_rx) = mpsc::unbounded_channel();
@@ -145,6 +151,7 @@ pub async fn run(
         host.gpus_fake(),
         dir.to_path_buf(),
         config.kill_grace,
+        config.policy,
     );
     controller.recover().await?;
     let (control_tx, control_rx) = mpsc::channel(16_384);

@@ -147,6 +147,23 @@ pub struct GrantRow {
     pub starts_ms: i64,
     /// Period end.
     pub ends_ms: i64,
+    /// The most GPUs the project's jobs may hold at once under it (None: no cap).
+    pub max_gpus: Option<i64>,
+    /// Its jobs may use the `high` QOS.
+    pub high_qos: bool,
+    /// The scheme's discount for scavenger jobs, basis points.
+    pub scavenger_discount_bp: u16,
+}
+
+/// A project's claim on the scheduler: its active grants summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectShare {
+    /// The project.
+    pub project: ProjectId,
+    /// GPU-hours of its active grants.
+    pub gpu_hours: i64,
+    /// The sum of its active grants' GPU caps; None when any of them has none.
+    pub max_gpus: Option<i64>,
 }
 
 /// A decision on an application.
@@ -266,7 +283,8 @@ macro_rules! app_select {
 macro_rules! grant_select {
     () => {
         "SELECT g.id, g.project_id, p.name AS project_name, p.org_id, g.scheme_id, s.name AS scheme_name, g.class_id, \
-         c.name AS class_name, g.gpu_hours, g.value_cents, g.price_cents, g.rate_bp, g.starts_ms, g.ends_ms \
+         c.name AS class_name, g.gpu_hours, g.value_cents, g.price_cents, g.rate_bp, g.starts_ms, g.ends_ms, \
+         g.max_gpus, g.high_qos, s.scavenger_discount_bp \
          FROM grants g JOIN projects p ON p.id = g.project_id JOIN schemes s ON s.id = g.scheme_id \
          JOIN resource_classes c ON c.id = g.class_id"
     };
@@ -310,10 +328,97 @@ fn grant_row(r: &sqlx::sqlite::SqliteRow) -> Result<GrantRow, StoreError> {
         rate_bp: r.try_get("rate_bp")?,
         starts_ms: r.try_get("starts_ms")?,
         ends_ms: r.try_get("ends_ms")?,
+        max_gpus: r.try_get("max_gpus")?,
+        high_qos: r.try_get::<i64, _>("high_qos")? != 0,
+        scavenger_discount_bp: r.try_get("scavenger_discount_bp")?,
     })
 }
 
+pub(crate) async fn set_grant_limits(
+    conn: &mut SqliteConnection,
+    id: i64,
+    max_gpus: Option<i64>,
+    high_qos: bool,
+) -> Result<i64, StoreError> {
+    let done = sqlx::query("UPDATE grants SET max_gpus = ?, high_qos = ? WHERE id = ?")
+        .bind(max_gpus)
+        .bind(i64::from(high_qos))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(id)
+}
+
 impl Store {
+    /// Sets a grant's scheduling limits: its GPU cap and whether `high` QOS is allowed.
+    pub async fn set_grant_limits(
+        &self,
+        id: i64,
+        max_gpus: Option<i64>,
+        high_qos: bool,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.write(
+            Op::GrantLimits {
+                id,
+                max_gpus,
+                high_qos,
+            },
+            Some(audit),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Every project with an active grant at `at_ms`: its GPU-hours and GPU cap.
+    pub async fn project_shares(&self, at_ms: i64) -> Result<Vec<ProjectShare>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT project_id, SUM(gpu_hours) AS hours, \
+             CASE WHEN COUNT(*) = COUNT(max_gpus) THEN SUM(max_gpus) END AS cap \
+             FROM grants WHERE starts_ms <= ? AND ? < ends_ms GROUP BY project_id ORDER BY project_id",
+        )
+        .bind(at_ms)
+        .bind(at_ms)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProjectShare {
+                    project: ProjectId(r.try_get("project_id")?),
+                    gpu_hours: r.try_get("hours")?,
+                    max_gpus: r.try_get("cap")?,
+                })
+            })
+            .collect()
+    }
+
+    /// GPU-milliseconds of the jobs that ended at or after `since_ms`, with
+    /// their project and end time: the usage behind fair share.
+    pub async fn usage_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<(ProjectId, i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT project_id, end_ms, gpu_ms FROM jobs \
+             WHERE end_ms >= ? AND project_id IS NOT NULL AND gpu_ms > 0",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    ProjectId(r.try_get("project_id")?),
+                    r.try_get("end_ms")?,
+                    r.try_get("gpu_ms")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Stores an application; returns its id.
     pub async fn apply_for(&self, a: NewApplication, audit: NewAudit) -> Result<i64, StoreError> {
         self.write(Op::Application(a), Some(audit)).await

@@ -19,7 +19,8 @@ mod users;
 mod writer;
 
 pub use applications::{
-    ApplicationRow, Decision, GrantRow, NewApplication, NewGrant, NewReview, ReviewRow,
+    ApplicationRow, Decision, GrantRow, NewApplication, NewGrant, NewReview, ProjectShare,
+    ReviewRow,
 };
 pub use audit::{AuditRow, NewAudit, Verification};
 pub use error::StoreError;

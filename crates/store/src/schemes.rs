@@ -37,8 +37,8 @@ pub(crate) async fn insert(
         .collect::<Vec<_>>()
         .join(",");
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO schemes (name, title, eligible_kinds, default_rate_bp, max_rate_bp, criteria, opens_ms, closes_ms, created_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO schemes (name, title, eligible_kinds, default_rate_bp, max_rate_bp, criteria, opens_ms, closes_ms, created_ms, \
+         scavenger_discount_bp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(&s.name)
     .bind(&s.title)
@@ -49,6 +49,7 @@ pub(crate) async fn insert(
     .bind(s.opens_ms)
     .bind(s.closes_ms)
     .bind(at_ms)
+    .bind(s.scavenger_discount_bp)
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| match &e {
@@ -84,6 +85,7 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> Result<SchemeRow, StoreError> {
             criteria,
             opens_ms: r.try_get("opens_ms")?,
             closes_ms: r.try_get("closes_ms")?,
+            scavenger_discount_bp: r.try_get("scavenger_discount_bp")?,
         },
     })
 }
@@ -91,7 +93,7 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> Result<SchemeRow, StoreError> {
 macro_rules! scheme_select {
     () => {
         "SELECT s.id, s.name, s.title, s.eligible_kinds, s.default_rate_bp, s.max_rate_bp, s.criteria, s.opens_ms, \
-         s.closes_ms, s.created_ms, COALESCE((SELECT SUM(p.amount) FROM ledger_entries e JOIN ledger_postings p \
+         s.closes_ms, s.created_ms, s.scavenger_discount_bp, COALESCE((SELECT SUM(p.amount) FROM ledger_entries e JOIN ledger_postings p \
          ON p.entry_id = e.id WHERE e.scheme_id = s.id AND e.kind = 'fund' AND p.amount > 0), 0) AS funded FROM schemes s"
     };
 }

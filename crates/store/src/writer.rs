@@ -51,6 +51,11 @@ pub(crate) enum Op {
         at_ms: i64,
         fund: crate::schemes::EntryFor,
     },
+    GrantLimits {
+        id: i64,
+        max_gpus: Option<i64>,
+        high_qos: bool,
+    },
     RevokeToken {
         id: i64,
         owner: Option<aisc_model::UserId>,
@@ -241,6 +246,11 @@ async fn commit_batch(
                 at_ms,
                 fund,
             } => crate::schemes::insert(&mut tx, scheme, *at_ms, fund).await,
+            Op::GrantLimits {
+                id,
+                max_gpus,
+                high_qos,
+            } => crate::applications::set_grant_limits(&mut tx, *id, *max_gpus, *high_qos).await,
             Op::RevokeToken { id, owner, at_ms } => {
                 users::revoke_token(&mut tx, *id, *owner, *at_ms).await
             }

@@ -161,6 +161,7 @@ fn scheme(name: &str) -> aisc_model::scheme::Scheme {
         }],
         opens_ms: 0,
         closes_ms: 10,
+        scavenger_discount_bp: aisc_model::scheme::DEFAULT_SCAVENGER_DISCOUNT_BP,
     }
 }
 

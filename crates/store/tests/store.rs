@@ -26,6 +26,8 @@ fn spec(name: &str) -> JobSpec {
         output: None,
         error: None,
         hold: false,
+        qos: aisc_model::Qos::Normal,
+        requeue: true,
     }
 }
 

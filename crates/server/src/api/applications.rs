@@ -157,7 +157,28 @@ pub struct GrantView {
     pub subsidy_reserved: String,
     /// The figures in HK cents: amount, used, held, remaining, subsidy spent, subsidy reserved.
     pub cents: [i64; 6],
+    /// The most GPUs the project's jobs may hold at once under it (absent: no cap).
+    pub max_gpus: Option<i64>,
+    /// Its jobs may use the `high` QOS.
+    pub high_qos: bool,
+    /// The scheme's discount on the list price for scavenger jobs.
+    pub scavenger_discount: String,
 }
+
+/// Scheduling limits of a grant (centre administrators).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantLimitsRequest {
+    /// The most GPUs the project's jobs may hold at once; null removes the cap.
+    #[serde(default)]
+    pub max_gpus: Option<i64>,
+    /// Whether its jobs may use the `high` QOS.
+    #[serde(default)]
+    pub high_qos: bool,
+}
+
+/// The most GPUs a cap may name.
+pub const MAX_GPU_CAP: i64 = 1_000_000;
 
 async fn visible_application(
     state: &AppState,
@@ -565,6 +586,10 @@ pub async fn decide(
         other => other?,
     }
     state.charging.clear();
+    let _ = state
+        .control
+        .send(crate::control::Command::GrantsChanged)
+        .await;
     let a = state.store.application(id).await?;
     Ok(Json(application_view(&state, a).await?))
 }
@@ -601,7 +626,62 @@ async fn grant_view(state: &AppState, g: GrantRow) -> Result<GrantView, ApiError
         subsidy_spent: Cents(spent).to_string(),
         subsidy_reserved: Cents(reserved).to_string(),
         cents: [g.value_cents, used, held, remaining, spent, reserved],
+        max_gpus: g.max_gpus,
+        high_qos: g.high_qos,
+        scavenger_discount: format_percent(g.scavenger_discount_bp),
     })
+}
+
+/// Sets a grant's scheduling limits: a cap on the GPUs its project's jobs hold at once, and the `high` QOS (centre administrators).
+#[utoipa::path(patch, path = "/api/v1/grants/{id}", request_body = GrantLimitsRequest, params(("id" = i64, Path, description = "Grant")), tag = "grants",
+    responses((status = 200, body = GrantView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_grant_limits(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    Body(req): Body<GrantLimitsRequest>,
+) -> Result<Json<GrantView>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    if let Some(m) = req.max_gpus
+        && !(1..=MAX_GPU_CAP).contains(&m)
+    {
+        return Err(ApiError::invalid(
+            "max_gpus",
+            format!("{m} GPUs is out of range"),
+            Some(format!("1 to {MAX_GPU_CAP}, or null for no cap")),
+        ));
+    }
+    let cap = req.max_gpus.map_or("no GPU cap".to_string(), |m| {
+        format!("at most {m} GPUs at once")
+    });
+    let summary = format!(
+        "grant {id}: {cap}, high QOS {}",
+        if req.high_qos {
+            "allowed"
+        } else {
+            "not allowed"
+        }
+    );
+    state
+        .store
+        .set_grant_limits(
+            id,
+            req.max_gpus,
+            req.high_qos,
+            caller.audit("grant.limits", format!("grant:{id}"), summary),
+        )
+        .await
+        .or_404(|| format!("grant {id}"))?;
+    state.charging.clear();
+    // The scheduler reads caps with shares; it is told at once. If it is stopping, nothing is lost.
+    let _ = state
+        .control
+        .send(crate::control::Command::GrantsChanged)
+        .await;
+    let g = state.store.grant(id).await?;
+    Ok(Json(grant_view(&state, g).await?))
 }
 
 fn grant_resource(g: &GrantRow) -> Resource<'_> {

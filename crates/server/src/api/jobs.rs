@@ -46,13 +46,15 @@ pub async fn submit(
     let mut spec = resolved.spec;
     let project = submit_project(&state, &caller, spec.account.as_deref()).await?;
     spec.account = Some(project.1.clone());
-    let charging = charge_to(&state, project.0, &project.1, req_grant, &spec).await?;
+    let is_admin = caller.user.role == "admin";
+    let charging = charge_to(&state, project.0, &project.1, req_grant, &spec, is_admin).await?;
     let reason = if spec.hold { "Held" } else { "Priority" };
+    let submit_ms = now_ms();
     let new = NewJob {
         owner: caller.user.id,
         spec: spec.clone(),
         reason: reason.into(),
-        submit_ms: now_ms(),
+        submit_ms,
         project: Some(project.0),
         charging: Some(charging),
     };
@@ -77,6 +79,7 @@ pub async fn submit(
         held,
         project: Some(project.0),
         charging: Some(charging),
+        submit_ms,
     };
     if state
         .control
@@ -137,6 +140,7 @@ async fn charge_to(
     project_name: &str,
     named: Option<i64>,
     spec: &aisc_model::JobSpec,
+    caller_is_admin: bool,
 ) -> Result<Charging, ApiError> {
     let active = state.charging.active_grants(&state.store, project).await?;
     let grant = match named {
@@ -151,11 +155,32 @@ async fn charge_to(
             )
         })?,
     };
-    let price = state
+    let list = state
         .charging
         .price(&state.store, grant.class)
         .await?
         .unwrap_or(grant.price_cents);
+    let price = match spec.qos {
+        aisc_model::Qos::High if !grant.high_qos && caller_is_admin => list,
+        aisc_model::Qos::High if !grant.high_qos => {
+            return Err(ApiError::invalid(
+                "qos",
+                format!(
+                    "grant {} does not allow the high QOS: an administrator grants it (aisc grants set {} --high-qos yes)",
+                    grant.id, grant.id
+                ),
+                Some("normal or scavenger".into()),
+            ));
+        }
+        // Scavenger jobs pay the list price less the scheme's discount (rounded half to even).
+        aisc_model::Qos::Scavenger => i64::try_from(aisc_billing::money::div_round_half_even(
+            i128::from(list)
+                * i128::from(10_000 - i64::from(grant.scavenger_discount_bp.min(10_000))),
+            10_000,
+        ))
+        .unwrap_or(list),
+        _ => list,
+    };
     let lien = aisc_billing::rating::lien(
         spec.resources.gpus,
         spec.time_limit_s,

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod identity;
 pub mod inventory;
 pub mod jobs;
+pub mod queue;
 pub mod schemes;
 pub mod statements;
 pub mod tenancy;
@@ -40,7 +41,8 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         tenancy::show_project, tenancy::set_member, tenancy::remove_member, inventory::list_classes, inventory::create_class,
         inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity, schemes::create, schemes::list,
         schemes::show, applications::apply, applications::list, applications::show, applications::review, applications::decide,
-        applications::list_grants, applications::show_grant, statements::statement),
+        applications::list_grants, applications::show_grant, applications::set_grant_limits, statements::statement,
+        queue::list, queue::show),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
@@ -48,7 +50,8 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         tenancy::MemberRequest, inventory::ClassRequest, inventory::ClassView, inventory::NodesRequest, inventory::PriceRequest,
         inventory::PriceView, inventory::CapacityView, schemes::SchemeRequest, schemes::SchemeView, aisc_model::scheme::Criterion,
         applications::ApplicationRequest, applications::ReviewRequest, applications::DecisionRequest, applications::ReviewView,
-        applications::ApplicationView, applications::GrantView, statements::Statement, statements::StatementLineView)),
+        applications::ApplicationView, applications::GrantView, applications::GrantLimitsRequest, statements::Statement,
+        statements::StatementLineView, crate::control::QueueView, crate::control::QueueEntry)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -134,7 +137,12 @@ pub fn router(state: AppState) -> Router {
             post(applications::decide),
         )
         .route("/api/v1/grants", get(applications::list_grants))
-        .route("/api/v1/grants/{id}", get(applications::show_grant))
+        .route(
+            "/api/v1/grants/{id}",
+            get(applications::show_grant).patch(applications::set_grant_limits),
+        )
+        .route("/api/v1/queue", get(queue::list))
+        .route("/api/v1/queue/{id}", get(queue::show))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/verify", get(audit::verify))
         .route("/api/v1/jobs", get(jobs::list).post(jobs::submit))

@@ -43,6 +43,9 @@ pub struct SchemeRequest {
     pub opens: String,
     /// Day applications close (YYYY-MM-DD, exclusive).
     pub closes: String,
+    /// Discount on the list price for scavenger jobs in percent (default 50; 0 charges full price, 100 nothing).
+    #[serde(default)]
+    pub scavenger_discount: Option<String>,
 }
 
 /// A scheme and its pool.
@@ -58,6 +61,8 @@ pub struct SchemeView {
     pub default_rate: String,
     /// Highest subsidy rate.
     pub max_rate: String,
+    /// Discount on the list price for scavenger jobs.
+    pub scavenger_discount: String,
     /// Review criteria.
     pub criteria: Vec<Criterion>,
     /// Opens (RFC 3339).
@@ -88,6 +93,7 @@ async fn view(state: &AppState, r: SchemeRow) -> Result<SchemeView, ApiError> {
         eligible: s.eligible.iter().map(|k| k.to_string()).collect(),
         default_rate: format_percent(s.default_rate_bp),
         max_rate: format_percent(s.max_rate_bp),
+        scavenger_discount: format_percent(s.scavenger_discount_bp),
         opens_at: rfc3339(s.opens_ms),
         closes_at: rfc3339(s.closes_ms),
         funded: Cents(funded).to_string(),
@@ -131,6 +137,10 @@ pub async fn create(
         opens_ms: aisc_model::calendar::parse_date(&req.opens).map_err(|e| invalid("opens", e))?,
         closes_ms: aisc_model::calendar::parse_date(&req.closes)
             .map_err(|e| invalid("closes", e))?,
+        scavenger_discount_bp: match &req.scavenger_discount {
+            Some(d) => parse_percent(d).map_err(|e| invalid("scavenger_discount", e))?,
+            None => aisc_model::scheme::DEFAULT_SCAVENGER_DISCOUNT_BP,
+        },
     };
     scheme.check().map_err(|(field, limit)| {
         ApiError::invalid(field, format!("out of range: {limit}"), Some(limit))

@@ -37,6 +37,8 @@ pub struct JobView {
     pub time_limit_s: u64,
     /// Time limit as `[D-]HH:MM:SS`.
     pub time_limit: String,
+    /// Quality of service (shown when the job's spec is loaded: `aisc show`).
+    pub qos: Option<String>,
     /// Accepted at (RFC 3339).
     pub submitted_at: String,
     /// Started at.
@@ -217,6 +219,7 @@ impl JobView {
             mem_mb: r.resources.mem_mb,
             time_limit_s: r.time_limit_s,
             time_limit: format_duration(r.time_limit_s),
+            qos: r.spec.as_ref().map(|s| s.qos.to_string()),
             submitted_at: rfc3339(r.submit_ms),
             started_at: r.start_ms.map(rfc3339),
             ended_at: r.end_ms.map(rfc3339),

@@ -31,21 +31,32 @@ impl Controller {
                 .await?;
             return Ok(());
         }
+        // The local engine has one node: a placement is one allocation on it.
+        let alloc = placement
+            .allocs
+            .first()
+            .cloned()
+            .unwrap_or(aisc_sched::Alloc {
+                node: 0,
+                gpus: Vec::new(),
+                cpus: q.spec.resources.cpus,
+                mem_mb: q.spec.resources.mem_mb,
+            });
         let node = self
             .nodes
-            .get(placement.node)
+            .get(alloc.node)
             .map(|n| n.name.clone())
             .unwrap_or_default();
         let now = now_ms();
-        let gpus = if placement.gpus.is_empty() {
+        let gpus = if alloc.gpus.is_empty() {
             "no GPUs".to_string()
         } else {
             let fake = if self.fake_gpus { " (fake)" } else { "" };
-            format!("GPUs {}{fake}", join(&placement.gpus))
+            format!("GPUs {}{fake}", join(&alloc.gpus))
         };
         let set = Fields {
             node: Some(node.clone()),
-            gpu_ids: Some(placement.gpus.clone()),
+            gpu_ids: Some(alloc.gpus.clone()),
             ..Default::default()
         };
         let reason = format!("placed on {node} with {gpus}");
@@ -75,9 +86,9 @@ impl Controller {
             command: q.spec.command.clone(),
             workdir,
             env: q.spec.env.clone(),
-            gpu_ids: placement.gpus.clone(),
+            gpu_ids: alloc.gpus.clone(),
             fake_gpus: self.fake_gpus,
-            cpus: placement.cpus,
+            cpus: alloc.cpus,
             job_dir,
             stdout: stdout.clone(),
             stderr: stderr.clone(),
@@ -103,6 +114,7 @@ impl Controller {
                     placement,
                     project: q.project,
                     charging: q.charging,
+                    qos: q.spec.qos,
                 };
                 self.running.insert(q.id, active);
                 self.transition(

@@ -13,9 +13,13 @@
 //!   process cannot be found is failed, not started again;
 //! - time limits: SIGTERM at the limit, SIGKILL after the grace period.
 
+mod fairshare;
 mod launch;
 mod money;
+mod queue;
 mod recover;
+
+pub use queue::{QueueEntry, QueueView};
 
 pub use launch::expand_pattern;
 
@@ -23,7 +27,7 @@ use crate::clock::now_ms;
 use crate::error::ApiError;
 use aisc_engine::{EngineEvent, LocalEngine, Outcome};
 use aisc_model::units::format_duration;
-use aisc_model::{JobId, JobSpec, JobState, PendingReason, Resources};
+use aisc_model::{JobId, JobSpec, JobState, PendingReason, ProjectId, Resources};
 use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
 use aisc_store::{Fields, JobChange, NewAudit, Store, StoreError};
 use nix::sys::signal::Signal;
@@ -48,6 +52,8 @@ pub struct Queued {
     pub project: Option<aisc_model::ProjectId>,
     /// The grant, price and lien it is charged with.
     pub charging: Option<aisc_store::Charging>,
+    /// When it was submitted, epoch ms.
+    pub submit_ms: i64,
 }
 
 /// What cancelling did.
@@ -90,6 +96,10 @@ pub enum Command {
     },
     /// Report free resources.
     Usage(oneshot::Sender<Resources>),
+    /// The queue in priority order, with each job's factors and reason.
+    Queue(oneshot::Sender<QueueView>),
+    /// Grants were approved or their limits changed: read shares and caps again.
+    GrantsChanged,
 }
 
 struct Kill {
@@ -110,6 +120,7 @@ struct Active {
     kill: Option<Kill>,
     project: Option<aisc_model::ProjectId>,
     charging: Option<aisc_store::Charging>,
+    qos: aisc_model::Qos,
 }
 
 /// The loop's state.
@@ -132,11 +143,20 @@ pub struct Controller {
     grant_available: HashMap<i64, i64>,
     /// Each grant's subsidy rate, basis points (grants do not change).
     grant_rates: HashMap<i64, u16>,
+    /// Scheduling policy.
+    policy: aisc_sched::Policy,
+    /// Projects' shares, usage and caps.
+    fair: fairshare::FairShare,
+    /// Reservations made by the last pass, by job: when, seconds.
+    reservations: HashMap<JobId, u64>,
 }
 
 /// The shortest time between two scheduling passes: a burst of submissions
 /// then costs one pass, not one per submission.
 const MIN_PASS_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The longest time between two passes while jobs wait.
+const PERIODIC_PASS: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -157,6 +177,7 @@ impl Controller {
         fake_gpus: bool,
         data_dir: PathBuf,
         kill_grace: Duration,
+        policy: aisc_sched::Policy,
     ) -> Self {
         Controller {
             store,
@@ -173,6 +194,9 @@ impl Controller {
             last_pass: Instant::now(),
             grant_available: HashMap::new(),
             grant_rates: HashMap::new(),
+            fair: fairshare::FairShare::new(policy.half_life_s),
+            policy,
+            reservations: HashMap::new(),
         }
     }
 
@@ -213,6 +237,10 @@ impl Controller {
                 _ = tokio::time::sleep_until(wake) => {}
             }
             self.enforce_limits().await;
+            // Priorities age and reservations come due without any event: look again now and then.
+            if !self.pending.is_empty() && self.last_pass.elapsed() >= PERIODIC_PASS {
+                self.dirty = true;
+            }
             if self.dirty && self.last_pass.elapsed() >= MIN_PASS_INTERVAL {
                 self.dirty = false;
                 self.last_pass = Instant::now();
@@ -272,11 +300,18 @@ impl Controller {
                     .running
                     .values()
                     .fold(Resources::default(), |acc, a| Resources {
-                        gpus: acc.gpus + a.placement.gpus.len() as u32,
-                        cpus: acc.cpus + a.placement.cpus,
-                        mem_mb: acc.mem_mb + a.placement.mem_mb,
+                        gpus: acc.gpus + a.placement.gpu_count(),
+                        cpus: acc.cpus + a.placement.total().cpus,
+                        mem_mb: acc.mem_mb + a.placement.total().mem_mb,
                     });
                 let _ = reply.send(used);
+            }
+            Command::Queue(reply) => {
+                let _ = reply.send(self.queue_view());
+            }
+            Command::GrantsChanged => {
+                self.fair.invalidate();
+                self.dirty = true;
             }
         }
     }
@@ -499,6 +534,21 @@ impl Controller {
         if let Some(c) = active.charging {
             self.settle(id, &c, active.project, usage.gpu_ms).await?;
         }
+        if let Some(p) = active.project {
+            self.fair.record(p, usage.gpu_ms, end_ms);
+        }
+        let reason = if state == JobState::Preempted {
+            match self.requeue(id).await {
+                Ok(Some(new)) => format!("{reason}; requeued as job {new}"),
+                Ok(None) => reason,
+                Err(e) => {
+                    tracing::error!(job = %id, error = %e, "could not requeue a preempted job");
+                    reason
+                }
+            }
+        } else {
+            reason
+        };
         self.transition(id, JobState::Running, state, &reason, end_ms, set)
             .await
     }
@@ -540,35 +590,54 @@ impl Controller {
                 }
             }
         }
+        let now = now_ms();
+        let now_s = u64::try_from(now / 1000).unwrap_or(0);
+        if let Err(e) = self.fair.refresh(&self.store, now).await {
+            tracing::error!(error = %e, "could not read projects' shares and usage");
+        }
+        let running_usage = self.running.values().filter_map(|a| {
+            let gpu_ms = i64::from(a.placement.gpu_count()).saturating_mul(now - a.start_ms);
+            a.project.map(|p| (p, gpu_ms.max(0)))
+        });
+        let projects = self.fair.projects(now, running_usage);
         let snapshot = Snapshot {
+            policy: self.policy,
             grant_available,
+            projects,
+            engine_unavailable: false,
             nodes: self.nodes.clone(),
             running: self
                 .running
                 .iter()
                 .map(|(id, a)| RunningJob {
                     id: *id,
+                    project: a.project.unwrap_or(ProjectId(0)),
+                    qos: a.qos,
                     placement: a.placement.clone(),
+                    start: secs(a.start_ms),
+                    end: secs(a.deadline_ms),
+                    stopping: a.kill.is_some(),
                 })
                 .collect(),
             // Held jobs are kept apart (self.held): their reason, Held, was stored with them.
-            pending: self
-                .pending
-                .values()
-                .map(|q| PendingJob {
-                    id: q.id,
-                    request: q.spec.resources,
-                    gpu_type: q.spec.gpu_type.clone(),
-                    held: false,
-                    cost: q.charging.map(|c| aisc_sched::Cost {
-                        grant: c.grant,
-                        amount: c.lien_cents,
-                    }),
-                })
-                .collect(),
+            pending: self.pending.values().map(pending_job).collect(),
         };
-        let now_s = u64::try_from(now_ms() / 1000).unwrap_or(0);
         let plan = aisc_sched::plan(&snapshot, now_s);
+        for p in &plan.preempt {
+            if self.running.get(&p.id).is_some_and(|a| a.kill.is_none()) {
+                let reason = format!(
+                    "preempted for job {} (guaranteed work needs its GPUs)",
+                    p.for_job
+                );
+                if let Err(e) = self
+                    .begin_kill(p.id, JobState::Preempted, reason, now, None)
+                    .await
+                {
+                    tracing::error!(job = %p.id, error = %e, "could not record a preemption");
+                }
+            }
+        }
+        self.reservations = plan.reservations.iter().map(|r| (r.job, r.at)).collect();
         for start in plan.starts {
             if let Some(q) = self.pending.remove(&start.id) {
                 self.reasons.remove(&start.id);
@@ -589,6 +658,71 @@ impl Controller {
             tracing::error!(error = %e, "could not record pending reasons");
         }
     }
+
+    /// Submits a copy of a preempted job that asked to be requeued; returns the new job's id.
+    async fn requeue(&mut self, id: JobId) -> Result<Option<JobId>, StoreError> {
+        let row = self.store.job(id).await?;
+        let Some(mut spec) = row.spec.clone() else {
+            return Ok(None);
+        };
+        if !spec.requeue {
+            return Ok(None);
+        }
+        spec.hold = false;
+        let now = now_ms();
+        let new = aisc_store::NewJob {
+            owner: row.owner,
+            spec: spec.clone(),
+            reason: "Priority".into(),
+            submit_ms: now,
+            project: row.project,
+            charging: row.charging,
+        };
+        let audit = NewAudit {
+            at_ms: now,
+            actor: "scheduler".into(),
+            action: "job.requeue".into(),
+            target: String::new(),
+            summary: format!("requeued job {id} after preemption"),
+            source: "local".into(),
+        };
+        let new_id = self.store.submit(new, audit).await?;
+        self.queue(Queued {
+            id: new_id,
+            user: row.owner_name,
+            spec,
+            held: false,
+            project: row.project,
+            charging: row.charging,
+            submit_ms: now,
+        });
+        self.dirty = true;
+        Ok(Some(new_id))
+    }
+}
+
+/// A queued job as the scheduler sees it.
+fn pending_job(q: &Queued) -> PendingJob {
+    PendingJob {
+        id: q.id,
+        project: q.project.unwrap_or(ProjectId(0)),
+        qos: q.spec.qos,
+        submit: secs(q.submit_ms),
+        request: q.spec.resources,
+        gpu_type: q.spec.gpu_type.clone(),
+        class: None,
+        time_limit: q.spec.time_limit_s,
+        held: q.held,
+        cost: q.charging.map(|c| aisc_sched::Cost {
+            grant: c.grant,
+            amount: c.lien_cents,
+        }),
+    }
+}
+
+/// Epoch milliseconds as whole seconds (0 before the epoch).
+fn secs(ms: i64) -> u64 {
+    u64::try_from(ms / 1000).unwrap_or(0)
 }
 
 pub(crate) fn secs_to_ms(s: u64) -> i64 {

@@ -25,6 +25,7 @@ impl Controller {
                         held: row.held,
                         project: row.project,
                         charging: row.charging,
+                        submit_ms: row.submit_ms,
                     };
                     self.queue(q);
                 }
@@ -142,12 +143,12 @@ impl Controller {
             });
         Active {
             leader_outcome: None,
-            placement: Placement {
+            placement: Placement::on_node(
                 node,
-                gpus: row.gpu_ids.clone(),
-                cpus: row.resources.cpus,
-                mem_mb: row.resources.mem_mb,
-            },
+                row.gpu_ids.clone(),
+                row.resources.cpus,
+                row.resources.mem_mb,
+            ),
             resources: row.resources,
             pid,
             start_ms,
@@ -155,6 +156,7 @@ impl Controller {
             kill,
             project: row.project,
             charging: row.charging,
+            qos: row.spec.as_ref().map(|s| s.qos).unwrap_or_default(),
         }
     }
 }
