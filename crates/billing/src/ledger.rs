@@ -16,7 +16,7 @@
 //! scheme's subsidy (funding → pool → reserved → spent) and the tenant's
 //! share (centre income ↔ tenant due).
 
-use crate::money::{BasisPoints, Cents, div_round_half_even};
+use crate::money::{BasisPoints, Cents};
 use crate::rating::{Split, split};
 use aisc_model::{GrantId, JobId, ProjectId, SchemeId};
 use serde::{Deserialize, Serialize};
@@ -354,13 +354,7 @@ impl Ledger {
 /// The subsidy a grant of `value` at `rate` reserves from its scheme's pool
 /// (rounded half to even).
 pub fn subsidy_of(value: Cents, rate: BasisPoints) -> Cents {
-    Cents(
-        i64::try_from(div_round_half_even(
-            i128::from(value.0) * i128::from(rate.get()),
-            10_000,
-        ))
-        .unwrap_or(i64::MAX),
-    )
+    rate.of(value)
 }
 
 /// The entry that approves a grant of non-negative `value` at `rate`: its

@@ -123,6 +123,22 @@ impl BasisPoints {
     pub fn get(self) -> u16 {
         self.0
     }
+
+    /// What is left of 100 % after this rate: 30 % for 70 %.
+    pub fn complement(self) -> BasisPoints {
+        BasisPoints(10_000 - self.0)
+    }
+
+    /// This rate of `value`, rounded half to even (the project's one rounding rule).
+    pub fn of(self, value: Cents) -> Cents {
+        Cents(
+            i64::try_from(div_round_half_even(
+                i128::from(value.0) * i128::from(self.0),
+                10_000,
+            ))
+            .unwrap_or(i64::MAX),
+        )
+    }
 }
 
 /// `num / den` rounded to the nearest integer, ties to even. `den` must be positive.
@@ -206,5 +222,15 @@ mod tests {
     fn rates_stop_at_one_hundred_percent() {
         assert!(BasisPoints::new(10_000).is_some());
         assert!(BasisPoints::new(10_001).is_none());
+    }
+
+    #[test]
+    fn a_rate_of_an_amount_rounds_half_to_even_and_complements_add_up() {
+        let half = BasisPoints::new(5_000).unwrap();
+        assert_eq!(half.of(Cents(1_001)), Cents(500)); // 500.5 -> 500
+        assert_eq!(half.of(Cents(1_003)), Cents(502)); // 501.5 -> 502
+        let seventy = BasisPoints::new(7_000).unwrap();
+        assert_eq!(seventy.complement(), BasisPoints::new(3_000).unwrap());
+        assert_eq!(BasisPoints::FULL.complement().of(Cents(999)), Cents(0));
     }
 }

@@ -9,6 +9,7 @@ use crate::control::{CancelOutcome, Command, Queued};
 use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize, authorize_as, job_visibility};
+use aisc_billing::money::{BasisPoints, Cents};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
 use aisc_store::{Charging, JobFilter, JobRow, NewJob};
 use axum::Json;
@@ -173,12 +174,11 @@ async fn charge_to(
             ));
         }
         // Scavenger jobs pay the list price less the scheme's discount (rounded half to even).
-        aisc_model::Qos::Scavenger => i64::try_from(aisc_billing::money::div_round_half_even(
-            i128::from(list)
-                * i128::from(10_000 - i64::from(grant.scavenger_discount_bp.min(10_000))),
-            10_000,
-        ))
-        .unwrap_or(list),
+        aisc_model::Qos::Scavenger => {
+            let discount =
+                BasisPoints::new(grant.scavenger_discount_bp).unwrap_or(BasisPoints::FULL);
+            discount.complement().of(Cents(list)).0
+        }
         _ => list,
     };
     let lien = aisc_billing::rating::lien(
