@@ -76,6 +76,8 @@ pub async fn submit(
     let queued = Queued {
         id,
         user: caller.user.name.clone(),
+        owner: caller.user.id,
+        org: Some(project.2),
         spec,
         held,
         project: Some(project.0),
@@ -111,10 +113,10 @@ async fn submit_project(
     state: &AppState,
     caller: &Caller,
     named: Option<&str>,
-) -> Result<(aisc_model::ProjectId, String), ApiError> {
+) -> Result<(aisc_model::ProjectId, String, aisc_model::OrgId), ApiError> {
     let mine = &caller.user.projects;
     match named {
-        None => mine.iter().min_by_key(|m| m.project).map(|m| (m.project, m.name.clone())).ok_or_else(|| {
+        None => mine.iter().min_by_key(|m| m.project).map(|m| (m.project, m.name.clone(), m.org)).ok_or_else(|| {
             ApiError::invalid(
                 "account",
                 "you belong to no project: ask a project's PI to add you, then submit with -A PROJECT",
@@ -123,11 +125,11 @@ async fn submit_project(
         }),
         Some(name) => {
             if let Some(m) = mine.iter().find(|m| m.name == name) {
-                return Ok((m.project, m.name.clone()));
+                return Ok((m.project, m.name.clone(), m.org));
             }
             let p = state.store.project(name).await.or_404(|| format!("project {name}"))?;
             authorize(caller, Access::Submit, Resource::Project { name, id: p.id, org: p.org })?;
-            Ok((p.id, p.name))
+            Ok((p.id, p.name, p.org))
         }
     }
 }
@@ -513,10 +515,12 @@ pub async fn release(
     }))
 }
 
-async fn send(state: &AppState, cmd: Command) -> Result<(), ApiError> {
+/// Hands a command to the control loop (503 while the server shuts down).
+pub(crate) async fn send(state: &AppState, cmd: Command) -> Result<(), ApiError> {
     state.control.send(cmd).await.map_err(|_| stopping())
 }
 
-fn stopping() -> ApiError {
+/// The answer when the control loop is gone.
+pub(crate) fn stopping() -> ApiError {
     ApiError::Unavailable("the server is shutting down; try again after it restarts".into())
 }

@@ -2,71 +2,35 @@
 
 use crate::AppState;
 use crate::api::extract::IdPath;
+use crate::api::jobs::{send, stopping};
 use crate::auth::Caller;
 use crate::control::{Command, QueueEntry, QueueView};
 use crate::error::{ApiError, Problem};
-use aisc_model::ProjectId;
-use aisc_model::tenancy::ProjectRole;
+use crate::policy::{Access, Resource, authorize};
 use axum::Json;
 use axum::extract::State;
-use std::collections::HashMap;
 use tokio::sync::oneshot;
 
 async fn view(state: &AppState) -> Result<QueueView, ApiError> {
     let (tx, rx) = oneshot::channel();
-    state
-        .control
-        .send(Command::Queue(tx))
-        .await
-        .map_err(|_| ApiError::Unavailable("the scheduler is stopping".into()))?;
-    rx.await
-        .map_err(|_| ApiError::Unavailable("the scheduler is stopping".into()))
+    send(state, Command::Queue(tx)).await?;
+    rx.await.map_err(|_| stopping())
 }
 
-/// Keeps the jobs the caller may see (as `aisc jobs` does): administrators
-/// and auditors see all; others their own jobs, their projects' as PI, and
-/// their organisations' as organisation administrator.
-async fn visible(
-    state: &AppState,
-    caller: &Caller,
-    jobs: Vec<QueueEntry>,
-) -> Result<Vec<QueueEntry>, ApiError> {
-    if matches!(caller.user.role.as_str(), "admin" | "auditor") {
-        return Ok(jobs);
-    }
-    let mut org_of: HashMap<ProjectId, bool> = HashMap::new();
-    let mut out = Vec::new();
-    for j in jobs {
-        let mine = j.user == caller.user.name;
-        let pi = j.project_id.is_some_and(|p| {
-            caller
-                .user
-                .projects
-                .iter()
-                .any(|m| m.project == p && m.role == ProjectRole::Pi)
-        });
-        let org_admin = match (j.project_id, &j.project) {
-            (Some(p), Some(name)) if !caller.user.org_admin.is_empty() => {
-                if let Some(v) = org_of.get(&p) {
-                    *v
-                } else {
-                    let v = state
-                        .store
-                        .project(name)
-                        .await
-                        .map(|row| caller.user.org_admin.contains(&row.org))
-                        .unwrap_or(false);
-                    org_of.insert(p, v);
-                    v
-                }
-            }
-            _ => false,
-        };
-        if mine || pi || org_admin {
-            out.push(j);
-        }
-    }
-    Ok(out)
+/// Keeps the jobs the caller may read, by the rule that guards `GET /api/v1/jobs/{id}`.
+fn visible(caller: &Caller, jobs: Vec<QueueEntry>) -> Vec<QueueEntry> {
+    jobs.into_iter()
+        .filter(|j| {
+            j.access.is_some_and(|a| {
+                let job = Resource::Job {
+                    owner: a.owner,
+                    project: a.project,
+                    org: a.org,
+                };
+                authorize(caller, Access::Read, job).is_ok()
+            })
+        })
+        .collect()
 }
 
 /// Pending jobs in the order the scheduler considers them, with priority factors and reasons.
@@ -76,7 +40,7 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<QueueView>, ApiError> {
     let mut v = view(&state).await?;
-    v.jobs = visible(&state, &caller, v.jobs).await?;
+    v.jobs = visible(&caller, v.jobs);
     Ok(Json(v))
 }
 
@@ -91,7 +55,7 @@ pub async fn show(
 ) -> Result<Json<QueueView>, ApiError> {
     let mut v = view(&state).await?;
     let job: Vec<QueueEntry> = v.jobs.into_iter().filter(|j| j.id == id).collect();
-    v.jobs = visible(&state, &caller, job).await?;
+    v.jobs = visible(&caller, job);
     if v.jobs.is_empty() {
         return Err(ApiError::NotFound(format!("pending job {id}")));
     }

@@ -19,7 +19,7 @@ mod money;
 mod queue;
 mod recover;
 
-pub use queue::{QueueEntry, QueueView};
+pub use queue::{JobAccess, QueueEntry, QueueView};
 
 pub use launch::expand_pattern;
 
@@ -44,6 +44,10 @@ pub struct Queued {
     pub id: JobId,
     /// Its submitter's name (for `%u` in output paths).
     pub user: String,
+    /// Its submitter.
+    pub owner: aisc_model::UserId,
+    /// The organisation of the project it is charged to (who may see it).
+    pub org: Option<aisc_model::OrgId>,
     /// What it runs and asks for.
     pub spec: JobSpec,
     /// Held until released.
@@ -690,6 +694,8 @@ impl Controller {
         self.queue(Queued {
             id: new_id,
             user: row.owner_name,
+            owner: row.owner,
+            org: row.org,
             spec,
             held: false,
             project: row.project,

@@ -3,7 +3,7 @@
 
 use super::{Controller, pending_job};
 use crate::clock::now_ms;
-use aisc_model::{JobId, PendingReason, ProjectId, Qos};
+use aisc_model::{JobId, OrgId, PendingReason, ProjectId, Qos, UserId};
 use aisc_sched::FairShare;
 use serde::{Deserialize, Serialize};
 
@@ -18,9 +18,9 @@ pub struct QueueEntry {
     pub user: String,
     /// Project charged.
     pub project: Option<String>,
-    /// Project id (for visibility checks).
+    /// Whose job it is, for the visibility check (not sent).
     #[serde(skip)]
-    pub project_id: Option<ProjectId>,
+    pub access: Option<JobAccess>,
     /// QOS.
     #[schema(value_type = String)]
     pub qos: Qos,
@@ -46,6 +46,17 @@ pub struct QueueEntry {
     pub reason: String,
     /// When it is expected to start, if it holds the reservation of its pool (epoch ms).
     pub reserved_at_ms: Option<i64>,
+}
+
+/// What decides who may see a job: as `policy::Resource::Job`.
+#[derive(Debug, Clone, Copy)]
+pub struct JobAccess {
+    /// Its submitter.
+    pub owner: UserId,
+    /// Its project.
+    pub project: Option<ProjectId>,
+    /// Its project's organisation.
+    pub org: Option<OrgId>,
 }
 
 /// The queue, with the weights that rank it.
@@ -95,7 +106,11 @@ impl Controller {
                     position: 0,
                     user: q.user.clone(),
                     project: q.spec.account.clone(),
-                    project_id: q.project,
+                    access: Some(JobAccess {
+                        owner: q.owner,
+                        project: q.project,
+                        org: q.org,
+                    }),
                     qos: q.spec.qos,
                     gpus: q.spec.resources.gpus,
                     time_limit_s: q.spec.time_limit_s,

@@ -21,6 +21,8 @@ impl Controller {
                     let q = Queued {
                         id: row.id,
                         user: row.owner_name.clone(),
+                        owner: row.owner,
+                        org: row.org,
                         spec,
                         held: row.held,
                         project: row.project,
