@@ -39,12 +39,16 @@ pub fn describe(reason: &str) -> &'static str {
     }
 }
 
-fn since_ms(ms: i64) -> String {
-    let now = std::time::SystemTime::now()
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    format_duration(u64::try_from((now - ms) / 1000).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// The time from `from_ms` to `to_ms` as `[D-]HH:MM:SS` (zero if negative).
+fn span(from_ms: i64, to_ms: i64) -> String {
+    format_duration(u64::try_from((to_ms - from_ms) / 1000).unwrap_or(0))
 }
 
 pub async fn run(a: QueueArgs) -> Result<ExitCode> {
@@ -74,7 +78,7 @@ pub async fn run(a: QueueArgs) -> Result<ExitCode> {
                 j.qos.to_string(),
                 j.gpus.to_string(),
                 j.priority.to_string(),
-                since_ms(j.submit_ms),
+                span(j.submit_ms, now_ms()),
                 j.reason.clone(),
             ]
         })
@@ -115,7 +119,7 @@ fn explain(v: &QueueView, j: &QueueEntry) {
         f64::from(v.weight_age) * j.age,
         v.weight_age,
         j.age,
-        since_ms(j.submit_ms),
+        span(j.submit_ms, now_ms()),
         format_duration(v.max_age_s)
     );
     println!(
@@ -126,13 +130,9 @@ fn explain(v: &QueueView, j: &QueueEntry) {
     );
     println!("Waiting: {}: {}.", j.reason, describe(&j.reason));
     if let Some(at) = j.reserved_at_ms {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
         println!(
             "Reserved: expected to start within {} (when running jobs reach their time limits).",
-            format_duration(u64::try_from((at - now).max(0) / 1000).unwrap_or(0))
+            span(now_ms(), at)
         );
     }
 }

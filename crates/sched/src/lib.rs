@@ -42,7 +42,7 @@ mod state;
 pub mod table;
 
 pub use aisc_model::Qos;
-pub use plan::plan;
+pub use plan::{order_key, plan};
 pub use priority::{Factors, FairShare, Policy, decay, factors};
 
 use aisc_model::{JobId, PendingReason, ProjectId, Resources};

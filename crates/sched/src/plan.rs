@@ -43,10 +43,12 @@ struct Memo {
     fits_at: u32,
 }
 
-/// Guaranteed before scavenger, then higher priority, then earlier
-/// submission, then lower id, as one number. Priorities saturate at 2^31 and
-/// submission times at 2^32 s (the year 2106); ids are unique, so no two keys tie.
-fn order_key(scavenger: bool, priority: u64, submit: u64, id: aisc_model::JobId) -> u128 {
+/// The order in which `plan` considers pending jobs, as one number (lower
+/// first): guaranteed before scavenger, then higher priority, then earlier
+/// submission, then lower id. Priorities saturate at 2^31 and submission
+/// times at 2^32 s (the year 2106); ids are unique, so no two keys tie.
+pub fn order_key(job: &PendingJob, priority: u64) -> u128 {
+    let (scavenger, submit, id) = (!job.qos.is_guaranteed(), job.submit, job.id);
     let prio = (1u128 << 31) - 1 - u128::from(priority.min((1 << 31) - 1));
     let submit = u128::from(submit.min(u64::from(u32::MAX)));
     // Ids are positive; flipping the sign bit keeps their order in an unsigned field.
@@ -124,7 +126,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
             let shape = *shapes.entry(key).or_insert(next);
             let priority = fs.factors(policy, j, now).priority;
             Entry {
-                key: order_key(!j.qos.is_guaranteed(), priority, j.submit, j.id),
+                key: order_key(j, priority),
                 scavenger: !j.qos.is_guaranteed(),
                 id: j.id,
                 idx: i as u32,

@@ -585,11 +585,7 @@ pub async fn decide(
         }
         other => other?,
     }
-    state.charging.clear();
-    let _ = state
-        .control
-        .send(crate::control::Command::GrantsChanged)
-        .await;
+    grants_changed(&state).await;
     let a = state.store.application(id).await?;
     Ok(Json(application_view(&state, a).await?))
 }
@@ -674,14 +670,20 @@ pub async fn set_grant_limits(
         )
         .await
         .or_404(|| format!("grant {id}"))?;
+    grants_changed(&state).await;
+    let g = state.store.grant(id).await?;
+    Ok(Json(grant_view(&state, g).await?))
+}
+
+/// After a grant is created or its limits change: submissions and the
+/// scheduler read grants afresh at once. (If the scheduler is stopping,
+/// nothing is lost: it reads them again when it starts.)
+async fn grants_changed(state: &AppState) {
     state.charging.clear();
-    // The scheduler reads caps with shares; it is told at once. If it is stopping, nothing is lost.
     let _ = state
         .control
         .send(crate::control::Command::GrantsChanged)
         .await;
-    let g = state.store.grant(id).await?;
-    Ok(Json(grant_view(&state, g).await?))
 }
 
 fn grant_resource(g: &GrantRow) -> Resource<'_> {

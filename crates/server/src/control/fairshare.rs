@@ -2,6 +2,7 @@
 //! project's active grants (re-read every few seconds) and its decayed usage
 //! (read once at start, then added to as jobs end).
 
+use super::Controller;
 use aisc_model::ProjectId;
 use aisc_sched::{Project, decay};
 use aisc_store::{ProjectShare, Store, StoreError};
@@ -102,6 +103,17 @@ impl FairShare {
             out.entry(p).or_default().usage = u.round() as u64;
         }
         out
+    }
+}
+
+impl Controller {
+    /// Every project's share, usage (running jobs' GPU time so far included) and cap at `now_ms`.
+    pub(super) fn projects_at(&self, now_ms: i64) -> BTreeMap<ProjectId, Project> {
+        let running = self.running.values().filter_map(|a| {
+            let gpu_ms = i64::from(a.placement.gpu_count()).saturating_mul(now_ms - a.start_ms);
+            a.project.map(|p| (p, gpu_ms.max(0)))
+        });
+        self.fair.projects(now_ms, running)
     }
 }
 

@@ -300,14 +300,14 @@ impl Controller {
                 let _ = reply.send(res);
             }
             Command::Usage(reply) => {
-                let used = self
-                    .running
-                    .values()
-                    .fold(Resources::default(), |acc, a| Resources {
-                        gpus: acc.gpus + a.placement.gpu_count(),
-                        cpus: acc.cpus + a.placement.total().cpus,
-                        mem_mb: acc.mem_mb + a.placement.total().mem_mb,
-                    });
+                let used = self.running.values().map(|a| a.placement.total()).fold(
+                    Resources::default(),
+                    |acc, t| Resources {
+                        gpus: acc.gpus + t.gpus,
+                        cpus: acc.cpus + t.cpus,
+                        mem_mb: acc.mem_mb + t.mem_mb,
+                    },
+                );
                 let _ = reply.send(used);
             }
             Command::Queue(reply) => {
@@ -599,11 +599,7 @@ impl Controller {
         if let Err(e) = self.fair.refresh(&self.store, now).await {
             tracing::error!(error = %e, "could not read projects' shares and usage");
         }
-        let running_usage = self.running.values().filter_map(|a| {
-            let gpu_ms = i64::from(a.placement.gpu_count()).saturating_mul(now - a.start_ms);
-            a.project.map(|p| (p, gpu_ms.max(0)))
-        });
-        let projects = self.fair.projects(now, running_usage);
+        let projects = self.projects_at(now);
         let snapshot = Snapshot {
             policy: self.policy,
             grant_available,

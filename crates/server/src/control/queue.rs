@@ -3,7 +3,7 @@
 
 use super::{Controller, pending_job};
 use crate::clock::now_ms;
-use aisc_model::{JobId, OrgId, PendingReason, ProjectId, Qos, UserId};
+use aisc_model::{OrgId, PendingReason, ProjectId, Qos, UserId};
 use aisc_sched::FairShare;
 use serde::{Deserialize, Serialize};
 
@@ -80,13 +80,8 @@ impl Controller {
     pub(super) fn queue_view(&self) -> QueueView {
         let now = now_ms();
         let now_s = u64::try_from(now / 1000).unwrap_or(0);
-        let running = self.running.values().filter_map(|a| {
-            let gpu_ms = i64::from(a.placement.gpu_count()).saturating_mul(now - a.start_ms);
-            a.project.map(|p| (p, gpu_ms.max(0)))
-        });
-        let projects = self.fair.projects(now, running);
-        let fs = FairShare::new(&projects);
-        let mut jobs: Vec<(bool, u64, i64, JobId, QueueEntry)> = self
+        let fs = FairShare::new(&self.projects_at(now));
+        let mut jobs: Vec<(u128, QueueEntry)> = self
             .pending
             .values()
             .chain(self.held.values())
@@ -127,21 +122,15 @@ impl Controller {
                         .get(&q.id)
                         .map(|s| i64::try_from(*s).unwrap_or(i64::MAX).saturating_mul(1000)),
                 };
-                (
-                    !q.spec.qos.is_guaranteed(),
-                    u64::MAX - f.priority,
-                    q.submit_ms,
-                    q.id,
-                    entry,
-                )
+                (aisc_sched::order_key(&j, f.priority), entry)
             })
             .collect();
-        jobs.sort_by_key(|j| (j.0, j.1, j.2, j.3));
+        jobs.sort_unstable_by_key(|j| j.0);
         QueueView {
             jobs: jobs
                 .into_iter()
                 .enumerate()
-                .map(|(i, (.., mut e))| {
+                .map(|(i, (_, mut e))| {
                     e.position = i + 1;
                     e
                 })
