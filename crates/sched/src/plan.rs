@@ -175,7 +175,6 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
 
     for e in &order {
         let job = &snapshot.pending[e.idx as usize];
-        let scavenger = e.scavenger;
         let wait = |out: &mut Plan, r| out.waiting.push((e.id, r));
         if e.held {
             wait(&mut out, PendingReason::Held);
@@ -202,7 +201,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
         let nodes = &pools[pool];
         let end = now.saturating_add(e.time_limit);
 
-        let (placement, later) = if scavenger {
+        let (placement, later) = if e.scavenger {
             match fits(&cl, m, nodes, job, Mode::Real) {
                 Some(p) => (p, false),
                 None => {
@@ -252,11 +251,10 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
                     if m.never {
                         continue;
                     }
-                    let pool_nodes = nodes;
                     let in_pool = |p: &Placement| {
                         p.allocs
                             .first()
-                            .is_some_and(|a| pool_nodes.binary_search(&a.node).is_ok())
+                            .is_some_and(|a| nodes.binary_search(&a.node).is_ok())
                     };
                     let mut ends: Vec<(u64, usize, &Placement)> = snapshot
                         .running
@@ -273,7 +271,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
                                 .map(|(k, (e, p))| (*e, k + 1, p)),
                         )
                         .collect();
-                    match cl.reserve(pool_nodes, job, &mut ends, now) {
+                    match cl.reserve(nodes, job, &mut ends, now) {
                         Some((at, placement)) => {
                             reserved[pool] = Some(at);
                             out.reservations.push(Reservation {
@@ -310,7 +308,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
                 placement,
             });
         } else {
-            if !scavenger {
+            if !e.scavenger {
                 planned.push((end, placement.clone()));
             }
             out.starts.push(Start {
