@@ -1,7 +1,7 @@
 //! `aisc audit list|verify`: read the audit trail and check its hash chain.
 
 use crate::client::Client;
-use crate::format::{short_time, table};
+use crate::format::{print_json, short_time, table};
 use aisc_server::api::audit::{AuditVerification, AuditView};
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -36,8 +36,7 @@ pub async fn run(a: AuditArgs) -> Result<ExitCode> {
                 .get_json(&format!("/api/v1/audit?limit={limit}"))
                 .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&events)?);
-                return Ok(ExitCode::SUCCESS);
+                return print_json(&events);
             }
             let rows: Vec<Vec<String>> = events
                 .iter()

@@ -1,7 +1,7 @@
 //! `aisc apply`, `aisc application ...`, `aisc review`, `aisc decide`, `aisc grants`.
 
 use crate::client::Client;
-use crate::format::{short_time, table};
+use crate::format::{print_json, short_time, table};
 use aisc_server::api::applications::{ApplicationView, GrantView};
 use aisc_server::api::statements::Statement;
 use anyhow::{Result, bail};
@@ -181,8 +181,7 @@ pub async fn application(a: ApplicationArgs) -> Result<ExitCode> {
         ApplicationCmd::List { json } => {
             let apps: Vec<ApplicationView> = client.get_json("/api/v1/applications").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&apps)?);
-                return Ok(ExitCode::SUCCESS);
+                return print_json(&apps);
             }
             let rows: Vec<Vec<String>> = apps
                 .iter()
@@ -311,8 +310,7 @@ pub async fn grants(a: GrantsArgs) -> Result<ExitCode> {
     }
     let grants: Vec<GrantView> = client.get_json("/api/v1/grants").await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&grants)?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&grants);
     }
     let rows: Vec<Vec<String>> = grants
         .iter()
@@ -383,8 +381,7 @@ pub async fn statement(a: StatementArgs) -> Result<ExitCode> {
         .query(&[("month", a.month.as_str())]);
     let s: Statement = client.send(req).await?.json().await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&s);
     }
     println!("Statement of project {} for {}", s.project, s.month);
     let mut rows: Vec<Vec<String>> = s

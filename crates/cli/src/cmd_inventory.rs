@@ -1,7 +1,7 @@
 //! `aisc class ...`, `aisc price ...`, `aisc capacity`.
 
 use crate::client::Client;
-use crate::format::{mem, short_time, table};
+use crate::format::{mem, print_json, short_time, table};
 use aisc_server::api::inventory::{CapacityView, ClassView, PriceView};
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -116,8 +116,7 @@ pub async fn class(a: ClassArgs) -> Result<ExitCode> {
         ClassCmd::List { json } => {
             let classes: Vec<ClassView> = client.get_json("/api/v1/resource-classes").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&classes)?);
-                return Ok(ExitCode::SUCCESS);
+                return print_json(&classes);
             }
             let rows: Vec<Vec<String>> = classes
                 .iter()

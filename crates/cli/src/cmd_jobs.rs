@@ -2,7 +2,7 @@
 //! `release`, `nodes`, `whoami`, `login`.
 
 use crate::client::{Client, base_url};
-use crate::format::{elapsed_s, mem, short_time, table};
+use crate::format::{elapsed_s, mem, print_json, short_time, table};
 use aisc_model::units::format_duration;
 use aisc_server::api::types::{ActionResult, JobDetail, JobList, JobView, NodeView, WhoAmI};
 use anyhow::{Context, Result, bail};
@@ -101,8 +101,7 @@ pub async fn jobs(a: JobsArgs) -> Result<ExitCode> {
     let res = client.send(req).await?;
     if a.json {
         let v: serde_json::Value = res.json().await?;
-        println!("{}", serde_json::to_string_pretty(&v["jobs"])?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&v["jobs"]);
     }
     let list: JobList = res.json().await?;
     let rows: Vec<Vec<String>> = list.jobs.iter().map(job_row).collect();
@@ -173,8 +172,7 @@ pub async fn show(a: ShowArgs) -> Result<ExitCode> {
     let path = format!("/api/v1/jobs/{}", job_id(&a.id)?);
     if a.json {
         let v: serde_json::Value = client.get_json(&path).await?;
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&v);
     }
     let d: JobDetail = client.get_json(&path).await?;
     print!("{}", render_detail(&d));
@@ -358,8 +356,7 @@ pub async fn nodes(a: JsonArgs) -> Result<ExitCode> {
     let client = Client::from_env()?;
     let nodes: Vec<NodeView> = client.get_json("/api/v1/nodes").await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&nodes)?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&nodes);
     }
     let rows: Vec<Vec<String>> = nodes
         .iter()

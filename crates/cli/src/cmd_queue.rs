@@ -2,7 +2,7 @@
 //! one job's priority factors and why it waits.
 
 use crate::client::Client;
-use crate::format::table;
+use crate::format::{print_json, table};
 use aisc_model::units::format_duration;
 use aisc_server::control::{QueueEntry, QueueView};
 use anyhow::Result;
@@ -59,8 +59,7 @@ pub async fn run(a: QueueArgs) -> Result<ExitCode> {
     };
     let v: QueueView = client.get_json(&path).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+        return print_json(&v);
     }
     if let Some(j) = a.explain.and_then(|_| v.jobs.first()) {
         explain(&v, j);

@@ -1,7 +1,7 @@
 //! `aisc scheme ...`.
 
 use crate::client::Client;
-use crate::format::{short_time, table};
+use crate::format::{print_json, short_time, table};
 use aisc_server::api::schemes::SchemeView;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
@@ -102,8 +102,7 @@ pub async fn run(a: SchemeArgs) -> Result<ExitCode> {
         SchemeCmd::List { json } => {
             let schemes: Vec<SchemeView> = client.get_json("/api/v1/schemes").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&schemes)?);
-                return Ok(ExitCode::SUCCESS);
+                return print_json(&schemes);
             }
             let rows: Vec<Vec<String>> = schemes
                 .iter()
@@ -138,8 +137,7 @@ pub async fn run(a: SchemeArgs) -> Result<ExitCode> {
         SchemeCmd::Show { name, json } => {
             let s: SchemeView = client.get_json(&format!("/api/v1/schemes/{name}")).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
-                return Ok(ExitCode::SUCCESS);
+                return print_json(&s);
             }
             println!(
                 "{} ({}), {}",

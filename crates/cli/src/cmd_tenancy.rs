@@ -1,7 +1,7 @@
 //! `aisc org ...`, `aisc project ...`, `aisc member ...`.
 
 use crate::client::Client;
-use crate::format::{short_time, table};
+use crate::format::{print_json, short_time, table};
 use aisc_server::api::tenancy::{OrgView, ProjectDetail, ProjectView};
 use aisc_server::api::types::ActionResult;
 use anyhow::Result;
@@ -109,11 +109,6 @@ enum MemberCmd {
         /// Project.
         project: String,
     },
-}
-
-fn print_json<T: serde::Serialize>(v: &T) -> Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn org(a: OrgArgs) -> Result<ExitCode> {

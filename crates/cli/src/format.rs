@@ -61,6 +61,12 @@ pub fn mem(mb: u64) -> String {
     }
 }
 
+/// Prints `v` as indented JSON (every command's `--json`).
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<std::process::ExitCode> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
