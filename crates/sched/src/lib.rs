@@ -40,10 +40,12 @@ mod plan;
 pub mod priority;
 mod state;
 pub mod table;
+mod usage;
 
 pub use aisc_model::Qos;
 pub use plan::{order_key, plan};
 pub use priority::{Factors, FairShare, Policy, decay, factors};
+pub use usage::{Share, Usage};
 
 use aisc_model::{JobId, PendingReason, ProjectId, Resources};
 use serde::{Deserialize, Serialize};
