@@ -27,27 +27,8 @@ pub struct ServeArgs {
     /// `full`: every reply waits for its commit to reach the disk; `normal`: survives an aisc crash, not a power cut.
     #[arg(long, value_enum, default_value_t = DurabilityArg::Full)]
     durability: DurabilityArg,
-    /// Half-life of recorded usage for fair share (e.g. 7-0 or 168h).
-    #[arg(long, default_value = "7-0", value_name = "TIME")]
-    fairshare_half_life: String,
-    /// The wait at which the age factor reaches its full weight.
-    #[arg(long, default_value = "7-0", value_name = "TIME")]
-    max_age: String,
-    /// Weight of the fair-share factor in a job's priority.
-    #[arg(long, default_value_t = aisc_sched::Policy::default().weight_fairshare)]
-    weight_fairshare: u32,
-    /// Weight of the age factor.
-    #[arg(long, default_value_t = aisc_sched::Policy::default().weight_age)]
-    weight_age: u32,
-    /// Weight of the QOS factor (high QOS jobs).
-    #[arg(long, default_value_t = aisc_sched::Policy::default().weight_qos)]
-    weight_qos: u32,
-    /// Start jobs strictly in priority order (no EASY backfill).
-    #[arg(long)]
-    no_backfill: bool,
-    /// Never preempt scavenger jobs (they then hold their GPUs like any job).
-    #[arg(long)]
-    no_preemption: bool,
+    #[command(flatten)]
+    policy: crate::policy_args::PolicyArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -80,19 +61,7 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
     };
     let grace = aisc_model::units::parse_time_limit(&a.kill_grace)
         .map_err(|e| anyhow::anyhow!("--kill-grace: {e}"))?;
-    let half_life = aisc_model::units::parse_time_limit(&a.fairshare_half_life)
-        .map_err(|e| anyhow::anyhow!("--fairshare-half-life: {e}"))?;
-    let max_age = aisc_model::units::parse_time_limit(&a.max_age)
-        .map_err(|e| anyhow::anyhow!("--max-age: {e}"))?;
-    let policy = aisc_sched::Policy {
-        weight_fairshare: a.weight_fairshare,
-        weight_age: a.weight_age,
-        weight_qos: a.weight_qos,
-        max_age_s: max_age,
-        half_life_s: half_life,
-        backfill: !a.no_backfill,
-        preemption: !a.no_preemption,
-    };
+    let policy = a.policy.policy()?;
     let config = Config {
         policy,
         data_dir: a.data_dir,

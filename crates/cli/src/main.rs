@@ -12,9 +12,11 @@ mod cmd_jobs;
 mod cmd_queue;
 mod cmd_schemes;
 mod cmd_serve;
+mod cmd_sim;
 mod cmd_submit;
 mod cmd_tenancy;
 mod format;
+mod policy_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -87,10 +89,17 @@ enum Cmd {
     Grants(cmd_grants::GrantsArgs),
     /// A project's monthly statement: every charge, its subsidy and the project's share.
     Statement(cmd_grants::StatementArgs),
+    /// Replay a cluster trace through the production scheduler and billing (offline; no server).
+    Sim(Box<cmd_sim::SimArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The simulator is CPU-bound and needs no async runtime.
+    let command = match cli.command {
+        Cmd::Sim(a) => return report(cmd_sim::run(*a)),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -102,7 +111,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Cmd::Serve(a) => cmd_serve::run(a).await,
             Cmd::Submit(a) => cmd_submit::run(*a).await,
             Cmd::Jobs(a) => cmd_jobs::jobs(a).await,
@@ -130,8 +139,13 @@ fn main() -> ExitCode {
             Cmd::Grants(a) => cmd_grants::grants(a).await,
             Cmd::Queue(a) => cmd_queue::run(a).await,
             Cmd::Statement(a) => cmd_grants::statement(a).await,
+            Cmd::Sim(a) => cmd_sim::run(*a),
         }
     });
+    report(result)
+}
+
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -6,7 +6,6 @@ use crate::state::{Cluster, Mode};
 use crate::{PendingJob, Placement, Plan, Preempt, Reservation, Snapshot, Start};
 use aisc_model::{PendingReason, ProjectId};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
 
 /// What the pass needs of a pending job, kept compact so that sorting and
 /// walking 100,000 of them stays in cache.
@@ -88,13 +87,25 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
     let policy = &snapshot.policy;
     let fs = FairShare::new(&snapshot.projects);
 
-    // Pools: the nodes of each resource class, in index order.
-    let mut pools: BTreeMap<Option<&str>, Vec<usize>> = BTreeMap::new();
+    // Pools: the nodes of each resource class, in index order; pools sorted by class.
+    let mut pools: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+    let mut last = usize::MAX;
     for (i, n) in snapshot.nodes.iter().enumerate() {
-        pools.entry(n.class.as_deref()).or_default().push(i);
+        let class = n.class.as_deref();
+        if pools.get(last).is_none_or(|p| p.0 != class) {
+            last = match pools.iter().position(|p| p.0 == class) {
+                Some(k) => k,
+                None => {
+                    pools.push((class, Vec::new()));
+                    pools.len() - 1
+                }
+            };
+        }
+        pools[last].1.push(i);
     }
-    let pool_ids: Vec<Option<&str>> = pools.keys().copied().collect();
-    let pools: Vec<Vec<usize>> = pools.into_values().collect();
+    pools.sort_by(|a, b| a.0.cmp(&b.0));
+    let pool_ids: Vec<Option<&str>> = pools.iter().map(|p| p.0).collect();
+    let pools: Vec<Vec<usize>> = pools.into_iter().map(|p| p.1).collect();
 
     let mut shapes: FxHashMap<(u32, u32, u32, u64, Option<&str>), u32> = FxHashMap::default();
     let mut last_class: Option<(Option<&str>, u32)> = None;
@@ -159,7 +170,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
     }
 
     let mut cl = Cluster::new(&snapshot.nodes, &snapshot.running, policy.preemption);
-    let mut project_gpus: BTreeMap<ProjectId, u32> = BTreeMap::new();
+    let mut project_gpus: FxHashMap<ProjectId, u32> = FxHashMap::default();
     for r in &snapshot.running {
         *project_gpus.entry(r.project).or_default() += r.placement.gpu_count();
     }
@@ -256,7 +267,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
                             .first()
                             .is_some_and(|a| nodes.binary_search(&a.node).is_ok())
                     };
-                    let mut ends: Vec<(u64, usize, &Placement)> = snapshot
+                    let ends: Vec<(u64, usize, &Placement)> = snapshot
                         .running
                         .iter()
                         .filter(|r| {
@@ -271,7 +282,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
                                 .map(|(k, (e, p))| (*e, k + 1, p)),
                         )
                         .collect();
-                    match cl.reserve(nodes, job, &mut ends, now) {
+                    match cl.reserve(nodes, job, &ends, now) {
                         Some((at, placement)) => {
                             reserved[pool] = Some(at);
                             out.reservations.push(Reservation {

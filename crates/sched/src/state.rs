@@ -9,6 +9,11 @@
 //! undercount what is free after a preemption (never overcount it).
 
 use crate::{Alloc, Node, PendingJob, Placement, RunningJob};
+use smallvec::{SmallVec, smallvec};
+
+/// The owners of one node's GPUs: inline up to 8 GPUs, so that building the
+/// cluster for a pass allocates nothing per node.
+pub(crate) type Owners = SmallVec<[Owner; 8]>;
 
 /// Who holds a GPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +38,7 @@ pub(crate) enum Mode {
 /// One node's free resources.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeFree {
-    pub owner: Vec<Owner>,
+    pub owner: Owners,
     /// GPUs owned by nobody.
     pub free_gpus: u32,
     /// GPUs owned by scavenger jobs.
@@ -54,7 +59,7 @@ pub(crate) struct NodeFree {
 impl NodeFree {
     fn empty(node: &Node) -> Self {
         NodeFree {
-            owner: vec![Owner::Free; node.capacity.gpus as usize],
+            owner: smallvec![Owner::Free; node.capacity.gpus as usize],
             free_gpus: node.capacity.gpus,
             scav_gpus: 0,
             dying_gpus: 0,
@@ -490,7 +495,7 @@ impl<'a> Cluster<'a> {
         &mut self,
         pool: &[usize],
         job: &PendingJob,
-        ends: &mut [(u64, usize, &Placement)],
+        ends: &[(u64, usize, &Placement)],
         now: u64,
     ) -> Option<(u64, Placement)> {
         let single = job.request.gpus <= self.max_node_gpus(pool, job);
@@ -502,27 +507,51 @@ impl<'a> Cluster<'a> {
             scav_on: vec![Vec::new(); self.nodes.len()],
             dying: vec![false; self.running.len()],
         };
-        ends.sort_unstable_by_key(|(end, seq, _)| (*end, *seq));
-        let mut i = 0;
-        while i < ends.len() {
-            let t = ends[i].0;
+        // Ends in time order, taken lazily: usually few are needed before the job fits.
+        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize, usize)>> = ends
+            .iter()
+            .enumerate()
+            .map(|(k, (end, seq, _))| std::cmp::Reverse((*end, *seq, k)))
+            .collect();
+        // GPUs on wholly free nodes of the pool: an upper bound on what
+        // `find_whole` can use, so that it is only asked when it may succeed.
+        let whole = |n: &NodeFree, node: &Node| {
+            if n.free_gpus >= node.capacity.gpus {
+                u64::from(node.capacity.gpus)
+            } else {
+                0
+            }
+        };
+        let mut whole_gpus: u64 = pool
+            .iter()
+            .map(|&n| whole(&shadow.now[n], &self.nodes[n]))
+            .sum();
+        while let Some(std::cmp::Reverse((t, _, _))) = heap.peek().copied() {
             let mut touched = Vec::new();
-            while i < ends.len() && ends[i].0 == t {
-                for a in &ends[i].2.allocs {
+            while let Some(std::cmp::Reverse((end, _, k))) = heap.peek().copied()
+                && end == t
+            {
+                heap.pop();
+                for a in &ends[k].2.allocs {
                     if let Some(n) = shadow.now.get_mut(a.node) {
+                        let before = whole(n, &self.nodes[a.node]);
                         n.release(a);
+                        if pool.binary_search(&a.node).is_ok() {
+                            whole_gpus += whole(n, &self.nodes[a.node]) - before;
+                        }
                         touched.push(a.node);
                     }
                 }
-                i += 1;
             }
             let found = if single {
                 touched.sort_unstable();
                 touched.dedup();
                 touched.retain(|n| pool.binary_search(n).is_ok());
                 shadow.find_single(&touched, job, Mode::Real)
-            } else {
+            } else if whole_gpus >= u64::from(job.request.gpus) {
                 shadow.find_whole(pool, job, Mode::Real)
+            } else {
+                None
             };
             if let Some(p) = found {
                 let at = t.max(now);
