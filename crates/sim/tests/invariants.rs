@@ -113,8 +113,14 @@ fn fifo_blocks_behind_the_head_and_backfill_does_not() {
     // One 8-GPU node. Job 0 holds 6 GPUs for 100 s; job 1 needs 8; job 2 needs 2 for 10 s.
     let t = trace(&[(0, 100, 6, 0), (1, 50, 8, 1), (1, 10, 2, 2)]);
     let run = |p| {
-        let r = aisc_sim::simulate(&t, info(), &config(p, "1x8"), &mut |_, _| {}).expect("simulate");
-        let (_, o) = r.runs.into_iter().next().and_then(|r| r.first).expect("outcome");
+        let r =
+            aisc_sim::simulate(&t, info(), &config(p, "1x8"), &mut |_, _| {}).expect("simulate");
+        let (_, o) = r
+            .runs
+            .into_iter()
+            .next()
+            .and_then(|r| r.first)
+            .expect("outcome");
         o.state.iter().map(|s| s.first_start).collect::<Vec<_>>()
     };
     assert_eq!(run(PolicyName::Fifo), vec![0.0, 100.0, 150.0]);
