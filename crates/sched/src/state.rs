@@ -124,6 +124,9 @@ pub(crate) struct Cluster<'a> {
     pub now: Vec<NodeFree>,
     /// Per node: what is free at its pool's reservation time, once the reservation holds its share.
     pub later: Vec<Option<NodeFree>>,
+    /// Per node with a reservation-time view: GPUs usable now (virtually) and
+    /// still free then; kept up to date by `reserve` and `take`.
+    later_gpus: Vec<u32>,
     /// Running scavenger jobs per node (indices into `running`).
     scav_on: Vec<Vec<u32>>,
     /// Running jobs that are stopping, or preempted by this plan.
@@ -182,6 +185,7 @@ impl<'a> Cluster<'a> {
             nodes,
             running,
             later: vec![None; nodes.len()],
+            later_gpus: vec![0; nodes.len()],
             now,
             scav_on,
             dying,
@@ -200,14 +204,20 @@ impl<'a> Cluster<'a> {
             Mode::Virt => (f.free_gpus + f.scav_gpus, f.cpus, f.mem),
             Mode::Later => match &self.later[n] {
                 None => (0, 0, 0),
-                Some(l) => {
-                    let gpus = (0..f.owner.len())
-                        .filter(|g| f.usable_now(*g, Mode::Virt) && l.owner[*g] == Owner::Free)
-                        .count() as u32;
-                    (gpus, f.cpus.min(l.cpus), f.mem.min(l.mem))
-                }
+                Some(l) => (self.later_gpus[n], f.cpus.min(l.cpus), f.mem.min(l.mem)),
             },
         }
+    }
+
+    /// Recounts node `n`'s GPUs usable now and free at its reservation time.
+    fn recount_later(&mut self, n: usize) {
+        let f = &self.now[n];
+        self.later_gpus[n] = match &self.later[n] {
+            None => 0,
+            Some(l) => (0..f.owner.len())
+                .filter(|g| f.usable_now(*g, Mode::Virt) && l.owner[*g] == Owner::Free)
+                .count() as u32,
+        };
     }
 
     fn usable(&self, n: usize, g: usize, mode: Mode) -> bool {
@@ -466,6 +476,7 @@ impl<'a> Cluster<'a> {
                 l.cpus = l.cpus.saturating_sub(a.cpus);
                 l.mem = l.mem.saturating_sub(a.mem_mb);
             }
+            self.recount_later(n);
             for j in victims {
                 if self.dying[j as usize] {
                     taken.waits = true;
@@ -504,6 +515,7 @@ impl<'a> Cluster<'a> {
             running: self.running,
             now: self.now.iter().map(NodeFree::without_scavengers).collect(),
             later: vec![None; self.nodes.len()],
+            later_gpus: vec![0; self.nodes.len()],
             scav_on: vec![Vec::new(); self.nodes.len()],
             dying: vec![false; self.running.len()],
         };
@@ -558,6 +570,7 @@ impl<'a> Cluster<'a> {
                 shadow.take(&p, false);
                 for &n in pool {
                     self.later[n] = Some(shadow.now[n].clone());
+                    self.recount_later(n);
                 }
                 return Some((at, p));
             }

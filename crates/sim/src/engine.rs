@@ -101,8 +101,9 @@ pub trait Scheduler {
     fn arrive(&mut self, job: u32, now: f64, world: &World);
     /// A job finished at `now` (its GPUs are already free).
     fn finish(&mut self, job: u32, now: f64, world: &World);
-    /// One pass at `now`.
-    fn pass(&mut self, now: f64, world: &World, out: &mut Decisions);
+    /// One pass at `now`; false when it could tell at once that nothing can
+    /// start, and so did not plan (such passes are not timed).
+    fn pass(&mut self, now: f64, world: &World, out: &mut Decisions) -> bool;
     /// The next time the policy wants a pass without an arrival or completion.
     fn next_timer(&self, _world: &World) -> Option<f64> {
         None
@@ -140,8 +141,10 @@ pub struct Outcome {
     pub state: Vec<JobState>,
     /// Queue and utilisation after each pass.
     pub series: Vec<Sample>,
-    /// Wall time of each pass, nanoseconds.
+    /// Wall time of each pass that planned, nanoseconds.
     pub pass_ns: Vec<u64>,
+    /// Events (each ends with a pass, planned or not).
+    pub events: u64,
     /// Wall time of the whole run.
     pub wall: Duration,
     /// Jobs that could never run (the loop ended with them waiting).
@@ -284,8 +287,9 @@ pub fn run(
         let t0 = Instant::now();
         out.preempt.clear();
         out.run.clear();
-        sched.pass(now, &w, &mut out);
-        pass_ns.push(t0.elapsed().as_nanos() as u64);
+        if sched.pass(now, &w, &mut out) {
+            pass_ns.push(t0.elapsed().as_nanos() as u64);
+        }
 
         for &j in &out.preempt {
             if w.state[j as usize].phase != Phase::Running {
@@ -372,6 +376,7 @@ pub fn run(
         series,
         pass_ns,
         wall: began.elapsed(),
+        events,
         stuck,
     }
 }

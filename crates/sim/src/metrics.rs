@@ -69,7 +69,9 @@ pub struct Summary {
     pub waiting_over_24h: usize,
     /// Preemptions, all jobs.
     pub preemptions: u64,
-    /// Scheduling passes.
+    /// Events: arrivals and completions (same-time ones merged), each ending in a pass.
+    pub events: u64,
+    /// Passes that planned (the others could tell at once that nothing could start).
     pub passes: usize,
     /// Median wall time of a pass, microseconds.
     pub pass_p50_us: f64,
@@ -224,6 +226,7 @@ pub fn summarize(
         worst_tenant_slowdown: worst.map_or(0.0, |t| t.avg_slowdown),
         waiting_over_24h: over_day,
         preemptions: o.state.iter().map(|s| u64::from(s.preemptions)).sum(),
+        events: o.events,
         passes: o.pass_ns.len(),
         pass_p50_us: percentile(&ns, 0.5),
         pass_p99_us: percentile(&ns, 0.99),
@@ -289,6 +292,7 @@ pub fn mean(runs: &[Summary]) -> Summary {
         worst_tenant_slowdown: avg(|s| s.worst_tenant_slowdown),
         waiting_over_24h: avg_n(|s| s.waiting_over_24h),
         preemptions: (runs.iter().map(|s| s.preemptions).sum::<u64>() as f64 / k).round() as u64,
+        events: (runs.iter().map(|s| s.events).sum::<u64>() as f64 / k).round() as u64,
         passes: avg_n(|s| s.passes),
         pass_p50_us: avg(|s| s.pass_p50_us),
         pass_p99_us: avg(|s| s.pass_p99_us),

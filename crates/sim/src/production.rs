@@ -27,8 +27,6 @@ pub struct Production {
     classes: Vec<String>,
     /// Per pool: GPU requests of pending jobs, and how many ask for each.
     requests: Vec<std::collections::BTreeMap<u32, u32>>,
-    /// Passes skipped because no pending job could fit anywhere.
-    pub skipped: u64,
 }
 
 fn job_id(j: u32) -> JobId {
@@ -78,7 +76,6 @@ impl Production {
             limit_factor,
             classes,
             requests: vec![Default::default(); cluster.pools.len()],
-            skipped: 0,
         }
     }
 
@@ -155,13 +152,9 @@ impl Scheduler for Production {
         self.usage.record(r.project, gpu_ms, ms(now));
     }
 
-    fn pass(&mut self, now: f64, w: &World, out: &mut Decisions) {
-        if self.snap.pending.is_empty() {
-            return;
-        }
-        if !self.anything_fits(w) {
-            self.skipped += 1;
-            return;
+    fn pass(&mut self, now: f64, w: &World, out: &mut Decisions) -> bool {
+        if self.snap.pending.is_empty() || !self.anything_fits(w) {
+            return false;
         }
         let now_s = now.floor() as u64;
         let now_ms = now_s as i64 * 1000;
@@ -215,5 +208,6 @@ impl Scheduler for Production {
         }
         // Every simulated job is `normal` QOS, so nothing is ever preempted.
         debug_assert!(plan.preempt.is_empty());
+        true
     }
 }

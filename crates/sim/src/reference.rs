@@ -316,7 +316,7 @@ impl Scheduler for Reference {
         }
     }
 
-    fn pass(&mut self, now: f64, w: &World, out: &mut Decisions) {
+    fn pass(&mut self, now: f64, w: &World, out: &mut Decisions) -> bool {
         match self.kind.clone() {
             Kind::Fifo | Kind::FifoBackfill | Kind::Sjf => self.pass_waiting(now, w, out),
             Kind::Srtf | Kind::Srsf => {
@@ -386,6 +386,7 @@ impl Scheduler for Reference {
                 }
             }
         }
+        true
     }
 
     fn next_timer(&self, w: &World) -> Option<f64> {
