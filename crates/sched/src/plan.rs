@@ -109,7 +109,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
 
     let mut shapes: FxHashMap<(u32, u32, u32, u64, Option<&str>), u32> = FxHashMap::default();
     let mut last_class: Option<(Option<&str>, u32)> = None;
-    let entries: Vec<Entry> = snapshot
+    let mut order: Vec<Entry> = snapshot
         .pending
         .iter()
         .enumerate()
@@ -151,21 +151,14 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
             }
         })
         .collect();
-    // Sort small (key, index) pairs rather than whole entries.
-    let mut keys: Vec<(u128, u32)> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.key, i as u32))
-        .collect();
-    keys.sort_unstable();
-    let order = keys.iter().map(|&(_, i)| &entries[i as usize]);
+    order.sort_unstable_by_key(|e| e.key);
 
     let mut out = Plan {
         waiting: Vec::with_capacity(snapshot.pending.len()),
         ..Plan::default()
     };
     if snapshot.engine_unavailable {
-        for e in order {
+        for e in &order {
             let reason = if e.held {
                 PendingReason::Held
             } else {
@@ -191,7 +184,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
     // Placements chosen this pass, with their ends: a reservation must wait for them too.
     let mut planned: Vec<(u64, Placement)> = Vec::new();
 
-    for e in order {
+    for e in &order {
         let job = &snapshot.pending[e.idx as usize];
         let wait = |out: &mut Plan, r| out.waiting.push((e.id, r));
         if e.held {
