@@ -357,6 +357,23 @@ fn hkd(cents: i64) -> String {
     aisc_billing::money::Cents(cents).to_string()
 }
 
+/// Rows as columns padded to their widest cell, each line after `indent`.
+fn align(rows: &[Vec<String>], indent: &str) -> String {
+    let mut out = String::new();
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{indent}{}", line.join("  ").trim_end());
+    }
+    out
+}
+
 /// The summary table: one row per policy.
 pub fn table(report: &Report) -> String {
     let mut rows: Vec<Vec<String>> = vec![
@@ -402,18 +419,7 @@ pub fn table(report: &Report) -> String {
             format!("{:.2}s", s.wall_s),
         ]);
     }
-    let mut out = String::new();
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
-    }
+    let mut out = align(&rows, "");
     let t = &report.trace;
     let _ = writeln!(
         out,
@@ -452,18 +458,21 @@ pub fn table(report: &Report) -> String {
             f64::from(b.rate_bp) / 100.0,
             b.start
         );
-        let _ = writeln!(out, "  MONTH    JOBS  CHARGE  SUBSIDY  TENANTS PAY");
+        let mut rows = vec![
+            ["MONTH", "JOBS", "CHARGE", "SUBSIDY", "TENANTS PAY"]
+                .map(String::from)
+                .to_vec(),
+        ];
         for m in &b.months {
-            let _ = writeln!(
-                out,
-                "  {}  {}  {}  {}  {}",
-                m.month,
-                m.jobs,
+            rows.push(vec![
+                m.month.clone(),
+                m.jobs.to_string(),
                 hkd(m.charge_cents),
                 hkd(m.subsidy_cents),
-                hkd(m.tenant_cents)
-            );
+                hkd(m.tenant_cents),
+            ]);
         }
+        out.push_str(&align(&rows, "  "));
         match (&b.runs_out, &b.projected_runs_out) {
             (Some(d), _) => {
                 let _ = writeln!(out, "  the pool runs out on {d}");
@@ -479,17 +488,20 @@ pub fn table(report: &Report) -> String {
                 let _ = writeln!(out, "  nothing was charged");
             }
         }
-        let _ = writeln!(out, "  TENANT  CHARGE  SUBSIDY  PAYS");
+        let mut rows = vec![
+            ["TENANT", "CHARGE", "SUBSIDY", "PAYS"]
+                .map(String::from)
+                .to_vec(),
+        ];
         for t in &b.tenants {
-            let _ = writeln!(
-                out,
-                "  {}  {}  {}  {}",
-                t.tenant,
+            rows.push(vec![
+                t.tenant.clone(),
                 hkd(t.charge_cents),
                 hkd(t.subsidy_cents),
-                hkd(t.tenant_cents)
-            );
+                hkd(t.tenant_cents),
+            ]);
         }
+        out.push_str(&align(&rows, "  "));
     }
     out
 }
