@@ -261,18 +261,12 @@ pub fn run(a: SimArgs) -> Result<ExitCode> {
         las_thresholds,
         budget,
     };
-    let info = TraceInfo {
-        path: a.trace.display().to_string(),
-        format: a.format,
-        rows: trace.rows,
-        jobs: trace.jobs.len(),
-        bad_rows: trace.bad_rows,
-        bad_examples: trace.bad_examples.clone(),
-        left_out: trace.left_out.clone(),
-        fractional_rounded_up: trace.rounded_up,
-        fractional: a.fractional,
-        first_day: trace.origin.map(aisc_sim::budget::date),
-    };
+    let info = TraceInfo::new(
+        &trace,
+        &a.trace.display().to_string(),
+        a.format,
+        a.fractional,
+    );
     let bar = if a.no_progress {
         ProgressBar::hidden()
     } else {

@@ -56,18 +56,7 @@ fn bench(c: &mut Criterion) {
         };
         group.bench_function(policy.to_string(), |b| {
             b.iter(|| {
-                let info = TraceInfo {
-                    path: path.clone(),
-                    format: Format::Philly,
-                    rows: trace.rows,
-                    jobs: trace.jobs.len(),
-                    bad_rows: 0,
-                    bad_examples: Vec::new(),
-                    left_out: Default::default(),
-                    fractional_rounded_up: 0,
-                    fractional: Default::default(),
-                    first_day: None,
-                };
+                let info = TraceInfo::new(&trace, &path, Format::Philly, Default::default());
                 aisc_sim::simulate(&trace, info, &cfg, &mut |_, _| {})
                     .unwrap_or_else(|e| panic!("{e}"))
             })

@@ -111,18 +111,12 @@ pub fn muri_rows(published: &Path, traces_dir: &Path) -> Result<Vec<Row>, String
             },
         )
         .map_err(|e| e.to_string())?;
-        let info = TraceInfo {
-            path: path.display().to_string(),
-            format: Format::Muri,
-            rows: t.rows,
-            jobs: t.jobs.len(),
-            bad_rows: 0,
-            bad_examples: Vec::new(),
-            left_out: t.left_out.clone(),
-            fractional_rounded_up: 0,
-            fractional: Default::default(),
-            first_day: None,
-        };
+        let info = TraceInfo::new(
+            &t,
+            &path.display().to_string(),
+            Format::Muri,
+            Default::default(),
+        );
         let report = crate::simulate(&t, info, &config(name), &mut |_, _| {})?;
         let s = &report.runs[0].summary;
         rows.push(Row {

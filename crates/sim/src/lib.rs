@@ -199,6 +199,29 @@ pub struct TraceInfo {
     pub first_day: Option<String>,
 }
 
+impl TraceInfo {
+    /// What the report says of `trace`, read from `path` as `format`.
+    pub fn new(
+        trace: &Trace,
+        path: &str,
+        format: trace::Format,
+        fractional: trace::Fractional,
+    ) -> Self {
+        TraceInfo {
+            path: path.to_string(),
+            format,
+            rows: trace.rows,
+            jobs: trace.jobs.len(),
+            bad_rows: trace.bad_rows,
+            bad_examples: trace.bad_examples.clone(),
+            left_out: trace.left_out.clone(),
+            fractional_rounded_up: trace.rounded_up,
+            fractional,
+            first_day: trace.origin.map(budget::date),
+        }
+    }
+}
+
 /// Settings that shape the numbers.
 #[derive(Debug, Serialize)]
 pub struct Settings {

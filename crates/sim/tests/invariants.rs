@@ -32,18 +32,12 @@ fn config(policy: PolicyName, cluster: &str) -> SimConfig {
 }
 
 fn info() -> TraceInfo {
-    TraceInfo {
-        path: "generated".into(),
-        format: aisc_sim::trace::Format::Generic,
-        rows: 0,
-        jobs: 0,
-        bad_rows: 0,
-        bad_examples: Vec::new(),
-        left_out: Default::default(),
-        fractional_rounded_up: 0,
-        fractional: Default::default(),
-        first_day: None,
-    }
+    TraceInfo::new(
+        &Trace::default(),
+        "generated",
+        aisc_sim::trace::Format::Generic,
+        Default::default(),
+    )
 }
 
 fn trace(jobs: &[(u32, u32, u8, u8)]) -> Trace {
