@@ -441,6 +441,13 @@ pub fn table(report: &Report) -> String {
         },
         report.seeds
     );
+    if report.seeds.len() > 1 && report.settings.sample.is_none() && report.settings.jitter_s == 0.0
+    {
+        let _ = writeln!(
+            out,
+            "the seeds replayed the same jobs: a seed changes the run only with --sample or --jitter"
+        );
+    }
     if t.fractional_rounded_up > 0 {
         let _ = writeln!(
             out,
