@@ -130,9 +130,11 @@ fn a_philly_slice_runs_every_policy_and_writes_a_consistent_report() {
         "tenant_slowdown.svg",
     ] {
         let svg = std::fs::read_to_string(out.join(chart)).unwrap();
+        // Lines for the time series and CDFs, bars (beyond the background) for tenants.
+        let drawn = svg.matches("<polyline").count() >= 7 || svg.matches("<rect").count() > 7;
         assert!(
-            svg.starts_with("<svg") && svg.contains("<polyline") || svg.contains("<rect"),
-            "{chart}"
+            svg.starts_with("<svg") && drawn,
+            "{chart} has nothing drawn"
         );
     }
 }

@@ -134,6 +134,52 @@ fn resample(points: &[(f64, f64)], n: usize) -> Vec<(f64, f64)> {
     out
 }
 
+/// A line chart's frame.
+struct Axes<'a> {
+    title: &'a str,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    legend: SeriesLabelPosition,
+}
+
+/// One line per (name, points), with a legend.
+fn lines(
+    svg: &mut String,
+    axes: &Axes,
+    series: Vec<(String, Vec<(f64, f64)>)>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(axes.title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(axes.x.clone(), axes.y.clone())?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .draw()?;
+    for (i, (name, pts)) in series.into_iter().enumerate() {
+        let c = colour(i);
+        chart
+            .draw_series(LineSeries::new(pts, &c))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
+    }
+    chart
+        .configure_series_labels()
+        .position(axes.legend.clone())
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
 fn timeline(
     report: &Report,
     svg: &mut String,
@@ -164,33 +210,15 @@ fn timeline(
         .flat_map(|s| s.1.iter().map(|p| p.1))
         .fold(1e-9, f64::max)
         * 1.05;
-    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-    chart
-        .configure_mesh()
-        .x_desc("simulated days")
-        .y_desc(y_desc)
-        .draw()?;
-    for (i, (name, pts)) in series.into_iter().enumerate() {
-        let c = colour(i);
-        chart
-            .draw_series(LineSeries::new(pts, &c))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    let axes = Axes {
+        title,
+        x_desc: "simulated days",
+        y_desc,
+        x: 0.0..x_max,
+        y: 0.0..y_max,
+        legend: SeriesLabelPosition::UpperRight,
+    };
+    lines(svg, &axes, series)
 }
 
 fn queue_chart(r: &Report, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
@@ -247,34 +275,15 @@ fn cdf(
         .flat_map(|s| s.1.last())
         .map(|p| p.0)
         .fold(lo + 1.0, f64::max);
-    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(lo..hi, 0f64..1f64)?;
-    chart
-        .configure_mesh()
-        .x_desc("hours (log10: -2 is 36 s, 0 is 1 h, 2 is 100 h)")
-        .y_desc("fraction of jobs")
-        .draw()?;
-    for (i, (name, pts)) in series.into_iter().enumerate() {
-        let c = colour(i);
-        chart
-            .draw_series(LineSeries::new(pts, &c))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    let axes = Axes {
+        title,
+        x_desc: "hours (log10: -2 is 36 s, 0 is 1 h, 2 is 100 h)",
+        y_desc: "fraction of jobs",
+        x: lo..hi,
+        y: 0.0..1.0,
+        legend: SeriesLabelPosition::LowerRight,
+    };
+    lines(svg, &axes, series)
 }
 
 fn jct_cdf(r: &Report, svg: &mut String) -> Result<(), Box<dyn std::error::Error>> {
