@@ -17,6 +17,25 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (the inverse of `days_from_civil`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Epoch ms → `YYYY-MM-DD`, the Hong Kong date it falls on (the inverse of [`parse_date`]).
+pub fn format_date(ms: i64) -> String {
+    let (y, m, d) = civil_from_days((ms + CENTRE_UTC_OFFSET_MS).div_euclid(DAY_MS));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
@@ -90,6 +109,26 @@ mod tests {
         ] {
             assert!(parse_date(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn formatting_a_date_inverts_parsing_it() {
+        for d in [
+            "1970-01-01",
+            "2000-02-29",
+            "2017-10-01",
+            "2026-11-25",
+            "9999-12-31",
+        ] {
+            let ms = parse_date(d).unwrap();
+            assert_eq!(format_date(ms), d);
+            // The last millisecond of the day is still that day; the next is the next day.
+            assert_eq!(format_date(ms + DAY_MS - 1), d);
+            assert_ne!(format_date(ms + DAY_MS), d);
+        }
+        // 2017-09-30 16:00 UTC is midnight on 1 October in Hong Kong.
+        assert_eq!(format_date(1_506_787_200_000), "2017-10-01");
+        assert_eq!(format_date(1_506_787_199_999), "2017-09-30");
     }
 
     #[test]

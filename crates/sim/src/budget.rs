@@ -80,13 +80,9 @@ pub struct Forecast {
     pub tenants: Vec<TenantBill>,
 }
 
-const HK_OFFSET_S: i64 = 8 * 3600;
-
 /// `YYYY-MM-DD` (Hong Kong) of epoch seconds.
 pub fn date(s: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(s + HK_OFFSET_S)
-        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
-        .unwrap_or_else(|_| "out of range".into())
+    aisc_model::calendar::format_date(s.saturating_mul(1000))
 }
 
 fn month(s: i64) -> String {
