@@ -216,7 +216,7 @@ pub fn run(a: SimArgs) -> Result<ExitCode> {
             {
                 cluster.name_unnamed(name);
             }
-            for class in aisc_sim::classes(&cluster) {
+            for class in cluster.classes() {
                 if !prices.contains_key(&class) {
                     bail!("--price: no price for class {class} of --cluster");
                 }

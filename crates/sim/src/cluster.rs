@@ -100,6 +100,14 @@ impl ClusterSpec {
             .collect()
     }
 
+    /// Each pool's class name; an unnamed pool is `gpu`.
+    pub fn classes(&self) -> Vec<String> {
+        self.pools
+            .iter()
+            .map(|p| p.class.clone().unwrap_or_else(|| "gpu".into()))
+            .collect()
+    }
+
     /// Gives an unnamed single pool the class `name`.
     pub fn name_unnamed(&mut self, name: &str) {
         for p in &mut self.pools {
@@ -125,8 +133,7 @@ impl ClusterSpec {
     /// topology group `i × groups / n`.
     pub fn nodes(&self) -> Vec<Node> {
         let mut out = Vec::new();
-        for p in &self.pools {
-            let class = p.class.clone().unwrap_or_else(|| "gpu".into());
+        for (p, class) in self.pools.iter().zip(self.classes()) {
             let groups = self.groups.clamp(1, p.nodes);
             for i in 0..p.nodes {
                 out.push(Node {

@@ -227,7 +227,7 @@ pub fn run(
     let mut last = 0.0f64;
     loop {
         while let Some(Reverse((_, j, v))) = ends.peek() {
-            if w.state[*j as usize].version == *v && w.state[*j as usize].phase == Phase::Running {
+            if live(&w, *j, *v) {
                 break;
             }
             ends.pop();
@@ -251,11 +251,10 @@ pub fn run(
                 break;
             }
             ends.pop();
-            let s = &w.state[j as usize];
-            if s.version != v || s.phase != Phase::Running {
+            if !live(&w, j, v) {
                 continue;
             }
-            let at = t.0.max(s.checked);
+            let at = t.0.max(w.state[j as usize].checked);
             release(&mut w, j, at);
             let s = &mut w.state[j as usize];
             s.phase = Phase::Done;
@@ -349,7 +348,7 @@ pub fn run(
         }
         // Moves and preemptions leave stale entries behind: drop them now and then.
         if ends.len() > 4 * (w.running.len() + 16) {
-            ends.retain(|Reverse((_, j, v))| w.state[*j as usize].version == *v);
+            ends.retain(|Reverse((_, j, v))| live(&w, *j, *v));
         }
         series.push(Sample {
             t: now,
@@ -379,6 +378,12 @@ pub fn run(
         events,
         stuck,
     }
+}
+
+/// Whether a completion entry (job, version) is still the running job's own.
+fn live(w: &World, j: u32, version: u32) -> bool {
+    let s = &w.state[j as usize];
+    s.version == version && s.phase == Phase::Running
 }
 
 /// Frees a running job's GPUs and brings its progress up to `now`.

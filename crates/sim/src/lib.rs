@@ -266,15 +266,6 @@ fn scheduler(name: PolicyName, cfg: &SimConfig, w: &Workload) -> Box<dyn Schedul
     Box::new(Reference::new(kind, n))
 }
 
-/// The pools' class names (an unnamed pool is `gpu`).
-pub fn classes(cluster: &ClusterSpec) -> Vec<String> {
-    cluster
-        .pools
-        .iter()
-        .map(|p| p.class.clone().unwrap_or_else(|| "gpu".into()))
-        .collect()
-}
-
 /// Runs every policy of `cfg` on `trace`, `cfg.seeds` times each.
 pub fn simulate(
     trace: &Trace,
@@ -294,7 +285,7 @@ pub fn simulate(
         restart_cost: cfg.restart_cost,
         per_event_overhead: cfg.compat_muri,
     };
-    let classes = classes(&cfg.cluster);
+    let classes = cfg.cluster.classes();
     let mut runs = Vec::new();
     for &name in &cfg.policies {
         let mut per_seed = Vec::new();

@@ -51,11 +51,6 @@ impl Production {
         limit_factor: f64,
     ) -> Self {
         let nodes = cluster.nodes();
-        let classes = cluster
-            .pools
-            .iter()
-            .map(|p| p.class.clone().unwrap_or_else(|| "gpu".into()))
-            .collect();
         Production {
             snap: Snapshot {
                 policy,
@@ -74,7 +69,7 @@ impl Production {
             run_pos: vec![u32::MAX; jobs],
             pend_pos: vec![u32::MAX; jobs],
             limit_factor,
-            classes,
+            classes: cluster.classes(),
             requests: vec![Default::default(); cluster.pools.len()],
         }
     }
@@ -145,9 +140,9 @@ impl Scheduler for Production {
         let job = &w.jobs[j as usize];
         let gpus = i64::from(job.gpus);
         let t = &mut self.running_by_tenant[job.tenant as usize];
-        t.0 -= gpus;
-        t.1 -= gpus * (r.start as i64 * 1000);
         let start_ms = r.start as i64 * 1000;
+        t.0 -= gpus;
+        t.1 -= gpus * start_ms;
         let gpu_ms = (ms(now) - start_ms).max(0) as u64 * job.gpus as u64;
         self.usage.record(r.project, gpu_ms, ms(now));
     }

@@ -152,24 +152,15 @@ impl Reference {
             }
             let job = &w.jobs[j as usize];
             let pool = job.pool as usize;
-            if blocked[pool] || free[pool] < u64::from(job.gpus) {
-                if head_blocks && !blocked[pool] && shadow[pool].is_none() {
-                    // The first job that cannot start: FIFO stops here, backfill reserves.
-                    if backfill {
-                        let range = w.pools[pool].clone();
-                        shadow[pool] =
-                            Some(shadow_of(w, &self.scratch, range, pool, job.gpus, now));
-                    } else {
-                        blocked[pool] = true;
-                    }
-                }
+            if blocked[pool] {
                 continue;
             }
             let range = w.pools[pool].clone();
             let per_node = w.gpus_per_node[pool];
+            let enough_free = free[pool] >= u64::from(job.gpus);
             if let Some((at, spare)) = shadow[pool] {
                 let ends_in_time = now + job.duration <= at;
-                if !ends_in_time && i64::from(job.gpus) > spare {
+                if !enough_free || (!ends_in_time && i64::from(job.gpus) > spare) {
                     continue;
                 }
                 if let Some(a) = place(&mut self.scratch, range, per_node, job.gpus) {
@@ -181,7 +172,13 @@ impl Reference {
                 }
                 continue;
             }
-            match place(&mut self.scratch, range.clone(), per_node, job.gpus) {
+            let placed = if enough_free {
+                place(&mut self.scratch, range.clone(), per_node, job.gpus)
+            } else {
+                None
+            };
+            // The first job of a pool that cannot start: FIFO stops there, backfill reserves.
+            match placed {
                 Some(a) => {
                     free[pool] -= u64::from(job.gpus);
                     started.push((j, a));
@@ -201,7 +198,7 @@ impl Reference {
     }
 
     /// Preemptive passes: re-place every runnable job in order from an empty machine.
-    fn pass_runnable(&mut self, now: f64, w: &World, out: &mut Decisions, order: &[u32]) {
+    fn pass_runnable(&mut self, w: &World, out: &mut Decisions, order: &[u32]) {
         self.scratch.clear();
         for (p, r) in w.pools.iter().enumerate() {
             self.scratch
@@ -249,7 +246,6 @@ impl Reference {
                 None => {}
             }
         }
-        let _ = now;
     }
 }
 
@@ -339,7 +335,7 @@ impl Scheduler for Reference {
                 self.queue.clear();
                 self.queue.extend(keyed.iter().map(|k| k.1));
                 let order = std::mem::take(&mut self.queue);
-                self.pass_runnable(now, w, out, &order);
+                self.pass_runnable(w, out, &order);
                 self.queue = order;
             }
             Kind::Tiresias { thresholds, .. } => {
@@ -369,7 +365,7 @@ impl Scheduler for Reference {
                     }
                 }
                 let order: Vec<u32> = self.las.iter().flatten().copied().collect();
-                self.pass_runnable(now, w, out, &order);
+                self.pass_runnable(w, out, &order);
                 // Within each queue, jobs that will run go first; waiting ones keep their order behind.
                 let stopped: rustc_hash::FxHashSet<u32> = out.preempt.iter().copied().collect();
                 let runs: rustc_hash::FxHashSet<u32> = out
