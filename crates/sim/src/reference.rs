@@ -313,7 +313,7 @@ impl Scheduler for Reference {
     }
 
     fn pass(&mut self, now: f64, w: &World, out: &mut Decisions) -> bool {
-        match self.kind.clone() {
+        match self.kind {
             Kind::Fifo | Kind::FifoBackfill | Kind::Sjf => self.pass_waiting(now, w, out),
             Kind::Srtf | Kind::Srsf => {
                 let gpu = self.kind == Kind::Srsf;
@@ -338,7 +338,7 @@ impl Scheduler for Reference {
                 self.pass_runnable(w, out, &order);
                 self.queue = order;
             }
-            Kind::Tiresias { thresholds, .. } => {
+            Kind::Tiresias { ref thresholds, .. } => {
                 // Attained service of running jobs; demote at most one queue per event.
                 for q in 0..self.las.len() {
                     let mut i = 0;
