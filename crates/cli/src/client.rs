@@ -144,6 +144,20 @@ impl Client {
             .context("the server's answer is not the JSON expected")
     }
 
+    /// PUTs JSON and decodes the JSON answer.
+    pub async fn put_json<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let res = self
+            .send(self.request(Method::PUT, path).json(body))
+            .await?;
+        res.json()
+            .await
+            .context("the server's answer is not the JSON expected")
+    }
+
     /// PATCHes JSON and decodes the JSON answer.
     pub async fn patch_json<B: serde::Serialize, T: DeserializeOwned>(
         &self,

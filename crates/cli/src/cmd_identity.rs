@@ -36,6 +36,17 @@ enum UserCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Set the Unix user name USER's jobs run as on Slurm (administrators); `--clear` removes it.
+    SetUnixName {
+        /// The aisc user.
+        user: String,
+        /// Their Unix (Slurm) user name.
+        #[arg(required_unless_present = "clear")]
+        unix_name: Option<String>,
+        /// Remove the mapping instead.
+        #[arg(long, conflicts_with = "unix_name")]
+        clear: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -127,14 +138,33 @@ pub async fn user(a: UserArgs) -> Result<ExitCode> {
                             u.name.clone(),
                             u.role.clone(),
                             if u.has_password { "yes" } else { "no" }.into(),
+                            u.unix_name.clone().unwrap_or_else(|| "-".into()),
                             short_time(&u.created_at),
                         ]
                     })
                     .collect();
                 print!(
                     "{}",
-                    table(&["ID", "NAME", "ROLE", "PASSWORD", "CREATED"], &rows)
+                    table(
+                        &["ID", "NAME", "ROLE", "PASSWORD", "UNIX", "CREATED"],
+                        &rows
+                    )
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCmd::SetUnixName {
+            user, unix_name, ..
+        } => {
+            let u: UserView = client
+                .put_json(
+                    &format!("/api/v1/users/{user}/unix-name"),
+                    &json!({ "unix_name": unix_name }),
+                )
+                .await?;
+            match u.unix_name {
+                Some(n) => eprintln!("aisc: {}'s jobs run on Slurm as {n}", u.name),
+                None => eprintln!("aisc: {} has no Unix name now", u.name),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,10 +1,13 @@
 //! `aisc serve`.
 
 use aisc_engine::FakeGpus;
-use aisc_server::Config;
+use aisc_engine::slurm::SlurmConfig;
+use aisc_server::control::SlurmSettings;
+use aisc_server::{Config, EngineChoice, SlurmChoice};
 use aisc_store::Durability;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +32,178 @@ pub struct ServeArgs {
     durability: DurabilityArg,
     #[command(flatten)]
     policy: crate::policy_args::PolicyArgs,
+    /// Read settings from a TOML file (keys are these flags' names; `[slurm]` holds
+    /// the `--slurm-*` ones, `[slurm.partitions]` maps classes to partitions). Flags win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where jobs run: `local` (processes on this host, as the server's own OS user) or
+    /// `slurm` (a Slurm cluster through slurmrestd, as each user's Unix name).
+    #[arg(long, env = "AISC_ENGINE", value_enum, default_value_t = EngineArg::Local)]
+    engine: EngineArg,
+    /// slurmrestd's address (engine slurm).
+    #[arg(long, env = "AISC_SLURM_URL", value_name = "URL")]
+    slurm_url: Option<String>,
+    /// The file holding Slurm's JWT key (slurm.conf `AuthAltParameters=jwt_key=`).
+    #[arg(long, env = "AISC_SLURM_JWT_KEY", value_name = "FILE")]
+    slurm_jwt_key: Option<PathBuf>,
+    /// The Slurm user the tokens are minted for (Slurm's SlurmUser).
+    #[arg(
+        long,
+        env = "AISC_SLURM_USER",
+        default_value = "slurm",
+        value_name = "NAME"
+    )]
+    slurm_user: String,
+    /// Slurm's cluster name, for accounts (default: ClusterName in /etc/slurm/slurm.conf).
+    #[arg(long, env = "AISC_SLURM_CLUSTER", value_name = "NAME")]
+    slurm_cluster: Option<String>,
+    /// A resource class's partition, CLASS=PARTITION (repeat, or comma-separate).
+    #[arg(
+        long,
+        env = "AISC_SLURM_PARTITION",
+        value_name = "CLASS=PARTITION",
+        value_delimiter = ','
+    )]
+    slurm_partition: Vec<String>,
+    /// The partition of classes not mapped (default: Slurm's default partition).
+    #[arg(long, env = "AISC_SLURM_DEFAULT_PARTITION", value_name = "PARTITION")]
+    slurm_default_partition: Option<String>,
+    /// How often Slurm's job states are polled, milliseconds.
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    slurm_poll_ms: u64,
+    /// How often Slurm's accounts are reconciled with grants, seconds (0: only by `aisc slurm sync`).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    slurm_sync_interval: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    Local,
+    Slurm,
+}
+
+/// The arguments with a `--config` file's settings added for every flag not
+/// given on the command line (so flags win over the file).
+pub fn with_config_file(args: Vec<String>) -> Result<Vec<String>> {
+    if args.get(1).map(String::as_str) != Some("serve") {
+        return Ok(args);
+    }
+    let path = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=").map(str::to_string).or_else(|| {
+            (a == "--config")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    });
+    let Some(path) = path else { return Ok(args) };
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?;
+    let mut flags: Vec<(String, String)> = Vec::new();
+    flatten(&table, "", &mut flags).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?;
+    let mut out = args.clone();
+    for (flag, value) in flags {
+        let given = args
+            .iter()
+            .any(|a| a == &flag || a.starts_with(&format!("{flag}=")));
+        if !given {
+            out.push(flag);
+            out.push(value);
+        }
+    }
+    Ok(out)
+}
+
+fn flatten(table: &toml::Table, prefix: &str, out: &mut Vec<(String, String)>) -> Result<()> {
+    for (key, value) in table {
+        let name = format!("{prefix}{}", key.replace('_', "-"));
+        match value {
+            toml::Value::Table(t) if name == "slurm-partitions" => {
+                let pairs: Vec<String> = t
+                    .iter()
+                    .map(|(class, p)| match p {
+                        toml::Value::String(p) => Ok(format!("{class}={p}")),
+                        _ => Err(anyhow::anyhow!(
+                            "slurm.partitions.{class}: expected a partition name"
+                        )),
+                    })
+                    .collect::<Result<_>>()?;
+                out.push(("--slurm-partition".into(), pairs.join(",")));
+            }
+            toml::Value::Table(t) => flatten(t, &format!("{name}-"), out)?,
+            toml::Value::String(s) => out.push((format!("--{name}"), s.clone())),
+            toml::Value::Integer(i) => out.push((format!("--{name}"), i.to_string())),
+            toml::Value::Float(f) => out.push((format!("--{name}"), f.to_string())),
+            toml::Value::Boolean(b) => out.push((format!("--{name}"), b.to_string())),
+            _ => bail!("{name}: expected a string, number or boolean"),
+        }
+    }
+    Ok(())
+}
+
+/// ClusterName from /etc/slurm/slurm.conf, if there is one.
+fn cluster_from_slurm_conf() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/slurm/slurm.conf").ok()?;
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("ClusterName")
+            .then(|| v.trim().to_string())
+    })
+}
+
+fn engine_choice(a: &ServeArgs) -> Result<EngineChoice> {
+    if a.engine == EngineArg::Local {
+        return Ok(EngineChoice::Local);
+    }
+    let url = a
+        .slurm_url
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("--slurm-url: engine slurm needs slurmrestd's address"))?;
+    let key_path = a.slurm_jwt_key.clone().ok_or_else(|| {
+        anyhow::anyhow!("--slurm-jwt-key: engine slurm needs the file with Slurm's JWT key")
+    })?;
+    let jwt_key = std::fs::read(&key_path)
+        .map_err(|e| anyhow::anyhow!("--slurm-jwt-key {}: {e}", key_path.display()))?;
+    if jwt_key.len() < 16 {
+        bail!(
+            "--slurm-jwt-key {}: {} bytes is too short for a key (at least 16)",
+            key_path.display(),
+            jwt_key.len()
+        );
+    }
+    let mut partitions = BTreeMap::new();
+    for m in &a.slurm_partition {
+        let (class, part) = m
+            .split_once('=')
+            .filter(|(c, p)| !c.is_empty() && !p.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("--slurm-partition {m:?}: expected CLASS=PARTITION"))?;
+        partitions.insert(class.to_string(), part.to_string());
+    }
+    if a.slurm_poll_ms == 0 || a.slurm_poll_ms > 60_000 {
+        bail!("--slurm-poll-ms {}: must be 1 to 60000", a.slurm_poll_ms);
+    }
+    let cluster = a
+        .slurm_cluster
+        .clone()
+        .or_else(cluster_from_slurm_conf)
+        .unwrap_or_else(|| "cluster".into());
+    Ok(EngineChoice::Slurm(Box::new(SlurmChoice {
+        client: SlurmConfig {
+            url,
+            jwt_key,
+            service_user: a.slurm_user.clone(),
+            timeout: Duration::from_secs(15),
+        },
+        settings: SlurmSettings {
+            partitions,
+            default_partition: a.slurm_default_partition.clone(),
+        },
+        cluster,
+        poll: Duration::from_millis(a.slurm_poll_ms),
+        sync_every: (a.slurm_sync_interval > 0).then(|| Duration::from_secs(a.slurm_sync_interval)),
+    })))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -62,7 +237,9 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
     let grace = aisc_model::units::parse_time_limit(&a.kill_grace)
         .map_err(|e| anyhow::anyhow!("--kill-grace: {e}"))?;
     let policy = a.policy.policy()?;
+    let engine = engine_choice(&a)?;
     let config = Config {
+        engine,
         policy,
         data_dir: a.data_dir,
         listen: a.listen,

@@ -13,6 +13,7 @@ mod cmd_queue;
 mod cmd_schemes;
 mod cmd_serve;
 mod cmd_sim;
+mod cmd_slurm;
 mod cmd_submit;
 mod cmd_tenancy;
 mod format;
@@ -35,7 +36,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Start the centre on this machine (embedded database, local engine).
+    /// Start the centre: embedded database; jobs on this machine (local engine) or on Slurm (--engine slurm).
     Serve(cmd_serve::ServeArgs),
     /// Submit a job: `aisc submit [options] -- COMMAND...` or `aisc submit [options] SCRIPT`.
     Submit(Box<cmd_submit::SubmitArgs>),
@@ -91,10 +92,19 @@ enum Cmd {
     Statement(cmd_grants::StatementArgs),
     /// Replay a cluster trace through the production scheduler and billing (offline; no server).
     Sim(Box<cmd_sim::SimArgs>),
+    /// The Slurm engine: keep Slurm's accounts in step with grants (`sync`, `sync --dry-run`).
+    Slurm(cmd_slurm::SlurmArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match cmd_serve::with_config_file(std::env::args().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("aisc: error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     // The simulator is CPU-bound and needs no async runtime.
     let command = match cli.command {
         Cmd::Sim(a) => return report(cmd_sim::run(*a)),
@@ -138,6 +148,7 @@ fn main() -> ExitCode {
             Cmd::Decide(a) => cmd_grants::decide(a).await,
             Cmd::Grants(a) => cmd_grants::grants(a).await,
             Cmd::Queue(a) => cmd_queue::run(a).await,
+            Cmd::Slurm(a) => cmd_slurm::run(a).await,
             Cmd::Statement(a) => cmd_grants::statement(a).await,
             Cmd::Sim(a) => cmd_sim::run(*a),
         }

@@ -47,6 +47,9 @@ const TABLE: &[Row] = &[
     ("DELETE", "/api/v1/tokens/{id}",                       [ALL,         NF,          NF,          NF,          NF,          OWN]),
     ("POST",   "/api/v1/users",                             [(201, 201),  FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/users",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
+    ("PUT",    "/api/v1/users/{name}/unix-name",            [ALL,         FB,          FB,          FB,          FB,          FB]),
+    // On the local engine a sync is a conflict: there is no Slurm to sync.
+    ("POST",   "/api/v1/slurm/sync",                        [(409, 409),  FB,          FB,          FB,          FB,          FB]),
     ("POST",   "/api/v1/orgs",                              [(201, 201),  FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/orgs",                              [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("POST",   "/api/v1/orgs/{org}/admins",                 [ALL,         FB,          FB,          FB,          FB,          FB]),
@@ -205,6 +208,11 @@ impl World {
                 (format!("/api/v1/tokens/{}", v["id"]), None)
             }
             "/api/v1/users" => (path.into(), Some(json!({"name": self.fresh("user")}))),
+            "/api/v1/users/{name}/unix-name" => (
+                "/api/v1/users/extra/unix-name".into(),
+                Some(json!({"unix_name": self.fresh("unix")})),
+            ),
+            "/api/v1/slurm/sync" => (path.into(), Some(json!({"dry_run": false}))),
             "/api/v1/orgs" => (
                 path.into(),
                 Some(json!({"name": self.fresh("org"), "kind": "university"})),

@@ -1,5 +1,6 @@
-//! Where jobs really run. Today: the local engine, which runs each job as a
-//! process group on this host.
+//! Where jobs really run: the local engine, which runs each job as a process
+//! group on this host, or the Slurm engine ([`slurm`]), which hands admitted
+//! jobs to a Slurm cluster through slurmrestd.
 //!
 //! Guarantees of the local engine:
 //! - each job runs in its own process group, in its working directory, with
@@ -17,6 +18,7 @@
 mod host;
 mod local;
 mod procfs;
+pub mod slurm;
 
 pub use host::{FakeGpus, GpuInfo, HostInfo, discover};
 pub use local::{EngineEvent, LaunchSpec, Launched, LocalEngine, Outcome, Recovery};

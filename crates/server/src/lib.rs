@@ -9,6 +9,7 @@ pub mod control;
 pub mod error;
 pub mod money;
 pub mod policy;
+pub mod slurm_sync;
 
 use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
 use aisc_model::Resources;
@@ -41,6 +42,33 @@ pub struct Config {
     pub durability: Durability,
     /// Scheduling policy: priority weights, usage half-life, backfill, preemption.
     pub policy: aisc_sched::Policy,
+    /// Where jobs run.
+    pub engine: EngineChoice,
+}
+
+/// Where jobs run.
+#[derive(Debug, Clone, Default)]
+pub enum EngineChoice {
+    /// Processes on this host (the default).
+    #[default]
+    Local,
+    /// A Slurm cluster, through slurmrestd.
+    Slurm(Box<SlurmChoice>),
+}
+
+/// How to run jobs on Slurm.
+#[derive(Debug, Clone)]
+pub struct SlurmChoice {
+    /// slurmrestd and its JWT key.
+    pub client: aisc_engine::slurm::SlurmConfig,
+    /// Class → partition.
+    pub settings: control::SlurmSettings,
+    /// Slurm's cluster name (for accounts).
+    pub cluster: String,
+    /// How often job states are polled.
+    pub poll: Duration,
+    /// How often accounts are reconciled (`None`: only on request).
+    pub sync_every: Option<Duration>,
 }
 
 /// What every request handler can reach.
@@ -58,8 +86,10 @@ pub struct AppState {
     pub control: mpsc::Sender<Command>,
     /// This host.
     pub host: Arc<HostInfo>,
-    /// This host as the scheduler sees it.
+    /// This host as the scheduler sees it (with Slurm: its largest node).
     pub node: Arc<Node>,
+    /// Slurm's cluster name, when jobs run on Slurm.
+    pub slurm_cluster: Option<String>,
 }
 
 /// Why the server could not start or stopped.
@@ -82,6 +112,9 @@ pub enum ServerError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The Slurm engine could not be set up.
+    #[error("slurm: {0}")]
+    Slurm(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -120,7 +153,9 @@ pub async fn run(
 
     let host = aisc_engine::discover(config.fake_gpus.as_ref());
     bootstrap::open_grant(&store, &host).await?;
-    if host.gpus.is_empty() {
+    if matches!(config.engine, EngineChoice::Slurm(_)) {
+        // The GPUs that matter are Slurm's, reported below.
+    } else if host.gpus.is_empty() {
         eprintln!(
             "aisc: {}; jobs that ask for GPUs will be refused (use --fake-gpus N to test)",
             host.gpu_source
@@ -153,6 +188,36 @@ pub async fn run(
         config.kill_grace,
         config.policy,
     );
+    let mut slurm_cluster = None;
+    let mut api_node = node.clone();
+    if let EngineChoice::Slurm(choice) = &config.engine {
+        let client = aisc_engine::slurm::SlurmClient::new(&choice.client)
+            .map_err(|e| ServerError::Slurm(e.to_string()))?;
+        let nodes = slurm_nodes(&client, dir).await;
+        if let Some(biggest) = nodes
+            .iter()
+            .max_by_key(|n| (n.capacity.gpus, n.capacity.cpus))
+        {
+            api_node = biggest.clone();
+        }
+        eprintln!(
+            "aisc: engine slurm at {} ({} nodes, {} GPUs)",
+            choice.client.url,
+            nodes.len(),
+            nodes.iter().map(|n| n.capacity.gpus).sum::<u32>()
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let engine = aisc_engine::slurm::SlurmEngine::start(client, tx, choice.poll);
+        controller.use_slurm(engine, rx, choice.settings.clone(), nodes);
+        if let Some(every) = choice.sync_every {
+            tokio::spawn(slurm_sync::run_loop(
+                store.clone(),
+                choice.cluster.clone(),
+                every,
+            ));
+        }
+        slurm_cluster = Some(choice.cluster.clone());
+    }
     controller.recover().await?;
     let (control_tx, control_rx) = mpsc::channel(16_384);
     let control_task = tokio::spawn(controller.run(control_rx, engine_rx));
@@ -164,7 +229,8 @@ pub async fn run(
         charging: Arc::new(api::charging::ChargingCache::default()),
         control: control_tx,
         host: Arc::new(host),
-        node: Arc::new(node),
+        node: Arc::new(api_node),
+        slurm_cluster,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -188,6 +254,55 @@ pub async fn run(
     let _ = control_task.await;
     store.close().await;
     served.map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Slurm's nodes as the scheduler sees them. Read from slurmctld; kept in
+/// `<data-dir>/slurm-nodes.json` so that a start while Slurm is down still
+/// knows the cluster (jobs then wait with `EngineUnavailable`).
+async fn slurm_nodes(client: &aisc_engine::slurm::SlurmClient, dir: &Path) -> Vec<Node> {
+    let cache = dir.join("slurm-nodes.json");
+    let nodes = match client.nodes().await {
+        Ok(n) => {
+            if let Ok(text) = serde_json::to_string(&n)
+                && let Err(e) = fs::write(&cache, text)
+            {
+                tracing::warn!(error = %e, "could not keep Slurm's nodes");
+            }
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Slurm's nodes unknown now; using the last ones seen");
+            fs::read(&cache)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default()
+        }
+    };
+    nodes
+        .into_iter()
+        .map(|n| {
+            let (gpus, model) = n.gpus();
+            let down = ["down", "drain", "drained", "fail", "future"]
+                .iter()
+                .any(|s| n.state.to_lowercase().contains(s));
+            Node {
+                name: n.name,
+                capacity: Resources {
+                    gpus,
+                    cpus: n.cpus,
+                    mem_mb: n.real_memory,
+                },
+                gpu_type: model,
+                class: None,
+                group: 0,
+                state: if down {
+                    aisc_sched::NodeState::Down
+                } else {
+                    aisc_sched::NodeState::Up
+                },
+            }
+        })
+        .collect()
 }
 
 /// Holds an exclusive lock on `<data-dir>/lock` for as long as the server runs.

@@ -102,6 +102,10 @@ pub struct JobRow {
     pub org: Option<OrgId>,
     /// The grant it is charged to, at what price, and its lien.
     pub charging: Option<Charging>,
+    /// The engine's id for it (Slurm's job id), once the engine accepted it.
+    pub engine_job_id: Option<i64>,
+    /// When it was first handed to an engine with its own queue (it may exist there since).
+    pub engine_submit_ms: Option<i64>,
 }
 
 /// One recorded transition.
@@ -146,6 +150,10 @@ pub struct Fields {
     pub gpu_ms: Option<u64>,
     /// Metered CPU time.
     pub cpu_ms: Option<u64>,
+    /// The engine's id for the job.
+    pub engine_job_id: Option<i64>,
+    /// First hand-over to an engine with its own queue (kept once set).
+    pub engine_submit_ms: Option<i64>,
 }
 
 /// A change to a stored job.
@@ -166,8 +174,16 @@ pub enum JobChange {
         /// Other columns to set.
         set: Box<Fields>,
     },
-    /// New pending reasons (ignored for jobs no longer pending).
+    /// New reasons for waiting jobs: pending ones (the scheduler's), or admitted
+    /// ones waiting in the engine's own queue (ignored for jobs in other states).
     Reasons(Vec<(JobId, String)>),
+    /// The engine accepted the job under this id (no state change).
+    EngineJob {
+        /// Job.
+        id: JobId,
+        /// The engine's id.
+        engine_job_id: i64,
+    },
     /// Records why aisc is about to signal a running job, before it does.
     KillReason {
         /// Job.
@@ -216,7 +232,7 @@ macro_rules! columns {
     () => {
         "j.id, j.owner_id, u.name AS owner_name, j.name, j.account, j.state, j.reason, j.held, \
     j.gpus, j.cpus, j.mem_mb, j.gpu_type, j.time_limit_s, j.submit_ms, j.start_ms, j.end_ms, j.node, j.gpu_ids, \
-    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org, j.grant_id, j.price_cents, j.lien_cents"
+    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org, j.grant_id, j.price_cents, j.lien_cents, j.engine_job_id, j.engine_submit_ms"
     };
 }
 
@@ -331,7 +347,8 @@ pub(crate) async fn apply(
                  pid = COALESCE(?, pid), pid_start = COALESCE(?, pid_start), stdout_path = COALESCE(?, stdout_path), \
                  stderr_path = COALESCE(?, stderr_path), start_ms = COALESCE(?, start_ms), end_ms = COALESCE(?, end_ms), \
                  exit_code = COALESCE(?, exit_code), signal = COALESCE(?, signal), wall_ms = COALESCE(?, wall_ms), \
-                 gpu_ms = COALESCE(?, gpu_ms), cpu_ms = COALESCE(?, cpu_ms) WHERE id = ? AND state = ?",
+                 gpu_ms = COALESCE(?, gpu_ms), cpu_ms = COALESCE(?, cpu_ms), engine_job_id = COALESCE(?, engine_job_id), \
+                 engine_submit_ms = COALESCE(engine_submit_ms, ?) WHERE id = ? AND state = ?",
             )
             .bind(to.as_str())
             .bind(reason)
@@ -348,6 +365,8 @@ pub(crate) async fn apply(
             .bind(set.wall_ms.map(to_i64))
             .bind(set.gpu_ms.map(to_i64))
             .bind(set.cpu_ms.map(to_i64))
+            .bind(set.engine_job_id)
+            .bind(set.engine_submit_ms)
             .bind(id.0)
             .bind(from.as_str())
             .execute(&mut *conn)
@@ -363,7 +382,7 @@ pub(crate) async fn apply(
         JobChange::Reasons(reasons) => {
             for (id, reason) in reasons {
                 sqlx::query(
-                    "UPDATE jobs SET reason = ? WHERE id = ? AND state = 'pending' AND reason <> ?",
+                    "UPDATE jobs SET reason = ? WHERE id = ? AND state IN ('pending', 'admitted') AND reason <> ?",
                 )
                 .bind(reason)
                 .bind(id.0)
@@ -371,6 +390,14 @@ pub(crate) async fn apply(
                 .execute(&mut *conn)
                 .await?;
             }
+            Ok(())
+        }
+        JobChange::EngineJob { id, engine_job_id } => {
+            sqlx::query("UPDATE jobs SET engine_job_id = ? WHERE id = ?")
+                .bind(engine_job_id)
+                .bind(id.0)
+                .execute(&mut *conn)
+                .await?;
             Ok(())
         }
         JobChange::KillReason { id, state, reason } => {
@@ -573,6 +600,8 @@ fn read_row(r: &SqliteRow, with_spec: bool) -> Result<JobRow, StoreError> {
             }),
             _ => None,
         },
+        engine_job_id: r.try_get("engine_job_id")?,
+        engine_submit_ms: r.try_get("engine_submit_ms")?,
     })
 }
 

@@ -118,6 +118,8 @@ pub struct UserRow {
     pub has_password: bool,
     /// Created at.
     pub created_ms: i64,
+    /// The Unix user name their jobs run as on Slurm.
+    pub unix_name: Option<String>,
 }
 
 /// A token as listed (never the token itself).
@@ -207,7 +209,57 @@ pub(crate) async fn revoke_token(
     }
 }
 
+pub(crate) async fn set_unix_name(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    unix_name: Option<&str>,
+) -> Result<i64, StoreError> {
+    let done = sqlx::query("UPDATE users SET unix_name = ? WHERE id = ?")
+        .bind(unix_name)
+        .bind(user.0)
+        .execute(conn)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Exists("a user with this Unix name")
+            }
+            e => StoreError::Db(e),
+        })?;
+    if done.rows_affected() == 1 {
+        Ok(user.0)
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
 impl Store {
+    /// Sets (or with `None` clears) the Unix user name a user's jobs run as on Slurm.
+    pub async fn set_unix_name(
+        &self,
+        user: UserId,
+        unix_name: Option<String>,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.write(Op::UnixName { user, unix_name }, Some(audit))
+            .await
+            .map(|_| ())
+    }
+
+    /// Records an audit event for something done outside the store.
+    pub async fn record_audit(&self, audit: NewAudit) -> Result<(), StoreError> {
+        self.write(Op::AuditOnly, Some(audit)).await.map(|_| ())
+    }
+
+    /// The Unix user name a user's jobs run as on Slurm, if one is set.
+    pub async fn unix_name(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        let name: Option<Option<String>> =
+            sqlx::query_scalar("SELECT unix_name FROM users WHERE id = ?")
+                .bind(user.0)
+                .fetch_optional(&self.read)
+                .await?;
+        name.ok_or(StoreError::NotFound)
+    }
+
     /// Creates a user.
     pub async fn create_user(
         &self,
@@ -272,7 +324,7 @@ impl Store {
         name: &str,
     ) -> Result<Option<(UserRow, Option<String>)>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, role, password_hash, created_ms FROM users WHERE name = ?",
+            "SELECT id, name, role, password_hash, created_ms, unix_name FROM users WHERE name = ?",
         )
         .bind(name)
         .fetch_optional(&self.read)
@@ -285,6 +337,7 @@ impl Store {
                 role: r.try_get("role")?,
                 has_password: hash.is_some(),
                 created_ms: r.try_get("created_ms")?,
+                unix_name: r.try_get("unix_name")?,
             };
             Ok((user, hash))
         })
@@ -293,7 +346,7 @@ impl Store {
 
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, role, password_hash IS NOT NULL AS has_password, created_ms FROM users ORDER BY name")
+        let rows = sqlx::query("SELECT id, name, role, password_hash IS NOT NULL AS has_password, created_ms, unix_name FROM users ORDER BY name")
             .fetch_all(&self.read)
             .await?;
         rows.iter()
@@ -304,6 +357,7 @@ impl Store {
                     role: r.try_get("role")?,
                     has_password: r.try_get("has_password")?,
                     created_ms: r.try_get("created_ms")?,
+                    unix_name: r.try_get("unix_name")?,
                 })
             })
             .collect()

@@ -61,6 +61,12 @@ pub(crate) enum Op {
         owner: Option<aisc_model::UserId>,
         at_ms: i64,
     },
+    UnixName {
+        user: aisc_model::UserId,
+        unix_name: Option<String>,
+    },
+    /// Nothing but the request's audit event (for actions outside the store, e.g. on Slurm).
+    AuditOnly,
 }
 
 pub(crate) struct Request {
@@ -254,6 +260,10 @@ async fn commit_batch(
             Op::RevokeToken { id, owner, at_ms } => {
                 users::revoke_token(&mut tx, *id, *owner, *at_ms).await
             }
+            Op::UnixName { user, unix_name } => {
+                users::set_unix_name(&mut tx, *user, unix_name.as_deref()).await
+            }
+            Op::AuditOnly => Ok(0),
         };
         let end = if res.is_ok() {
             "RELEASE op"

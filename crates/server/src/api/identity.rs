@@ -125,6 +125,9 @@ pub struct UserView {
     pub has_password: bool,
     /// Created at.
     pub created_at: String,
+    /// The Unix user name their jobs run as on Slurm, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_name: Option<String>,
 }
 
 /// Which tokens to list.
@@ -396,6 +399,7 @@ pub async fn create_user(
             role,
             has_password,
             created_at: rfc3339(now),
+            unix_name: None,
         }),
     ))
 }
@@ -418,6 +422,7 @@ pub async fn list_users(
                 role: u.role,
                 has_password: u.has_password,
                 created_at: rfc3339(u.created_ms),
+                unix_name: u.unix_name,
             })
             .collect(),
     ))

@@ -44,6 +44,16 @@ pub async fn submit(
     let req_grant = req.grant;
     let resolved = req.resolve()?;
     check_fits(&state, &resolved.spec)?;
+    if state.slurm_cluster.is_some() && state.store.unix_name(caller.user.id).await?.is_none() {
+        return Err(ApiError::invalid(
+            "user",
+            format!(
+                "{} has no Unix user name, which jobs on Slurm run as: an administrator sets one (aisc user set-unix-name {} NAME)",
+                caller.user.name, caller.user.name
+            ),
+            None,
+        ));
+    }
     let mut spec = resolved.spec;
     let project = submit_project(&state, &caller, spec.account.as_deref()).await?;
     spec.account = Some(project.1.clone());

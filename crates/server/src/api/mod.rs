@@ -9,6 +9,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod queue;
 pub mod schemes;
+pub mod slurm;
 pub mod statements;
 pub mod tenancy;
 pub mod types;
@@ -42,7 +43,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity, schemes::create, schemes::list,
         schemes::show, applications::apply, applications::list, applications::show, applications::review, applications::decide,
         applications::list_grants, applications::show_grant, applications::set_grant_limits, statements::statement,
-        queue::list, queue::show),
+        queue::list, queue::show, slurm::set_unix_name, slurm::sync),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
@@ -51,7 +52,8 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         inventory::PriceView, inventory::CapacityView, schemes::SchemeRequest, schemes::SchemeView, aisc_model::scheme::Criterion,
         applications::ApplicationRequest, applications::ReviewRequest, applications::DecisionRequest, applications::ReviewView,
         applications::ApplicationView, applications::GrantView, applications::GrantLimitsRequest, statements::Statement,
-        statements::StatementLineView, crate::control::QueueView, crate::control::QueueEntry)),
+        statements::StatementLineView, crate::control::QueueView, crate::control::QueueEntry,
+        slurm::UnixNameRequest, slurm::SyncRequest, slurm::SyncReport)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -90,6 +92,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/users",
             get(identity::list_users).post(identity::create_user),
         )
+        .route(
+            "/api/v1/users/{name}/unix-name",
+            axum::routing::put(slurm::set_unix_name),
+        )
+        .route("/api/v1/slurm/sync", post(slurm::sync))
         .route(
             "/api/v1/orgs",
             get(tenancy::list_orgs).post(tenancy::create_org),

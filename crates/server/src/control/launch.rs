@@ -115,6 +115,7 @@ impl Controller {
                     project: q.project,
                     charging: q.charging,
                     qos: q.spec.qos,
+                    slurm: None,
                 };
                 self.running.insert(q.id, active);
                 self.transition(

@@ -18,6 +18,9 @@ mod launch;
 mod money;
 mod queue;
 mod recover;
+mod slurm;
+
+pub use slurm::SlurmSettings;
 
 pub use queue::{JobAccess, QueueEntry, QueueView};
 
@@ -25,6 +28,7 @@ pub use launch::expand_pattern;
 
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use aisc_engine::slurm::{SlurmEngine, SlurmEvent};
 use aisc_engine::{EngineEvent, LocalEngine, Outcome};
 use aisc_model::units::format_duration;
 use aisc_model::{JobId, JobSpec, JobState, PendingReason, ProjectId, Resources};
@@ -113,6 +117,13 @@ struct Kill {
     sigkill_sent: bool,
 }
 
+/// A job Slurm runs: its Slurm id once known, and whether it was seen running.
+#[derive(Debug, Clone, Copy)]
+struct SlurmJob {
+    id: Option<u32>,
+    started: bool,
+}
+
 struct Active {
     /// How the group leader ended, when other processes of the job remain in their grace period.
     leader_outcome: Option<Outcome>,
@@ -125,6 +136,8 @@ struct Active {
     project: Option<aisc_model::ProjectId>,
     charging: Option<aisc_store::Charging>,
     qos: aisc_model::Qos,
+    /// Set when the job runs on Slurm (then pid, deadline and signals are unused).
+    slurm: Option<SlurmJob>,
 }
 
 /// The loop's state.
@@ -153,6 +166,9 @@ pub struct Controller {
     fair: fairshare::FairShare,
     /// Reservations made by the last pass, by job: when, seconds.
     reservations: HashMap<JobId, u64>,
+    /// The Slurm engine, when jobs run on Slurm rather than here.
+    slurm: Option<slurm::SlurmSide>,
+    slurm_events: Option<mpsc::UnboundedReceiver<SlurmEvent>>,
 }
 
 /// The shortest time between two scheduling passes: a burst of submissions
@@ -201,7 +217,22 @@ impl Controller {
             fair: fairshare::FairShare::new(policy.half_life_s),
             policy,
             reservations: HashMap::new(),
+            slurm: None,
+            slurm_events: None,
         }
+    }
+
+    /// Runs jobs on Slurm instead of this host: `nodes` are Slurm's.
+    pub fn use_slurm(
+        &mut self,
+        engine: SlurmEngine,
+        events: mpsc::UnboundedReceiver<SlurmEvent>,
+        settings: SlurmSettings,
+        nodes: Vec<Node>,
+    ) {
+        self.slurm = Some(slurm::SlurmSide::new(engine, settings));
+        self.slurm_events = Some(events);
+        self.nodes = nodes;
     }
 
     /// Puts a pending job where it belongs: with the jobs the scheduler
@@ -226,9 +257,24 @@ impl Controller {
         mut events: mpsc::UnboundedReceiver<EngineEvent>,
     ) {
         let mut batch = Vec::with_capacity(1024);
+        let mut slurm_events = self.slurm_events.take();
+        let mut slurm_batch = Vec::with_capacity(1024);
         loop {
             let wake = self.next_wake();
             tokio::select! {
+                n = async {
+                    match slurm_events.as_mut() {
+                        Some(rx) => rx.recv_many(&mut slurm_batch, 4096).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if n == 0 {
+                        slurm_events = None;
+                    }
+                    for ev in slurm_batch.drain(..) {
+                        self.on_slurm(ev).await;
+                    }
+                }
                 n = commands.recv_many(&mut batch, 4096) => {
                     if n == 0 {
                         break;
@@ -272,7 +318,13 @@ impl Controller {
             .min()
             .unwrap_or(i64::MAX)
             .min(now + 1000);
-        let wake = Instant::now() + Duration::from_millis(u64::try_from(next - now).unwrap_or(0));
+        let mut wake =
+            Instant::now() + Duration::from_millis(u64::try_from(next - now).unwrap_or(0));
+        if let Some(retry) = self.slurm.as_ref().and_then(|s| s.retry_at())
+            && !self.pending.is_empty()
+        {
+            wake = wake.min(retry);
+        }
         if self.dirty {
             wake.min(self.last_pass + MIN_PASS_INTERVAL)
         } else {
@@ -364,6 +416,7 @@ impl Controller {
             Some(audit),
         )
         .await?;
+        self.cancel_on_slurm(id);
         Ok(CancelOutcome::Signalled)
     }
 
@@ -442,6 +495,10 @@ impl Controller {
         }
         let mut done = Vec::new();
         for (id, a) in self.running.iter_mut() {
+            if a.slurm.is_some() {
+                // Slurm signals its jobs itself.
+                continue;
+            }
             if let Some(k) = &mut a.kill
                 && !k.sigkill_sent
                 && now >= k.term_at_ms.saturating_add(self.kill_grace_ms)
@@ -533,13 +590,28 @@ impl Controller {
             cpu_ms: Some(usage.cpu_ms),
             ..Default::default()
         };
+        self.record_end(id, active, state, reason, set).await
+    }
+
+    /// Records a running job's end: the charge for its GPU time (`set.gpu_ms`),
+    /// its usage for fair share, a requeue if it was preempted, then the state.
+    async fn record_end(
+        &mut self,
+        id: JobId,
+        active: Active,
+        state: JobState,
+        reason: String,
+        set: Fields,
+    ) -> Result<(), StoreError> {
+        let end_ms = set.end_ms.unwrap_or_else(now_ms);
+        let gpu_ms = set.gpu_ms.unwrap_or(0);
         // Settle first: if the server dies before the transition, the next start
         // finishes the job again and the store refuses the second settlement.
         if let Some(c) = active.charging {
-            self.settle(id, &c, active.project, usage.gpu_ms).await?;
+            self.settle(id, &c, active.project, gpu_ms).await?;
         }
         if let Some(p) = active.project {
-            self.fair.record(p, usage.gpu_ms, end_ms);
+            self.fair.record(p, gpu_ms, end_ms);
         }
         let reason = if state == JobState::Preempted {
             match self.requeue(id).await {
@@ -604,7 +676,7 @@ impl Controller {
             policy: self.policy,
             grant_available,
             projects,
-            engine_unavailable: false,
+            engine_unavailable: self.slurm.as_ref().is_some_and(|s| s.unavailable()),
             nodes: self.nodes.clone(),
             running: self
                 .running
@@ -641,7 +713,12 @@ impl Controller {
         for start in plan.starts {
             if let Some(q) = self.pending.remove(&start.id) {
                 self.reasons.remove(&start.id);
-                if let Err(e) = self.start(q, start.placement).await {
+                let started = if self.slurm.is_some() {
+                    self.start_on_slurm(q, start.placement).await
+                } else {
+                    self.start(q, start.placement).await
+                };
+                if let Err(e) = started {
                     tracing::error!(job = %start.id, error = %e, "could not record a start");
                 }
             }

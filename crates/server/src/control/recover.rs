@@ -29,7 +29,15 @@ impl Controller {
                         charging: row.charging,
                         submit_ms: row.submit_ms,
                     };
+                    if let Some(s) = self.slurm.as_mut()
+                        && row.engine_submit_ms.is_some()
+                    {
+                        s.maybe_submitted.insert(row.id);
+                    }
                     self.queue(q);
+                }
+                JobState::Admitted | JobState::Running if self.slurm.is_some() => {
+                    self.recover_on_slurm(row).await?
                 }
                 JobState::Admitted => self.recover_admitted(&row).await?,
                 JobState::Running => self.recover_running(&row).await?,
@@ -43,6 +51,56 @@ impl Controller {
                 "recovered jobs"
             );
         }
+        Ok(())
+    }
+
+    /// A job handed to Slurm before the restart: followed again if Slurm's id
+    /// is known; otherwise queued again, to be looked for in Slurm before it
+    /// is submitted (so it is adopted, not submitted twice).
+    async fn recover_on_slurm(&mut self, row: JobRow) -> Result<(), StoreError> {
+        let slurm_id = row.engine_job_id.and_then(|i| u32::try_from(i).ok());
+        let running = row.state == JobState::Running;
+        if slurm_id.is_none() && !running {
+            let now = now_ms();
+            self.transition(
+                row.id,
+                JobState::Admitted,
+                JobState::Pending,
+                "server restarted while handing it to Slurm: looked for there before it is submitted again",
+                now,
+                Fields::default(),
+            )
+            .await?;
+            let Some(spec) = row.spec.clone() else {
+                return Ok(());
+            };
+            if let Some(s) = self.slurm.as_mut() {
+                s.maybe_submitted.insert(row.id);
+            }
+            self.queue(Queued {
+                id: row.id,
+                user: row.owner_name.clone(),
+                owner: row.owner,
+                org: row.org,
+                spec,
+                held: false,
+                project: row.project,
+                charging: row.charging,
+                submit_ms: row.submit_ms,
+            });
+            return Ok(());
+        }
+        let start = row.start_ms.unwrap_or_else(now_ms);
+        let mut active = self.active_from_row(&row, 0, start);
+        active.deadline_ms = i64::MAX;
+        active.slurm = Some(super::SlurmJob {
+            id: slurm_id,
+            started: running,
+        });
+        if let Some(s) = &self.slurm {
+            s.engine.track(row.id, slurm_id);
+        }
+        self.running.insert(row.id, active);
         Ok(())
     }
 
@@ -159,6 +217,7 @@ impl Controller {
             project: row.project,
             charging: row.charging,
             qos: row.spec.as_ref().map(|s| s.qos).unwrap_or_default(),
+            slurm: None,
         }
     }
 }

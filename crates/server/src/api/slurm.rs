@@ -1,0 +1,150 @@
+//! Slurm-specific routes: users' Unix names and the accounts sync.
+
+use super::extract::Body;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, OrNotFound};
+use crate::policy::{Access, Resource, authorize};
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A user's Unix (Slurm) user name.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnixNameRequest {
+    /// The name (POSIX: 1 to 32 of a-z, 0-9, `_`, `-`, starting with a letter or `_`), or null to clear it.
+    pub unix_name: Option<String>,
+}
+
+/// What a sync found (and, unless a dry run, did).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncReport {
+    /// Whether the changes were made (false for a dry run).
+    pub applied: bool,
+    /// Each change, in words, in the order it is made; conflicts need a person.
+    pub changes: Vec<String>,
+}
+
+/// Options of a sync.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Only list the changes.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Checks a POSIX user name.
+pub fn check_unix_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "unix_name",
+            format!("{name:?} is not a Unix user name"),
+            Some("1 to 32 of a-z, 0-9, '_', '-', starting with a letter or '_'".into()),
+        ))
+    }
+}
+
+/// Set the Unix user name a user's jobs run as on Slurm (administrators).
+#[utoipa::path(put, path = "/api/v1/users/{name}/unix-name", request_body = UnixNameRequest, tag = "identity",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 200, body = super::identity::UserView), (status = 403, body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, body = super::Problem, content_type = "application/problem+json"),
+        (status = 409, body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, body = super::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_unix_name(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<UnixNameRequest>,
+) -> Result<Json<super::identity::UserView>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    if let Some(u) = &req.unix_name {
+        check_unix_name(u)?;
+    }
+    let id = state
+        .store
+        .user_id(&name)
+        .await
+        .or_404(|| format!("user {name}"))?;
+    let summary = match &req.unix_name {
+        Some(u) => format!("Unix name set to {u}"),
+        None => "Unix name cleared".into(),
+    };
+    let audit = caller.audit("user.unix_name", format!("user:{name}"), summary);
+    state
+        .store
+        .set_unix_name(id, req.unix_name.clone(), audit)
+        .await?;
+    let user = state
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("user {name}")))?;
+    Ok(Json(super::identity::UserView {
+        id: user.id.0,
+        name: user.name,
+        role: user.role,
+        has_password: user.has_password,
+        created_at: super::types::rfc3339(user.created_ms),
+        unix_name: user.unix_name,
+    }))
+}
+
+/// Bring Slurm's accounts, associations and GPU-minute limits in step with
+/// aisc's tenancy and grants, or with `dry_run` only list what would change
+/// (administrators; Slurm engine only).
+#[utoipa::path(post, path = "/api/v1/slurm/sync", request_body = SyncRequest, tag = "slurm",
+    responses((status = 200, body = SyncReport), (status = 403, body = super::Problem, content_type = "application/problem+json"),
+        (status = 409, body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, body = super::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<SyncRequest>,
+) -> Result<Json<SyncReport>, ApiError> {
+    let access = if req.dry_run {
+        Access::Read
+    } else {
+        Access::Manage
+    };
+    authorize(&caller, access, Resource::Centre)?;
+    let Some(cluster) = state.slurm_cluster.as_deref() else {
+        return Err(ApiError::Conflict(
+            "this server runs jobs on its local engine, not Slurm (aisc serve --engine slurm)"
+                .into(),
+        ));
+    };
+    let changes = crate::slurm_sync::sync(&state.store, cluster, req.dry_run)
+        .await
+        .map_err(|e| match e {
+            crate::slurm_sync::SyncError::Store(s) => ApiError::from(s),
+            crate::slurm_sync::SyncError::Slurm(s) => ApiError::Unavailable(s.to_string()),
+        })?;
+    if !req.dry_run {
+        let audit = caller.audit(
+            "slurm.sync",
+            "slurm".into(),
+            format!("{} changes to Slurm's accounts", changes.len()),
+        );
+        state.store.record_audit(audit).await?;
+    }
+    Ok(Json(SyncReport {
+        applied: !req.dry_run,
+        changes: changes.iter().map(ToString::to_string).collect(),
+    }))
+}
