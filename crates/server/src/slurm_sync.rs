@@ -22,12 +22,13 @@ pub enum SyncError {
 
 /// GPU-minutes a project's grants have left at `now_ms`: each grant in its
 /// period gives its GPU-hours less the GPU time already charged to it
-/// (rounded down to whole minutes); grants outside their period give none.
+/// (what is left rounded down to whole minutes, so
+/// Slurm never allows more than the grant has); grants outside their period give none.
 pub fn gpu_minutes_left(t: &aisc_store::SlurmProject, now_ms: i64) -> i64 {
     t.grants
         .iter()
         .filter(|g| g.starts_ms <= now_ms && now_ms < g.ends_ms)
-        .map(|g| (g.gpu_hours.saturating_mul(60) - g.used_gpu_ms / 60_000).max(0))
+        .map(|g| (g.gpu_hours.saturating_mul(3_600_000) - g.used_gpu_ms).max(0) / 60_000)
         .sum()
 }
 
