@@ -207,7 +207,8 @@ pub async fn run(
             nodes.iter().map(|n| n.capacity.gpus).sum::<u32>()
         );
         let (tx, rx) = mpsc::unbounded_channel();
-        let engine = aisc_engine::slurm::SlurmEngine::start(client, tx, choice.poll);
+        let instance = store.instance_id().await?;
+        let engine = aisc_engine::slurm::SlurmEngine::start(client, tx, choice.poll, &instance);
         controller.use_slurm(engine, rx, choice.settings.clone(), nodes);
         if let Some(every) = choice.sync_every {
             tokio::spawn(slurm_sync::run_loop(

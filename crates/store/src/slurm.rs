@@ -49,6 +49,13 @@ pub struct SlurmGrant {
 }
 
 impl Store {
+    /// This installation's id (made once, by the migration that added it).
+    pub async fn instance_id(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM instance LIMIT 1")
+            .fetch_one(&self.read)
+            .await?)
+    }
+
     /// Everything the Slurm accounts should mirror, read in one snapshot.
     pub async fn slurm_tenancy(&self) -> Result<SlurmTenancy, StoreError> {
         let mut tx = self.read.begin().await?;

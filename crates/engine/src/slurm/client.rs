@@ -76,7 +76,7 @@ pub struct JobDesc {
     pub partition: Option<String>,
     /// Job name.
     pub name: String,
-    /// Carries `aisc:<id>`, so that a job is found again and never submitted twice.
+    /// Carries `aisc:<instance>:<id>`, so that a job is found again and never submitted twice.
     pub comment: String,
     /// Working directory.
     pub current_working_directory: String,
@@ -137,9 +137,15 @@ pub struct CtldJob {
 }
 
 impl CtldJob {
-    /// The aisc job id in its comment, if it is one of aisc's.
-    pub fn aisc_id(&self) -> Option<i64> {
-        self.comment.as_deref()?.strip_prefix("aisc:")?.parse().ok()
+    /// The aisc job id in its comment, if it is a job of the aisc installation `instance`.
+    pub fn aisc_id(&self, instance: &str) -> Option<i64> {
+        self.comment
+            .as_deref()?
+            .strip_prefix("aisc:")?
+            .strip_prefix(instance)?
+            .strip_prefix(':')?
+            .parse()
+            .ok()
     }
 }
 
@@ -327,6 +333,20 @@ fn is_comms(code: i64) -> bool {
     (1000..2000).contains(&code)
 }
 
+/// Answers that say "not now" rather than "no": slurmctld just restarted and
+/// its nodes have not registered yet, it is busy, or it is a standby controller.
+fn is_transient(text: &str) -> bool {
+    const NOT_NOW: [&str; 6] = [
+        "Required node not available (down, drained or reserved)",
+        "temporarily unavailable",
+        "timed out",
+        "try again",
+        "standby",
+        "Unable to contact",
+    ];
+    NOT_NOW.iter().any(|m| text.contains(m))
+}
+
 fn describe(errors: &[ApiError]) -> String {
     errors
         .iter()
@@ -407,7 +427,9 @@ impl SlurmClient {
             .find(|c| *c != 0);
         let text = describe(&env.errors);
         match code {
-            Some(c) if is_comms(c) => Err(SlurmError::Unavailable(format!("{what}: {text}"))),
+            Some(c) if is_comms(c) || is_transient(&text) => {
+                Err(SlurmError::Unavailable(format!("{what}: {text}")))
+            }
             // "Unspecified error" (-1) is what slurmrestd says when it cannot reach slurmctld for a read.
             Some(c) if c > 0 && status.as_u16() != 401 => {
                 Err(SlurmError::Refused(format!("{what}: {text}")))
@@ -465,10 +487,14 @@ impl SlurmClient {
         let reply: SubmitReply = self.read(resp, "submit").await?;
         match reply.job_id {
             Some(id) if reply.errors.is_empty() => Ok(id),
-            _ => Err(SlurmError::Refused(format!(
-                "submit: {}",
-                describe(&reply.errors)
-            ))),
+            _ => {
+                let text = describe(&reply.errors);
+                if is_transient(&text) {
+                    Err(SlurmError::Unavailable(format!("submit: {text}")))
+                } else {
+                    Err(SlurmError::Refused(format!("submit: {text}")))
+                }
+            }
         }
     }
 
@@ -573,6 +599,20 @@ mod tests {
     }
 
     #[test]
+    fn slurm_saying_not_now_is_told_from_slurm_saying_no() {
+        assert!(is_transient(
+            "Required node not available (down, drained or reserved)"
+        ));
+        assert!(is_transient(
+            "Unable to contact slurm controller (connect failure)"
+        ));
+        assert!(!is_transient(
+            "Invalid account or account/partition combination specified"
+        ));
+        assert!(is_comms(1800) && !is_comms(2045));
+    }
+
+    #[test]
     fn gres_strings_give_gpu_counts_and_models() {
         let node = |gres: &str| SlurmNode {
             name: "n".into(),
@@ -591,11 +631,13 @@ mod tests {
     #[test]
     fn comments_carry_the_aisc_id() {
         let mut j: CtldJob = serde_json::from_value(serde_json::json!({
-            "job_id": 7, "job_state": "PENDING", "comment": "aisc:42"
+            "job_id": 7, "job_state": "PENDING", "comment": "aisc:ab12:42"
         }))
         .expect("job");
-        assert_eq!(j.aisc_id(), Some(42));
+        assert_eq!(j.aisc_id("ab12"), Some(42));
+        // Another installation's job with the same number is not ours.
+        assert_eq!(j.aisc_id("cd34"), None);
         j.comment = Some("something else".into());
-        assert_eq!(j.aisc_id(), None);
+        assert_eq!(j.aisc_id("ab12"), None);
     }
 }

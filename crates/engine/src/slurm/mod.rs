@@ -2,7 +2,8 @@
 //! through slurmrestd.
 //!
 //! - [`SlurmEngine::submit`] submits a job as its user's Unix name with its
-//!   aisc id in Slurm's comment (`aisc:<id>`); when the job may already be in
+//!   aisc id in Slurm's comment (`aisc:<instance>:<id>`, the instance telling
+//!   one aisc installation's jobs from another's on a shared cluster); when the job may already be in
 //!   Slurm (an earlier attempt whose answer was lost, or a restart), Slurm's
 //!   jobs are searched for that comment first, so a job is never submitted twice;
 //! - a poller follows Slurm's job list cheaply (`update_time`: 304 while
@@ -145,6 +146,7 @@ pub struct SlurmEngine {
     /// Jobs the poller reports on, with their Slurm ids once known.
     tracked: Arc<Mutex<HashMap<i64, Option<u32>>>>,
     submits: Arc<Semaphore>,
+    instance: Arc<str>,
 }
 
 /// At most this many submissions in flight (slurmrestd serves them in parallel).
@@ -158,12 +160,14 @@ impl SlurmEngine {
         client: SlurmClient,
         events: mpsc::UnboundedSender<SlurmEvent>,
         poll: Duration,
+        instance: &str,
     ) -> Self {
         let engine = SlurmEngine {
             client,
             events,
             tracked: Arc::new(Mutex::new(HashMap::new())),
             submits: Arc::new(Semaphore::new(SUBMITS_IN_FLIGHT)),
+            instance: Arc::from(instance),
         };
         tokio::spawn(poller(engine.clone(), poll));
         engine
@@ -172,6 +176,11 @@ impl SlurmEngine {
     /// The client.
     pub fn client(&self) -> &SlurmClient {
         &self.client
+    }
+
+    /// The comment that marks aisc's job `job` in Slurm.
+    pub fn comment(&self, job: JobId) -> String {
+        format!("aisc:{}:{}", self.instance, job.0)
     }
 
     fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Option<u32>>> {
@@ -230,7 +239,7 @@ impl SlurmEngine {
         let jobs = self.client.jobs(None).await?.unwrap_or_default();
         Ok(jobs
             .iter()
-            .find(|j| j.aisc_id() == Some(job.0))
+            .find(|j| j.aisc_id(&self.instance) == Some(job.0))
             .map(|j| j.job_id))
     }
 
@@ -371,9 +380,14 @@ async fn poller(engine: SlurmEngine, every: Duration) {
         let tracked: HashMap<i64, Option<u32>> = engine.tracked().clone();
         seen.retain(|id, _| tracked.contains_key(id));
         for j in jobs {
-            let Some(id) = j.aisc_id() else { continue };
-            if !tracked.contains_key(&id) {
+            let Some(id) = j.aisc_id(&engine.instance) else {
                 continue;
+            };
+            match tracked.get(&id) {
+                None => continue,
+                // Known under another Slurm id: not this one.
+                Some(Some(known)) if *known != j.job_id => continue,
+                Some(_) => {}
             }
             let job = JobId(id);
             let ph = phase(&j.job_state);

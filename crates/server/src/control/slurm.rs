@@ -265,7 +265,11 @@ impl Controller {
                 account: account.unwrap_or_default(),
                 partition,
                 name: spec.name.clone(),
-                comment: format!("aisc:{}", q.id),
+                comment: self
+                    .slurm
+                    .as_ref()
+                    .map(|s| s.engine.comment(q.id))
+                    .unwrap_or_default(),
                 current_working_directory: spec.workdir.clone(),
                 environment,
                 time_limit: spec.time_limit_s.div_ceil(60).max(1),

@@ -1,0 +1,531 @@
+//! The Slurm engine against a real Slurm cluster: slurmctld, slurmdbd, four
+//! slurmd with fake GPUs and slurmrestd, as `scripts/slurm-dev-cluster.sh up`
+//! starts them (`.ci/run` does). Outside CI, without that cluster, each test
+//! says what it needs and passes without running; in CI (`CI` or
+//! `AISC_SLURM_REQUIRED` set, as `.ci/run` does) a missing cluster fails them.
+//!
+//! The tests share the one cluster (and one stops slurmctld), so they take
+//! turns.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use common::{Server, history};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static CLUSTER: Mutex<()> = Mutex::new(());
+
+const USER: &str = "aiscdev1";
+const MEMBER: &str = "aiscdev2";
+
+struct Cluster {
+    url: String,
+    key: String,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/slurm-dev-cluster.sh")
+}
+
+/// The dev cluster, or `None` (with the reason printed) when it is not there.
+fn cluster() -> Option<Cluster> {
+    let url = std::env::var("AISC_SLURM_URL").unwrap_or_else(|_| "http://127.0.0.1:6820".into());
+    let key = std::env::var("AISC_SLURM_JWT_KEY")
+        .unwrap_or_else(|_| "/var/lib/aisc-slurm-dev/jwt.key".into());
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let up = std::net::TcpStream::connect(addr).is_ok()
+        && Path::new(&key).exists()
+        && Command::new("sacct").arg("--version").output().is_ok();
+    if up {
+        return Some(Cluster { url, key });
+    }
+    let msg = format!(
+        "the Slurm engine tests need the dev Slurm cluster (slurmrestd at {url}, JWT key {key}): \
+         start it as root with `scripts/slurm-dev-cluster.sh up`"
+    );
+    if std::env::var_os("CI").is_some() || std::env::var_os("AISC_SLURM_REQUIRED").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{}", nanos % 1_000_000_000_000)
+}
+
+fn start(c: &Cluster, data: &Path) -> Server {
+    Server::start(
+        data,
+        &[
+            "--engine",
+            "slurm",
+            "--slurm-url",
+            &c.url,
+            "--slurm-jwt-key",
+            &c.key,
+            "--slurm-default-partition",
+            "h100",
+            "--slurm-sync-interval",
+            "0",
+            "--slurm-poll-ms",
+            "200",
+        ],
+    )
+}
+
+/// A server on Slurm whose admin runs jobs as `aiscdev1`, with accounts synced.
+fn ready(c: &Cluster, data: &Path, w: &Path) -> Server {
+    let server = start(c, data);
+    server.ok(w, &["user", "set-unix-name", "admin", USER]);
+    server.ok(w, &["slurm", "sync"]);
+    server
+}
+
+/// A working directory every test user may write to.
+fn workdir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    d
+}
+
+/// Slurm's accounting for jobs named `name`: (job id, state, elapsed s, gres/gpu).
+fn sacct(name: &str) -> Vec<(u32, String, u64, u64)> {
+    let out = Command::new("sacct")
+        .args(["-a", "-X", "-n", "-P", "-S", "now-2hours", "--name", name])
+        .args(["-o", "JobID,State,ElapsedRaw,AllocTRES"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            let gpus = f
+                .get(3)?
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("gres/gpu="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            Some((
+                f.first()?.parse().ok()?,
+                f.get(1)?.split(' ').next()?.to_string(),
+                f.get(2)?.parse().ok()?,
+                gpus,
+            ))
+        })
+        .collect()
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn slurm_id(job: &serde_json::Value) -> u32 {
+    history(job)
+        .iter()
+        .find_map(|h| h.split("(Slurm job ").nth(1))
+        .and_then(|s| s.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("no Slurm job in {job:#}"))
+}
+
+#[test]
+fn a_job_runs_on_slurm_as_its_user_and_is_charged_what_slurm_accounted() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    let name = unique("run");
+    let id = server.submit(
+        w,
+        &[
+            "--name",
+            &name,
+            "--gpus",
+            "2",
+            "--cpus",
+            "2",
+            "--mem",
+            "1G",
+            "--time",
+            "5m",
+            "--",
+            "sh",
+            "-c",
+            "echo user=$(id -un) gpus=$CUDA_VISIBLE_DEVICES aisc=$AISC_JOB_ID; sleep 2",
+        ],
+    );
+    let job = server.wait_state(w, id, "completed");
+    let h = history(&job).join("\n");
+    assert!(
+        h.contains(&format!(
+            "handed to Slurm as user {USER}, account default, partition h100"
+        )),
+        "{h}"
+    );
+    let sid = slurm_id(&job);
+
+    // Slurm ran it once, as the user, with two GPUs; its output is where aisc says.
+    wait_until("sacct to list the job", 30, || !sacct(&name).is_empty());
+    let acct = sacct(&name);
+    assert_eq!(acct.len(), 1, "exactly one Slurm job: {acct:?}");
+    let (acct_id, state, elapsed, gpus) = acct[0].clone();
+    assert_eq!((acct_id, state.as_str(), gpus), (sid, "COMPLETED", 2));
+    let out = std::fs::read_to_string(w.join(format!("aisc-{id}.out"))).unwrap();
+    assert!(
+        out.contains(&format!("user={USER} gpus=0,1 aisc={id}")),
+        "{out}"
+    );
+
+    // The charge is Slurm's accounted elapsed time x GPUs, at the grant's price.
+    assert_eq!(
+        job["gpu_seconds"].as_f64(),
+        Some((elapsed * 2) as f64),
+        "{job:#}"
+    );
+    assert!(h.contains("usage from Slurm's accounting"), "{h}");
+    let cents = |v: &serde_json::Value| -> f64 {
+        let s = v
+            .as_str()
+            .unwrap()
+            .trim_start_matches("HK$")
+            .replace(',', "");
+        s.parse::<f64>().unwrap() * 100.0
+    };
+    let charged = cents(&job["charge"]);
+    // cents = price per GPU-hour x GPU-seconds / 3,600, rounded half to even.
+    let exact = cents(&job["price_per_gpu_hour"]) * (elapsed * 2) as f64 / 3_600.0;
+    assert!(
+        (charged - exact).abs() <= 0.5,
+        "charged {charged} cents, expected about {exact}"
+    );
+
+    // A user with no Unix name cannot submit to Slurm, and nothing is stored.
+    server.ok(w, &["user", "set-unix-name", "admin", "--clear"]);
+    let before = server.ok(w, &["jobs", "--json"]);
+    let out = server.aisc(w, &["submit", "--", "true"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("user") && err.contains("Unix user name"),
+        "{err}"
+    );
+    assert_eq!(server.ok(w, &["jobs", "--json"]), before);
+}
+
+#[test]
+fn a_cancel_goes_to_slurm() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    let name = unique("cancel");
+    let id = server.submit(w, &["--name", &name, "--time", "10m", "--", "sleep", "300"]);
+    let job = server.wait_state(w, id, "running");
+    let sid = slurm_id(&job);
+    server.ok(w, &["cancel", &id.to_string()]);
+    let job = server.wait_state(w, id, "cancelled");
+    assert!(
+        job["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("cancelled by admin"),
+        "{job:#}"
+    );
+    wait_until("Slurm to account the cancel", 30, || {
+        sacct(&name)
+            .iter()
+            .any(|(j, s, _, _)| *j == sid && s == "CANCELLED")
+    });
+}
+
+fn grant(server: &Server, w: &Path, project: &str, hours: &str) {
+    for args in [
+        &[
+            "class",
+            "create",
+            "h100",
+            "--model",
+            "H100",
+            "--gpus-per-node",
+            "8",
+            "--cpus-per-node",
+            "64",
+            "--mem-per-node",
+            "500G",
+            "--nodes",
+            "4",
+        ][..],
+        &["price", "set", "h100", "100", "--from", "2020-01-01"],
+        &[
+            "project", "create", project, "--org", "local", "--pi", "admin",
+        ],
+        &[
+            "scheme",
+            "create",
+            "s",
+            "--pool",
+            "100000",
+            "--eligible",
+            "research-institute",
+            "--criterion",
+            "impact:100",
+            "--opens",
+            "2020-01-01",
+            "--closes",
+            "2099-01-01",
+        ],
+    ] {
+        server.ok(w, args);
+    }
+    let app = server.ok(
+        w,
+        &[
+            "apply",
+            "--project",
+            project,
+            "--scheme",
+            "s",
+            "--class",
+            "h100",
+            "--gpu-hours",
+            hours,
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2099-01-01",
+            "--justify",
+            "impact=x",
+        ],
+    );
+    server.ok(w, &["decide", app.trim(), "--approve"]);
+}
+
+/// The account's GrpTRESMins on gres/gpu.
+fn gpu_minutes(account: &str) -> Option<i64> {
+    let out = Command::new("sacctmgr")
+        .args([
+            "-n",
+            "-P",
+            "list",
+            "assoc",
+            &format!("account={account}"),
+            "format=user,grptresmins",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let (user, tres) = l.split_once('|')?;
+        if !user.is_empty() {
+            return None;
+        }
+        tres.split(',')
+            .find_map(|kv| kv.strip_prefix("gres/gpu="))
+            .and_then(|v| v.parse().ok())
+    })
+}
+
+#[test]
+fn grants_become_slurm_limits_that_hold_jobs_and_follow_what_was_charged() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    let project = unique("lim");
+    grant(&server, w, &project, "1");
+    server.ok(w, &["user", "create", "ann"]);
+    server.ok(w, &["user", "set-unix-name", "ann", MEMBER]);
+    server.ok(w, &["member", "add", &project, "ann"]);
+
+    // The drift a sync would mend, then the sync, then nothing left to do.
+    let plan = server.ok(w, &["slurm", "sync", "--dry-run"]);
+    assert!(
+        plan.contains(&format!("planned: add account {project} (parent local)")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!("planned: add user {MEMBER} to account {project}")),
+        "{plan}"
+    );
+    assert!(plan.contains("GrpTRESMins gres/gpu to 60 "), "{plan}");
+    assert_eq!(gpu_minutes(&project), None, "a dry run changes nothing");
+    server.ok(w, &["slurm", "sync"]);
+    assert_eq!(gpu_minutes(&project), Some(60));
+    assert!(
+        server
+            .ok(w, &["slurm", "sync", "--dry-run"])
+            .contains("nothing to change")
+    );
+
+    // A job submitted straight to Slurm under the project is held to the grant:
+    // 1 GPU for 2 hours is more than the 60 GPU-minutes left.
+    let sbatch = |limit: &str| -> u32 {
+        let out = Command::new("su")
+            .args(["-s", "/bin/sh", MEMBER, "-c"])
+            .arg(format!(
+                "cd /tmp && sbatch --parsable -A {project} -p h100 -G 1 -t {limit} --wrap 'sleep 1'"
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sbatch: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let big = sbatch("120");
+    wait_until("Slurm to hold the job over the grant", 30, || {
+        let out = Command::new("squeue")
+            .args(["-h", "-j", &big.to_string(), "-o", "%T %r"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "PENDING AssocGrpGRESMinutes"
+    });
+    let _ = Command::new("scancel").arg(big.to_string()).status();
+
+    // Through aisc, a job within the grant runs; what it used comes off the limit at the next sync.
+    let name = unique("within");
+    let id = server.submit(
+        w,
+        &[
+            "-A", &project, "--name", &name, "--gpus", "1", "--time", "30m", "--", "sleep", "1",
+        ],
+    );
+    let job = server.wait_state(w, id, "completed");
+    let used_ms = (job["gpu_seconds"].as_f64().unwrap() * 1000.0) as i64;
+    assert!(used_ms >= 1000, "{job:#}");
+    let left = (3_600_000 - used_ms) / 60_000;
+    let done = server.ok(w, &["slurm", "sync"]);
+    assert!(done.contains(&format!("from 60 to {left}")), "{done}");
+    assert_eq!(gpu_minutes(&project), Some(left));
+}
+
+fn stop_slurmctld() {
+    let pid = std::fs::read_to_string("/run/slurm/slurmctld.pid").unwrap();
+    let pid = pid.trim();
+    let _ = Command::new("kill").arg(pid).status();
+    wait_until("slurmctld to stop", 30, || {
+        let out = Command::new("scontrol").arg("ping").output().unwrap();
+        !String::from_utf8_lossy(&out.stdout).contains("is UP")
+    });
+}
+
+fn cluster_up() {
+    let out = Command::new("bash")
+        .arg(script())
+        .arg("up")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cluster up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_slurmctld_outage_in_the_middle_of_a_batch_loses_nothing() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    let batch = unique("outage");
+    let submit = |i: usize| {
+        server.submit(
+            w,
+            &[
+                "--name",
+                &format!("{batch}-{i}"),
+                "--time",
+                "5m",
+                "--",
+                "sleep",
+                "1",
+            ],
+        )
+    };
+    let mut ids: Vec<i64> = (0..4).map(submit).collect();
+    stop_slurmctld();
+    ids.extend((4..8).map(submit));
+    // While slurmctld is down, jobs wait with the reason, and the server still answers.
+    wait_until("a job to wait with EngineUnavailable", 60, || {
+        ids.iter().any(|id| {
+            server.show(w, *id)["reason"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("EngineUnavailable")
+        })
+    });
+    cluster_up();
+    for id in &ids {
+        let job = server.wait_state(w, *id, "completed");
+        assert!(
+            history(&job).iter().any(|h| h.contains("Slurm job")),
+            "{job:#}"
+        );
+    }
+    // Every job ran exactly once on Slurm.
+    for i in 0..8 {
+        let acct = sacct(&format!("{batch}-{i}"));
+        assert_eq!(acct.len(), 1, "job {i} of the batch: {acct:?}");
+    }
+}
+
+#[test]
+fn a_restarted_server_adopts_its_slurm_jobs_instead_of_submitting_again() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let mut server = ready(&c, data.path(), w);
+    let batch = unique("restart");
+    let ids: Vec<i64> = (0..4)
+        .map(|i| {
+            server.submit(
+                w,
+                &[
+                    "--name",
+                    &format!("{batch}-{i}"),
+                    "--time",
+                    "5m",
+                    "--",
+                    "sleep",
+                    "3",
+                ],
+            )
+        })
+        .collect();
+    wait_until("every job to be handed to Slurm", 30, || {
+        ids.iter()
+            .all(|id| server.show(w, *id)["state"] != "pending")
+    });
+    server.kill9();
+    let server = start(&c, data.path());
+    for id in &ids {
+        server.wait_state(w, *id, "completed");
+    }
+    for i in 0..4 {
+        let acct = sacct(&format!("{batch}-{i}"));
+        assert_eq!(acct.len(), 1, "job {i}: {acct:?}");
+    }
+}
