@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// The partition of classes not mapped (default: Slurm's default partition).
     #[arg(long, env = "AISC_SLURM_DEFAULT_PARTITION", value_name = "PARTITION")]
     slurm_default_partition: Option<String>,
+    /// How many admitted jobs may wait in Slurm's own queue, so that Slurm starts the
+    /// next the moment one ends (default: twice the cluster's GPU count, at least 256).
+    #[arg(long, value_name = "JOBS")]
+    slurm_queue_depth: Option<usize>,
     /// How often Slurm's job states are polled, milliseconds.
     #[arg(long, default_value_t = 250, value_name = "MS")]
     slurm_poll_ms: u64,
@@ -199,9 +203,11 @@ fn engine_choice(a: &ServeArgs) -> Result<EngineChoice> {
         settings: SlurmSettings {
             partitions,
             default_partition: a.slurm_default_partition.clone(),
+            queue_depth: 0,
         },
         cluster,
         poll: Duration::from_millis(a.slurm_poll_ms),
+        queue_depth: a.slurm_queue_depth,
         sync_every: (a.slurm_sync_interval > 0).then(|| Duration::from_secs(a.slurm_sync_interval)),
     })))
 }

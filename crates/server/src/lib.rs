@@ -67,6 +67,8 @@ pub struct SlurmChoice {
     pub cluster: String,
     /// How often job states are polled.
     pub poll: Duration,
+    /// Jobs that may wait in Slurm's queue (`None`: twice its GPU count, at least 256).
+    pub queue_depth: Option<usize>,
     /// How often accounts are reconciled (`None`: only on request).
     pub sync_every: Option<Duration>,
 }
@@ -209,7 +211,10 @@ pub async fn run(
         let (tx, rx) = mpsc::unbounded_channel();
         let instance = store.instance_id().await?;
         let engine = aisc_engine::slurm::SlurmEngine::start(client, tx, choice.poll, &instance);
-        controller.use_slurm(engine, rx, choice.settings.clone(), nodes);
+        let mut settings = choice.settings.clone();
+        let gpus: usize = nodes.iter().map(|n| n.capacity.gpus as usize).sum();
+        settings.queue_depth = choice.queue_depth.unwrap_or((2 * gpus).max(256));
+        controller.use_slurm(engine, rx, settings, nodes);
         if let Some(every) = choice.sync_every {
             tokio::spawn(slurm_sync::run_loop(
                 store.clone(),

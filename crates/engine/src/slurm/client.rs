@@ -134,9 +134,34 @@ pub struct CtldJob {
     /// Allocated TRES, e.g. `cpu=2,mem=1G,node=1,billing=2,gres/gpu=1`.
     #[serde(default)]
     pub tres_alloc_str: String,
+    /// Generic resources held, per node, e.g. `gpu:h100:2(IDX:0-1)`.
+    #[serde(default)]
+    pub gres_detail: Vec<String>,
 }
 
 impl CtldJob {
+    /// The GPU indices it holds (from `gres_detail`'s `IDX:0-1,4`), on its first node.
+    pub fn gpu_ids(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let Some(detail) = self.gres_detail.first() else {
+            return out;
+        };
+        let Some(idx) = detail.split("IDX:").nth(1) else {
+            return out;
+        };
+        for part in idx.trim_end_matches(')').split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                        out.extend(a..=b);
+                    }
+                }
+                None => out.extend(part.parse::<u32>().ok()),
+            }
+        }
+        out
+    }
+
     /// The aisc job id in its comment, if it is a job of the aisc installation `instance`.
     pub fn aisc_id(&self, instance: &str) -> Option<i64> {
         self.comment
@@ -626,6 +651,17 @@ mod tests {
         assert_eq!(node("gpu:4").gpus(), (4, None));
         assert_eq!(node("gpu:a100:4(S:0-1)").gpus(), (4, Some("a100".into())));
         assert_eq!(node("").gpus(), (0, None));
+    }
+
+    #[test]
+    fn gres_detail_gives_gpu_indices() {
+        let mut j: CtldJob = serde_json::from_value(serde_json::json!({
+            "job_id": 7, "job_state": "RUNNING", "gres_detail": ["gpu:h100:4(IDX:0-1,4,6)"]
+        }))
+        .expect("job");
+        assert_eq!(j.gpu_ids(), vec![0, 1, 4, 6]);
+        j.gres_detail.clear();
+        assert_eq!(j.gpu_ids(), Vec::<u32>::new());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - every call that fails for want of slurmrestd or slurmctld comes back as
 //!   [`SlurmError::Unavailable`]; nothing is dropped, the caller retries.
 
+mod accounting;
 pub mod accounts;
 mod client;
 
@@ -103,8 +104,15 @@ pub enum SlurmEvent {
         start_s: i64,
         /// Its nodes.
         nodes: String,
+        /// The GPU indices it holds there (Slurm's `gres_detail`).
+        gpu_ids: Vec<u32>,
     },
-    /// It ended.
+    /// It ended; [`SlurmEvent::Ended`] follows with what Slurm accounted.
+    Finished {
+        /// aisc's id.
+        job: JobId,
+    },
+    /// It ended, with Slurm's figures.
     Ended {
         /// aisc's id.
         job: JobId,
@@ -151,8 +159,6 @@ pub struct SlurmEngine {
 
 /// At most this many submissions in flight (slurmrestd serves them in parallel).
 const SUBMITS_IN_FLIGHT: usize = 8;
-/// At most this many accounting reads in flight.
-const READS_IN_FLIGHT: usize = 8;
 
 impl SlurmEngine {
     /// An engine reporting on `events`; its poller looks every `poll`.
@@ -277,23 +283,17 @@ fn wait_status(raw: i64) -> (Option<i32>, Option<i32>) {
     }
 }
 
-/// Reads a job's accounting (retrying while slurmdbd has not recorded its
-/// end yet) and falls back to slurmctld's figures.
-async fn read_end(client: &SlurmClient, j: &CtldJob) -> SlurmEnd {
+/// How a job ended as slurmctld reports it (before accounting confirms it).
+pub(crate) fn ctld_end(j: &CtldJob) -> SlurmEnd {
     let (exit_code, signal) = wait_status(j.exit_code);
-    let tres_gpus = j
-        .tres_alloc_str
-        .split(',')
-        .find_map(|kv| kv.strip_prefix("gres/gpu="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let tres_cpus = j
-        .tres_alloc_str
-        .split(',')
-        .find_map(|kv| kv.strip_prefix("cpu="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut end = SlurmEnd {
+    let tres = |key: &str| -> i64 {
+        j.tres_alloc_str
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    SlurmEnd {
         state: j.job_state.clone(),
         exit_code,
         signal,
@@ -304,45 +304,20 @@ async fn read_end(client: &SlurmClient, j: &CtldJob) -> SlurmEnd {
         } else {
             0
         },
-        gpus: tres_gpus,
-        cpus: tres_cpus,
+        gpus: tres("gres/gpu="),
+        cpus: tres("cpu="),
         accounted: false,
         nodes: j.nodes.clone(),
-    };
-    for attempt in 0..20 {
-        match client.accounting(j.job_id).await {
-            Ok(Some(db))
-                if db.time.end > 0 || phase(&db.state.current) == Phase::Ended && attempt > 3 =>
-            {
-                end.elapsed_s = db.time.elapsed;
-                end.gpus = db.allocated("gres", Some("gpu"));
-                end.cpus = db.allocated("cpu", None);
-                if db.time.start > 0 {
-                    end.start_s = db.time.start;
-                }
-                if db.time.end > 0 {
-                    end.end_s = db.time.end;
-                }
-                end.accounted = true;
-                return end;
-            }
-            Ok(_) | Err(SlurmError::Unavailable(_)) => {}
-            Err(e) => {
-                tracing::warn!(slurm_id = j.job_id, error = %e, "accounting read failed");
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(250 * (attempt + 1).min(8))).await;
     }
-    tracing::warn!(
-        slurm_id = j.job_id,
-        "no accounting record; using slurmctld's figures"
-    );
-    end
 }
 
 async fn poller(engine: SlurmEngine, every: Duration) {
-    let reads = Arc::new(Semaphore::new(READS_IN_FLIGHT));
+    let (ended, to_account) = mpsc::unbounded_channel();
+    tokio::spawn(accounting::accountant(
+        engine.client.clone(),
+        to_account,
+        engine.events.clone(),
+    ));
     // What was last reported for each job: phase and reason.
     let mut seen: HashMap<i64, (Phase, String)> = HashMap::new();
     let mut since: Option<i64> = None;
@@ -357,6 +332,7 @@ async fn poller(engine: SlurmEngine, every: Duration) {
             continue;
         }
         let asked_at = chrono_now_s();
+        let began = std::time::Instant::now();
         let jobs = match engine.client.jobs(since).await {
             Ok(j) => j,
             Err(e) => {
@@ -369,7 +345,8 @@ async fn poller(engine: SlurmEngine, every: Duration) {
                 continue;
             }
         };
-        wait = every;
+        // A long list is costly for slurmctld too: look at most a third of the time.
+        wait = every.max(began.elapsed() * 2);
         if reachable != Some(true) {
             let _ = engine.events.send(SlurmEvent::Reachable(true));
             reachable = Some(true);
@@ -413,23 +390,13 @@ async fn poller(engine: SlurmEngine, every: Duration) {
                         slurm_id: j.job_id,
                         start_s: j.start_time,
                         nodes: j.nodes.clone(),
+                        gpu_ids: j.gpu_ids(),
                     });
                 }
                 Phase::Ended if first_time_ended => {
-                    let client = engine.client.clone();
-                    let events = engine.events.clone();
-                    let reads = reads.clone();
-                    tokio::spawn(async move {
-                        let Ok(_permit) = reads.acquire_owned().await else {
-                            return;
-                        };
-                        let end = read_end(&client, &j).await;
-                        let _ = events.send(SlurmEvent::Ended {
-                            job,
-                            slurm_id: j.job_id,
-                            end,
-                        });
-                    });
+                    // Its resources are free now; the usage follows once accounting has it.
+                    let _ = engine.events.send(SlurmEvent::Finished { job });
+                    let _ = ended.send(accounting::Ended::new(job, &j));
                 }
                 Phase::Ended => {}
             }

@@ -122,6 +122,8 @@ struct Kill {
 struct SlurmJob {
     id: Option<u32>,
     started: bool,
+    /// Slurm says it ended; its usage is being read.
+    finished: bool,
 }
 
 struct Active {
@@ -416,7 +418,6 @@ impl Controller {
             Some(audit),
         )
         .await?;
-        self.cancel_on_slurm(id);
         Ok(CancelOutcome::Signalled)
     }
 
@@ -468,6 +469,7 @@ impl Controller {
             });
             self.engine.signal(a.pid, Signal::SIGTERM);
         }
+        self.cancel_on_slurm(id);
         Ok(())
     }
 
@@ -476,7 +478,8 @@ impl Controller {
         let expired: Vec<(JobId, u64)> = self
             .running
             .iter()
-            .filter(|(_, a)| a.kill.is_none() && now >= a.deadline_ms)
+            // Slurm enforces its jobs' limits itself.
+            .filter(|(_, a)| a.slurm.is_none() && a.kill.is_none() && now >= a.deadline_ms)
             .map(|(id, a)| {
                 (
                     *id,
@@ -681,6 +684,7 @@ impl Controller {
             running: self
                 .running
                 .iter()
+                .filter(|(_, a)| self.occupies(a))
                 .map(|(id, a)| RunningJob {
                     id: *id,
                     project: a.project.unwrap_or(ProjectId(0)),
@@ -710,22 +714,22 @@ impl Controller {
             }
         }
         self.reservations = plan.reservations.iter().map(|r| (r.job, r.at)).collect();
-        for start in plan.starts {
-            if let Some(q) = self.pending.remove(&start.id) {
-                self.reasons.remove(&start.id);
-                let started = if self.slurm.is_some() {
-                    self.start_on_slurm(q, start.placement).await
-                } else {
-                    self.start(q, start.placement).await
-                };
-                if let Err(e) = started {
-                    tracing::error!(job = %start.id, error = %e, "could not record a start");
+        if self.slurm.is_some() {
+            self.hand_to_slurm(plan.starts, &plan.waiting).await;
+        } else {
+            for start in plan.starts {
+                if let Some(q) = self.pending.remove(&start.id) {
+                    self.reasons.remove(&start.id);
+                    if let Err(e) = self.start(q, start.placement).await {
+                        tracing::error!(job = %start.id, error = %e, "could not record a start");
+                    }
                 }
             }
         }
         let changed: Vec<(JobId, String)> = plan
             .waiting
             .into_iter()
+            .filter(|(id, _)| self.pending.contains_key(id))
             .filter(|(id, r)| self.reasons.insert(*id, *r) != Some(*r))
             .map(|(id, r)| (id, r.to_string()))
             .collect();
@@ -733,6 +737,16 @@ impl Controller {
             && let Err(e) = self.store.change(JobChange::Reasons(changed)).await
         {
             tracing::error!(error = %e, "could not record pending reasons");
+        }
+    }
+
+    /// Whether a job holds resources as the scheduler counts them. On Slurm,
+    /// only jobs that run do (where Slurm placed them); jobs waiting in
+    /// Slurm's queue are bounded by the queue depth instead.
+    fn occupies(&self, a: &Active) -> bool {
+        match a.slurm {
+            None => true,
+            Some(s) => s.started && !s.finished,
         }
     }
 

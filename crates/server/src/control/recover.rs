@@ -92,10 +92,10 @@ impl Controller {
         }
         let start = row.start_ms.unwrap_or_else(now_ms);
         let mut active = self.active_from_row(&row, 0, start);
-        active.deadline_ms = i64::MAX;
         active.slurm = Some(super::SlurmJob {
             id: slurm_id,
             started: running,
+            finished: false,
         });
         if let Some(s) = &self.slurm {
             s.engine.track(row.id, slurm_id);

@@ -30,6 +30,9 @@ pub struct SlurmSettings {
     pub partitions: BTreeMap<String, String>,
     /// The partition of classes not in the map (else the class's own name).
     pub default_partition: Option<String>,
+    /// How many admitted jobs may wait in Slurm's own queue (so that Slurm
+    /// starts the next job the moment one ends, without waiting for aisc).
+    pub queue_depth: usize,
 }
 
 /// The Slurm engine's state inside the control loop.
@@ -64,6 +67,10 @@ impl SlurmSide {
             grant_class: HashMap::new(),
             project_names: HashMap::new(),
         }
+    }
+
+    pub(super) fn queue_depth(&self) -> usize {
+        self.settings.queue_depth
     }
 
     /// Whether submissions wait for Slurm to come back.
@@ -212,7 +219,7 @@ impl Controller {
                 resources: q.spec.resources,
                 pid: 0,
                 start_ms: now,
-                deadline_ms: i64::MAX,
+                deadline_ms: now.saturating_add(super::secs_to_ms(q.spec.time_limit_s)),
                 kill: None,
                 project: q.project,
                 charging: q.charging,
@@ -220,6 +227,7 @@ impl Controller {
                 slurm: Some(SlurmJob {
                     id: None,
                     started: false,
+                    finished: false,
                 }),
             },
         );
@@ -331,6 +339,47 @@ impl Controller {
         self.transition(q.id, from, to, &reason, now, set).await
     }
 
+    /// Hands jobs to Slurm: those the plan started (they fit what is free),
+    /// then the next waiting ones in priority order, as long as fewer than the
+    /// queue depth wait in Slurm's own queue. Jobs waiting for a grant, a
+    /// quota or a release are never handed over.
+    pub(super) async fn hand_to_slurm(
+        &mut self,
+        starts: Vec<aisc_sched::Start>,
+        waiting: &[(JobId, aisc_model::PendingReason)],
+    ) {
+        use aisc_model::PendingReason as R;
+        let queued = self
+            .running
+            .values()
+            .filter(|a| a.slurm.is_some_and(|s| !s.started && !s.finished))
+            .count();
+        let depth = self.slurm.as_ref().map_or(0, |s| s.queue_depth());
+        let mut room = depth.saturating_sub(queued);
+        let next = waiting
+            .iter()
+            .filter(|(_, r)| matches!(r, R::Priority | R::Resources | R::Reservation))
+            .map(|(id, _)| (*id, Placement { allocs: Vec::new() }));
+        let order: Vec<(JobId, Placement)> = starts
+            .into_iter()
+            .map(|s| (s.id, s.placement))
+            .chain(next)
+            .collect();
+        for (id, placement) in order {
+            if room == 0 {
+                break;
+            }
+            let Some(q) = self.pending.remove(&id) else {
+                continue;
+            };
+            self.reasons.remove(&id);
+            room -= 1;
+            if let Err(e) = self.start_on_slurm(q, placement).await {
+                tracing::error!(job = %id, error = %e, "could not hand a job to Slurm");
+            }
+        }
+    }
+
     /// Cancels a job that Slurm holds (or is about to): the kill's reason is
     /// stored first, then Slurm is asked; the end comes from the poller.
     pub(super) fn cancel_on_slurm(&self, id: JobId) {
@@ -365,7 +414,18 @@ impl Controller {
                 slurm_id,
                 start_s,
                 nodes,
-            } => self.slurm_started(job, slurm_id, start_s, nodes).await,
+                gpu_ids,
+            } => {
+                self.slurm_started(job, slurm_id, start_s, nodes, gpu_ids)
+                    .await
+            }
+            SlurmEvent::Finished { job } => {
+                if let Some(s) = self.running.get_mut(&job).and_then(|a| a.slurm.as_mut()) {
+                    s.finished = true;
+                    self.dirty = true;
+                }
+                Ok(())
+            }
             SlurmEvent::Ended { job, slurm_id, end } => self.slurm_ended(job, slurm_id, end).await,
             SlurmEvent::Reachable(up) => {
                 if let Some(s) = self.slurm.as_mut() {
@@ -468,10 +528,17 @@ impl Controller {
         slurm_id: u32,
         start_s: i64,
         nodes: String,
+        gpu_ids: Vec<u32>,
     ) -> Result<(), StoreError> {
+        // Where Slurm placed it (one node, as aisc submits): what the scheduler counts from now on.
+        let node = self.nodes.iter().position(|n| n.name == nodes);
         let Some(a) = self.running.get_mut(&job) else {
             return Ok(());
         };
+        if let Some(node) = node {
+            a.placement =
+                Placement::on_node(node, gpu_ids.clone(), a.resources.cpus, a.resources.mem_mb);
+        }
         let Some(s) = a.slurm.as_mut() else {
             return Ok(());
         };
@@ -480,6 +547,10 @@ impl Controller {
         }
         s.started = true;
         s.id = Some(slurm_id);
+        a.deadline_ms = a
+            .deadline_ms
+            .saturating_sub(a.start_ms)
+            .saturating_add(start_s.saturating_mul(1000));
         a.start_ms = start_s.saturating_mul(1000);
         if let Some(side) = self.slurm.as_mut() {
             side.submitting.remove(&job);
@@ -487,6 +558,7 @@ impl Controller {
         let set = Fields {
             start_ms: Some(start_s.saturating_mul(1000)),
             node: Some(nodes.clone()),
+            gpu_ids: Some(gpu_ids),
             engine_job_id: Some(i64::from(slurm_id)),
             ..Default::default()
         };
