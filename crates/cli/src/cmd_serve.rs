@@ -275,3 +275,61 @@ async fn shutdown_signal() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_config_file_fills_in_flags_the_command_line_did_not_give() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("aisc.toml");
+        std::fs::write(
+            &path,
+            "engine = \"slurm\"\nlisten = \"127.0.0.1:9000\"\n[slurm]\nurl = \"http://c:6820\"\njwt_key = \"/k\"\n\
+             poll_ms = 500\n[slurm.partitions]\nh100 = \"gpu\"\na100 = \"old\"\n",
+        )
+        .expect("write");
+        let p = path.display().to_string();
+        let out = with_config_file(args(&[
+            "aisc",
+            "serve",
+            "--config",
+            &p,
+            "--listen",
+            "0.0.0.0:1",
+        ]))
+        .expect("parses");
+        let joined = out.join(" ");
+        assert!(joined.contains("--engine slurm"));
+        assert!(joined.contains("--slurm-url http://c:6820"));
+        assert!(joined.contains("--slurm-jwt-key /k"));
+        assert!(joined.contains("--slurm-poll-ms 500"));
+        assert!(joined.contains("--slurm-partition a100=old,h100=gpu"));
+        // The command line wins: the file's listen is not added.
+        assert!(!joined.contains("127.0.0.1:9000"));
+        // Other commands are left alone.
+        let plain = args(&["aisc", "jobs", "--config", "x"]);
+        assert_eq!(with_config_file(plain.clone()).expect("untouched"), plain);
+    }
+
+    #[test]
+    fn a_bad_config_file_is_refused_naming_the_file_and_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[slurm.partitions]\nh100 = 3\n").expect("write");
+        let p = path.display().to_string();
+        let e = with_config_file(args(&["aisc", "serve", "--config", &p]))
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains(&p) && e.contains("slurm.partitions.h100"), "{e}");
+        let e = with_config_file(args(&["aisc", "serve", "--config", "/nonexistent.toml"]))
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("/nonexistent.toml"), "{e}");
+    }
+}

@@ -263,3 +263,51 @@ fn identity_input_is_checked_field_by_field() {
         "nothing was created"
     );
 }
+
+#[test]
+fn unix_names_are_checked_unique_and_listed() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let server = Server::start(data.path(), &[]);
+    server.ok(w, &["user", "create", "ann"]);
+    let users_before = server.ok(w, &["user", "list", "--json"]);
+    for (name, want) in [
+        ("Ann", "unix_name:"),
+        ("1ann", "unix_name:"),
+        ("a-very-long-unix-name-of-33-chars", "unix_name:"),
+    ] {
+        let out = server.aisc(w, &["user", "set-unix-name", "ann", name]);
+        assert!(!out.status.success(), "{name} was accepted");
+        assert!(err(&out).contains(want), "{name}: {}", err(&out));
+    }
+    // Nothing changed by the refusals.
+    assert_eq!(server.ok(w, &["user", "list", "--json"]), users_before);
+    server.ok(w, &["user", "set-unix-name", "ann", "ann_1"]);
+    let out = server.aisc(w, &["user", "set-unix-name", "admin", "ann_1"]);
+    assert!(err(&out).contains("already exists"), "{}", err(&out));
+    let out = server.aisc(w, &["user", "set-unix-name", "nobody", "x"]);
+    assert!(err(&out).contains("nobody"), "{}", err(&out));
+    let users: serde_json::Value =
+        serde_json::from_str(&server.ok(w, &["user", "list", "--json"])).unwrap();
+    let ann = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "ann")
+        .unwrap();
+    assert_eq!(ann["unix_name"], "ann_1");
+    server.ok(w, &["user", "set-unix-name", "ann", "--clear"]);
+    let users: serde_json::Value =
+        serde_json::from_str(&server.ok(w, &["user", "list", "--json"])).unwrap();
+    let ann = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "ann")
+        .unwrap();
+    assert!(ann.get("unix_name").is_none());
+    // On the local engine there is no Slurm to sync.
+    let out = server.aisc(w, &["slurm", "sync", "--dry-run"]);
+    assert!(err(&out).contains("local engine"), "{}", err(&out));
+}
