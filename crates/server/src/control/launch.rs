@@ -10,12 +10,10 @@ use aisc_store::{Fields, StoreError};
 use std::path::{Path, PathBuf};
 
 impl Controller {
-    pub(super) async fn start(
-        &mut self,
-        q: Queued,
-        placement: Placement,
-    ) -> Result<(), StoreError> {
-        // The lien first: a job is never admitted without its worst case held.
+    /// Holds a job's lien before it is admitted (on any engine). When its
+    /// grant cannot cover it, the job goes back to the queue with reason
+    /// `GrantExhausted` and `None` is returned.
+    pub(super) async fn lien_or_wait(&mut self, q: Queued) -> Result<Option<Queued>, StoreError> {
         if let Some(c) = q.charging
             && self.hold(q.id, &c).await? == Hold::Exhausted
         {
@@ -29,8 +27,20 @@ impl Controller {
                     "GrantExhausted".into(),
                 )]))
                 .await?;
-            return Ok(());
+            return Ok(None);
         }
+        Ok(Some(q))
+    }
+
+    pub(super) async fn start(
+        &mut self,
+        q: Queued,
+        placement: Placement,
+    ) -> Result<(), StoreError> {
+        // The lien first: a job is never admitted without its worst case held.
+        let Some(q) = self.lien_or_wait(q).await? else {
+            return Ok(());
+        };
         // The local engine has one node: a placement is one allocation on it.
         let alloc = placement
             .allocs
@@ -148,6 +158,51 @@ impl Controller {
                 .await
             }
         }
+    }
+}
+
+impl Controller {
+    /// Submits a copy of a preempted job that asked to be requeued; returns the new job's id.
+    pub(super) async fn requeue(&mut self, id: JobId) -> Result<Option<JobId>, StoreError> {
+        let row = self.store.job(id).await?;
+        let Some(mut spec) = row.spec.clone() else {
+            return Ok(None);
+        };
+        if !spec.requeue {
+            return Ok(None);
+        }
+        spec.hold = false;
+        let now = now_ms();
+        let new = aisc_store::NewJob {
+            owner: row.owner,
+            spec: spec.clone(),
+            reason: "Priority".into(),
+            submit_ms: now,
+            project: row.project,
+            charging: row.charging,
+        };
+        let audit = aisc_store::NewAudit {
+            at_ms: now,
+            actor: "scheduler".into(),
+            action: "job.requeue".into(),
+            target: String::new(),
+            summary: format!("requeued job {id} after preemption"),
+            source: "local".into(),
+        };
+        let new_id = self.store.submit(new, audit).await?;
+        self.queue(Queued {
+            id: new_id,
+            user: row.owner_name,
+            owner: row.owner,
+            org: row.org,
+            spec,
+            held: false,
+            project: row.project,
+            charging: row.charging,
+            submit_ms: now,
+        });
+        self.dirty = true;
+        Ok(Some(new_id))
     }
 }
 

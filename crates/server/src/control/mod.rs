@@ -749,49 +749,6 @@ impl Controller {
             Some(s) => s.started && !s.finished,
         }
     }
-
-    /// Submits a copy of a preempted job that asked to be requeued; returns the new job's id.
-    async fn requeue(&mut self, id: JobId) -> Result<Option<JobId>, StoreError> {
-        let row = self.store.job(id).await?;
-        let Some(mut spec) = row.spec.clone() else {
-            return Ok(None);
-        };
-        if !spec.requeue {
-            return Ok(None);
-        }
-        spec.hold = false;
-        let now = now_ms();
-        let new = aisc_store::NewJob {
-            owner: row.owner,
-            spec: spec.clone(),
-            reason: "Priority".into(),
-            submit_ms: now,
-            project: row.project,
-            charging: row.charging,
-        };
-        let audit = NewAudit {
-            at_ms: now,
-            actor: "scheduler".into(),
-            action: "job.requeue".into(),
-            target: String::new(),
-            summary: format!("requeued job {id} after preemption"),
-            source: "local".into(),
-        };
-        let new_id = self.store.submit(new, audit).await?;
-        self.queue(Queued {
-            id: new_id,
-            user: row.owner_name,
-            owner: row.owner,
-            org: row.org,
-            spec,
-            held: false,
-            project: row.project,
-            charging: row.charging,
-            submit_ms: now,
-        });
-        self.dirty = true;
-        Ok(Some(new_id))
-    }
 }
 
 /// A queued job as the scheduler sees it.

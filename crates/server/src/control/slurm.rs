@@ -147,18 +147,9 @@ impl Controller {
         q: Queued,
         placement: Placement,
     ) -> Result<(), StoreError> {
-        if let Some(c) = q.charging
-            && self.hold(q.id, &c).await? == super::money::Hold::Exhausted
-        {
-            let id = q.id;
-            self.pending.insert(id, q);
-            self.reasons
-                .insert(id, aisc_model::PendingReason::GrantExhausted);
-            return self
-                .store
-                .change(JobChange::Reasons(vec![(id, "GrantExhausted".into())]))
-                .await;
-        }
+        let Some(q) = self.lien_or_wait(q).await? else {
+            return Ok(());
+        };
         let now = now_ms();
         let Some(unix) = self.store.unix_name(q.owner).await? else {
             let reason = format!(
