@@ -253,7 +253,8 @@ fn a_cancel_goes_to_slurm() {
     });
 }
 
-fn grant(server: &Server, w: &Path, project: &str, hours: &str) {
+/// Approves a grant of `hours` GPU-hours for a new project; returns the grant's id.
+fn grant(server: &Server, w: &Path, project: &str, hours: &str) -> String {
     for args in [
         &[
             "class",
@@ -313,10 +314,16 @@ fn grant(server: &Server, w: &Path, project: &str, hours: &str) {
         ],
     );
     server.ok(w, &["decide", app.trim(), "--approve"]);
+    app.trim().to_string()
 }
 
 /// The account's GrpTRESMins on gres/gpu.
 fn gpu_minutes(account: &str) -> Option<i64> {
+    account_tres(account, "grptresmins")
+}
+
+/// The account's `field` (grptresmins, grptres) on gres/gpu.
+fn account_tres(account: &str, field: &str) -> Option<i64> {
     let out = Command::new("sacctmgr")
         .args([
             "-n",
@@ -324,7 +331,7 @@ fn gpu_minutes(account: &str) -> Option<i64> {
             "list",
             "assoc",
             &format!("account={account}"),
-            "format=user,grptresmins",
+            &format!("format=user,{field}"),
         ])
         .output()
         .unwrap();
@@ -348,7 +355,7 @@ fn grants_become_slurm_limits_that_hold_jobs_and_follow_what_was_charged() {
     let w = work.path();
     let server = ready(&c, data.path(), w);
     let project = unique("lim");
-    grant(&server, w, &project, "1");
+    let grant_id = grant(&server, w, &project, "1");
     server.ok(w, &["user", "create", "ann"]);
     server.ok(w, &["user", "set-unix-name", "ann", MEMBER]);
     server.ok(w, &["member", "add", &project, "ann"]);
@@ -415,6 +422,15 @@ fn grants_become_slurm_limits_that_hold_jobs_and_follow_what_was_charged() {
     let done = server.ok(w, &["slurm", "sync"]);
     assert!(done.contains(&format!("from 60 to {left}")), "{done}");
     assert_eq!(gpu_minutes(&project), Some(left));
+
+    // A cap on GPUs held at once becomes GrpTRES, so jobs waiting in Slurm's queue keep to it too.
+    server.ok(w, &["grants", "set", &grant_id, "--max-gpus", "2"]);
+    let done = server.ok(w, &["slurm", "sync"]);
+    assert!(done.contains("GrpTRES gres/gpu from none to 2"), "{done}");
+    assert_eq!(account_tres(&project, "grptres"), Some(2));
+    server.ok(w, &["grants", "set", &grant_id, "--max-gpus", "none"]);
+    server.ok(w, &["slurm", "sync"]);
+    assert_eq!(account_tres(&project, "grptres"), None);
 }
 
 fn stop_slurmctld() {

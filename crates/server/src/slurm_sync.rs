@@ -32,6 +32,19 @@ pub fn gpu_minutes_left(t: &aisc_store::SlurmProject, now_ms: i64) -> i64 {
         .sum()
 }
 
+/// The most GPUs a project's jobs may hold at once, as the scheduler counts
+/// it: the sum of its grants' caps while every grant in its period has one;
+/// no cap if any of them has none (or none is in its period).
+pub fn gpu_cap(t: &aisc_store::SlurmProject, now_ms: i64) -> Option<i64> {
+    let mut active = t
+        .grants
+        .iter()
+        .filter(|g| g.starts_ms <= now_ms && now_ms < g.ends_ms)
+        .peekable();
+    active.peek()?;
+    active.map(|g| g.max_gpus).sum()
+}
+
 /// The accounts Slurm should have for this tenancy.
 pub fn desired(t: &SlurmTenancy, now_ms: i64) -> Desired {
     Desired {
@@ -44,6 +57,7 @@ pub fn desired(t: &SlurmTenancy, now_ms: i64) -> Desired {
                 org: p.org.clone(),
                 users: p.members.clone(),
                 gpu_minutes: gpu_minutes_left(p, now_ms),
+                gpu_cap: gpu_cap(p, now_ms),
                 unmapped: p.unmapped.clone(),
             })
             .collect(),
@@ -104,6 +118,7 @@ mod tests {
                     starts_ms: 0,
                     ends_ms: 1000,
                     used_gpu_ms: 5_430_000,
+                    max_gpus: Some(8),
                 },
                 // Expired: nothing more.
                 SlurmGrant {
@@ -112,6 +127,7 @@ mod tests {
                     starts_ms: 0,
                     ends_ms: 500,
                     used_gpu_ms: 0,
+                    max_gpus: None,
                 },
                 // Overspent (cannot happen through liens, but never negative).
                 SlurmGrant {
@@ -120,9 +136,16 @@ mod tests {
                     starts_ms: 0,
                     ends_ms: 1000,
                     used_gpu_ms: 7_200_000,
+                    max_gpus: Some(4),
                 },
             ],
         };
         assert_eq!(gpu_minutes_left(&p, 600), 509);
+        // Caps: grants 1 and 3 are in their period and both capped; 2 (uncapped) has expired.
+        assert_eq!(gpu_cap(&p, 600), Some(12));
+        // Before it expired, the uncapped grant lifted the cap.
+        assert_eq!(gpu_cap(&p, 400), None);
+        // With no grant in its period there is nothing to cap.
+        assert_eq!(gpu_cap(&p, 2000), None);
     }
 }

@@ -46,6 +46,8 @@ pub struct SlurmGrant {
     pub ends_ms: i64,
     /// GPU time of finished jobs charged to it, ms.
     pub used_gpu_ms: i64,
+    /// The most GPUs the project's jobs may hold at once under it (None: no cap).
+    pub max_gpus: Option<i64>,
 }
 
 impl Store {
@@ -98,7 +100,7 @@ impl Store {
         let grants = sqlx::query(
             // One pass over the finished jobs, not one per grant.
             "WITH used AS (SELECT grant_id, SUM(gpu_ms) AS ms FROM jobs WHERE grant_id IS NOT NULL AND end_ms IS NOT NULL GROUP BY grant_id) \
-             SELECT g.id, g.project_id, g.gpu_hours, g.starts_ms, g.ends_ms, COALESCE(u.ms, 0) AS used \
+             SELECT g.id, g.project_id, g.gpu_hours, g.starts_ms, g.ends_ms, g.max_gpus, COALESCE(u.ms, 0) AS used \
              FROM grants g LEFT JOIN used u ON u.grant_id = g.id ORDER BY g.id",
         )
         .fetch_all(&mut *tx)
@@ -113,6 +115,7 @@ impl Store {
                 starts_ms: r.try_get("starts_ms")?,
                 ends_ms: r.try_get("ends_ms")?,
                 used_gpu_ms: r.try_get("used")?,
+                max_gpus: r.try_get("max_gpus")?,
             });
         }
         tx.commit().await?;

@@ -44,6 +44,8 @@ pub struct DesiredProject {
     pub users: Vec<String>,
     /// GPU-minutes its grants have left (0 when none is active).
     pub gpu_minutes: i64,
+    /// The most GPUs its jobs may hold at once (`GrpTRES`), if its grants cap it.
+    pub gpu_cap: Option<i64>,
     /// Members with no Unix name (reported, not associated).
     pub unmapped: Vec<String>,
 }
@@ -57,6 +59,8 @@ pub struct Current {
     pub users: BTreeSet<(String, String)>,
     /// Accounts' `GrpTRESMins` on `gres/gpu`, where set.
     pub gpu_minutes: BTreeMap<String, i64>,
+    /// Accounts' `GrpTRES` on `gres/gpu`, where set.
+    pub gpu_caps: BTreeMap<String, i64>,
 }
 
 /// One change to Slurm's accounts (or a finding that needs a person).
@@ -94,6 +98,15 @@ pub enum Change {
         /// The new limit.
         to: i64,
     },
+    /// Set (or with `None` clear) an account's cap on GPUs held at once.
+    SetGpuCap {
+        /// Account.
+        account: String,
+        /// The cap now, if any.
+        from: Option<i64>,
+        /// The new cap, if any.
+        to: Option<i64>,
+    },
     /// Something aisc will not change by itself.
     Conflict {
         /// Account.
@@ -123,6 +136,15 @@ impl fmt::Display for Change {
                     "set account {account} GrpTRESMins gres/gpu to {to} (raw usage reset)"
                 ),
             },
+            Change::SetGpuCap { account, from, to } => {
+                let show = |v: &Option<i64>| v.map_or("none".to_string(), |n| n.to_string());
+                write!(
+                    f,
+                    "set account {account} GrpTRES gres/gpu from {} to {}",
+                    show(from),
+                    show(to)
+                )
+            }
             Change::Conflict { account, why } => write!(f, "conflict on account {account}: {why}"),
         }
     }
@@ -203,6 +225,14 @@ pub fn plan(desired: &Desired, current: &Current) -> Vec<Change> {
                 to: p.gpu_minutes,
             });
         }
+        let cap = current.gpu_caps.get(&p.name).copied();
+        if cap != p.gpu_cap {
+            out.push(Change::SetGpuCap {
+                account: p.name.clone(),
+                from: cap,
+                to: p.gpu_cap,
+            });
+        }
         for m in &p.unmapped {
             out.push(Change::Conflict {
                 account: p.name.clone(),
@@ -255,7 +285,7 @@ pub async fn read_current(cluster: &str) -> Result<Current, SlurmError> {
         "list",
         "assoc",
         &cluster_arg,
-        "format=account,user,grptresmins",
+        "format=account,user,grptresmins,grptres",
     ])
     .await?;
     let mut cur = Current::default();
@@ -270,10 +300,13 @@ pub async fn read_current(cluster: &str) -> Result<Current, SlurmError> {
     }
     for line in assocs.lines() {
         let f: Vec<&str> = line.split('|').collect();
-        if let [account, user, tres, ..] = f.as_slice() {
+        if let [account, user, tres, cap, ..] = f.as_slice() {
             if user.is_empty() {
                 if let Some(m) = gpu_minutes_of(tres) {
                     cur.gpu_minutes.insert((*account).to_string(), m);
+                }
+                if let Some(c) = gpu_minutes_of(cap) {
+                    cur.gpu_caps.insert((*account).to_string(), c);
                 }
             } else {
                 cur.users
@@ -344,6 +377,21 @@ pub async fn apply(cluster: &str, changes: &[Change]) -> Result<(), SlurmError> 
                 ])
                 .await?;
             }
+            Change::SetGpuCap { account, to, .. } => {
+                let name = format!("name={account}");
+                let cap = format!("GrpTRES=gres/gpu={}", to.unwrap_or(-1));
+                sacctmgr(&[
+                    "-i",
+                    "modify",
+                    "account",
+                    "where",
+                    &name,
+                    &cluster_arg,
+                    "set",
+                    &cap,
+                ])
+                .await?;
+            }
             Change::Conflict { .. } => {}
         }
     }
@@ -362,6 +410,7 @@ mod tests {
                 org: "hku".into(),
                 users: vec!["ann".into(), "bob".into()],
                 gpu_minutes: 600,
+                gpu_cap: None,
                 unmapped: vec![],
             }],
         }
@@ -451,6 +500,42 @@ mod tests {
                     to: 600
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn grants_gpu_caps_become_grptres_and_are_cleared_when_lifted() {
+        let mut d = desired();
+        d.projects[0].gpu_cap = Some(16);
+        let mut cur = Current::default();
+        cur.accounts
+            .insert("hku".into(), (MARK.into(), String::new()));
+        cur.accounts
+            .insert("llm".into(), (MARK.into(), String::new()));
+        for u in ["ann", "bob"] {
+            cur.users.insert(("llm".into(), u.into()));
+        }
+        cur.gpu_minutes.insert("llm".into(), 600);
+        let set = Change::SetGpuCap {
+            account: "llm".into(),
+            from: None,
+            to: Some(16),
+        };
+        assert_eq!(plan(&d, &cur), vec![set.clone()]);
+        assert_eq!(
+            set.to_string(),
+            "set account llm GrpTRES gres/gpu from none to 16"
+        );
+        cur.gpu_caps.insert("llm".into(), 16);
+        assert_eq!(plan(&d, &cur), vec![]);
+        d.projects[0].gpu_cap = None;
+        assert_eq!(
+            plan(&d, &cur),
+            vec![Change::SetGpuCap {
+                account: "llm".into(),
+                from: Some(16),
+                to: None
+            }]
         );
     }
 
