@@ -288,25 +288,19 @@ fn unix_names_are_checked_unique_and_listed() {
     assert!(err(&out).contains("already exists"), "{}", err(&out));
     let out = server.aisc(w, &["user", "set-unix-name", "nobody", "x"]);
     assert!(err(&out).contains("nobody"), "{}", err(&out));
-    let users: serde_json::Value =
-        serde_json::from_str(&server.ok(w, &["user", "list", "--json"])).unwrap();
-    let ann = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "ann")
-        .unwrap();
-    assert_eq!(ann["unix_name"], "ann_1");
+    let ann = || -> serde_json::Value {
+        let users: serde_json::Value =
+            serde_json::from_str(&server.ok(w, &["user", "list", "--json"])).unwrap();
+        let found = users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == "ann");
+        found.unwrap().clone()
+    };
+    assert_eq!(ann()["unix_name"], "ann_1");
     server.ok(w, &["user", "set-unix-name", "ann", "--clear"]);
-    let users: serde_json::Value =
-        serde_json::from_str(&server.ok(w, &["user", "list", "--json"])).unwrap();
-    let ann = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "ann")
-        .unwrap();
-    assert!(ann.get("unix_name").is_none());
+    assert!(ann().get("unix_name").is_none());
     // On the local engine there is no Slurm to sync.
     let out = server.aisc(w, &["slurm", "sync", "--dry-run"]);
     assert!(err(&out).contains("local engine"), "{}", err(&out));

@@ -10,6 +10,7 @@
 
 mod common;
 
+use aisc_engine::slurm::tres;
 use common::{Server, history};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,12 +109,7 @@ fn sacct(name: &str) -> Vec<(u32, String, u64, u64)> {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('|').collect();
-            let gpus = f
-                .get(3)?
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("gres/gpu="))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let gpus = tres(f.get(3)?, "gres/gpu").map_or(0, |g| g as u64);
             Some((
                 f.first()?.parse().ok()?,
                 f.get(1)?.split(' ').next()?.to_string(),
@@ -336,13 +332,11 @@ fn account_tres(account: &str, field: &str) -> Option<i64> {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
-        let (user, tres) = l.split_once('|')?;
+        let (user, tres_field) = l.split_once('|')?;
         if !user.is_empty() {
             return None;
         }
-        tres.split(',')
-            .find_map(|kv| kv.strip_prefix("gres/gpu="))
-            .and_then(|v| v.parse().ok())
+        tres(tres_field, "gres/gpu")
     })
 }
 

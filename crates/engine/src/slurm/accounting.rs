@@ -58,20 +58,15 @@ pub(crate) fn parse_sacct(text: &str) -> HashMap<u32, Record> {
             continue;
         };
         let Ok(id) = id.parse::<u32>() else { continue };
-        let tres_of = |key: &str| -> i64 {
-            tres.split(',')
-                .find_map(|kv| kv.strip_prefix(key))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
+        let tres_of = |key: &str| super::tres(tres, key).unwrap_or(0);
         out.insert(
             id,
             Record {
                 // "CANCELLED by 0" → CANCELLED
                 state: state.split(' ').next().unwrap_or("").to_string(),
                 elapsed_s: elapsed.parse().unwrap_or(0),
-                gpus: tres_of("gres/gpu="),
-                cpus: tres_of("cpu="),
+                gpus: tres_of("gres/gpu"),
+                cpus: tres_of("cpu"),
             },
         );
     }

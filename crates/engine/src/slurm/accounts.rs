@@ -270,9 +270,24 @@ async fn sacctmgr(args: &[&str]) -> Result<String, SlurmError> {
 
 /// `gres/gpu=N` from a TRES string such as `cpu=10,gres/gpu=120`.
 pub fn gpu_minutes_of(tres: &str) -> Option<i64> {
-    tres.split(',')
-        .find_map(|kv| kv.strip_prefix("gres/gpu="))
-        .and_then(|v| v.parse().ok())
+    super::tres(tres, "gres/gpu")
+}
+
+/// `sacctmgr -i modify account where name=ACCOUNT cluster=CLUSTER set SETTING`.
+async fn set_on_account(account: &str, cluster_arg: &str, setting: &str) -> Result<(), SlurmError> {
+    let name = format!("name={account}");
+    sacctmgr(&[
+        "-i",
+        "modify",
+        "account",
+        "where",
+        &name,
+        cluster_arg,
+        "set",
+        setting,
+    ])
+    .await
+    .map(|_| ())
 }
 
 /// Reads the accounts, associations and GPU-minute limits of `cluster`.
@@ -351,46 +366,14 @@ pub async fn apply(cluster: &str, changes: &[Change]) -> Result<(), SlurmError> 
                 sacctmgr(&["-i", "remove", "user", user, &cluster_arg, &acct]).await?;
             }
             Change::SetGpuMinutes { account, to, .. } => {
-                let name = format!("name={account}");
-                let limit = format!("GrpTRESMins=gres/gpu={to}");
                 // Two commands: sacctmgr silently ignores a modify that sets both at once.
-                sacctmgr(&[
-                    "-i",
-                    "modify",
-                    "account",
-                    "where",
-                    &name,
-                    &cluster_arg,
-                    "set",
-                    &limit,
-                ])
-                .await?;
-                sacctmgr(&[
-                    "-i",
-                    "modify",
-                    "account",
-                    "where",
-                    &name,
-                    &cluster_arg,
-                    "set",
-                    "RawUsage=0",
-                ])
-                .await?;
+                let limit = format!("GrpTRESMins=gres/gpu={to}");
+                set_on_account(account, &cluster_arg, &limit).await?;
+                set_on_account(account, &cluster_arg, "RawUsage=0").await?;
             }
             Change::SetGpuCap { account, to, .. } => {
-                let name = format!("name={account}");
                 let cap = format!("GrpTRES=gres/gpu={}", to.unwrap_or(-1));
-                sacctmgr(&[
-                    "-i",
-                    "modify",
-                    "account",
-                    "where",
-                    &name,
-                    &cluster_arg,
-                    "set",
-                    &cap,
-                ])
-                .await?;
+                set_on_account(account, &cluster_arg, &cap).await?;
             }
             Change::Conflict { .. } => {}
         }

@@ -283,16 +283,17 @@ fn wait_status(raw: i64) -> (Option<i32>, Option<i32>) {
     }
 }
 
+/// One count from a TRES string such as `cpu=2,mem=1G,gres/gpu=1`: `tres(s, "gres/gpu")`.
+pub fn tres(s: &str, key: &str) -> Option<i64> {
+    s.split(',')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+}
+
 /// How a job ended as slurmctld reports it (before accounting confirms it).
 pub(crate) fn ctld_end(j: &CtldJob) -> SlurmEnd {
     let (exit_code, signal) = wait_status(j.exit_code);
-    let tres = |key: &str| -> i64 {
-        j.tres_alloc_str
-            .split(',')
-            .find_map(|kv| kv.strip_prefix(key))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
+    let tres = |key: &str| tres(&j.tres_alloc_str, key).unwrap_or(0);
     SlurmEnd {
         state: j.job_state.clone(),
         exit_code,
@@ -304,8 +305,8 @@ pub(crate) fn ctld_end(j: &CtldJob) -> SlurmEnd {
         } else {
             0
         },
-        gpus: tres("gres/gpu="),
-        cpus: tres("cpu="),
+        gpus: tres("gres/gpu"),
+        cpus: tres("cpu"),
         accounted: false,
         nodes: j.nodes.clone(),
     }
@@ -431,6 +432,17 @@ mod tests {
         ] {
             assert_eq!(phase(s), Phase::Ended, "{s}");
         }
+    }
+
+    #[test]
+    fn tres_strings_give_counts_by_key() {
+        let s = "cpu=10,mem=1G,gres/gpu=120";
+        assert_eq!(tres(s, "gres/gpu"), Some(120));
+        assert_eq!(tres(s, "cpu"), Some(10));
+        assert_eq!(tres("gres/gpu=0", "gres/gpu"), Some(0));
+        // A key is matched whole: gres/gpu is not gres/gpu:h100.
+        assert_eq!(tres("gres/gpu:h100=4", "gres/gpu"), None);
+        assert_eq!(tres("", "cpu"), None);
     }
 
     #[test]
