@@ -218,8 +218,8 @@ fn cancel_stops_pending_and_running_jobs() {
     );
     server.wait_state(work.path(), running, "running");
     let pending = server.submit(work.path(), &["-G", "1", "--", "true"]);
-    let p = server.wait_state(work.path(), pending, "pending");
-    assert_eq!(p["reason"], "Resources");
+    let p = server.wait_reason(work.path(), pending, "Resources");
+    assert_eq!(p["state"], "pending");
 
     server.ok(work.path(), &["cancel", &pending.to_string()]);
     let p = server.wait_state(work.path(), pending, "cancelled");

@@ -8,26 +8,9 @@ mod common;
 use common::Server;
 use serde_json::Value;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 fn queue(server: &Server, w: &Path) -> Value {
     serde_json::from_str(&server.ok(w, &["queue", "--json"])).unwrap()
-}
-
-/// Polls until the job's pending reason is `reason`.
-fn wait_reason(server: &Server, w: &Path, id: i64, reason: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let job = server.show(w, id);
-        if job["reason"] == reason {
-            return job;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} never waited for {reason}: {job:#}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn open_grant(server: &Server, w: &Path) -> i64 {
@@ -114,10 +97,10 @@ fn backfill_starts_short_jobs_around_a_reservation_and_explains_every_wait() {
     server.wait_state(w, big_running, "running");
     // Needs all four GPUs: first in line, reserved for when job 1 reaches its limit.
     let whole = server.submit(w, &["--gpus", "4", "--time", "10:00", "--", "true"]);
-    wait_reason(&server, w, whole, "Resources");
+    server.wait_reason(w, whole, "Resources");
     // Would still run when the reservation starts: waits.
     let long = server.submit(w, &["--gpus", "1", "--time", "20:00", "--", "true"]);
-    wait_reason(&server, w, long, "Reservation");
+    server.wait_reason(w, long, "Reservation");
     // Ends before it: backfilled at once.
     let short = server.submit(w, &["--gpus", "1", "--time", "1:00", "--", "true"]);
     server.wait_state(w, short, "completed");
@@ -185,7 +168,7 @@ fn gpu_caps_and_the_high_qos_are_granted_by_administrators() {
     let first = server.submit(w, &["--gpus", "2", "--", "sleep", "300"]);
     server.wait_state(w, first, "running");
     let capped = server.submit(w, &["--gpus", "1", "--", "true"]);
-    wait_reason(&server, w, capped, "QuotaLimit");
+    server.wait_reason(w, capped, "QuotaLimit");
     let text = server.ok(w, &["queue", "--explain", &capped.to_string()]);
     assert!(text.contains("QuotaLimit"), "{text}");
 

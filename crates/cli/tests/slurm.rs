@@ -495,7 +495,10 @@ fn a_slurmctld_outage_in_the_middle_of_a_batch_loses_nothing() {
     }
     // Every job ran exactly once on Slurm.
     for i in 0..8 {
-        let acct = sacct(&format!("{batch}-{i}"));
+        let name = format!("{batch}-{i}");
+        // slurmdbd may list a job a moment after slurmctld reported its end.
+        wait_until("sacct to list the job", 30, || !sacct(&name).is_empty());
+        let acct = sacct(&name);
         assert_eq!(acct.len(), 1, "job {i} of the batch: {acct:?}");
     }
 }
@@ -535,7 +538,10 @@ fn a_restarted_server_adopts_its_slurm_jobs_instead_of_submitting_again() {
         server.wait_state(w, *id, "completed");
     }
     for i in 0..4 {
-        let acct = sacct(&format!("{batch}-{i}"));
+        let name = format!("{batch}-{i}");
+        // slurmdbd may list a job a moment after slurmctld reported its end.
+        wait_until("sacct to list the job", 30, || !sacct(&name).is_empty());
+        let acct = sacct(&name);
         assert_eq!(acct.len(), 1, "job {i}: {acct:?}");
     }
 }

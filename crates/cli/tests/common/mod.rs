@@ -135,6 +135,22 @@ impl Server {
         }
     }
 
+    /// Polls until the job's reason is `reason` (a pass records it a moment after submission).
+    pub fn wait_reason(&self, cwd: &Path, id: i64, reason: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let job = self.show(cwd, id);
+            if job["reason"] == reason {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} never waited for {reason}: {job:#}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn kill9(&mut self) {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
