@@ -20,6 +20,15 @@ enum AuditCmd {
         /// How many events (1 to 1000).
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Only this actor's events.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only actions starting with this (`job.`, `grant.approve`).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only events whose target or summary contains this text.
+        #[arg(long)]
+        search: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -31,9 +40,25 @@ enum AuditCmd {
 pub async fn run(a: AuditArgs) -> Result<ExitCode> {
     let client = Client::from_env()?;
     match a.command {
-        AuditCmd::List { limit, json } => {
+        AuditCmd::List {
+            limit,
+            actor,
+            action,
+            search,
+            json,
+        } => {
+            let mut query = vec![("limit", limit.to_string())];
+            query.extend(actor.map(|v| ("actor", v)));
+            query.extend(action.map(|v| ("action", v)));
+            query.extend(search.map(|v| ("q", v)));
             let events: Vec<AuditView> = client
-                .get_json(&format!("/api/v1/audit?limit={limit}"))
+                .send(
+                    client
+                        .request(reqwest::Method::GET, "/api/v1/audit")
+                        .query(&query),
+                )
+                .await?
+                .json()
                 .await?;
             if json {
                 return print_json(&events);

@@ -177,3 +177,50 @@ fn a_plain_user_cannot_read_the_trail_nor_see_others_jobs() {
     assert_eq!(jobs.as_array().unwrap().len(), 1);
     assert_eq!(jobs[0]["user"], "bob");
 }
+
+#[test]
+fn the_trail_is_searched_by_actor_action_and_text() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let server = Server::start(data.path(), &[]);
+    let held = server.submit(w, &["--hold", "--name", "needle-job", "--", "true"]);
+    server.ok(w, &["cancel", &held.to_string()]);
+    server.ok(
+        w,
+        &["org", "create", "needle-university", "--kind", "university"],
+    );
+    let search = |args: &[&str]| -> Vec<(String, String, String)> {
+        let mut all = vec!["audit", "list", "--json"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&server.ok(w, &all)).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let s = |k: &str| e[k].as_str().unwrap().to_string();
+                (s("actor"), s("action"), s("target"))
+            })
+            .collect()
+    };
+    let jobs = search(&["--action", "job."]);
+    assert_eq!(
+        jobs.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
+        ["job.cancel", "job.submit"],
+        "newest first, only actions starting with job."
+    );
+    assert!(
+        search(&["--actor", "system"])
+            .iter()
+            .all(|e| e.0 == "system")
+    );
+    assert!(!search(&["--actor", "system"]).is_empty());
+    assert!(search(&["--actor", "nobody"]).is_empty());
+    // Text is matched in the target or summary, in any case.
+    let found = search(&["--search", "NEEDLE-UNIVERSITY"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].2, "org:needle-university");
+    let both = search(&["--actor", "admin", "--action", "org.", "--search", "needle"]);
+    assert_eq!(both.len(), 1, "every filter given must match: {both:?}");
+    assert!(search(&["--actor", "system", "--search", "needle"]).is_empty());
+}

@@ -187,19 +187,37 @@ fn read(r: &sqlx::sqlite::SqliteRow) -> Result<AuditRow, StoreError> {
     })
 }
 
+/// Which events to list: every filter given must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSearch {
+    /// Exactly this actor.
+    pub actor: Option<String>,
+    /// Actions starting with this (`job.`, `grant.approve`).
+    pub action: Option<String>,
+    /// Text found in the target or the summary (any case).
+    pub text: Option<String>,
+}
+
 impl Store {
-    /// Events, newest first, older than `before` if given.
+    /// Events, newest first, older than `before` if given, matching `search`.
     pub async fn audit_list(
         &self,
         before: Option<i64>,
         limit: u32,
+        search: &AuditSearch,
     ) -> Result<Vec<AuditRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
-             WHERE id < ? ORDER BY id DESC LIMIT ?",
+             WHERE id < ?1 AND (?3 IS NULL OR actor = ?3) \
+               AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) \
+               AND (?5 IS NULL OR instr(lower(target || ' ' || summary), lower(?5)) > 0) \
+             ORDER BY id DESC LIMIT ?2",
         )
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
+        .bind(search.actor.as_deref())
+        .bind(search.action.as_deref())
+        .bind(search.text.as_deref())
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(read).collect()

@@ -23,7 +23,7 @@ pub use applications::{
     ApplicationRow, Decision, GrantRow, NewApplication, NewGrant, NewReview, ProjectShare,
     ReviewRow,
 };
-pub use audit::{AuditRow, NewAudit, Verification};
+pub use audit::{AuditRow, AuditSearch, NewAudit, Verification};
 pub use error::StoreError;
 pub use inventory::{ClassRow, InventoryChange, PriceRow};
 pub use jobs::{Charging, Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};

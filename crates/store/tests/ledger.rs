@@ -191,7 +191,13 @@ async fn a_write_that_fails_halfway_leaves_nothing() {
         "{refused:?}"
     );
     assert!(store.schemes().await.unwrap().is_empty());
-    assert!(store.audit_list(None, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .audit_list(None, 10, &Default::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let fund: aisc_store::EntryFor = Box::new(|id| {
         let mut e = entry(

@@ -373,7 +373,10 @@ async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
         store.audit_verify().await.unwrap(),
         Verification::Intact { checked: 50 }
     );
-    let newest = store.audit_list(None, 5).await.unwrap();
+    let newest = store
+        .audit_list(None, 5, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(newest.len(), 5);
     assert_eq!(newest[0].id, 50);
     assert!(
@@ -382,7 +385,7 @@ async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
             .all(|e| e.action == "job.submit" && e.target.starts_with("job:"))
     );
     let ids: std::collections::HashSet<String> = store
-        .audit_list(None, 100)
+        .audit_list(None, 100, &Default::default())
         .await
         .unwrap()
         .into_iter()

@@ -47,13 +47,19 @@ pub struct AuditVerification {
 }
 
 /// Paging.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Page size (1 to 1000, default 100).
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// Only events with a smaller id.
-    before: Option<i64>,
+    pub before: Option<i64>,
+    /// Only this actor's events.
+    pub actor: Option<String>,
+    /// Only actions starting with this (`job.`, `grant.approve`).
+    pub action: Option<String>,
+    /// Only events whose target or summary contains this (any case).
+    pub q: Option<String>,
 }
 
 fn admin_only(caller: &Caller) -> Result<(), ApiError> {
@@ -78,7 +84,13 @@ pub async fn list(
             Some("1 to 1000".into()),
         ));
     }
-    let rows = state.store.audit_list(p.before, limit).await?;
+    let some = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let search = aisc_store::AuditSearch {
+        actor: some(p.actor),
+        action: some(p.action),
+        text: some(p.q),
+    };
+    let rows = state.store.audit_list(p.before, limit, &search).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| AuditView {
