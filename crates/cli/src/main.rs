@@ -9,6 +9,7 @@ mod cmd_grants;
 mod cmd_identity;
 mod cmd_inventory;
 mod cmd_jobs;
+mod cmd_node;
 mod cmd_queue;
 mod cmd_schemes;
 mod cmd_serve;
@@ -54,6 +55,8 @@ enum Cmd {
     Release(cmd_jobs::IdsArgs),
     /// Show the nodes and their GPUs.
     Nodes(cmd_jobs::JsonArgs),
+    /// Nodes the scheduler places jobs on: list, drain, resume.
+    Node(cmd_node::NodeArgs),
     /// Show who the current token belongs to.
     Whoami(cmd_jobs::JsonArgs),
     /// Read the audit trail and verify its hash chain (administrators).
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
             Cmd::Cancel(a) => cmd_jobs::cancel(a).await,
             Cmd::Release(a) => cmd_jobs::release(a).await,
             Cmd::Nodes(a) => cmd_jobs::nodes(a).await,
+            Cmd::Node(a) => cmd_node::run(a).await,
             Cmd::Whoami(a) => cmd_jobs::whoami(a).await,
             Cmd::Login(a) => cmd_jobs::login(a).await,
             Cmd::Audit(a) => cmd_audit::run(a).await,

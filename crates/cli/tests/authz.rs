@@ -33,6 +33,9 @@ const TABLE: &[Row] = &[
     //                                                       admin        auditor      reviewer     orgadmin_a   pi_a         member_a
     ("GET",    "/api/v1/whoami",                            [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("GET",    "/api/v1/nodes",                             [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("GET",    "/api/v1/nodes/states",                      [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
+    ("POST",   "/api/v1/nodes/{name}/drain",                [ALL,         FB,          FB,          FB,          FB,          FB]),
+    ("POST",   "/api/v1/nodes/{name}/resume",               [ALL,         FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/jobs",                              [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("POST",   "/api/v1/jobs",                              [(201, 201),  FB,          NF,          (403, 404),  (201, 404),  (201, 404)]),
     ("GET",    "/api/v1/jobs/{id}",                         [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
@@ -90,6 +93,8 @@ struct World {
     app: [i64; 2],
     grant: [i64; 2],
     counter: u32,
+    /// The server's one node (this host).
+    node: String,
 }
 
 impl World {
@@ -212,6 +217,11 @@ impl World {
                 "/api/v1/users/extra/unix-name".into(),
                 Some(json!({"unix_name": self.fresh("unix")})),
             ),
+            "/api/v1/nodes/{name}/drain" => (
+                format!("/api/v1/nodes/{}/drain", self.node),
+                Some(json!({"reason": "maintenance"})),
+            ),
+            "/api/v1/nodes/{name}/resume" => (format!("/api/v1/nodes/{}/resume", self.node), None),
             "/api/v1/slurm/sync" => (path.into(), Some(json!({"dry_run": false}))),
             "/api/v1/orgs" => (
                 path.into(),
@@ -306,7 +316,12 @@ async fn build_world(server: &Server) -> World {
         app: [0, 0],
         grant: [0, 0],
         counter: 0,
+        node: String::new(),
     };
+    let nodes = w
+        .ok("admin", Method::GET, "/api/v1/nodes/states", None)
+        .await;
+    w.node = nodes[0]["name"].as_str().unwrap().to_string();
     for (name, role) in [
         ("auditor", "auditor"),
         ("reviewer", "reviewer"),

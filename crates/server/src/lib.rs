@@ -225,6 +225,7 @@ pub async fn run(
         slurm_cluster = Some(choice.cluster.clone());
     }
     controller.recover().await?;
+    controller.load_drains().await?;
     let (control_tx, control_rx) = mpsc::channel(16_384);
     let control_task = tokio::spawn(controller.run(control_rx, engine_rx));
 

@@ -67,6 +67,10 @@ pub(crate) enum Op {
     },
     /// Nothing but the request's audit event (for actions outside the store, e.g. on Slurm).
     AuditOnly,
+    NodeDrain {
+        name: String,
+        drain: Option<crate::nodes::NodeDrain>,
+    },
 }
 
 pub(crate) struct Request {
@@ -264,6 +268,9 @@ async fn commit_batch(
                 users::set_unix_name(&mut tx, *user, unix_name.as_deref()).await
             }
             Op::AuditOnly => Ok(0),
+            Op::NodeDrain { name, drain } => {
+                crate::nodes::set_drain(&mut tx, name, drain.as_ref()).await
+            }
         };
         let end = if res.is_ok() {
             "RELEASE op"

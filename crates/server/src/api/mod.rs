@@ -7,6 +7,7 @@ pub mod extract;
 pub mod identity;
 pub mod inventory;
 pub mod jobs;
+pub mod nodes;
 pub mod queue;
 pub mod schemes;
 pub mod slurm;
@@ -43,7 +44,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity, schemes::create, schemes::list,
         schemes::show, applications::apply, applications::list, applications::show, applications::review, applications::decide,
         applications::list_grants, applications::show_grant, applications::set_grant_limits, statements::statement,
-        queue::list, queue::show, slurm::set_unix_name, slurm::sync),
+        queue::list, queue::show, slurm::set_unix_name, slurm::sync, nodes::list, nodes::drain, nodes::resume),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
@@ -53,7 +54,8 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         applications::ApplicationRequest, applications::ReviewRequest, applications::DecisionRequest, applications::ReviewView,
         applications::ApplicationView, applications::GrantView, applications::GrantLimitsRequest, statements::Statement,
         statements::StatementLineView, crate::control::QueueView, crate::control::QueueEntry,
-        slurm::UnixNameRequest, slurm::SyncRequest, slurm::SyncReport)),
+        slurm::UnixNameRequest, slurm::SyncRequest, slurm::SyncReport,
+        nodes::DrainRequest, nodes::NodeStateView, crate::control::NodeStatus)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -79,6 +81,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/nodes", get(nodes))
+        .route("/api/v1/nodes/states", get(nodes::list))
+        .route("/api/v1/nodes/{name}/drain", post(nodes::drain))
+        .route("/api/v1/nodes/{name}/resume", post(nodes::resume))
         .route("/api/v1/login", post(identity::login))
         .route(
             "/api/v1/tokens",

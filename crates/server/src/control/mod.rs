@@ -16,12 +16,14 @@
 mod fairshare;
 mod launch;
 mod money;
+mod nodes;
 mod queue;
 mod recover;
 mod slurm;
 
 pub use slurm::SlurmSettings;
 
+pub use nodes::NodeStatus;
 pub use queue::{JobAccess, QueueEntry, QueueView};
 
 pub use launch::expand_pattern;
@@ -108,6 +110,17 @@ pub enum Command {
     Queue(oneshot::Sender<QueueView>),
     /// Grants were approved or their limits changed: read shares and caps again.
     GrantsChanged,
+    /// The nodes, their states and what running jobs hold.
+    Nodes(oneshot::Sender<Vec<NodeStatus>>),
+    /// Drain (`true`) or resume a node; answers whether it exists.
+    Drain {
+        /// The node.
+        name: String,
+        /// Drain or resume.
+        drained: bool,
+        /// The answer.
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 struct Kill {
@@ -370,6 +383,16 @@ impl Controller {
             Command::GrantsChanged => {
                 self.fair.invalidate();
                 self.dirty = true;
+            }
+            Command::Nodes(reply) => {
+                let _ = reply.send(self.node_statuses());
+            }
+            Command::Drain {
+                name,
+                drained,
+                reply,
+            } => {
+                let _ = reply.send(self.set_drained(&name, drained));
             }
         }
     }
