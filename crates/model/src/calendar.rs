@@ -36,6 +36,12 @@ pub fn format_date(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Epoch ms → `YYYY-MM-DD HH:MM`, the Hong Kong date and time of day it falls on.
+pub fn format_minute(ms: i64) -> String {
+    let minute = (ms + CENTRE_UTC_OFFSET_MS).rem_euclid(DAY_MS) / 60_000;
+    format!("{} {:02}:{:02}", format_date(ms), minute / 60, minute % 60)
+}
+
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
@@ -129,6 +135,18 @@ mod tests {
         // 2017-09-30 16:00 UTC is midnight on 1 October in Hong Kong.
         assert_eq!(format_date(1_506_787_200_000), "2017-10-01");
         assert_eq!(format_date(1_506_787_199_999), "2017-09-30");
+    }
+
+    #[test]
+    fn times_of_day_are_hong_kong_times() {
+        // 2017-09-30 16:00 UTC is 00:00 on 1 October in Hong Kong; 15:59:59 UTC is 23:59 the day before.
+        assert_eq!(format_minute(1_506_787_200_000), "2017-10-01 00:00");
+        assert_eq!(format_minute(1_506_787_199_999), "2017-09-30 23:59");
+        let ms = parse_date("2026-11-25").unwrap();
+        assert_eq!(
+            format_minute(ms + 9 * 3_600_000 + 30 * 60_000),
+            "2026-11-25 09:30"
+        );
     }
 
     #[test]
