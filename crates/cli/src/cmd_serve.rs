@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one).
     #[arg(long, env = "AISC_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// The address users reach the portal at, when it differs from --listen (e.g.
+    /// `https://aisc.example.org` behind a TLS proxy: session cookies are then `Secure`).
+    #[arg(long, env = "AISC_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
     /// Declare N fake GPUs (or TYPE:N, e.g. h100:8) instead of asking NVML; for testing.
     #[arg(long, value_name = "[TYPE:]N")]
     fake_gpus: Option<String>,
@@ -249,6 +253,7 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
         policy,
         data_dir: a.data_dir,
         listen: a.listen,
+        public_url: a.public_url,
         fake_gpus,
         kill_grace: Duration::from_secs(grace),
         durability: match a.durability {

@@ -9,6 +9,7 @@ pub mod control;
 pub mod error;
 pub mod money;
 pub mod policy;
+pub mod portal;
 pub mod slurm_sync;
 
 use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
@@ -44,6 +45,9 @@ pub struct Config {
     pub policy: aisc_sched::Policy,
     /// Where jobs run.
     pub engine: EngineChoice,
+    /// The address users reach the server at, when it differs from `listen`
+    /// (e.g. behind a TLS proxy: `https://aisc.example.org`).
+    pub public_url: Option<String>,
 }
 
 /// Where jobs run.
@@ -92,6 +96,8 @@ pub struct AppState {
     pub node: Arc<Node>,
     /// Slurm's cluster name, when jobs run on Slurm.
     pub slurm_cluster: Option<String>,
+    /// Whether users reach the server over https (then session cookies are `Secure`).
+    pub public_https: bool,
 }
 
 /// Why the server could not start or stopped.
@@ -238,6 +244,10 @@ pub async fn run(
         host: Arc::new(host),
         node: Arc::new(api_node),
         slurm_cluster,
+        public_https: config
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

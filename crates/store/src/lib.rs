@@ -10,6 +10,7 @@
 mod applications;
 mod audit;
 mod error;
+mod history;
 mod inventory;
 mod jobs;
 mod ledger;
@@ -26,6 +27,7 @@ pub use applications::{
 };
 pub use audit::{AuditRow, AuditSearch, NewAudit, Verification};
 pub use error::StoreError;
+pub use history::{GpuInterval, busy_gpu_ms};
 pub use inventory::{ClassRow, InventoryChange, PriceRow};
 pub use jobs::{Charging, Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
 pub use ledger::{NewEntry, Refusal, StatementLine};

@@ -41,6 +41,23 @@ pub async fn submit(
     caller: Caller,
     Body(req): Body<JobRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let body = submit_job(&state, &caller, req).await?;
+    let location =
+        HeaderValue::from_str(&format!("/api/v1/jobs/{}", body.id)).map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    ))
+}
+
+/// Submits a job as `caller` (the API's and the portal's one way in).
+pub async fn submit_job(
+    state: &AppState,
+    caller: &Caller,
+    req: JobRequest,
+) -> Result<Submitted, ApiError> {
+    let state = state.clone();
     let req_grant = req.grant;
     let resolved = req.resolve()?;
     check_fits(&state, &resolved.spec)?;
@@ -55,7 +72,7 @@ pub async fn submit(
         ));
     }
     let mut spec = resolved.spec;
-    let project = submit_project(&state, &caller, spec.account.as_deref()).await?;
+    let project = submit_project(&state, caller, spec.account.as_deref()).await?;
     spec.account = Some(project.1.clone());
     let is_admin = caller.user.role == "admin";
     let charging = charge_to(&state, project.0, &project.1, req_grant, &spec, is_admin).await?;
@@ -102,19 +119,12 @@ pub async fn submit(
     {
         tracing::warn!(%id, "control loop is stopping; the job is stored and will be queued at the next start");
     }
-    let body = Submitted {
+    Ok(Submitted {
         id: id.0,
         state: "pending".into(),
         reason: reason.into(),
         warnings: resolved.warnings,
-    };
-    let location =
-        HeaderValue::from_str(&format!("/api/v1/jobs/{id}")).map_err(ApiError::internal)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(body),
-    ))
+    })
 }
 
 /// The project a job is charged to: the one named (`-A`), which the caller must
@@ -259,18 +269,18 @@ fn check_fits(state: &AppState, spec: &JobSpec) -> Result<(), ApiError> {
 }
 
 /// Filters for listing jobs.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only jobs in this state.
-    state: Option<String>,
+    pub state: Option<String>,
     /// Only the caller's own jobs.
     #[serde(default)]
-    mine: bool,
+    pub mine: bool,
     /// Page size (1 to 1000, default 100).
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// Only jobs with a smaller id (the previous page's `next_before`).
-    before: Option<i64>,
+    pub before: Option<i64>,
 }
 
 /// List jobs, newest first. Users see their own jobs; admins see all.
@@ -370,15 +380,15 @@ pub async fn show(
 }
 
 /// Which log and from where.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct LogParams {
     /// `output` (default) or `error`.
-    stream: Option<String>,
+    pub stream: Option<String>,
     /// Byte offset to read from (default 0).
-    offset: Option<u64>,
+    pub offset: Option<u64>,
     /// Most bytes to return (default and maximum 4 MiB).
-    limit: Option<u64>,
+    pub limit: Option<u64>,
 }
 
 /// A chunk of a job's output. Headers: `X-Aisc-Next-Offset` (where to read next),

@@ -166,7 +166,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::Malformed("method not allowed on this route".into())
         })
+        .merge(crate::portal::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::portal::security_headers))
         .with_state(state)
 }
 

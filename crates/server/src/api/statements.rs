@@ -17,13 +17,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// Which month, and how.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct StatementParams {
     /// The month, YYYY-MM (Hong Kong time).
-    month: String,
+    pub month: String,
     /// `json` (default) or `csv`.
-    format: Option<String>,
+    pub format: Option<String>,
 }
 
 /// One charged job.
@@ -118,7 +118,10 @@ pub async fn statement(
         let mut out = String::from(
             "job,name,grant,charged_at,gpu_seconds,price_per_gpu_hour_hkd,charge_hkd,subsidy_hkd,tenant_hkd\n",
         );
-        let hkd = |c: i64| format!("{}.{:02}", c / 100, (c % 100).abs());
+        let hkd = |c: i64| {
+            let sign = if c < 0 { "-" } else { "" };
+            format!("{sign}{}.{:02}", (c / 100).abs(), (c % 100).abs())
+        };
         for l in &lines {
             let name = l.name.replace('"', "\"\"");
             out.push_str(&format!(

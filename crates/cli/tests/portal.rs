@@ -1,0 +1,555 @@
+//! The portal over plain HTTP, without a browser: security headers, the
+//! session cookie's attributes, CSRF, logout, open redirects, bad form input
+//! and the statement's CSV download. The browser flows are in
+//! `portal_browser.rs`.
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
+mod common;
+
+use common::{Server, with_stdin};
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use std::path::Path;
+
+const PASSWORD: &str = "a password long enough";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn user(server: &Server, dir: &Path, name: &str, role: &str) {
+    let out = with_stdin(
+        server,
+        dir,
+        &["user", "create", name, "--role", role, "--password-stdin"],
+        PASSWORD,
+        Some(&server.token()),
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The `Set-Cookie` line for `name`, if any.
+fn set_cookie(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_string)
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+/// The value of the first hidden `_csrf` field in a page.
+fn csrf_in(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+struct Login {
+    cookie: String,
+    csrf: String,
+}
+
+/// Logs in through the form, as a browser would; returns the session cookie and a page's CSRF token.
+async fn login(
+    c: &reqwest::Client,
+    base: &str,
+    user: &str,
+    next: &str,
+) -> (reqwest::Response, Option<Login>) {
+    let page = c.get(format!("{base}/login")).send().await.unwrap();
+    let login_cookie =
+        cookie_pair(&set_cookie(page.headers(), "aisc_login").expect("a login cookie"));
+    let csrf = csrf_in(&page.text().await.unwrap());
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("user", user),
+        ("password", PASSWORD),
+        ("next", next),
+    ];
+    let req = c
+        .post(format!("{base}/login"))
+        .header("cookie", login_cookie)
+        .form(&form);
+    let res = req.send().await.unwrap();
+    let Some(session) = set_cookie(res.headers(), "aisc_session") else {
+        return (res, None);
+    };
+    let cookie = cookie_pair(&session);
+    let home = c
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&home.text().await.unwrap());
+    (res, Some(Login { cookie, csrf }))
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_pages_use_nothing_inline_or_foreign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--fake-gpus", "1"]);
+    user(&server, tmp.path(), "ops", "admin");
+    let c = http();
+    let base = &server.url;
+    let (_, s) = login(&c, base, "ops", "/").await;
+    let s = s.expect("logged in");
+    for path in [
+        "/",
+        "/jobs",
+        "/jobs/new",
+        "/projects",
+        "/projects/default",
+        "/applications",
+        "/admin",
+        "/audit",
+        "/login",
+        "/static/portal.css",
+        "/static/portal.js",
+        "/api/v1/whoami",
+        "/nowhere",
+    ] {
+        let res = c
+            .get(format!("{base}{path}"))
+            .header("cookie", &s.cookie)
+            .send()
+            .await
+            .unwrap();
+        let h = res.headers().clone();
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no CSP"))
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{path}: {csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        let kind = h
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        if kind.starts_with("text/html") {
+            let html = res.text().await.unwrap();
+            for foreign in ["src=\"http", "href=\"http", "src=\"//", "href=\"//"] {
+                assert!(
+                    !html.contains(foreign),
+                    "{path} loads something from elsewhere: {foreign}"
+                );
+            }
+            assert!(
+                !html.contains(" style=\"") && !html.contains("<style"),
+                "{path}: inline style the CSP would block"
+            );
+            for script in html.split("<script").skip(1) {
+                assert!(
+                    script.trim_start().starts_with("src=\"/static/"),
+                    "{path}: inline script: {script:.60}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_session_is_a_strict_http_only_cookie_and_logout_ends_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--fake-gpus", "1"]);
+    user(&server, tmp.path(), "ann", "user");
+    let (c, base) = (http(), server.url.clone());
+
+    // Signed out, a page sends you to log in and back.
+    let res = c
+        .get(format!("{base}/jobs?state=running"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()[LOCATION],
+        "/login?next=/jobs%3Fstate%3Drunning"
+    );
+
+    // A login form without its CSRF token, or with a wrong password, signs nobody in.
+    let res = c
+        .post(format!("{base}/login"))
+        .form(&[("user", "ann"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(set_cookie(res.headers(), "aisc_session").is_none());
+    let page = c.get(format!("{base}/login")).send().await.unwrap();
+    let login_cookie = cookie_pair(&set_cookie(page.headers(), "aisc_login").unwrap());
+    let csrf = csrf_in(&page.text().await.unwrap());
+    let res = c
+        .post(format!("{base}/login"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("user", "ann"),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(set_cookie(res.headers(), "aisc_session").is_none());
+    assert!(
+        res.text().await.unwrap().contains("role=\"alert\""),
+        "the form says why"
+    );
+
+    let (res, s) = login(&c, &base, "ann", "/jobs").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()[LOCATION],
+        "/jobs",
+        "back where the user was going"
+    );
+    let line = set_cookie(res.headers(), "aisc_session").unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(line.contains(attr), "{attr} missing: {line}");
+    }
+    assert!(!line.contains("Secure"), "plain http on loopback: {line}");
+    let s = s.unwrap();
+    // The token behind the cookie is stored hashed: the database never holds the secret.
+    let value = s.cookie.replace("%3A", ":");
+    let secret = value.split_once(':').unwrap().1.to_string();
+    assert!(secret.len() >= 20, "{secret}");
+    let mut db = Vec::new();
+    for file in ["aisc.db", "aisc.db-wal"] {
+        db.extend(std::fs::read(server.data_dir.join(file)).unwrap_or_default());
+    }
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "session secret in the database"
+    );
+
+    let page = c
+        .get(format!("{base}/"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("ann (user)"));
+
+    // Logout needs the session's CSRF token; without it the session stays.
+    let res = c
+        .post(format!("{base}/logout"))
+        .header("cookie", &s.cookie)
+        .form(&[("_csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        c.get(format!("{base}/"))
+            .header("cookie", &s.cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let res = c
+        .post(format!("{base}/logout"))
+        .header("cookie", &s.cookie)
+        .form(&[("_csrf", s.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cleared = set_cookie(res.headers(), "aisc_session").unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // The old cookie is dead on the server too (its token was revoked), not only forgotten by the browser.
+    let res = c
+        .get(format!("{base}/"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = c
+        .get(format!("{base}/api/v1/whoami"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // Only local paths are followed after login.
+    for foreign in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
+        let (res, _) = login(&c, &base, "ann", foreign).await;
+        assert_eq!(res.headers()[LOCATION], "/", "{foreign} is not followed");
+    }
+}
+
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_secure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &tmp.path().join("data"),
+        &[
+            "--fake-gpus",
+            "1",
+            "--public-url",
+            "https://aisc.example.org",
+        ],
+    );
+    user(&server, tmp.path(), "ann", "user");
+    let (res, _) = login(&http(), &server.url, "ann", "/").await;
+    let line = set_cookie(res.headers(), "aisc_session").unwrap();
+    assert!(
+        line.contains("Secure") && line.contains("HttpOnly"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_token_or_from_another_site_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(&dir.join("data"), &["--fake-gpus", "1"]);
+    user(&server, dir, "ops", "admin");
+    let (c, base) = (http(), server.url.clone());
+    let s = login(&c, &base, "ops", "/").await.1.unwrap();
+    let org = |csrf: &str| {
+        vec![
+            ("_csrf", csrf.to_string()),
+            ("name", "forged-org".into()),
+            ("kind", "university".into()),
+        ]
+    };
+
+    let res = c
+        .post(format!("{base}/admin/org"))
+        .header("cookie", &s.cookie)
+        .form(&org(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = c
+        .post(format!("{base}/admin/org"))
+        .header("cookie", &s.cookie)
+        .form(&org("0123abcd"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = c
+        .post(format!("{base}/admin/org"))
+        .header("cookie", &s.cookie)
+        .header("sec-fetch-site", "cross-site")
+        .form(&org(&s.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        403,
+        "a browser's cross-site form is refused even with a token"
+    );
+    assert!(
+        !server.ok(dir, &["org", "list"]).contains("forged-org"),
+        "nothing was created"
+    );
+
+    let res = c
+        .post(format!("{base}/admin/org"))
+        .header("cookie", &s.cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&org(&s.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        server.ok(dir, &["org", "list"]).contains("forged-org"),
+        "the real form works"
+    );
+    let audit = server.ok(dir, &["audit", "list", "--actor", "ops"]);
+    assert!(
+        audit.contains("forged-org"),
+        "the portal's change is audited as its user: {audit}"
+    );
+}
+
+#[tokio::test]
+async fn bad_form_input_names_the_field_keeps_what_was_typed_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(&dir.join("data"), &["--fake-gpus", "1"]);
+    user(&server, dir, "ops", "admin");
+    let (c, base) = (http(), server.url.clone());
+    let s = login(&c, &base, "ops", "/").await.1.unwrap();
+
+    let form = [
+        ("_csrf", s.csrf.as_str()),
+        ("command", "echo hi"),
+        ("account", "default"),
+        ("gpus", "lots"),
+        ("time", "10m"),
+        ("chdir", "/tmp"),
+    ];
+    let res = c
+        .post(format!("{base}/jobs/new"))
+        .header("cookie", &s.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    let error = html
+        .split("id=\"form-error\">")
+        .nth(1)
+        .expect("an error box")
+        .split('<')
+        .next()
+        .unwrap();
+    assert!(error.starts_with("gpus:"), "{error}");
+    assert!(
+        html.contains(
+            "id=\"f-gpus\" name=\"gpus\" type=\"text\" value=\"lots\" aria-invalid=\"true\""
+        ),
+        "the field keeps its text and is marked"
+    );
+    assert!(html.contains("value=\"echo hi\""), "what was typed is kept");
+
+    let form = [
+        ("_csrf", s.csrf.as_str()),
+        ("command", "echo hi"),
+        ("script", "#!/bin/sh\necho hi\n"),
+        ("account", "default"),
+        ("time", "10m"),
+        ("chdir", "/tmp"),
+    ];
+    let res = c
+        .post(format!("{base}/jobs/new"))
+        .header("cookie", &s.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422, "a command and a script at once");
+
+    let form = [
+        ("_csrf", s.csrf.as_str()),
+        ("name", "s1"),
+        ("pool", "1000"),
+        ("eligible", "university"),
+        ("default_rate", "70%"),
+        ("max_rate", "90%"),
+        ("criteria", "impact:sixty"),
+        ("opens", "2026-01-01"),
+        ("closes", "2027-01-01"),
+    ];
+    let res = c
+        .post(format!("{base}/admin/scheme"))
+        .header("cookie", &s.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text().await.unwrap().contains("criteria: "),
+        "the criteria field is named"
+    );
+
+    let jobs = server.ok(dir, &["jobs", "--json"]);
+    assert!(!jobs.contains("echo hi"), "no job was submitted: {jobs}");
+    assert!(
+        !server.ok(dir, &["scheme", "list"]).contains("s1"),
+        "no scheme was made"
+    );
+}
+
+#[tokio::test]
+async fn a_statement_downloads_as_csv_matching_the_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(&dir.join("data"), &["--fake-gpus", "1"]);
+    user(&server, dir, "ops", "admin");
+    let id = server.submit(
+        dir,
+        &[
+            "--gpus",
+            "1",
+            "--time",
+            "5m",
+            "--name",
+            "for-the-statement",
+            "--",
+            "sleep",
+            "1",
+        ],
+    );
+    server.wait_state(dir, id, "completed");
+    let month = {
+        let now = time::OffsetDateTime::now_utc() + time::Duration::hours(8);
+        format!("{:04}-{:02}", now.year(), u8::from(now.month()))
+    };
+    let (c, base) = (http(), server.url.clone());
+    let s = login(&c, &base, "ops", "/").await.1.unwrap();
+    let page = c
+        .get(format!("{base}/projects/default/statement?month={month}"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("for-the-statement"));
+    let res = c
+        .get(format!(
+            "{base}/projects/default/statement?month={month}&format=csv"
+        ))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(
+        res.headers()["content-disposition"],
+        format!("attachment; filename=\"statement-default-{month}.csv\"").as_str()
+    );
+    let csv = res.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("job,name,grant,"));
+    let row = lines.next().expect("one charged job");
+    assert!(
+        row.starts_with(&format!("{id},\"for-the-statement\",")),
+        "{row}"
+    );
+    let tenant = row.rsplit(',').next().unwrap();
+    assert!(
+        html.contains(&format!("HK${tenant}")),
+        "the page shows the CSV's amount HK${tenant}"
+    );
+}
