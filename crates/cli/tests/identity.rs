@@ -4,39 +4,8 @@
 
 mod common;
 
-use common::Server;
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-/// `aisc ARGS` with `input` on standard input and no token in the environment.
-fn with_stdin(
-    server: &Server,
-    cwd: &std::path::Path,
-    args: &[&str],
-    input: &str,
-    token: Option<&str>,
-) -> Output {
-    let mut cmd = Command::new(common::AISC);
-    cmd.args(args)
-        .current_dir(cwd)
-        .env("AISC_URL", &server.url)
-        .env("AISC_CONFIG_DIR", cwd.join("cfg"))
-        .env_remove("AISC_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(t) = token {
-        cmd.env("AISC_TOKEN", t);
-    }
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use common::{Server, with_stdin};
+use std::process::Output;
 
 fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)] // a test harness: each test uses part of it; a panic is a failed test
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -187,4 +187,34 @@ pub fn history(job: &Value) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// `aisc ARGS` with `input` on standard input and `token` (else none) in the environment.
+pub fn with_stdin(
+    server: &Server,
+    cwd: &std::path::Path,
+    args: &[&str],
+    input: &str,
+    token: Option<&str>,
+) -> Output {
+    let mut cmd = Command::new(AISC);
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("AISC_URL", &server.url)
+        .env("AISC_CONFIG_DIR", cwd.join("cfg"))
+        .env_remove("AISC_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(t) = token {
+        cmd.env("AISC_TOKEN", t);
+    }
+    let mut child = cmd.spawn().expect("aisc runs");
+    child
+        .stdin
+        .take()
+        .expect("aisc runs")
+        .write_all(input.as_bytes())
+        .expect("aisc runs");
+    child.wait_with_output().expect("aisc runs")
 }
