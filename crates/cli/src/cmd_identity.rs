@@ -36,6 +36,13 @@ enum UserCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Give USER another centre role (administrators); it applies at once to all their tokens.
+    SetRole {
+        /// The aisc user.
+        user: String,
+        /// admin, reviewer, auditor or user.
+        role: String,
+    },
     /// Set the Unix user name USER's jobs run as on Slurm (administrators); `--clear` removes it.
     SetUnixName {
         /// The aisc user.
@@ -151,6 +158,16 @@ pub async fn user(a: UserArgs) -> Result<ExitCode> {
                     )
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCmd::SetRole { user, role } => {
+            let u: UserView = client
+                .put_json(
+                    &format!("/api/v1/users/{user}/role"),
+                    &json!({ "role": role }),
+                )
+                .await?;
+            eprintln!("aisc: {} is now {}", u.name, u.role);
             Ok(ExitCode::SUCCESS)
         }
         UserCmd::SetUnixName {

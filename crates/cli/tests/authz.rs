@@ -50,6 +50,7 @@ const TABLE: &[Row] = &[
     ("DELETE", "/api/v1/tokens/{id}",                       [ALL,         NF,          NF,          NF,          NF,          OWN]),
     ("POST",   "/api/v1/users",                             [(201, 201),  FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/users",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
+    ("PUT",    "/api/v1/users/{name}/role",                 [ALL,         FB,          FB,          FB,          FB,          FB]),
     ("PUT",    "/api/v1/users/{name}/unix-name",            [ALL,         FB,          FB,          FB,          FB,          FB]),
     // On the local engine a sync is a conflict: there is no Slurm to sync.
     ("POST",   "/api/v1/slurm/sync",                        [(409, 409),  FB,          FB,          FB,          FB,          FB]),
@@ -213,6 +214,10 @@ impl World {
                 (format!("/api/v1/tokens/{}", v["id"]), None)
             }
             "/api/v1/users" => (path.into(), Some(json!({"name": self.fresh("user")}))),
+            "/api/v1/users/{name}/role" => (
+                "/api/v1/users/extra/role".into(),
+                Some(json!({"role": "user"})),
+            ),
             "/api/v1/users/{name}/unix-name" => (
                 "/api/v1/users/extra/unix-name".into(),
                 Some(json!({"unix_name": self.fresh("unix")})),

@@ -274,3 +274,70 @@ fn unix_names_are_checked_unique_and_listed() {
     let out = server.aisc(w, &["slurm", "sync", "--dry-run"]);
     assert!(err(&out).contains("local engine"), "{}", err(&out));
 }
+
+#[test]
+fn roles_change_at_once_and_the_last_administrator_keeps_theirs() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let server = Server::start(data.path(), &[]);
+    let out = with_stdin(
+        &server,
+        w,
+        &["user", "create", "ann", "--password-stdin"],
+        "correct horse battery\n",
+        Some(&server.token()),
+    );
+    assert!(out.status.success(), "{}", err(&out));
+    let out = with_stdin(
+        &server,
+        w,
+        &["login", "--user", "ann", "--password-stdin"],
+        "correct horse battery\n",
+        None,
+    );
+    assert!(out.status.success(), "{}", err(&out));
+    let ann = std::fs::read_to_string(w.join("cfg/token")).unwrap();
+    let whoami = || {
+        let out = server.aisc_env(w, &["whoami"], &[("AISC_TOKEN", ann.trim())]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(whoami().contains("(user)"));
+    // Used once, so the server has cached ann's token with the old role.
+    let out = server.aisc_env(w, &["audit", "list"], &[("AISC_TOKEN", ann.trim())]);
+    assert!(!out.status.success(), "a user reads no audit trail");
+
+    let users_before = server.ok(w, &["user", "list", "--json"]);
+    for (user, role, want) in [
+        ("ann", "root", "role: \"root\" is not a role"),
+        ("nobody", "user", "nobody"),
+        ("admin", "user", "last administrator"),
+    ] {
+        let out = server.aisc(w, &["user", "set-role", user, role]);
+        assert!(!out.status.success(), "{user} {role} was accepted");
+        assert!(err(&out).contains(want), "{user} {role}: {}", err(&out));
+    }
+    assert_eq!(
+        server.ok(w, &["user", "list", "--json"]),
+        users_before,
+        "nothing changed"
+    );
+
+    let out = server.aisc(w, &["user", "set-role", "ann", "auditor"]);
+    assert!(err(&out).contains("ann is now auditor"), "{}", err(&out));
+    assert!(whoami().contains("(auditor)"), "at once, on an old token");
+    let out = server.aisc_env(w, &["audit", "list"], &[("AISC_TOKEN", ann.trim())]);
+    assert!(out.status.success(), "an auditor reads the trail");
+    let trail = server.ok(w, &["audit", "list", "--action", "user.role"]);
+    assert!(trail.contains("role set to auditor"), "{trail}");
+
+    // With a second administrator, the first may step down.
+    server.ok(w, &["user", "set-role", "ann", "admin"]);
+    server.ok(w, &["user", "set-role", "admin", "user"]);
+    let out = server.aisc_env(
+        w,
+        &["user", "set-role", "ann", "user"],
+        &[("AISC_TOKEN", ann.trim())],
+    );
+    assert!(err(&out).contains("last administrator"), "{}", err(&out));
+}

@@ -414,6 +414,65 @@ async fn every_role_through_the_portal_in_chromium() {
             .await
             .contains("up")
     );
+    // A new user, then another role for them.
+    t.c.find(Locator::Css(
+        "details:has(form[action='/admin/user']) summary",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let f = "form[action='/admin/user']";
+    t.fill(&format!("{f} #f-name"), "carol").await;
+    t.fill(&format!("{f} #f-password"), PASSWORD).await;
+    t.submit(f).await;
+    t.c.find(Locator::Css(
+        "details:has(form[action='/admin/role']) summary",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let f = "form[action='/admin/role']";
+    t.choose(&format!("{f} #f-user"), "carol").await;
+    t.choose(&format!("{f} #f-role"), "auditor").await;
+    t.submit(f).await;
+    let users = t.text("#users table").await;
+    assert!(
+        users.lines().any(|l| l.starts_with("carol auditor set")),
+        "{users}"
+    );
+    t.logout().await;
+
+    // The auditor reads the trail and its chain status, and may change nothing.
+    t.login("carol").await;
+    t.go("/audit?actor=ops").await;
+    assert!(
+        t.text("[data-chain]")
+            .await
+            .starts_with("Hash chain intact"),
+        "the chain is verified"
+    );
+    let trail = t.text("table").await;
+    assert!(
+        trail.contains("node.drain") && trail.contains("scheme.create"),
+        "{trail}"
+    );
+    assert!(
+        trail.lines().skip(1).all(|l| l.contains("ops")),
+        "only ops's events: {trail}"
+    );
+    t.shot("audit-as-auditor").await;
+    t.go("/admin").await;
+    assert!(
+        t.c.find_all(Locator::Css("main form[method=post]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "an auditor sees no form that changes anything"
+    );
     t.logout().await;
 
     // The PI applies for a grant, one justification per criterion.

@@ -155,6 +155,7 @@ impl From<aisc_store::StoreError> for ApiError {
             aisc_store::StoreError::Exists(what) => {
                 ApiError::Conflict(format!("{what} already exists"))
             }
+            aisc_store::StoreError::Refused(why) => ApiError::Conflict(why.into()),
             other => ApiError::internal(other),
         }
     }

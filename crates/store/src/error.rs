@@ -34,6 +34,9 @@ pub enum StoreError {
         /// What was found.
         value: String,
     },
+    /// A rule kept inside the writer's transaction refused the write; nothing was written.
+    #[error("{0}")]
+    Refused(&'static str),
     /// The transaction holding this write could not commit; nothing in it was written.
     #[error("commit failed: {0}")]
     CommitFailed(String),

@@ -209,6 +209,41 @@ pub(crate) async fn revoke_token(
     }
 }
 
+/// Sets a user's role; the last administrator keeps theirs, so that the centre
+/// always has one (checked inside the writer's transaction: no race).
+pub(crate) async fn set_role(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    role: &str,
+) -> Result<i64, StoreError> {
+    if role != "admin" {
+        let others: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND id != ?")
+                .bind(user.0)
+                .fetch_one(&mut *conn)
+                .await?;
+        let is_admin: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
+            .bind(user.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if others == 0 && is_admin.as_deref() == Some("admin") {
+            return Err(StoreError::Refused(
+                "the last administrator cannot lose the role: make another administrator first",
+            ));
+        }
+    }
+    let done = sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+        .bind(role)
+        .bind(user.0)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 1 {
+        Ok(user.0)
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
 pub(crate) async fn set_unix_name(
     conn: &mut SqliteConnection,
     user: UserId,
@@ -241,6 +276,18 @@ impl Store {
         audit: NewAudit,
     ) -> Result<(), StoreError> {
         self.write(Op::UnixName { user, unix_name }, Some(audit))
+            .await
+            .map(|_| ())
+    }
+
+    /// Gives a user another role (never the last administrator's away).
+    pub async fn set_role(
+        &self,
+        user: UserId,
+        role: String,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.write(Op::Role { user, role }, Some(audit))
             .await
             .map(|_| ())
     }

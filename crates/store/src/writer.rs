@@ -61,6 +61,10 @@ pub(crate) enum Op {
         owner: Option<aisc_model::UserId>,
         at_ms: i64,
     },
+    Role {
+        user: aisc_model::UserId,
+        role: String,
+    },
     UnixName {
         user: aisc_model::UserId,
         unix_name: Option<String>,
@@ -264,6 +268,7 @@ async fn commit_batch(
             Op::RevokeToken { id, owner, at_ms } => {
                 users::revoke_token(&mut tx, *id, *owner, *at_ms).await
             }
+            Op::Role { user, role } => users::set_role(&mut tx, *user, role).await,
             Op::UnixName { user, unix_name } => {
                 users::set_unix_name(&mut tx, *user, unix_name.as_deref()).await
             }

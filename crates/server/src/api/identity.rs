@@ -10,11 +10,11 @@ use crate::api::extract::{Body, IdPath, Query};
 use crate::api::types::{ActionResult, rfc3339};
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, OrNotFound, Problem};
 use crate::policy::{Access, Resource, authorize};
 use aisc_store::{NewAudit, NewToken, NewUser};
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -128,6 +128,27 @@ pub struct UserView {
     /// The Unix user name their jobs run as on Slurm, if set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unix_name: Option<String>,
+}
+
+impl From<aisc_store::UserRow> for UserView {
+    fn from(u: aisc_store::UserRow) -> Self {
+        UserView {
+            id: u.id.0,
+            name: u.name,
+            role: u.role,
+            has_password: u.has_password,
+            created_at: rfc3339(u.created_ms),
+            unix_name: u.unix_name,
+        }
+    }
+}
+
+/// A user's new centre role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// `admin`, `reviewer`, `auditor` or `user`.
+    pub role: String,
 }
 
 /// Which tokens to list.
@@ -355,13 +376,7 @@ pub async fn create_user(
     authorize(&caller, Access::Manage, Resource::Centre)?;
     check_user_name(&req.name)?;
     let role = req.role.clone().unwrap_or_else(|| "user".into());
-    if !ROLES.contains(&role.as_str()) {
-        return Err(ApiError::invalid(
-            "role",
-            format!("{role:?} is not a role"),
-            Some(ROLES.join(", ")),
-        ));
-    }
+    check_role(&role)?;
     let password_hash = match req.password {
         Some(p) if p.len() < MIN_PASSWORD || p.len() > MAX_PASSWORD => {
             return Err(ApiError::invalid(
@@ -414,16 +429,65 @@ pub async fn list_users(
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     authorize(&caller, Access::Read, Resource::Centre)?;
     let rows = state.store.users().await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|u| UserView {
-                id: u.id.0,
-                name: u.name,
-                role: u.role,
-                has_password: u.has_password,
-                created_at: rfc3339(u.created_ms),
-                unix_name: u.unix_name,
-            })
-            .collect(),
+    Ok(Json(rows.into_iter().map(UserView::from).collect()))
+}
+
+/// Checks a role name.
+fn check_role(role: &str) -> Result<(), ApiError> {
+    if ROLES.contains(&role) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "role",
+        format!("{role:?} is not a role"),
+        Some(ROLES.join(", ")),
     ))
+}
+
+/// Give a user another centre role (administrators). Takes effect at once, on
+/// every token of theirs; the last administrator cannot lose the role.
+#[utoipa::path(put, path = "/api/v1/users/{name}/role", request_body = RoleRequest, tag = "identity",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 200, body = UserView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<RoleRequest>,
+) -> Result<Json<UserView>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    check_role(&req.role)?;
+    let id = state
+        .store
+        .user_id(&name)
+        .await
+        .or_404(|| format!("user {name}"))?;
+    let audit = caller.audit(
+        "user.role",
+        format!("user:{name}"),
+        format!("role set to {}", req.role),
+    );
+    state.store.set_role(id, req.role.clone(), audit).await?;
+    // Cached callers carry the old role: forget them so the new one applies at once.
+    state.tokens.clear();
+    user_view(&state, id).await
+}
+
+/// One user as the API shows them.
+pub async fn user_view(
+    state: &AppState,
+    id: aisc_model::UserId,
+) -> Result<Json<UserView>, ApiError> {
+    state
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.id == id)
+        .map(|u| Json(UserView::from(u)))
+        .ok_or_else(|| ApiError::NotFound(format!("user {}", id.0)))
 }

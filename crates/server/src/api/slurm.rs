@@ -87,21 +87,7 @@ pub async fn set_unix_name(
         .store
         .set_unix_name(id, req.unix_name.clone(), audit)
         .await?;
-    let user = state
-        .store
-        .users()
-        .await?
-        .into_iter()
-        .find(|u| u.id == id)
-        .ok_or_else(|| ApiError::NotFound(format!("user {name}")))?;
-    Ok(Json(super::identity::UserView {
-        id: user.id.0,
-        name: user.name,
-        role: user.role,
-        has_password: user.has_password,
-        created_at: super::types::rfc3339(user.created_ms),
-        unix_name: user.unix_name,
-    }))
+    super::identity::user_view(&state, id).await
 }
 
 /// Bring Slurm's accounts, associations and GPU-minute limits in step with

@@ -189,6 +189,11 @@ async fn render(state: &AppState, s: &Session, failed: Failed<'_>) -> Result<Mar
                 h2 id="h-users" { "Users and roles" }
                 table { thead { tr { th scope="col" { "User" } th scope="col" { "Role" } th scope="col" { "Password" } th scope="col" { "Unix name" } th scope="col" { "Since" } } }
                     tbody { @for u in &users { tr { td { (u.name) } td { (u.role) } td { (if u.has_password { "set" } else { "none" }) } td { (u.unix_name.clone().unwrap_or_default()) } td { (short(&u.created_at)) } } } } }
+                @let (v, _) = f("role");
+                (section_form("role", "Change a role", html! {
+                    (select("User", "user", &users.iter().map(|u| (u.name.clone(), u.name.clone())).collect::<Vec<_>>(), v))
+                    (select("New role", "role", &opts(&["user", "reviewer", "auditor", "admin"]), v))
+                }))
                 @let (v, e) = f("user");
                 (section_form("user", "Create user", html! {
                     (input("Name", "name", "text", v, e, ""))
@@ -310,6 +315,13 @@ async fn apply(state: &AppState, s: &Session, name: &str, form: &Form) -> Result
             };
             schemes::create(st(), c(), Body(req)).await.map(|_| ())
         }
+        "role" => {
+            let req = forms::request(form, &[("role", Kind::Text)])?;
+            let user = form.text("user").unwrap_or_default();
+            identity::set_role(st(), c(), Path(user), Body(req))
+                .await
+                .map(|_| ())
+        }
         "user" => {
             let req = forms::request(
                 form,
@@ -350,7 +362,7 @@ fn section_of(form: &str) -> &'static str {
         "org" => "orgs",
         "project" => "projects",
         "scheme" => "schemes",
-        "user" => "users",
+        "user" | "role" => "users",
         _ => "classes",
     }
 }
