@@ -119,6 +119,11 @@ impl Verifier {
         Ok(())
     }
 
+    /// The hash of the last event checked (the genesis hash before any).
+    pub fn last_hash(&self) -> &str {
+        &self.prev
+    }
+
     /// How many events have been checked.
     pub fn checked(&self) -> u64 {
         self.checked

@@ -98,6 +98,8 @@ pub struct AppState {
     pub slurm_cluster: Option<String>,
     /// Whether users reach the server over https (then session cookies are `Secure`).
     pub public_https: bool,
+    /// How far the audit chain was last verified.
+    pub audit_chain: Arc<api::audit::ChainCheck>,
 }
 
 /// Why the server could not start or stopped.
@@ -248,6 +250,7 @@ pub async fn run(
             .public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://")),
+        audit_chain: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

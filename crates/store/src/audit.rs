@@ -225,7 +225,36 @@ impl Store {
 
     /// Checks the whole chain, a page at a time.
     pub async fn audit_verify(&self) -> Result<Verification, StoreError> {
-        let mut v = Verifier::new();
+        Ok(self.audit_verify_from(Verifier::new()).await?.0)
+    }
+
+    /// Goes on checking the chain after the events `v` has checked already,
+    /// and hands back the verifier at the end of the chain for next time.
+    /// The last event `v` checked is read again first, so that an edit of it
+    /// (or its removal) is caught too; older events are not read again: a
+    /// full check is [`Store::audit_verify`].
+    pub async fn audit_verify_from(
+        &self,
+        mut v: Verifier,
+    ) -> Result<(Verification, Verifier), StoreError> {
+        if v.last_id() > 0 {
+            let row = sqlx::query(
+                "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
+                 WHERE id = ?",
+            )
+            .bind(v.last_id())
+            .fetch_optional(&self.read)
+            .await?;
+            let row = row.as_ref().map(read).transpose()?;
+            let same = row.is_some_and(|r| {
+                r.hash == v.last_hash() && chain_hash(&r.prev_hash, &r.fields()) == r.hash
+            });
+            if !same {
+                let error = ChainError::Altered(v.last_id());
+                let checked = v.checked().saturating_sub(1);
+                return Ok((Verification::Broken { checked, error }, v));
+            }
+        }
         loop {
             let rows = sqlx::query(
                 "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
@@ -236,17 +265,14 @@ impl Store {
             .fetch_all(&self.read)
             .await?;
             if rows.is_empty() {
-                return Ok(Verification::Intact {
-                    checked: v.checked(),
-                });
+                let checked = v.checked();
+                return Ok((Verification::Intact { checked }, v));
             }
             for r in &rows {
                 let row = read(r)?;
                 if let Err(error) = v.push(&row.fields(), &row.prev_hash, &row.hash) {
-                    return Ok(Verification::Broken {
-                        checked: v.checked(),
-                        error,
-                    });
+                    let checked = v.checked();
+                    return Ok((Verification::Broken { checked, error }, v));
                 }
             }
         }

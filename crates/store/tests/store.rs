@@ -1,7 +1,7 @@
 //! The SQLite store against a real database file.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-use aisc_model::audit::ChainError;
+use aisc_model::audit::{ChainError, Verifier};
 use aisc_model::{JobCommand, JobId, JobSpec, JobState, Resources, UserId};
 use aisc_store::{
     Durability, Fields, JobChange, JobFilter, NewAudit, NewJob, NewToken, NewUser, Store,
@@ -426,6 +426,64 @@ async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
                 after: 16,
                 found: 18
             }
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_check_reads_only_new_events_and_still_catches_an_edit_of_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, alice) = open(&dir).await;
+    for _ in 0..10 {
+        store
+            .submit(new_job(alice, "x"), audit("job.submit"))
+            .await
+            .unwrap();
+    }
+    let (first, v) = store.audit_verify_from(Verifier::new()).await.unwrap();
+    assert_eq!(first, Verification::Intact { checked: 10 });
+    assert_eq!((v.last_id(), v.checked()), (10, 10));
+    for _ in 0..5 {
+        store
+            .submit(new_job(alice, "x"), audit("job.submit"))
+            .await
+            .unwrap();
+    }
+    let (again, v) = store.audit_verify_from(v).await.unwrap();
+    assert_eq!(
+        again,
+        Verification::Intact { checked: 15 },
+        "the count goes on"
+    );
+    assert_eq!(v.last_id(), 15);
+    store.close().await;
+
+    let db = dir.path().join("aisc.db");
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    for id in [3, 15] {
+        sqlx::query("UPDATE audit_events SET summary = 'nothing happened' WHERE id = ?")
+            .bind(id)
+            .execute(&mut raw)
+            .await
+            .unwrap();
+    }
+    let (store, _) = open(&dir).await;
+    // The last event checked is read again: its edit is caught without a full check.
+    assert_eq!(
+        store.audit_verify_from(v.clone()).await.unwrap().0,
+        Verification::Broken {
+            checked: 14,
+            error: ChainError::Altered(15)
+        }
+    );
+    // Older ones are the full check's: it names the first.
+    assert_eq!(
+        store.audit_verify().await.unwrap(),
+        Verification::Broken {
+            checked: 2,
+            error: ChainError::Altered(3)
         }
     );
 }

@@ -107,16 +107,55 @@ pub async fn list(
     ))
 }
 
-/// Checks the whole chain and names the first event that was altered, inserted or removed.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
-    responses((status = 200, body = AuditVerification), (status = 403, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn verify(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<AuditVerification>, ApiError> {
-    admin_only(&caller)?;
-    Ok(Json(match state.store.audit_verify().await? {
+/// How long an incremental check may lean on the last full one.
+pub const FULL_CHECK_EVERY_MS: i64 = 10 * 60 * 1000;
+
+/// The chain as last verified: where a full check ended, and when it ran, so
+/// that a page can check only the events added since (reading a long trail
+/// on every view would not scale) while a full check still runs every
+/// [`FULL_CHECK_EVERY_MS`].
+#[derive(Debug, Default)]
+pub struct ChainCheck {
+    last: tokio::sync::Mutex<Option<(aisc_model::audit::Verifier, i64)>>,
+}
+
+/// A verification, and when the full check behind it ran (epoch ms).
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The result.
+    pub view: AuditVerification,
+    /// When every event was last read.
+    pub full_at_ms: i64,
+}
+
+impl ChainCheck {
+    /// Verifies the chain: in full when `full` is asked, when nothing was
+    /// verified yet or the last full check is old; else only what was added since.
+    pub async fn check(&self, store: &aisc_store::Store, full: bool) -> Result<Checked, ApiError> {
+        let now = crate::clock::now_ms();
+        // One check at a time: concurrent page views wait for it instead of repeating it.
+        let mut last = self.last.lock().await;
+        let resume = match last.take() {
+            Some((v, at)) if !full && now - at < FULL_CHECK_EVERY_MS => Some((v, at)),
+            _ => None,
+        };
+        let (full_at_ms, from) = match resume {
+            Some((v, at)) => (at, v),
+            None => (now, aisc_model::audit::Verifier::new()),
+        };
+        let (result, v) = store.audit_verify_from(from).await?;
+        if matches!(result, Verification::Intact { .. }) {
+            *last = Some((v, full_at_ms));
+        }
+        Ok(Checked {
+            view: view(result),
+            full_at_ms,
+        })
+    }
+}
+
+fn view(result: Verification) -> AuditVerification {
+    match result {
         Verification::Intact { checked } => AuditVerification {
             intact: true,
             checked,
@@ -136,5 +175,19 @@ pub async fn verify(
                 detail: Some(error.to_string()),
             }
         }
-    }))
+    }
+}
+
+/// Checks the whole chain and names the first event that was altered, inserted or removed.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = AuditVerification), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AuditVerification>, ApiError> {
+    admin_only(&caller)?;
+    Ok(Json(
+        state.audit_chain.check(&state.store, true).await?.view,
+    ))
 }
