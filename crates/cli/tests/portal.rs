@@ -501,7 +501,7 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
             "for-the-statement",
             "--",
             "sleep",
-            "1",
+            "3",
         ],
     );
     server.wait_state(dir, id, "completed");
@@ -548,6 +548,35 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
         "{row}"
     );
     let tenant = row.rsplit(',').next().unwrap();
+    // The dashboard's pool shows the same subsidy as spent (one scheme, one job).
+    let field = |html: &str, name: &str| -> String {
+        let at = html
+            .find(&format!("data-field=\"{name}\">"))
+            .unwrap_or_else(|| panic!("no {name}"));
+        html[at..]
+            .split('>')
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let subsidy = field(&html, "subsidy-total");
+    let dash = c
+        .get(format!("{base}/"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(field(&dash, "spent"), subsidy);
+    assert_ne!(
+        subsidy, "HK$0.00",
+        "a 3-second job at HK$10.00 per GPU-hour is subsidised"
+    );
     assert!(
         html.contains(&format!("HK${tenant}")),
         "the page shows the CSV's amount HK${tenant}"

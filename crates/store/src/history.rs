@@ -50,7 +50,9 @@ pub fn busy_gpu_ms(
 }
 
 impl Store {
-    /// Jobs that held GPUs at some time in `[from_ms, to_ms)`.
+    /// Jobs that held GPUs at some time in `[from_ms, to_ms)`: those that ended
+    /// inside or after it (by `jobs_by_end`) and those still running (by
+    /// `jobs_by_state`), so that older jobs are never read.
     pub async fn gpu_intervals(
         &self,
         from_ms: i64,
@@ -58,8 +60,11 @@ impl Store {
     ) -> Result<Vec<GpuInterval>, StoreError> {
         let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
             "SELECT gpus, start_ms, end_ms FROM jobs
-             WHERE start_ms IS NOT NULL AND gpus > 0 AND start_ms < ?1
-               AND (end_ms IS NULL OR end_ms > ?2)",
+             WHERE end_ms > ?2 AND start_ms IS NOT NULL AND start_ms < ?1 AND gpus > 0
+             UNION ALL
+             SELECT gpus, start_ms, NULL FROM jobs
+             WHERE state IN ('admitted', 'running') AND end_ms IS NULL
+               AND start_ms IS NOT NULL AND start_ms < ?1 AND gpus > 0",
         )
         .bind(to_ms)
         .bind(from_ms)
@@ -75,16 +80,18 @@ impl Store {
             .collect())
     }
 
-    /// Subsidy spent from a scheme's grants, entry by entry, oldest first:
-    /// (when, HK cents; a refund is negative).
-    pub async fn scheme_spending(&self, scheme: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    /// Subsidy spent from a scheme's grants per Hong Kong day, oldest first:
+    /// (the day's last entry, epoch ms; HK cents, net of refunds).
+    pub async fn scheme_spending_by_day(&self, scheme: i64) -> Result<Vec<(i64, i64)>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT e.at_ms, SUM(p.amount) FROM ledger_entries e
-             JOIN grants g ON g.id = e.grant_id
-             JOIN ledger_postings p ON p.entry_id = e.id
-               AND p.account = 'grant/' || g.id || '/subsidy-spent'
+            // Driven from the scheme's grants through `postings_by_account` (CROSS JOIN
+            // fixes SQLite's join order): only these accounts' postings are read, never the
+            // whole ledger's.
+            "SELECT MAX(e.at_ms), SUM(p.amount) FROM grants g
+             CROSS JOIN ledger_postings p ON p.account = 'grant/' || g.id || '/subsidy-spent'
+             CROSS JOIN ledger_entries e ON e.id = p.entry_id
              WHERE g.scheme_id = ?
-             GROUP BY e.id ORDER BY e.at_ms, e.id",
+             GROUP BY (e.at_ms + 28800000) / 86400000 ORDER BY 1",
         )
         .bind(scheme)
         .fetch_all(&self.read)

@@ -108,6 +108,8 @@ pub enum Command {
     Usage(oneshot::Sender<Resources>),
     /// The queue in priority order, with each job's factors and reason.
     Queue(oneshot::Sender<QueueView>),
+    /// How many jobs wait, and how many of them are held (cheap: no queue is built).
+    QueueLength(oneshot::Sender<(usize, usize)>),
     /// Grants were approved or their limits changed: read shares and caps again.
     GrantsChanged,
     /// The nodes, their states and what running jobs hold.
@@ -379,6 +381,9 @@ impl Controller {
             }
             Command::Queue(reply) => {
                 let _ = reply.send(self.queue_view());
+            }
+            Command::QueueLength(reply) => {
+                let _ = reply.send((self.pending.len(), self.held.len()));
             }
             Command::GrantsChanged => {
                 self.fair.invalidate();

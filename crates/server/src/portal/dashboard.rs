@@ -74,9 +74,9 @@ async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
         .0;
     let nodes = nodes::statuses(state).await?;
     let (reply, rx) = oneshot::channel();
-    let queued = match state.control.send(Command::Queue(reply)).await {
-        Ok(()) => rx.await.map(|q| q.jobs.len()).unwrap_or(0),
-        Err(_) => 0,
+    let (waiting, held) = match state.control.send(Command::QueueLength(reply)).await {
+        Ok(()) => rx.await.unwrap_or((0, 0)),
+        Err(_) => (0, 0),
     };
     // GPUs busy per class: running jobs by the class of the grant they charge.
     let class_of: HashMap<i64, String> = state
@@ -127,7 +127,7 @@ async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
         let Some(row) = scheme_rows.iter().find(|r| r.scheme.name == v.name) else {
             continue;
         };
-        let spending = state.store.scheme_spending(row.id).await?;
+        let spending = state.store.scheme_spending_by_day(row.id).await?;
         let [funded, committed, _] = v.cents;
         let spent: i64 = spending.iter().map(|(_, c)| c).sum();
         // Burn-down: what is left of the pool after what was spent, day by day since it opened.
@@ -158,7 +158,7 @@ async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
                 h2 id="cap" class="visually-hidden" { "The centre now" }
                 div class="card" { span class="big" { (format!("{:.1}", capacity.pflops_bf16)) } " PFLOPS (BF16 peak, " (capacity.gpus) " GPUs in the inventory)" }
                 div class="card" { span class="big" { (busy) " / " (gpus) } " GPUs busy now on " (nodes.len()) " node(s)" }
-                div class="card" { span class="big" { (queued) } " jobs queued" }
+                div class="card" { span class="big" { (waiting) } " jobs queued" @if held > 0 { " (and " (held) " held)" } }
                 div class="card" { span class="big" { (running.len()) } " jobs running" }
             }
             section aria-labelledby="classes" {
@@ -187,7 +187,7 @@ async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
                     dl class="figures" {
                         dt { "Funded" } dd { (Cents(*funded)) }
                         dt { "Committed to grants" } dd { (Cents(*committed)) }
-                        dt { "Spent" } dd { (Cents(*spent)) }
+                        dt { "Spent" } dd data-field="spent" { (Cents(*spent)) }
                         dt { "Remaining" } dd { (Cents(funded - spent)) }
                         dt { "Not yet committed" } dd { (v.uncommitted) }
                     }

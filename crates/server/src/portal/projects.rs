@@ -233,7 +233,7 @@ pub async fn statement(
             dl class="figures" {
                 dt { "GPU-hours" } dd { (format!("{:.2}", st.gpu_seconds / 3600.0)) }
                 dt { "Charged at list price" } dd { (st.charge) }
-                dt { "Paid by the scheme" } dd { (st.subsidy) }
+                dt { "Paid by the scheme" } dd data-field="subsidy-total" { (st.subsidy) }
                 dt { "Owed by the project" } dd data-field="tenant-total" { (st.tenant) }
             }
             @if st.lines.is_empty() { p { "No charges this month." } } @else {
