@@ -7,6 +7,8 @@
 //! loadgen list   URL TOKEN REQUESTS        # GET /api/v1/jobs?limit=100
 //! loadgen show   URL TOKEN REQUESTS MAX_ID # GET /api/v1/jobs/{random id}
 //! loadgen whoami URL TOKEN REQUESTS        # an authenticated request that writes nothing (baseline)
+//! loadgen run    URL TOKEN CLIENTS COUNT   # jobs of 1 GPU running `true` (not held: they run and are charged)
+//! loadgen page   URL TOKEN REQUESTS PATH   # a portal page (PATH, e.g. /), signed in with a session made from TOKEN
 //! ```
 
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: loadgen submit URL TOKEN CLIENTS COUNT | list URL TOKEN REQUESTS | show URL TOKEN REQUESTS MAX_ID";
+    let usage = "usage: loadgen submit|run URL TOKEN CLIENTS COUNT | list|whoami URL TOKEN REQUESTS | show URL TOKEN REQUESTS MAX_ID | page URL TOKEN REQUESTS PATH";
     if args.len() < 5 {
         return Err(usage.into());
     }
@@ -26,12 +28,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pool_max_idle_per_host(64)
         .build()?;
     match mode {
-        "submit" => submit(http, url, token, n(4)?, n(5)?).await,
+        "submit" => submit(http, url, token, n(4)?, n(5)?, true).await,
+        "run" => submit(http, url, token, n(4)?, n(5)?, false).await,
+        "page" => {
+            let path = args.get(5).ok_or(usage)?.clone();
+            // A portal session is an API token in a cookie: `aisc_session=ID:SECRET`.
+            let issued: serde_json::Value = http
+                .post(format!("{url}/api/v1/tokens"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"label": "loadgen portal session", "expires": "1h"}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let cookie = format!(
+                "aisc_session={}:{}",
+                issued["id"],
+                issued["token"].as_str().ok_or("no token issued")?
+            );
+            let target = format!("{url}{path}");
+            let auth = ("cookie", cookie);
+            latency(http, target, auth, n(4)?, None, &format!("page {path}")).await
+        }
         "whoami" => {
             latency(
                 http,
                 format!("{url}/api/v1/whoami"),
-                token,
+                bearer(&token),
                 n(4)?,
                 None,
                 "whoami",
@@ -42,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             latency(
                 http,
                 format!("{url}/api/v1/jobs?limit=100"),
-                token,
+                bearer(&token),
                 n(4)?,
                 None,
                 "list newest 100",
@@ -53,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             latency(
                 http,
                 format!("{url}/api/v1/jobs/"),
-                token,
+                bearer(&token),
                 n(4)?,
                 Some(n(5)?),
                 "show",
@@ -64,16 +87,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+fn bearer(token: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {token}"))
+}
+
 async fn submit(
     http: reqwest::Client,
     url: String,
     token: String,
     clients: u64,
     count: u64,
+    hold: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let body =
+    let body = if hold {
         serde_json::json!({"command": ["true"], "chdir": "/tmp", "hold": true, "name": "bench"})
-            .to_string();
+    } else {
+        serde_json::json!({"command": ["true"], "chdir": "/tmp", "name": "bench", "gpus": "1", "time": "10m"})
+    }
+    .to_string();
     let per = count / clients;
     let deadline = Instant::now() + Duration::from_secs(300);
     let start = Instant::now();
@@ -110,14 +141,15 @@ async fn submit(
         all.extend(t.await??);
     }
     let secs = start.elapsed().as_secs_f64();
-    report(&format!("submit clients={clients}"), all, secs);
+    let what = if hold { "submit" } else { "run" };
+    report(&format!("{what} clients={clients}"), all, secs);
     Ok(())
 }
 
 async fn latency(
     http: reqwest::Client,
     url: String,
-    token: String,
+    auth: (&'static str, String),
     requests: u64,
     max_id: Option<u64>,
     what: &str,
@@ -136,7 +168,7 @@ async fn latency(
             None => url.clone(),
         };
         let t = Instant::now();
-        let res = http.get(&target).bearer_auth(&token).send().await?;
+        let res = http.get(&target).header(auth.0, &auth.1).send().await?;
         if !res.status().is_success() {
             return Err(format!("{target} answered {}", res.status()).into());
         }
