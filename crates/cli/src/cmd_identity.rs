@@ -36,6 +36,15 @@ enum UserCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Set USER's password (your own, or anyone's as an administrator), so they can log in
+    /// with it: `aisc login`, the web portal. Prompted, or read from standard input.
+    SetPassword {
+        /// The aisc user.
+        user: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Give USER another centre role (administrators); it applies at once to all their tokens.
     SetRole {
         /// The aisc user.
@@ -158,6 +167,31 @@ pub async fn user(a: UserArgs) -> Result<ExitCode> {
                     )
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCmd::SetPassword {
+            user,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                read_stdin_secret()?
+            } else {
+                let first = rpassword::prompt_password(format!("New password for {user}: "))
+                    .context("cannot read the password (no terminal? use --password-stdin)")?;
+                let again =
+                    rpassword::prompt_password("Again: ").context("cannot read the password")?;
+                if first != again {
+                    bail!("the passwords differ; nothing was changed");
+                }
+                first
+            };
+            let u: UserView = client
+                .put_json(
+                    &format!("/api/v1/users/{user}/password"),
+                    &json!({ "password": password }),
+                )
+                .await?;
+            eprintln!("aisc: {} can log in with the new password", u.name);
             Ok(ExitCode::SUCCESS)
         }
         UserCmd::SetRole { user, role } => {

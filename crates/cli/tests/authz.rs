@@ -50,6 +50,8 @@ const TABLE: &[Row] = &[
     ("DELETE", "/api/v1/tokens/{id}",                       [ALL,         NF,          NF,          NF,          NF,          OWN]),
     ("POST",   "/api/v1/users",                             [(201, 201),  FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/users",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
+    // Tenant A's target is member_a, B's pi_b: a user sets only their own password.
+    ("PUT",    "/api/v1/users/{name}/password",             [ALL,         FB,          FB,          FB,          FB,          (200, 403)]),
     ("PUT",    "/api/v1/users/{name}/role",                 [ALL,         FB,          FB,          FB,          FB,          FB]),
     ("PUT",    "/api/v1/users/{name}/unix-name",            [ALL,         FB,          FB,          FB,          FB,          FB]),
     // On the local engine a sync is a conflict: there is no Slurm to sync.
@@ -214,6 +216,10 @@ impl World {
                 (format!("/api/v1/tokens/{}", v["id"]), None)
             }
             "/api/v1/users" => (path.into(), Some(json!({"name": self.fresh("user")}))),
+            "/api/v1/users/{name}/password" => (
+                format!("/api/v1/users/{}/password", ["member_a", "pi_b"][t]),
+                Some(json!({"password": PASSWORD})),
+            ),
             "/api/v1/users/{name}/role" => (
                 "/api/v1/users/extra/role".into(),
                 Some(json!({"role": "user"})),

@@ -341,3 +341,81 @@ fn roles_change_at_once_and_the_last_administrator_keeps_theirs() {
     );
     assert!(err(&out).contains("last administrator"), "{}", err(&out));
 }
+
+#[test]
+fn passwords_are_set_by_their_owner_or_an_administrator() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let server = Server::start(data.path(), &[]);
+    let admin = server.token();
+    server.ok(w, &["user", "create", "ann"]);
+    server.ok(w, &["user", "create", "bob"]);
+    let login = |user: &str, password: &str| {
+        with_stdin(
+            &server,
+            w,
+            &["login", "--user", user, "--password-stdin"],
+            &format!("{password}\n"),
+            None,
+        )
+    };
+    assert!(
+        !login("ann", "first password!").status.success(),
+        "no password yet"
+    );
+    let out = with_stdin(
+        &server,
+        w,
+        &["user", "set-password", "ann", "--password-stdin"],
+        "first password!\n",
+        Some(&admin),
+    );
+    assert!(err(&out).contains("ann can log in"), "{}", err(&out));
+    assert!(login("ann", "first password!").status.success());
+    let ann = std::fs::read_to_string(w.join("cfg/token")).unwrap();
+    let ann = ann.trim();
+
+    // Too short: refused naming the field; the old password still works.
+    let out = with_stdin(
+        &server,
+        w,
+        &["user", "set-password", "ann", "--password-stdin"],
+        "short\n",
+        Some(ann),
+    );
+    assert!(!out.status.success());
+    assert!(
+        err(&out).contains("password: a password is 12 to 1024 bytes long"),
+        "{}",
+        err(&out)
+    );
+    assert!(login("ann", "first password!").status.success());
+    // Not someone else's.
+    let out = with_stdin(
+        &server,
+        w,
+        &["user", "set-password", "bob", "--password-stdin"],
+        "ann sets bob's\n",
+        Some(ann),
+    );
+    assert!(!out.status.success());
+    assert!(!login("bob", "ann sets bob's").status.success());
+    // One's own.
+    let out = with_stdin(
+        &server,
+        w,
+        &["user", "set-password", "ann", "--password-stdin"],
+        "second password\n",
+        Some(ann),
+    );
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(!login("ann", "first password!").status.success());
+    assert!(login("ann", "second password").status.success());
+    let trail = server.ok(w, &["audit", "list", "--action", "user.password"]);
+    assert_eq!(trail.matches("password set").count(), 2, "{trail}");
+    assert!(
+        !trail.contains("second password"),
+        "a password never reaches the trail"
+    );
+}

@@ -244,6 +244,23 @@ pub(crate) async fn set_role(
     }
 }
 
+pub(crate) async fn set_password(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    hash: &str,
+) -> Result<i64, StoreError> {
+    let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        .bind(hash)
+        .bind(user.0)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 1 {
+        Ok(user.0)
+    } else {
+        Err(StoreError::NotFound)
+    }
+}
+
 pub(crate) async fn set_unix_name(
     conn: &mut SqliteConnection,
     user: UserId,
@@ -288,6 +305,18 @@ impl Store {
         audit: NewAudit,
     ) -> Result<(), StoreError> {
         self.write(Op::Role { user, role }, Some(audit))
+            .await
+            .map(|_| ())
+    }
+
+    /// Sets a user's password (its argon2id PHC string).
+    pub async fn set_password(
+        &self,
+        user: UserId,
+        hash: String,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.write(Op::Password { user, hash }, Some(audit))
             .await
             .map(|_| ())
     }

@@ -61,6 +61,10 @@ pub(crate) enum Op {
         owner: Option<aisc_model::UserId>,
         at_ms: i64,
     },
+    Password {
+        user: aisc_model::UserId,
+        hash: String,
+    },
     Role {
         user: aisc_model::UserId,
         role: String,
@@ -269,6 +273,7 @@ async fn commit_batch(
                 users::revoke_token(&mut tx, *id, *owner, *at_ms).await
             }
             Op::Role { user, role } => users::set_role(&mut tx, *user, role).await,
+            Op::Password { user, hash } => users::set_password(&mut tx, *user, hash).await,
             Op::UnixName { user, unix_name } => {
                 users::set_unix_name(&mut tx, *user, unix_name.as_deref()).await
             }

@@ -378,18 +378,7 @@ pub async fn create_user(
     let role = req.role.clone().unwrap_or_else(|| "user".into());
     check_role(&role)?;
     let password_hash = match req.password {
-        Some(p) if p.len() < MIN_PASSWORD || p.len() > MAX_PASSWORD => {
-            return Err(ApiError::invalid(
-                "password",
-                format!("a password is {MIN_PASSWORD} to {MAX_PASSWORD} bytes long"),
-                Some(MIN_PASSWORD.to_string()),
-            ));
-        }
-        Some(p) => Some(
-            tokio::task::spawn_blocking(move || auth::hash_password(&p))
-                .await
-                .map_err(ApiError::internal)??,
-        ),
+        Some(p) => Some(new_password_hash(p).await?),
         None => None,
     };
     let now = now_ms();
@@ -430,6 +419,67 @@ pub async fn list_users(
     authorize(&caller, Access::Read, Resource::Centre)?;
     let rows = state.store.users().await?;
     Ok(Json(rows.into_iter().map(UserView::from).collect()))
+}
+
+/// Checks a new password's length and hashes it (on the blocking pool: argon2 is slow by design).
+async fn new_password_hash(p: String) -> Result<String, ApiError> {
+    if p.len() < MIN_PASSWORD || p.len() > MAX_PASSWORD {
+        return Err(ApiError::invalid(
+            "password",
+            format!("a password is {MIN_PASSWORD} to {MAX_PASSWORD} bytes long"),
+            Some(MIN_PASSWORD.to_string()),
+        ));
+    }
+    tokio::task::spawn_blocking(move || auth::hash_password(&p))
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// A new password.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    /// 12 to 1024 bytes.
+    pub password: String,
+}
+
+impl std::fmt::Debug for PasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordRequest { password: <hidden> }")
+    }
+}
+
+/// Set a user's password: your own, or anyone's for an administrator. The
+/// user can then log in with it (`aisc login`, the portal).
+#[utoipa::path(put, path = "/api/v1/users/{name}/password", request_body = PasswordRequest, tag = "identity",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 200, body = UserView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<PasswordRequest>,
+) -> Result<Json<UserView>, ApiError> {
+    // Read-only tokens never get here: the extractor refuses them anything but GET.
+    if caller.user.name != name {
+        authorize(&caller, Access::Manage, Resource::Centre)?;
+    }
+    let id = state
+        .store
+        .user_id(&name)
+        .await
+        .or_404(|| format!("user {name}"))?;
+    let hash = new_password_hash(req.password).await?;
+    let audit = caller.audit(
+        "user.password",
+        format!("user:{name}"),
+        "password set".into(),
+    );
+    state.store.set_password(id, hash, audit).await?;
+    user_view(&state, id).await
 }
 
 /// Checks a role name.

@@ -44,7 +44,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity, schemes::create, schemes::list,
         schemes::show, applications::apply, applications::list, applications::show, applications::review, applications::decide,
         applications::list_grants, applications::show_grant, applications::set_grant_limits, statements::statement,
-        queue::list, queue::show, identity::set_role, slurm::set_unix_name, slurm::sync, nodes::list, nodes::drain, nodes::resume),
+        queue::list, queue::show, identity::set_role, identity::set_password, slurm::set_unix_name, slurm::sync, nodes::list, nodes::drain, nodes::resume),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
@@ -55,7 +55,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         applications::ApplicationView, applications::GrantView, applications::GrantLimitsRequest, statements::Statement,
         statements::StatementLineView, crate::control::QueueView, crate::control::QueueEntry,
         slurm::UnixNameRequest, slurm::SyncRequest, slurm::SyncReport,
-        identity::RoleRequest, nodes::DrainRequest, nodes::NodeStateView, crate::control::NodeStatus)),
+        identity::RoleRequest, identity::PasswordRequest, nodes::DrainRequest, nodes::NodeStateView, crate::control::NodeStatus)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -96,6 +96,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/users",
             get(identity::list_users).post(identity::create_user),
+        )
+        .route(
+            "/api/v1/users/{name}/password",
+            axum::routing::put(identity::set_password),
         )
         .route(
             "/api/v1/users/{name}/role",

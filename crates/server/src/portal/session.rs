@@ -177,6 +177,7 @@ fn login_form(next: &str, csrf: &str, user: &str, error: Option<&str>) -> Markup
                 input id="password" name="password" type="password" autocomplete="current-password" required;
                 button type="submit" { "Log in" }
             }
+            p class="hint" { "No password yet? An administrator sets one with " code { "aisc user set-password NAME" } "; you can change your own the same way." }
         },
     )
 }
