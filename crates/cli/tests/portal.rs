@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Server, with_stdin};
+use common::Server;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use std::path::Path;
@@ -21,14 +21,7 @@ fn http() -> reqwest::Client {
 }
 
 fn user(server: &Server, dir: &Path, name: &str, role: &str) {
-    let out = with_stdin(
-        server,
-        dir,
-        &["user", "create", name, "--role", role, "--password-stdin"],
-        PASSWORD,
-        Some(&server.token()),
-    );
-    assert!(out.status.success(), "{out:?}");
+    server.user_with_password(dir, name, role, PASSWORD);
 }
 
 /// The `Set-Cookie` line for `name`, if any.
@@ -53,6 +46,32 @@ fn csrf_in(html: &str) -> String {
 struct Login {
     cookie: String,
     csrf: String,
+}
+
+impl Login {
+    /// A page, as this session's browser asks for it.
+    async fn get(&self, c: &reqwest::Client, url: String) -> reqwest::Response {
+        c.get(url)
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A form, as this session's browser sends it.
+    async fn post<F: serde::Serialize + ?Sized>(
+        &self,
+        c: &reqwest::Client,
+        url: String,
+        form: &F,
+    ) -> reqwest::Response {
+        c.post(url)
+            .header("cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 /// Logs in through the form, as a browser would; returns the session cookie and a page's CSRF token.
@@ -115,12 +134,7 @@ async fn every_answer_carries_the_security_headers_and_pages_use_nothing_inline_
         "/api/v1/whoami",
         "/nowhere",
     ] {
-        let res = c
-            .get(format!("{base}{path}"))
-            .header("cookie", &s.cookie)
-            .send()
-            .await
-            .unwrap();
+        let res = s.get(&c, format!("{base}{path}")).await;
         let h = res.headers().clone();
         let csp = h
             .get("content-security-policy")
@@ -238,50 +252,24 @@ async fn a_session_is_a_strict_http_only_cookie_and_logout_ends_it() {
         "session secret in the database"
     );
 
-    let page = c
-        .get(format!("{base}/"))
-        .header("cookie", &s.cookie)
-        .send()
-        .await
-        .unwrap();
+    let page = s.get(&c, format!("{base}/")).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("ann (user)"));
 
     // Logout needs the session's CSRF token; without it the session stays.
-    let res = c
-        .post(format!("{base}/logout"))
-        .header("cookie", &s.cookie)
-        .form(&[("_csrf", "forged")])
-        .send()
-        .await
-        .unwrap();
+    let res = s
+        .post(&c, format!("{base}/logout"), &[("_csrf", "forged")])
+        .await;
     assert_eq!(res.status(), 403);
-    assert_eq!(
-        c.get(format!("{base}/"))
-            .header("cookie", &s.cookie)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let res = c
-        .post(format!("{base}/logout"))
-        .header("cookie", &s.cookie)
-        .form(&[("_csrf", s.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(s.get(&c, format!("{base}/")).await.status(), 200);
+    let res = s
+        .post(&c, format!("{base}/logout"), &[("_csrf", s.csrf.as_str())])
+        .await;
     assert_eq!(res.status(), 303);
     let cleared = set_cookie(res.headers(), "aisc_session").unwrap();
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     // The old cookie is dead on the server too (its token was revoked), not only forgotten by the browser.
-    let res = c
-        .get(format!("{base}/"))
-        .header("cookie", &s.cookie)
-        .send()
-        .await
-        .unwrap();
+    let res = s.get(&c, format!("{base}/")).await;
     assert_eq!(res.status(), 303);
     let res = c
         .get(format!("{base}/api/v1/whoami"))
@@ -339,21 +327,11 @@ async fn a_form_without_the_sessions_token_or_from_another_site_changes_nothing(
         ]
     };
 
-    let res = c
-        .post(format!("{base}/admin/org"))
-        .header("cookie", &s.cookie)
-        .form(&org(""))
-        .send()
-        .await
-        .unwrap();
+    let res = s.post(&c, format!("{base}/admin/org"), &org("")).await;
     assert_eq!(res.status(), 403);
-    let res = c
-        .post(format!("{base}/admin/org"))
-        .header("cookie", &s.cookie)
-        .form(&org("0123abcd"))
-        .send()
-        .await
-        .unwrap();
+    let res = s
+        .post(&c, format!("{base}/admin/org"), &org("0123abcd"))
+        .await;
     assert_eq!(res.status(), 403);
     let res = c
         .post(format!("{base}/admin/org"))
@@ -410,13 +388,7 @@ async fn bad_form_input_names_the_field_keeps_what_was_typed_and_changes_nothing
         ("time", "10m"),
         ("chdir", "/tmp"),
     ];
-    let res = c
-        .post(format!("{base}/jobs/new"))
-        .header("cookie", &s.cookie)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = s.post(&c, format!("{base}/jobs/new"), &form).await;
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     let error = html
@@ -443,13 +415,7 @@ async fn bad_form_input_names_the_field_keeps_what_was_typed_and_changes_nothing
         ("time", "10m"),
         ("chdir", "/tmp"),
     ];
-    let res = c
-        .post(format!("{base}/jobs/new"))
-        .header("cookie", &s.cookie)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = s.post(&c, format!("{base}/jobs/new"), &form).await;
     assert_eq!(res.status(), 422, "a command and a script at once");
 
     let form = [
@@ -463,13 +429,7 @@ async fn bad_form_input_names_the_field_keeps_what_was_typed_and_changes_nothing
         ("opens", "2026-01-01"),
         ("closes", "2027-01-01"),
     ];
-    let res = c
-        .post(format!("{base}/admin/scheme"))
-        .header("cookie", &s.cookie)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = s.post(&c, format!("{base}/admin/scheme"), &form).await;
     assert_eq!(res.status(), 422);
     assert!(
         res.text().await.unwrap().contains("criteria: "),
@@ -511,23 +471,17 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
     };
     let (c, base) = (http(), server.url.clone());
     let s = login(&c, &base, "ops", "/").await.1.unwrap();
-    let page = c
-        .get(format!("{base}/projects/default/statement?month={month}"))
-        .header("cookie", &s.cookie)
-        .send()
-        .await
-        .unwrap();
+    let page = s
+        .get(
+            &c,
+            format!("{base}/projects/default/statement?month={month}"),
+        )
+        .await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("for-the-statement"));
-    let res = c
-        .get(format!(
-            "{base}/projects/default/statement?month={month}&format=csv"
-        ))
-        .header("cookie", &s.cookie)
-        .send()
-        .await
-        .unwrap();
+    let csv_url = format!("{base}/projects/default/statement?month={month}&format=csv");
+    let res = s.get(&c, csv_url).await;
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -563,15 +517,7 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
             .to_string()
     };
     let subsidy = field(&html, "subsidy-total");
-    let dash = c
-        .get(format!("{base}/"))
-        .header("cookie", &s.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dash = s.get(&c, format!("{base}/")).await.text().await.unwrap();
     assert_eq!(field(&dash, "spent"), subsidy);
     assert_ne!(
         subsidy, "HK$0.00",

@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{Server, with_stdin};
+use common::Server;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -307,14 +307,7 @@ fn set_up(server: &Server, dir: &Path) {
         ("coi", "reviewer"),
         ("bob", "user"),
     ] {
-        let out = with_stdin(
-            server,
-            dir,
-            &["user", "create", name, "--role", role, "--password-stdin"],
-            PASSWORD,
-            Some(&server.token()),
-        );
-        assert!(out.status.success(), "{out:?}");
+        server.user_with_password(dir, name, role, PASSWORD);
     }
     server.ok(dir, &["org", "create", "hku", "--kind", "university"]);
     server.ok(dir, &["org", "create", "acme", "--kind", "enterprise"]);

@@ -202,6 +202,11 @@ pub(crate) async fn revoke_token(
     .bind(owner.map(|u| u.0))
     .execute(conn)
     .await?;
+    one_row(&done, id)
+}
+
+/// `id` when the statement changed exactly one row, else `NotFound`.
+fn one_row(done: &sqlx::sqlite::SqliteQueryResult, id: i64) -> Result<i64, StoreError> {
     if done.rows_affected() == 1 {
         Ok(id)
     } else {
@@ -237,11 +242,7 @@ pub(crate) async fn set_role(
         .bind(user.0)
         .execute(conn)
         .await?;
-    if done.rows_affected() == 1 {
-        Ok(user.0)
-    } else {
-        Err(StoreError::NotFound)
-    }
+    one_row(&done, user.0)
 }
 
 pub(crate) async fn set_password(
@@ -254,11 +255,7 @@ pub(crate) async fn set_password(
         .bind(user.0)
         .execute(conn)
         .await?;
-    if done.rows_affected() == 1 {
-        Ok(user.0)
-    } else {
-        Err(StoreError::NotFound)
-    }
+    one_row(&done, user.0)
 }
 
 pub(crate) async fn set_unix_name(
@@ -277,11 +274,7 @@ pub(crate) async fn set_unix_name(
             }
             e => StoreError::Db(e),
         })?;
-    if done.rows_affected() == 1 {
-        Ok(user.0)
-    } else {
-        Err(StoreError::NotFound)
-    }
+    one_row(&done, user.0)
 }
 
 impl Store {

@@ -104,6 +104,18 @@ impl Server {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
+    /// Creates a user with a role and a password (as the admin, through `aisc user create`).
+    pub fn user_with_password(&self, cwd: &Path, name: &str, role: &str, password: &str) {
+        let out = with_stdin(
+            self,
+            cwd,
+            &["user", "create", name, "--role", role, "--password-stdin"],
+            password,
+            Some(&self.token()),
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+
     /// Submits and returns the id printed alone on stdout.
     pub fn submit(&self, cwd: &Path, args: &[&str]) -> i64 {
         let mut all = vec!["submit"];

@@ -3,8 +3,8 @@
 //! Auditors see everything here; only administrators' forms change anything
 //! (the API refuses the rest).
 
-use super::forms::{self, Form, Kind, error_box, input, select};
-use super::{Nav, PortalError, Session, page, see_other, short};
+use super::forms::{self, Form, Kind, answer, error_box, input, select};
+use super::{Nav, PortalError, Session, page, short};
 use crate::AppState;
 use crate::api::audit::{self, AuditParams};
 use crate::api::extract::{Body, Query as ApiQuery};
@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::policy::{Access, Resource, authorize};
 use aisc_model::scheme::Criterion;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 
 /// Which admin form failed, what was typed, and why.
@@ -347,14 +347,13 @@ pub async fn submit(
     form: Form,
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
-    match apply(&state, &s, &name, &form).await {
-        Ok(()) => Ok(see_other(&format!("/admin#{}", section_of(&name)))),
-        Err(e @ (ApiError::Invalid { .. } | ApiError::Malformed(_) | ApiError::Conflict(_))) => {
-            let body = render(&state, &s, Some((&name, &form, &e))).await?;
-            Ok((e.status(), body).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let res = apply(&state, &s, &name, &form)
+        .await
+        .map(|()| format!("/admin#{}", section_of(&name)));
+    answer(res, async |e| {
+        render(&state, &s, Some((&name, &form, e))).await
+    })
+    .await
 }
 
 fn section_of(form: &str) -> &'static str {
@@ -392,14 +391,11 @@ pub async fn node_action(
             .map(|_| ()),
         other => Err(ApiError::NotFound(format!("node action {other}"))),
     };
-    match res {
-        Ok(()) => Ok(see_other("/admin#nodes")),
-        Err(e @ ApiError::Invalid { .. }) => {
-            let body = render(&state, &s, Some(("drain", &form, &e))).await?;
-            Ok((e.status(), body).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let res = res.map(|()| "/admin#nodes".to_string());
+    answer(res, async |e| {
+        render(&state, &s, Some(("drain", &form, e))).await
+    })
+    .await
 }
 
 /// The audit page's query: the API's search, and whether to check the whole chain now.

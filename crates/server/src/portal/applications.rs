@@ -1,15 +1,15 @@
 //! Applications for compute: the apply form with a justification per
 //! criterion, the reviewer's scoring form, and the committee's decision.
 
-use super::forms::{Form, error_box, input, select};
-use super::{Nav, PortalError, Session, day, page, see_other};
+use super::forms::{Form, answer, error_box, input, select};
+use super::{Nav, PortalError, Session, day, page};
 use crate::AppState;
 use crate::api::applications::{self as api, ApplicationRequest, DecisionRequest, ReviewRequest};
 use crate::api::extract::{Body, IdPath};
 use crate::api::{inventory, schemes, tenancy};
 use crate::error::ApiError;
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -154,18 +154,6 @@ pub async fn new_page(
     apply_form(&state, &s, &form, None).await
 }
 
-/// Field errors go back to the form (status kept); anything else is an error page.
-fn is_form_error(e: &ApiError) -> bool {
-    matches!(
-        e,
-        ApiError::Invalid { .. }
-            | ApiError::Malformed(_)
-            | ApiError::NotFound(_)
-            | ApiError::Conflict(_)
-            | ApiError::Forbidden(_)
-    )
-}
-
 /// `POST /applications/new`.
 pub async fn apply(
     State(state): State<AppState>,
@@ -198,16 +186,10 @@ pub async fn apply(
     let res = match req {
         Ok(req) => api::apply(State(state.clone()), s.caller.clone(), Body(req))
             .await
-            .map(|(_, j)| j.0.id),
+            .map(|(_, j)| format!("/applications/{}", j.0.id)),
         Err(e) => Err(e),
     };
-    match res {
-        Ok(id) => Ok(see_other(&format!("/applications/{id}"))),
-        Err(e) if is_form_error(&e) => {
-            Ok((e.status(), apply_form(&state, &s, &form, Some(&e)).await?).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    answer(res, async |e| apply_form(&state, &s, &form, Some(e)).await).await
 }
 
 async fn render(
@@ -349,13 +331,8 @@ pub async fn review(
         .await
         .map(|_| ()),
     };
-    match res {
-        Ok(()) => Ok(see_other(&format!("/applications/{id}"))),
-        Err(e) if is_form_error(&e) => {
-            Ok((e.status(), render(&state, &s, id, &form, Some(&e)).await?).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let res = res.map(|()| format!("/applications/{id}"));
+    answer(res, async |e| render(&state, &s, id, &form, Some(e)).await).await
 }
 
 /// `POST /applications/{id}/decision`.
@@ -391,11 +368,6 @@ pub async fn decide(
         .map(|_| ()),
         Err(e) => Err(e),
     };
-    match res {
-        Ok(()) => Ok(see_other(&format!("/applications/{id}"))),
-        Err(e) if is_form_error(&e) => {
-            Ok((e.status(), render(&state, &s, id, &form, Some(&e)).await?).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let res = res.map(|()| format!("/applications/{id}"));
+    answer(res, async |e| render(&state, &s, id, &form, Some(e)).await).await
 }

@@ -151,6 +151,37 @@ pub fn message(e: &ApiError) -> String {
     }
 }
 
+/// Whether a refusal goes back to its form (with the error beside the fields
+/// and the status kept) rather than to an error page.
+pub fn is_form_error(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Invalid { .. }
+            | ApiError::Malformed(_)
+            | ApiError::NotFound(_)
+            | ApiError::Conflict(_)
+            | ApiError::Forbidden(_)
+    )
+}
+
+/// A form's answer: on success a redirect to `Ok`'s page (303: the browser
+/// follows with GET); refused, the form again from `again`, with the
+/// refusal's status; anything else an error page.
+pub async fn answer(
+    res: Result<String, ApiError>,
+    again: impl AsyncFnOnce(&ApiError) -> Result<Markup, super::PortalError>,
+) -> Result<axum::response::Response, super::PortalError> {
+    use axum::response::IntoResponse;
+    match res {
+        Ok(to) => Ok(super::see_other(&to)),
+        Err(e) if is_form_error(&e) => {
+            let body = again(&e).await?;
+            Ok((e.status(), body).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The field an error names, if any.
 pub fn field_of(e: Option<&ApiError>) -> Option<&str> {
     match e {

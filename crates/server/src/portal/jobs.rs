@@ -1,7 +1,7 @@
 //! Jobs: my jobs with filters, the submit form, a job's page with its
 //! timeline, placement, cost so far and a log that follows live.
 
-use super::forms::{self, Form, error_box, input, select};
+use super::forms::{self, Form, answer, error_box, input, select};
 use super::{Nav, PortalError, Session, page, see_other, short};
 use crate::AppState;
 use crate::api::extract::{JobIdPath, Query as ApiQuery};
@@ -277,17 +277,8 @@ pub async fn submit(
         Ok(req) => api::submit_job(&state, &s.caller, req).await,
         Err(e) => Err(e),
     };
-    match res {
-        Ok(done) => Ok(see_other(&format!("/jobs/{}", done.id))),
-        Err(
-            e @ (ApiError::Invalid { .. }
-            | ApiError::Malformed(_)
-            | ApiError::NotFound(_)
-            | ApiError::Conflict(_)
-            | ApiError::Forbidden(_)),
-        ) => Ok((e.status(), submit_form(&s, &form, Some(&e))).into_response()),
-        Err(e) => Err(e.into()),
-    }
+    let res = res.map(|done| format!("/jobs/{}", done.id));
+    answer(res, async |e| Ok(submit_form(&s, &form, Some(e)))).await
 }
 
 /// What a job has cost so far: the charge once it ended; while it runs, its GPUs

@@ -1,8 +1,8 @@
 //! Projects and grants: members, grants with used / held / remaining, usage by
 //! month, and monthly statements (view and CSV download).
 
-use super::forms::{Form, error_box, input, select};
-use super::{Nav, PortalError, Session, charts, day, page, see_other, short, svg};
+use super::forms::{Form, answer, error_box, input, select};
+use super::{Nav, PortalError, Session, charts, day, page, short, svg};
 use crate::AppState;
 use crate::api::applications;
 use crate::api::extract::{Body, Query as ApiQuery};
@@ -176,14 +176,11 @@ pub async fn add_member(
         }),
     )
     .await;
-    match res {
-        Ok(_) => Ok(see_other(&format!("/projects/{name}#members"))),
-        Err(e @ (ApiError::Invalid { .. } | ApiError::NotFound(_) | ApiError::Conflict(_))) => {
-            let body = render(&state, &s, &name, &form, Some(&e)).await?;
-            Ok((e.status(), body).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let res = res.map(|_| format!("/projects/{name}#members"));
+    answer(res, async |e| {
+        render(&state, &s, &name, &form, Some(e)).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
