@@ -110,15 +110,23 @@ async fn login(
     (res, Some(Login { cookie, csrf }))
 }
 
-#[tokio::test]
-async fn every_answer_carries_the_security_headers_and_pages_use_nothing_inline_or_foreign() {
+/// A server with an administrator `ops` signed in to the portal.
+async fn ops_signed_in() -> (tempfile::TempDir, Server, reqwest::Client, Login) {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(&tmp.path().join("data"), &["--fake-gpus", "1"]);
     user(&server, tmp.path(), "ops", "admin");
     let c = http();
+    let s = login(&c, &server.url, "ops", "/")
+        .await
+        .1
+        .expect("ops logged in");
+    (tmp, server, c, s)
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_pages_use_nothing_inline_or_foreign() {
+    let (_tmp, server, c, s) = ops_signed_in().await;
     let base = &server.url;
-    let (_, s) = login(&c, base, "ops", "/").await;
-    let s = s.expect("logged in");
     for path in [
         "/",
         "/jobs",
@@ -313,12 +321,8 @@ async fn behind_https_the_session_cookie_is_secure() {
 
 #[tokio::test]
 async fn a_form_without_the_sessions_token_or_from_another_site_changes_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let server = Server::start(&dir.join("data"), &["--fake-gpus", "1"]);
-    user(&server, dir, "ops", "admin");
-    let (c, base) = (http(), server.url.clone());
-    let s = login(&c, &base, "ops", "/").await.1.unwrap();
+    let (tmp, server, c, s) = ops_signed_in().await;
+    let (dir, base) = (tmp.path(), server.url.clone());
     let org = |csrf: &str| {
         vec![
             ("_csrf", csrf.to_string()),
@@ -373,12 +377,8 @@ async fn a_form_without_the_sessions_token_or_from_another_site_changes_nothing(
 
 #[tokio::test]
 async fn bad_form_input_names_the_field_keeps_what_was_typed_and_changes_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let server = Server::start(&dir.join("data"), &["--fake-gpus", "1"]);
-    user(&server, dir, "ops", "admin");
-    let (c, base) = (http(), server.url.clone());
-    let s = login(&c, &base, "ops", "/").await.1.unwrap();
+    let (tmp, server, c, s) = ops_signed_in().await;
+    let (dir, base) = (tmp.path(), server.url.clone());
 
     let form = [
         ("_csrf", s.csrf.as_str()),
@@ -446,10 +446,8 @@ async fn bad_form_input_names_the_field_keeps_what_was_typed_and_changes_nothing
 
 #[tokio::test]
 async fn a_statement_downloads_as_csv_matching_the_page() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let server = Server::start(&dir.join("data"), &["--fake-gpus", "1"]);
-    user(&server, dir, "ops", "admin");
+    let (tmp, server, c, s) = ops_signed_in().await;
+    let (dir, base) = (tmp.path(), server.url.clone());
     let id = server.submit(
         dir,
         &[
@@ -469,8 +467,6 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
         let now = time::OffsetDateTime::now_utc() + time::Duration::hours(8);
         format!("{:04}-{:02}", now.year(), u8::from(now.month()))
     };
-    let (c, base) = (http(), server.url.clone());
-    let s = login(&c, &base, "ops", "/").await.1.unwrap();
     let page = s
         .get(
             &c,
