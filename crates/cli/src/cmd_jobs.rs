@@ -21,6 +21,9 @@ pub struct JobsArgs {
     /// Only my own jobs (an admin sees everyone's by default).
     #[arg(long)]
     mine: bool,
+    /// Only jobs charged to this project.
+    #[arg(short = 'A', long, visible_alias = "account")]
+    project: Option<String>,
     /// How many jobs (1 to 1000).
     #[arg(long, default_value_t = 100)]
     limit: u32,
@@ -97,6 +100,9 @@ pub async fn jobs(a: JobsArgs) -> Result<ExitCode> {
     }
     if a.mine {
         req = req.query(&[("mine", "true")]);
+    }
+    if let Some(p) = &a.project {
+        req = req.query(&[("project", p)]);
     }
     let res = client.send(req).await?;
     if a.json {

@@ -555,6 +555,27 @@ fn listings_show_only_what_each_role_may_see() {
             ids(w.ok("reviewer", Method::GET, "/api/v1/jobs", None).await),
             BTreeSet::new()
         );
+        // By project, still within what the caller sees: another tenant's project, or
+        // one that does not exist, lists nothing (and says nothing of which it is).
+        assert_eq!(
+            ids(w
+                .ok("admin", Method::GET, "/api/v1/jobs?project=pb", None)
+                .await),
+            BTreeSet::from([b])
+        );
+        assert_eq!(
+            ids(w
+                .ok("pi_a", Method::GET, "/api/v1/jobs?project=pa", None)
+                .await),
+            BTreeSet::from([a, pi_a_job])
+        );
+        for project in ["pb", "no-such-project"] {
+            let path = format!("/api/v1/jobs?project={project}");
+            assert_eq!(
+                ids(w.ok("pi_a", Method::GET, &path, None).await),
+                BTreeSet::new()
+            );
+        }
         let names = |v: Value| -> BTreeSet<String> {
             v.as_array()
                 .unwrap()

@@ -207,6 +207,8 @@ pub struct JobFilter {
     pub state: Option<JobState>,
     /// Only this user's jobs.
     pub owner: Option<UserId>,
+    /// Only jobs charged to the project of this name.
+    pub project: Option<String>,
     /// Only jobs this caller may see; `None` for everyone's.
     pub visible_to: Option<Visibility>,
     /// Only jobs with a smaller id (paging).
@@ -505,6 +507,12 @@ impl Store {
         }
         if let Some(owner) = filter.owner {
             q.push(" AND j.owner_id = ").push_bind(owner.0);
+        }
+        if let Some(project) = &filter.project {
+            // By id, so that `jobs_by_project` serves it; an unknown name matches nothing.
+            q.push(" AND j.project_id = (SELECT id FROM projects WHERE name = ")
+                .push_bind(project.clone())
+                .push(")");
         }
         if let Some(v) = &filter.visible_to {
             q.push(" AND (j.owner_id = ").push_bind(v.user.0);

@@ -277,6 +277,8 @@ pub struct ListParams {
     /// Only the caller's own jobs.
     #[serde(default)]
     pub mine: bool,
+    /// Only jobs charged to this project (among those the caller may see).
+    pub project: Option<String>,
     /// Page size (1 to 1000, default 100).
     pub limit: Option<u32>,
     /// Only jobs with a smaller id (the previous page's `next_before`).
@@ -309,6 +311,7 @@ pub async fn list(
     let filter = JobFilter {
         state: job_state,
         owner: p.mine.then_some(caller.user.id),
+        project: p.project.filter(|n| !n.is_empty()),
         visible_to: job_visibility(&caller),
         before: p.before.map(JobId),
         limit,

@@ -42,21 +42,17 @@ pub async fn list(
     s: Session,
     Query(f): Query<JobFilters>,
 ) -> Result<Markup, PortalError> {
-    let project = blank(f.project.clone());
     let params = ListParams {
         state: blank(f.state.clone()),
         mine: f.mine.is_some(),
+        project: blank(f.project.clone()),
         limit: Some(200),
         before: f.before,
     };
     let list = api::list(State(state), s.caller.clone(), ApiQuery(params))
         .await?
         .0;
-    let jobs: Vec<&JobView> = list
-        .jobs
-        .iter()
-        .filter(|j| project.is_none() || j.account == project)
-        .collect();
+    let jobs: Vec<&JobView> = list.jobs.iter().collect();
     let states: Vec<(String, String)> = std::iter::once((String::new(), "any".to_string()))
         .chain(
             aisc_model::job::ALL_STATES
