@@ -392,7 +392,7 @@ async fn bad_form_input_names_the_field_keeps_what_was_typed_and_changes_nothing
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     let error = html
-        .split("id=\"form-error\">")
+        .split("id=\"form-error\" tabindex=\"-1\" autofocus>")
         .nth(1)
         .expect("an error box")
         .split('<')

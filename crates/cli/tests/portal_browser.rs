@@ -508,6 +508,15 @@ async fn every_role_through_the_portal_in_chromium() {
     t.submit(&f).await;
     let refused = t.text("#form-error").await;
     assert!(refused.contains("conflict of interest"), "{refused}");
+    let focused =
+        t.c.execute("return document.activeElement.id", vec![])
+            .await
+            .unwrap();
+    assert_eq!(
+        focused,
+        json!("form-error"),
+        "the refusal is focused, so seen and read out"
+    );
     t.shot("review-conflict-refused").await;
     t.logout().await;
 

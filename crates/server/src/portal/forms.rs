@@ -194,7 +194,8 @@ pub fn field_of(e: Option<&ApiError>) -> Option<&str> {
 pub fn error_box(e: Option<&ApiError>) -> Markup {
     html! {
         @if let Some(e) = e {
-            p class="error" role="alert" id="form-error" { (message(e)) }
+            // Focused (and so scrolled to) when the page loads, without script.
+            p class="error" role="alert" id="form-error" tabindex="-1" autofocus { (message(e)) }
         }
     }
 }
