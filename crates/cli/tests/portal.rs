@@ -524,3 +524,52 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
         "the page shows the CSV's amount HK${tenant}"
     );
 }
+
+#[tokio::test]
+async fn an_expired_session_asks_to_log_in_again() {
+    use sqlx::Connection;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--fake-gpus", "1"]);
+    user(&server, tmp.path(), "ann", "user");
+    let (c, base) = (http(), server.url.clone());
+    let page = c.get(format!("{base}/login")).send().await.unwrap();
+    let login_cookie = cookie_pair(&set_cookie(page.headers(), "aisc_login").unwrap());
+    let csrf = csrf_in(&page.text().await.unwrap());
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("user", "ann"),
+        ("password", PASSWORD),
+        ("next", "/jobs"),
+    ];
+    let res = c
+        .post(format!("{base}/login"))
+        .header("cookie", login_cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let cookie = cookie_pair(&set_cookie(res.headers(), "aisc_session").unwrap());
+    // The session's token, as stored: 8 hours from now.
+    let db = format!("sqlite://{}", server.data_dir.join("aisc.db").display());
+    let mut raw = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    let (created, expires): (i64, i64) = sqlx::query_as(
+        "SELECT created_ms, expires_ms FROM api_tokens WHERE label = 'portal session'",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(expires - created, 8 * 3_600_000);
+    // Eight hours later (moved back rather than waited for), before the server has seen it used.
+    sqlx::query("UPDATE api_tokens SET expires_ms = 1 WHERE label = 'portal session'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let res = c
+        .get(format!("{base}/jobs"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()[LOCATION], "/login?next=/jobs");
+}
