@@ -202,10 +202,22 @@ impl Tour {
         }
     }
 
-    /// Saves the page as `NN-name.png` and checks what every page must have.
+    /// Saves the whole page as `NN-name.png` and checks what every page must have.
     async fn shot(&mut self, name: &str) {
         self.n += 1;
+        // The window is stretched to the page's height for the picture, then put back.
+        let (w, h) = self.c.get_window_size().await.unwrap();
+        let (w, h) = (u32::try_from(w).unwrap(), u32::try_from(h).unwrap());
+        let tall = self
+            .c
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .map_or(h, |px| u32::try_from(px).unwrap_or(h).clamp(h, 6_000));
+        self.c.set_window_size(w, tall).await.unwrap();
         let png = self.c.screenshot().await.unwrap();
+        self.c.set_window_size(w, h).await.unwrap();
         std::fs::write(self.shots.join(format!("{:02}-{name}.png", self.n)), png).unwrap();
         self.accessible(name).await;
     }

@@ -8,6 +8,22 @@ const SIZE: (u32, u32) = (720, 300);
 const BLUE: RGBColor = RGBColor(31, 92, 153);
 const ORANGE: RGBColor = RGBColor(191, 87, 0);
 
+/// An axis figure a person reads at a glance: `950`, `12.5k`, `3.2M`, `2.9bn`.
+pub fn compact(v: f64) -> String {
+    let a = v.abs();
+    let (scaled, unit) = if a >= 1e9 {
+        (v / 1e9, "bn")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let text = format!("{scaled:.1}");
+    format!("{}{unit}", text.strip_suffix(".0").unwrap_or(&text))
+}
+
 /// Text safe inside the SVG.
 fn clean(s: &str) -> String {
     s.chars()
@@ -99,8 +115,9 @@ pub fn lines(
         if x0 > x1 {
             (x0, x1) = (0.0, 1.0);
         }
-        if x1 - x0 < 1.0 {
-            x1 = x0 + 1.0;
+        // At least a week, so that day ticks fall on whole, distinct days.
+        if x1 - x0 < 7.0 {
+            x1 = x0 + 7.0;
         }
         let mut chart = ChartBuilder::on(&root)
             .caption(clean(title), ("sans-serif", 18))
@@ -112,8 +129,9 @@ pub fn lines(
             .configure_mesh()
             .x_desc("date (Hong Kong)")
             .y_desc(clean(y_desc))
-            .x_labels(6)
+            .x_labels(8)
             .x_label_formatter(&|d| clean(&day_label(*d)))
+            .y_label_formatter(&|v| compact(*v))
             .draw()?;
         for (i, (name, p)) in series.iter().enumerate() {
             let c = if i == 0 { BLUE } else { ORANGE };
@@ -163,6 +181,16 @@ mod tests {
             !svg.contains("style="),
             "inline styles would be blocked by the CSP"
         );
+    }
+
+    #[test]
+    fn axis_figures_are_compact() {
+        assert_eq!(compact(0.0), "0");
+        assert_eq!(compact(950.0), "950");
+        assert_eq!(compact(12_500.0), "12.5k");
+        assert_eq!(compact(100_000_000.0), "100M");
+        assert_eq!(compact(2_940_000_000.0), "2.9bn");
+        assert_eq!(compact(-3_200_000.0), "-3.2M");
     }
 
     #[test]
