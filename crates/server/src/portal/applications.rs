@@ -212,6 +212,9 @@ async fn render(
     let reviewer = s.caller.user.role == "reviewer";
     let reviewed = a.reviews.iter().any(|r| r.reviewer == s.caller.user.name);
     let decidable = a.state == "submitted";
+    // The same rule the API applies when a review is sent; here it only spares the form.
+    let conflict = reviewer
+        && crate::policy::belongs_to(&s.caller, state.store.project(&a.project).await?.org);
     let choice =
         [("approve", "Approve"), ("reject", "Reject")].map(|(v, t)| (v.to_string(), t.to_string()));
     Ok(page(
@@ -249,7 +252,10 @@ async fn render(
                 }
             }
             (error_box(error))
-            @if reviewer && decidable && !reviewed {
+            @if reviewer && decidable && !reviewed && conflict {
+                p class="error" role="note" data-conflict { "You cannot review this application: you belong to the applicant's organisation (conflict of interest)." }
+            }
+            @if reviewer && decidable && !reviewed && !conflict {
                 section aria-labelledby="score" {
                     h2 id="score" { "Your review" }
                     form method="post" action=(format!("/applications/{id}/review")) class="stack" {
