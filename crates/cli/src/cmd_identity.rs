@@ -37,11 +37,12 @@ enum UserCmd {
         json: bool,
     },
     /// Set USER's password (your own, or anyone's as an administrator), so they can log in
-    /// with it: `aisc login`, the web portal. Prompted, or read from standard input.
+    /// with it: `aisc login`, the web portal. Changing your own asks for the current one.
     SetPassword {
         /// The aisc user.
         user: String,
-        /// Read the password from standard input instead of prompting.
+        /// Read from standard input instead of prompting: the new password, or for your
+        /// own, two lines: the current password (empty if none is set), then the new one.
         #[arg(long)]
         password_stdin: bool,
     },
@@ -173,9 +174,27 @@ pub async fn user(a: UserArgs) -> Result<ExitCode> {
             user,
             password_stdin,
         } => {
-            let password = if password_stdin {
-                read_stdin_secret()?
+            let me: aisc_server::api::types::WhoAmI = client.get_json("/api/v1/whoami").await?;
+            let own = me.name == user;
+            let (current, password) = if password_stdin {
+                let text = read_stdin_secret()?;
+                match text.split_once('\n') {
+                    Some((cur, new)) if own => (
+                        Some(cur.trim_end_matches('\r').to_string()),
+                        new.to_string(),
+                    ),
+                    _ => (None, text),
+                }
             } else {
+                let current = if own {
+                    Some(
+                        rpassword::prompt_password("Current password (empty if none): ").context(
+                            "cannot read the password (no terminal? use --password-stdin)",
+                        )?,
+                    )
+                } else {
+                    None
+                };
                 let first = rpassword::prompt_password(format!("New password for {user}: "))
                     .context("cannot read the password (no terminal? use --password-stdin)")?;
                 let again =
@@ -183,12 +202,13 @@ pub async fn user(a: UserArgs) -> Result<ExitCode> {
                 if first != again {
                     bail!("the passwords differ; nothing was changed");
                 }
-                first
+                (current, first)
             };
+            let current = current.filter(|c| !c.is_empty());
             let u: UserView = client
                 .put_json(
                     &format!("/api/v1/users/{user}/password"),
-                    &json!({ "password": password }),
+                    &json!({ "password": password, "current": current }),
                 )
                 .await?;
             eprintln!("aisc: {} can log in with the new password", u.name);

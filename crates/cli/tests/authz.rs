@@ -218,7 +218,7 @@ impl World {
             "/api/v1/users" => (path.into(), Some(json!({"name": self.fresh("user")}))),
             "/api/v1/users/{name}/password" => (
                 format!("/api/v1/users/{}/password", ["member_a", "pi_b"][t]),
-                Some(json!({"password": PASSWORD})),
+                Some(json!({"password": PASSWORD, "current": PASSWORD})),
             ),
             "/api/v1/users/{name}/role" => (
                 "/api/v1/users/extra/role".into(),

@@ -376,12 +376,33 @@ fn passwords_are_set_by_their_owner_or_an_administrator() {
     let ann = std::fs::read_to_string(w.join("cfg/token")).unwrap();
     let ann = ann.trim();
 
+    // One's own needs the current password: refused without it, or with a wrong one.
+    for (input, want) in [
+        (
+            "second password\n",
+            "current: your current password is needed",
+        ),
+        (
+            "a wrong guess\nsecond password\n",
+            "current: this is not your current password",
+        ),
+    ] {
+        let out = with_stdin(
+            &server,
+            w,
+            &["user", "set-password", "ann", "--password-stdin"],
+            input,
+            Some(ann),
+        );
+        assert!(!out.status.success());
+        assert!(err(&out).contains(want), "{}", err(&out));
+    }
     // Too short: refused naming the field; the old password still works.
     let out = with_stdin(
         &server,
         w,
         &["user", "set-password", "ann", "--password-stdin"],
-        "short\n",
+        "first password!\nshort\n",
         Some(ann),
     );
     assert!(!out.status.success());
@@ -406,7 +427,7 @@ fn passwords_are_set_by_their_owner_or_an_administrator() {
         &server,
         w,
         &["user", "set-password", "ann", "--password-stdin"],
-        "second password\n",
+        "first password!\nsecond password\n",
         Some(ann),
     );
     assert!(out.status.success(), "{}", err(&out));

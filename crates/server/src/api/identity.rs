@@ -152,12 +152,12 @@ pub struct RoleRequest {
 }
 
 /// Which tokens to list.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct TokenListParams {
     /// Everyone's tokens (administrators only).
     #[serde(default)]
-    all: bool,
+    pub all: bool,
 }
 
 fn lifetime_ms(field: &'static str, expires: Option<&str>, default: &str) -> Result<i64, ApiError> {
@@ -441,16 +441,55 @@ async fn new_password_hash(p: String) -> Result<String, ApiError> {
 pub struct PasswordRequest {
     /// 12 to 1024 bytes.
     pub password: String,
+    /// The password now, when changing your own that is set already (so that
+    /// a stolen session cannot lock its owner out). Not needed when an
+    /// administrator sets another user's.
+    #[serde(default)]
+    pub current: Option<String>,
 }
 
 impl std::fmt::Debug for PasswordRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PasswordRequest { password: <hidden> }")
+        f.write_str("PasswordRequest { password: <hidden>, current: <hidden> }")
     }
 }
 
-/// Set a user's password: your own, or anyone's for an administrator. The
-/// user can then log in with it (`aisc login`, the portal).
+/// Refuses a change of one's own password unless `current` is the password
+/// set now; wrong guesses count against the login limits.
+async fn check_current(
+    state: &AppState,
+    caller: &Caller,
+    current: Option<String>,
+) -> Result<(), ApiError> {
+    let Some((_, Some(hash))) = state.store.user_for_login(&caller.user.name).await? else {
+        return Ok(()); // no password yet: nothing to prove
+    };
+    let name = caller.user.name.clone();
+    state.logins.check(&name, &caller.source)?;
+    let Some(current) = current else {
+        return Err(ApiError::invalid(
+            "current",
+            "your current password is needed to change it",
+            None,
+        ));
+    };
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        state.logins.failed(&name, &caller.source);
+        return Err(ApiError::invalid(
+            "current",
+            "this is not your current password",
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// Set a user's password: your own (with the current one, once one is set),
+/// or anyone's for an administrator. The user can then log in with it
+/// (`aisc login`, the portal).
 #[utoipa::path(put, path = "/api/v1/users/{name}/password", request_body = PasswordRequest, tag = "identity",
     params(("name" = String, Path, description = "User name")),
     responses((status = 200, body = UserView), (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -466,6 +505,8 @@ pub async fn set_password(
     // Read-only tokens never get here: the extractor refuses them anything but GET.
     if caller.user.name != name {
         authorize(&caller, Access::Manage, Resource::Centre)?;
+    } else {
+        check_current(&state, &caller, req.current.clone()).await?;
     }
     let id = state
         .store
