@@ -216,6 +216,10 @@ impl Tour {
             .as_u64()
             .map_or(h, |px| u32::try_from(px).unwrap_or(h).clamp(h, 6_000));
         self.c.set_window_size(w, tall).await.unwrap();
+        self.c
+            .execute("window.scrollTo(0, 0);", vec![])
+            .await
+            .unwrap();
         let png = self.c.screenshot().await.unwrap();
         self.c.set_window_size(w, h).await.unwrap();
         std::fs::write(self.shots.join(format!("{:02}-{name}.png", self.n)), png).unwrap();
@@ -690,6 +694,34 @@ async fn every_role_through_the_portal_in_chromium() {
     t.shot("other-tenant-not-found").await;
     t.go("/admin").await;
     assert_eq!(t.text("h1").await, "Not allowed");
+
+    // Their own account: the password changes only with the current one.
+    t.go("/account").await;
+    let f = "form[action='/account/password']";
+    t.fill(&format!("{f} #f-current"), "not my password").await;
+    t.fill(&format!("{f} #f-password"), "a new password for bob")
+        .await;
+    t.fill(&format!("{f} #f-again"), "a new password for bob")
+        .await;
+    t.submit(f).await;
+    assert!(t.text("#form-error").await.starts_with("current:"));
+    t.fill(&format!("{f} #f-current"), PASSWORD).await;
+    t.fill(&format!("{f} #f-password"), "a new password for bob")
+        .await;
+    t.fill(&format!("{f} #f-again"), "a new password for bob")
+        .await;
+    t.submit(f).await;
+    assert!(
+        t.text("[role=status]")
+            .await
+            .contains("password was changed")
+    );
+    assert!(
+        t.text("section[aria-labelledby=tokens]")
+            .await
+            .contains("this session")
+    );
+    t.shot("account").await;
 
     // Keyboard first: the first Tab reaches "Skip to content"; the page reads on a phone.
     t.go("/").await;

@@ -10,6 +10,7 @@
 //! HttpOnly, SameSite=Strict cookie (Secure when served over https). Every
 //! form carries a CSRF token derived from the session; logout revokes it.
 
+mod account;
 mod admin;
 mod applications;
 mod charts;
@@ -61,6 +62,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/{form}", post(admin::submit))
         .route("/admin/nodes/{name}/{action}", post(admin::node_action))
         .route("/audit", get(admin::audit))
+        .route("/account", get(account::show))
+        .route("/account/password", post(account::password))
+        .route("/account/tokens/{id}/revoke", post(account::revoke))
 }
 
 /// Security headers on every answer, the API's included.
@@ -189,6 +193,8 @@ pub enum Nav {
     Admin,
     /// The audit trail.
     Audit,
+    /// The user's own account.
+    Account,
 }
 
 fn head(title: &str) -> Markup {
@@ -242,7 +248,7 @@ pub fn page(s: &Session, title: &str, nav: Nav, body: Markup) -> Markup {
                         }
                     }
                     form class="who" method="post" action="/logout" {
-                        span { (s.caller.user.name) " (" (s.caller.user.role) ")" }
+                        a href="/account" aria-current=[(nav == Nav::Account).then_some("page")] { (s.caller.user.name) " (" (s.caller.user.role) ")" }
                         input type="hidden" name="_csrf" value=(s.csrf);
                         button type="submit" { "Log out" }
                     }

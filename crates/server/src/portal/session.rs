@@ -142,6 +142,11 @@ impl Session {
         }
     }
 
+    /// Whether `token` is the one behind this session.
+    pub fn is_this_session(&self, token: i64) -> bool {
+        token == self.token_id
+    }
+
     /// The hidden CSRF field of a form.
     pub fn csrf_field(&self) -> Markup {
         html! { input type="hidden" name="_csrf" value=(self.csrf); }
