@@ -13,6 +13,7 @@
 //!   process cannot be found is failed, not started again;
 //! - time limits: SIGTERM at the limit, SIGKILL after the grace period.
 
+mod command;
 mod fairshare;
 mod launch;
 mod money;
@@ -21,6 +22,7 @@ mod queue;
 mod recover;
 mod slurm;
 
+pub use command::{CancelOutcome, Command, Queued};
 pub use slurm::SlurmSettings;
 
 pub use nodes::NodeStatus;
@@ -33,97 +35,15 @@ use crate::error::ApiError;
 use aisc_engine::slurm::{SlurmEngine, SlurmEvent};
 use aisc_engine::{EngineEvent, LocalEngine, Outcome};
 use aisc_model::units::format_duration;
-use aisc_model::{JobId, JobSpec, JobState, PendingReason, ProjectId, Resources};
+use aisc_model::{JobId, JobState, PendingReason, ProjectId, Resources};
 use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
 use aisc_store::{Fields, JobChange, NewAudit, Store, StoreError};
 use nix::sys::signal::Signal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// A pending job as the control loop holds it.
-#[derive(Debug, Clone)]
-pub struct Queued {
-    /// The job.
-    pub id: JobId,
-    /// Its submitter's name (for `%u` in output paths).
-    pub user: String,
-    /// Its submitter.
-    pub owner: aisc_model::UserId,
-    /// The organisation of the project it is charged to (who may see it).
-    pub org: Option<aisc_model::OrgId>,
-    /// What it runs and asks for.
-    pub spec: JobSpec,
-    /// Held until released.
-    pub held: bool,
-    /// The project it is charged to.
-    pub project: Option<aisc_model::ProjectId>,
-    /// The grant, price and lien it is charged with.
-    pub charging: Option<aisc_store::Charging>,
-    /// When it was submitted, epoch ms.
-    pub submit_ms: i64,
-}
-
-/// What cancelling did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelOutcome {
-    /// It was pending and is now cancelled.
-    Cancelled,
-    /// It was running and has been sent SIGTERM.
-    Signalled,
-    /// It is already being stopped.
-    AlreadyStopping,
-    /// It is not pending or running (finished meanwhile, or unknown).
-    NotActive,
-}
-
-/// Requests to the control loop.
-#[derive(Debug)]
-pub enum Command {
-    /// A job was stored as pending.
-    Submitted(Box<Queued>),
-    /// Cancel a job.
-    Cancel {
-        /// The job.
-        id: JobId,
-        /// Who asked.
-        by: String,
-        /// The request's audit event, written with the change.
-        audit: NewAudit,
-        /// The answer.
-        reply: oneshot::Sender<Result<CancelOutcome, ApiError>>,
-    },
-    /// Release a held job.
-    Release {
-        /// The job.
-        id: JobId,
-        /// The request's audit event, written with the change.
-        audit: NewAudit,
-        /// The answer.
-        reply: oneshot::Sender<Result<(), ApiError>>,
-    },
-    /// Report free resources.
-    Usage(oneshot::Sender<Resources>),
-    /// The queue in priority order, with each job's factors and reason.
-    Queue(oneshot::Sender<QueueView>),
-    /// How many jobs wait, and how many of them are held (cheap: no queue is built).
-    QueueLength(oneshot::Sender<(usize, usize)>),
-    /// Grants were approved or their limits changed: read shares and caps again.
-    GrantsChanged,
-    /// The nodes, their states and what running jobs hold.
-    Nodes(oneshot::Sender<Vec<NodeStatus>>),
-    /// Drain (`true`) or resume a node; answers whether it exists.
-    Drain {
-        /// The node.
-        name: String,
-        /// Drain or resume.
-        drained: bool,
-        /// The answer.
-        reply: oneshot::Sender<bool>,
-    },
-}
 
 struct Kill {
     state: JobState,
