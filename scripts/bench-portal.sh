@@ -9,9 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p aisc-cli --bins --examples
 R=target/release
+# Capacity is measured, not the abuse limits (on by default: see README).
+NO_LIMITS="--rate-limit-token 0 --rate-limit-address 0 --max-queued-per-user 0"
 dir=$(mktemp -d)
 port=${PORT:-18081}
-"$R/aisc" serve --listen "127.0.0.1:$port" --data-dir "$dir/data" --fake-gpus 8 2>"$dir/serve.log" &
+"$R/aisc" serve --listen "127.0.0.1:$port" --data-dir "$dir/data" --fake-gpus 8 $NO_LIMITS 2>"$dir/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do [ -s "$dir/data/admin-token" ] && grep -q listening "$dir/serve.log" && break; sleep 0.1; done

@@ -25,6 +25,17 @@ pub struct ServeArgs {
     /// `https://aisc.example.org` behind a TLS proxy: session cookies are then `Secure`).
     #[arg(long, env = "AISC_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// Requests per second one API token or portal session may make (bursts of twice
+    /// that); more are answered 429 with Retry-After. 0: no limit.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    rate_limit_token: u32,
+    /// Requests per second from one client address, signed in or not (bursts of twice
+    /// that). 0: no limit.
+    #[arg(long, default_value_t = 2_000, value_name = "N")]
+    rate_limit_address: u32,
+    /// Jobs one user may have waiting (pending or held) at once; more are refused with 429. 0: no limit.
+    #[arg(long, default_value_t = 10_000, value_name = "JOBS")]
+    max_queued_per_user: u32,
     /// Declare N fake GPUs (or TYPE:N, e.g. h100:8) instead of asking NVML; for testing.
     #[arg(long, value_name = "[TYPE:]N")]
     fake_gpus: Option<String>,
@@ -254,6 +265,11 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
         data_dir: a.data_dir,
         listen: a.listen,
         public_url: a.public_url,
+        limits: aisc_server::limits::LimitSettings {
+            per_token: a.rate_limit_token,
+            per_address: a.rate_limit_address,
+            max_queued_per_user: a.max_queued_per_user,
+        },
         fake_gpus,
         kill_grace: Duration::from_secs(grace),
         durability: match a.durability {

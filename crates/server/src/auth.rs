@@ -202,6 +202,8 @@ impl FromRequestParts<AppState> for Caller {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
         let hash = hash_token(token);
+        // Counted before the lookup, so that guessing tokens is limited too.
+        state.limits.token(&hash)?;
         let read_only =
             parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD;
         let allowed = |user: Arc<AuthUser>| {

@@ -43,6 +43,12 @@ pub enum ApiError {
         /// The limit, if one applies.
         limit: Option<String>,
     },
+    /// The request body is larger than the server takes.
+    #[error("the request body is larger than {limit_bytes} bytes")]
+    TooLarge {
+        /// The largest body taken.
+        limit_bytes: usize,
+    },
     /// No token, or one that is not valid.
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -114,6 +120,11 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::TooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request body too large",
+            ),
             ApiError::TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-requests",
@@ -179,6 +190,9 @@ impl IntoResponse for ApiError {
         }
         let (field, limit) = match &self {
             ApiError::Invalid { field, limit, .. } => (Some(field.clone()), limit.clone()),
+            ApiError::TooLarge { limit_bytes } => {
+                (Some("body".into()), Some(format!("{limit_bytes} bytes")))
+            }
             _ => (None, None),
         };
         let detail = match &self {

@@ -7,6 +7,7 @@ mod bootstrap;
 pub mod clock;
 pub mod control;
 pub mod error;
+pub mod limits;
 pub mod money;
 pub mod policy;
 pub mod portal;
@@ -48,6 +49,8 @@ pub struct Config {
     /// The address users reach the server at, when it differs from `listen`
     /// (e.g. behind a TLS proxy: `https://aisc.example.org`).
     pub public_url: Option<String>,
+    /// Abuse limits: request rates per token and per address, jobs waiting per user.
+    pub limits: limits::LimitSettings,
 }
 
 /// Where jobs run.
@@ -100,6 +103,8 @@ pub struct AppState {
     pub public_https: bool,
     /// How far the audit chain was last verified.
     pub audit_chain: Arc<api::audit::ChainCheck>,
+    /// Abuse limits.
+    pub limits: Arc<limits::Limits>,
 }
 
 /// Why the server could not start or stopped.
@@ -251,6 +256,7 @@ pub async fn run(
             .as_deref()
             .is_some_and(|u| u.starts_with("https://")),
         audit_chain: Arc::default(),
+        limits: Arc::new(limits::Limits::new(config.limits)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -533,6 +533,18 @@ impl Store {
         rows.iter().map(|r| read_row(r, false)).collect()
     }
 
+    /// How many jobs `owner` has pending (held ones included), counting no further than `cap`.
+    pub async fn waiting_jobs(&self, owner: UserId, cap: u32) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner_id = ? AND state = 'pending' LIMIT ?)",
+        )
+        .bind(owner.0)
+        .bind(i64::from(cap))
+        .fetch_one(&self.read)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Every job not yet finished (pending, admitted, running), oldest first, with specs.
     pub async fn active(&self) -> Result<Vec<JobRow>, StoreError> {
         let sql = concat!(

@@ -15,6 +15,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                return ApiError::TooLarge {
+                    limit_bytes: crate::api::MAX_BODY_BYTES,
+                };
+            }
             ApiError::invalid(
                 "body",
                 e.body_text(),

@@ -61,6 +61,11 @@ pub async fn submit_job(
     let req_grant = req.grant;
     let resolved = req.resolve()?;
     check_fits(&state, &resolved.spec)?;
+    let cap = state.limits.settings().max_queued_per_user;
+    if cap > 0 {
+        let waiting = state.store.waiting_jobs(caller.user.id, cap).await?;
+        state.limits.queued(waiting)?;
+    }
     if state.slurm_cluster.is_some() && state.store.unix_name(caller.user.id).await?.is_none() {
         return Err(ApiError::invalid(
             "user",

@@ -176,6 +176,10 @@ pub fn router(state: AppState) -> Router {
         })
         .merge(crate::portal::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::by_address,
+        ))
         .layer(axum::middleware::from_fn(crate::portal::security_headers))
         .with_state(state)
 }

@@ -151,6 +151,18 @@ impl IntoResponse for PortalError {
                 "This form was not sent from your current session. Go back, reload the page and try again."
                     .to_string(),
             ),
+            PortalError::Api(ApiError::TooManyRequests { detail, retry_after_s }) => {
+                let body = bare(
+                    "Too many requests",
+                    html! {
+                        h1 { "Too many requests" }
+                        p role="alert" { (detail) ". Try again in " (retry_after_s) " s." }
+                    },
+                );
+                let wait = HeaderValue::from(retry_after_s);
+                return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait)], body)
+                    .into_response();
+            }
             PortalError::Api(e) => {
                 let status = e.status();
                 if let ApiError::Internal(cause) = &e {
