@@ -10,9 +10,12 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 
@@ -40,11 +43,16 @@ impl Default for LimitSettings {
     }
 }
 
+/// How long a user's counted waiting jobs are trusted (plus what they submitted since).
+const WAITING_FRESH: Duration = Duration::from_secs(5);
+
 /// The limiters.
 pub struct Limits {
     settings: LimitSettings,
     per_token: Option<Keyed<String>>,
     per_address: Option<Keyed<IpAddr>>,
+    /// Per user: jobs waiting when last counted, plus those admitted since, and when counted.
+    waiting: Mutex<HashMap<i64, (u64, Instant)>>,
 }
 
 impl std::fmt::Debug for Limits {
@@ -89,7 +97,42 @@ impl Limits {
             settings,
             per_token: limiter(settings.per_token),
             per_address: limiter(settings.per_address),
+            waiting: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Admits one more job of `user` unless they have `max_queued_per_user` waiting.
+    /// Counting is the store's (`count`, bounded by the cap), but a recent count
+    /// plus what was admitted since is trusted while it stays under the cap, so a
+    /// busy submitter does not pay for a count per job; near the cap, or once the
+    /// count is old, it is counted again. Jobs that start meanwhile only make the
+    /// estimate high, which a fresh count corrects.
+    pub async fn admit_queued<F, Fut>(&self, user: i64, count: F) -> Result<(), ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<u64, ApiError>>,
+    {
+        let max = u64::from(self.settings.max_queued_per_user);
+        if max == 0 {
+            return Ok(());
+        }
+        if let Ok(mut waiting) = self.waiting.lock()
+            && let Some((n, at)) = waiting.get_mut(&user)
+            && at.elapsed() < WAITING_FRESH
+            && *n + 1 < max
+        {
+            *n += 1;
+            return Ok(());
+        }
+        let n = count().await?;
+        self.queued(n)?;
+        if let Ok(mut waiting) = self.waiting.lock() {
+            if waiting.len() > PRUNE_AT {
+                waiting.retain(|_, (_, at)| at.elapsed() < WAITING_FRESH);
+            }
+            waiting.insert(user, (n + 1, Instant::now()));
+        }
+        Ok(())
     }
 
     /// The settings in force.
@@ -174,6 +217,36 @@ mod tests {
             l.address("127.0.0.1".parse().unwrap()).is_ok(),
             "0 is no limit"
         );
+    }
+
+    #[tokio::test]
+    async fn a_recent_count_is_trusted_below_the_cap_and_counted_again_near_it() {
+        let l = Limits::new(LimitSettings {
+            per_token: 0,
+            per_address: 0,
+            max_queued_per_user: 5,
+        });
+        let counts = std::sync::atomic::AtomicU64::new(0);
+        let count = |n: u64| {
+            counts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move { Ok(n) }
+        };
+        // 1 waiting: counted once, then trusted for jobs 2, 3 and 4.
+        l.admit_queued(7, || count(1)).await.unwrap();
+        l.admit_queued(7, || count(99)).await.unwrap();
+        l.admit_queued(7, || count(99)).await.unwrap();
+        assert_eq!(counts.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // The estimate (4) is near the cap: counted again, and refused when the count says 5.
+        assert!(matches!(
+            l.admit_queued(7, || count(5)).await,
+            Err(ApiError::TooManyRequests { .. })
+        ));
+        // Jobs started meanwhile: a fresh count of 2 admits again.
+        l.admit_queued(7, || count(2)).await.unwrap();
+        assert_eq!(counts.load(std::sync::atomic::Ordering::Relaxed), 3);
+        // Another user has their own count.
+        l.admit_queued(8, || count(0)).await.unwrap();
+        assert_eq!(counts.load(std::sync::atomic::Ordering::Relaxed), 4);
     }
 
     #[test]

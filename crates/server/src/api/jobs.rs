@@ -62,10 +62,13 @@ pub async fn submit_job(
     let resolved = req.resolve()?;
     check_fits(&state, &resolved.spec)?;
     let cap = state.limits.settings().max_queued_per_user;
-    if cap > 0 {
-        let waiting = state.store.waiting_jobs(caller.user.id, cap).await?;
-        state.limits.queued(waiting)?;
-    }
+    let store = &state.store;
+    state
+        .limits
+        .admit_queued(caller.user.id.0, async || {
+            Ok(store.waiting_jobs(caller.user.id, cap).await?)
+        })
+        .await?;
     if state.slurm_cluster.is_some() && state.store.unix_name(caller.user.id).await?.is_none() {
         return Err(ApiError::invalid(
             "user",
