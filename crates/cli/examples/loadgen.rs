@@ -24,9 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = |i: usize| -> Result<u64, Box<dyn std::error::Error>> {
         Ok(args.get(i).ok_or(usage)?.parse()?)
     };
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()?;
+    let http = aisc_engine::http_client(|| reqwest::Client::builder().pool_max_idle_per_host(64))?;
     match mode {
         "submit" => submit(http, url, token, n(4)?, n(5)?, true).await,
         "run" => submit(http, url, token, n(4)?, n(5)?, false).await,

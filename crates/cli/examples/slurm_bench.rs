@@ -103,7 +103,7 @@ async fn main() -> Res<()> {
             let (url, token, name) = (arg(2)?, arg(3)?, arg(4)?);
             let count: usize = arg(5)?.parse()?;
             let clients: usize = arg(6)?.parse()?;
-            let http = reqwest::Client::new();
+            let http = aisc_engine::http_client(reqwest::Client::builder)?;
             let body = serde_json::json!({"command": ["true"], "chdir": "/tmp", "name": name, "gpus": "1",
                 "cpus": 1, "mem": "1G", "time": "5", "output": "/dev/null"});
             let start = Instant::now();

@@ -69,6 +69,25 @@ pub fn find_token() -> Result<String> {
     )
 }
 
+/// The HTTP client every command uses: https through rustls, trusting the
+/// system's roots and, when `AISC_CA_CERT` names a PEM file, that CA too (a
+/// centre's own, or a test certificate).
+pub fn http_client() -> Result<reqwest::Client> {
+    let mut ca = Vec::new();
+    if let Some(path) = std::env::var_os("AISC_CA_CERT") {
+        let path = std::path::PathBuf::from(path);
+        let pem =
+            std::fs::read(&path).map_err(|e| anyhow!("AISC_CA_CERT {}: {e}", path.display()))?;
+        ca = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| anyhow!("AISC_CA_CERT {}: not PEM certificates: {e}", path.display()))?;
+    }
+    Ok(aisc_engine::http_client(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("aisc/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_merge(ca.clone())
+    })?)
+}
+
 impl Client {
     /// A client for `AISC_URL` with the token from [`find_token`].
     pub fn from_env() -> Result<Client> {
@@ -77,9 +96,7 @@ impl Client {
 
     /// A client for `base` with `token`.
     pub fn new(base: String, token: String) -> Result<Client> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("aisc/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = http_client()?;
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -97,7 +114,19 @@ impl Client {
     /// Sends, and turns an error answer into one clear message.
     pub async fn send(&self, req: RequestBuilder) -> Result<Response> {
         let res = req.send().await.map_err(|e| {
-            anyhow!("cannot reach the aisc server at {} ({e}); is `aisc serve` running? (set AISC_URL to point elsewhere)", self.base)
+            // reqwest's own message stops at "error sending request": the cause (refused, bad certificate) is below it.
+            let mut cause = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                cause = format!("{cause}: {s}");
+                src = s.source();
+            }
+            let tls = if self.base.starts_with("https://") {
+                " For a certificate from your centre's own CA, set AISC_CA_CERT to its PEM file."
+            } else {
+                ""
+            };
+            anyhow!("cannot reach the aisc server at {} ({cause}); is `aisc serve` running? (set AISC_URL to point elsewhere){tls}", self.base)
         })?;
         if res.status().is_success() {
             return Ok(res);

@@ -338,7 +338,7 @@ pub async fn password_login(
         rpassword::prompt_password(format!("Password for {user}: "))
             .context("cannot read the password (no terminal? use --password-stdin)")?
     };
-    let http = reqwest::Client::new();
+    let http = crate::client::http_client()?;
     let base = base_url();
     let res = http
         .post(format!("{}/api/v1/login", base.trim_end_matches('/')))

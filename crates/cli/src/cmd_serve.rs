@@ -25,6 +25,13 @@ pub struct ServeArgs {
     /// `https://aisc.example.org` behind a TLS proxy: session cookies are then `Secure`).
     #[arg(long, env = "AISC_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// Serve https with this certificate chain (PEM, leaf first); needs --tls-key. Session
+    /// cookies are then `Secure` and every answer carries HSTS.
+    #[arg(long, env = "AISC_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long, env = "AISC_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Requests per second one API token or portal session may make (bursts of twice
     /// that); more are answered 429 with Retry-After. 0: no limit.
     #[arg(long, default_value_t = 1_000, value_name = "N")]
@@ -265,6 +272,10 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
         data_dir: a.data_dir,
         listen: a.listen,
         public_url: a.public_url,
+        tls: match (a.tls_cert, a.tls_key) {
+            (Some(cert), Some(key)) => Some(aisc_server::TlsFiles { cert, key }),
+            _ => None,
+        },
         limits: aisc_server::limits::LimitSettings {
             per_token: a.rate_limit_token,
             per_address: a.rate_limit_address,

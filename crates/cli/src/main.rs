@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Start the centre: embedded database; jobs on this machine (local engine) or on Slurm (--engine slurm).
-    Serve(cmd_serve::ServeArgs),
+    Serve(Box<cmd_serve::ServeArgs>),
     /// Submit a job: `aisc submit [options] -- COMMAND...` or `aisc submit [options] SCRIPT`.
     Submit(Box<cmd_submit::SubmitArgs>),
     /// List jobs, newest first.
@@ -125,7 +125,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command {
-            Cmd::Serve(a) => cmd_serve::run(a).await,
+            Cmd::Serve(a) => cmd_serve::run(*a).await,
             Cmd::Submit(a) => cmd_submit::run(*a).await,
             Cmd::Jobs(a) => cmd_jobs::jobs(a).await,
             Cmd::Show(a) => cmd_jobs::show(a).await,

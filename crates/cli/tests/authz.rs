@@ -320,7 +320,7 @@ async fn build_world(server: &Server) -> World {
     let mut tokens = HashMap::new();
     tokens.insert("admin", server.token());
     let mut w = World {
-        http: reqwest::Client::new(),
+        http: common::http(),
         url: server.url.clone(),
         tokens,
         job: [0, 0],

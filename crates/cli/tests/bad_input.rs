@@ -79,7 +79,7 @@ fn refusals_name_the_field_and_limit_and_store_nothing() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &["--fake-gpus", "2"]);
     let api = Api {
-        http: reqwest::Client::new(),
+        http: common::http(),
         url: server.url.clone(),
         token: server.token(),
     };

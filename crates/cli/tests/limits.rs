@@ -39,7 +39,7 @@ async fn a_token_over_its_rate_is_told_when_to_come_back_and_others_are_not_held
         &tmp.path().join("data"),
         &["--rate-limit-token", "5", "--rate-limit-address", "0"],
     );
-    let c = reqwest::Client::new();
+    let c = common::http();
     let admin = server.token();
     let other: Value = c
         .post(format!("{}/api/v1/tokens", server.url))
@@ -94,7 +94,7 @@ async fn an_address_over_its_rate_is_refused_on_the_api_and_the_portal() {
         &tmp.path().join("data"),
         &["--rate-limit-address", "5", "--rate-limit-token", "0"],
     );
-    let c = reqwest::Client::new();
+    let c = common::http();
     let (statuses, refused) = burst(&c, &format!("{}/healthz", server.url), None, 40).await;
     assert!(statuses.contains(&200) && refused.is_some(), "{statuses:?}");
     let res = c.get(format!("{}/login", server.url)).send().await.unwrap();
@@ -132,7 +132,7 @@ fn one_users_waiting_jobs_are_capped_and_a_body_too_large_is_refused() {
         .unwrap();
     let (status, problem) = rt.block_on(async {
         let script = format!("#!/bin/sh\n#{}\ntrue\n", "x".repeat(5 << 20));
-        let res = reqwest::Client::new()
+        let res = common::http()
             .post(format!("{}/api/v1/jobs", server.url))
             .bearer_auth(server.token())
             .json(&json!({"script": script, "chdir": "/tmp", "hold": true}))

@@ -14,10 +14,7 @@ use std::path::Path;
 const PASSWORD: &str = "a password long enough";
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
+    common::http_with(|b| b.redirect(Policy::none()))
 }
 
 fn user(server: &Server, dir: &Path, name: &str, role: &str) {

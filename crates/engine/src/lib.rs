@@ -21,6 +21,27 @@ mod procfs;
 pub mod slurm;
 
 pub use host::{FakeGpus, GpuInfo, HostInfo, discover};
+
+/// Makes ring the process's TLS crypto provider (rustls), which every HTTP
+/// client and the https server need before they are built; the first call
+/// wins and later ones do nothing. aisc builds only ring, so that no second
+/// C library is needed.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Builds an HTTP client from `builder` (called again if needed): with the
+/// system's CA roots where the host has them; on a host without any, with
+/// only the roots `builder` adds, so that plain http still works and https
+/// needs those.
+pub fn http_client(
+    builder: impl Fn() -> reqwest::ClientBuilder,
+) -> reqwest::Result<reqwest::Client> {
+    install_crypto_provider();
+    builder()
+        .build()
+        .or_else(|_| builder().tls_certs_only(Vec::new()).build())
+}
 pub use local::{EngineEvent, LaunchSpec, Launched, LocalEngine, Outcome, Recovery};
 
 /// What can go wrong starting or watching a job.

@@ -51,6 +51,17 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Abuse limits: request rates per token and per address, jobs waiting per user.
     pub limits: limits::LimitSettings,
+    /// Serve https with this certificate chain and key (PEM files), instead of http.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A TLS certificate chain and its private key, PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Where jobs run.
@@ -130,6 +141,17 @@ pub enum ServerError {
     /// The Slurm engine could not be set up.
     #[error("slurm: {0}")]
     Slurm(String),
+    /// The TLS certificate or key could not be used.
+    #[error("--tls-cert {cert} / --tls-key {key}: {source}")]
+    Tls {
+        /// The certificate file.
+        cert: String,
+        /// The key file.
+        key: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -161,6 +183,21 @@ pub async fn run(
     let dir = &fs::canonicalize(&config.data_dir)
         .map_err(io_err("cannot resolve data directory", &config.data_dir))?;
     let _lock = lock_data_dir(dir)?;
+    // Read before anything starts, so that a bad certificate stops the start at once.
+    let tls = match &config.tls {
+        Some(t) => {
+            aisc_engine::install_crypto_provider();
+            let loaded = axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
+                .await
+                .map_err(|source| ServerError::Tls {
+                    cert: t.cert.display().to_string(),
+                    key: t.key.display().to_string(),
+                    source,
+                })?;
+            Some(loaded)
+        }
+        None => None,
+    };
 
     let store = Store::open(&dir.join("aisc.db"), config.durability).await?;
     bootstrap::admin(&store, dir).await?;
@@ -251,10 +288,11 @@ pub async fn run(
         host: Arc::new(host),
         node: Arc::new(api_node),
         slurm_cluster,
-        public_https: config
-            .public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://")),
+        public_https: tls.is_some()
+            || config
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
         audit_chain: Arc::default(),
         limits: Arc::new(limits::Limits::new(config.limits)),
     };
@@ -269,13 +307,34 @@ pub async fn run(
         source,
     })?;
     eprintln!(
-        "aisc: listening on http://{addr} (data in {})",
+        "aisc: listening on {}://{addr} (data in {})",
+        if tls.is_some() { "https" } else { "http" },
         dir.display()
     );
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            let std_listener = listener
+                .into_std()
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            axum_server::from_tcp_rustls(std_listener, tls)
+                .map_err(|source| ServerError::Bind { addr, source })?
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+    };
     // The router (and with it every sender) is gone: the control loop drains and stops.
     let _ = control_task.await;
     store.close().await;

@@ -230,3 +230,13 @@ pub fn with_stdin(
         .expect("aisc runs");
     child.wait_with_output().expect("aisc runs")
 }
+
+/// An HTTP client for tests, built as the CLI's is.
+pub fn http() -> reqwest::Client {
+    http_with(|b| b)
+}
+
+/// An HTTP client for tests with more settings.
+pub fn http_with(f: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder) -> reqwest::Client {
+    aisc_engine::http_client(|| f(reqwest::Client::builder())).expect("an HTTP client")
+}

@@ -390,12 +390,13 @@ fn unavailable(e: reqwest::Error) -> SlurmError {
 impl SlurmClient {
     /// A client; nothing is sent until the first call.
     pub fn new(config: &SlurmConfig) -> Result<Self, SlurmError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(3))
-            .pool_max_idle_per_host(16)
-            .build()
-            .map_err(|e| SlurmError::Protocol(format!("HTTP client: {e}")))?;
+        let http = crate::http_client(|| {
+            reqwest::Client::builder()
+                .timeout(config.timeout)
+                .connect_timeout(Duration::from_secs(3))
+                .pool_max_idle_per_host(16)
+        })
+        .map_err(|e| SlurmError::Protocol(format!("HTTP client: {e}")))?;
         Ok(SlurmClient {
             http,
             base: config.url.trim_end_matches('/').to_string(),

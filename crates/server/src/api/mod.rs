@@ -180,7 +180,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::limits::by_address,
         ))
-        .layer(axum::middleware::from_fn(crate::portal::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::portal::security_headers,
+        ))
         .with_state(state)
 }
 

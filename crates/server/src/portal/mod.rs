@@ -67,13 +67,20 @@ pub fn routes() -> Router<AppState> {
         .route("/account/tokens/{id}/revoke", post(account::revoke))
 }
 
-/// Security headers on every answer, the API's included.
+/// Security headers on every answer, the API's included; HSTS when users reach the server over https.
 pub async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if state.public_https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
