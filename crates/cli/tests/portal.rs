@@ -570,3 +570,62 @@ async fn an_expired_session_asks_to_log_in_again() {
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()[LOCATION], "/login?next=/jobs");
 }
+
+#[tokio::test]
+async fn a_jobs_environment_values_reach_the_job_and_are_never_shown_back() {
+    let (tmp, server, c, s) = ops_signed_in().await;
+    let dir = tmp.path();
+    let secret = "s3cr3t-value-9f2c";
+    let out = server.aisc_env(
+        dir,
+        &[
+            "submit",
+            "--name",
+            "with-secret",
+            "--export",
+            "ALL",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s' \"$API_KEY\" | tr a-z A-Z",
+        ],
+        &[("API_KEY", secret)],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let id: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    server.wait_state(dir, id, "completed");
+    // The job got it (its output shows it upper-cased, so the value itself appears nowhere else).
+    assert_eq!(
+        server.ok(dir, &["logs", &id.to_string()]),
+        secret.to_uppercase()
+    );
+    let shown = server.ok(dir, &["show", &id.to_string(), "--json"]);
+    assert!(shown.contains("API_KEY"), "the name is shown: {shown}");
+    let base = &server.url;
+    let api = c
+        .get(format!("{base}/api/v1/jobs/{id}"))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page = s
+        .get(&c, format!("{base}/jobs/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let audit = server.ok(dir, &["audit", "list", "--limit", "1000"]);
+    let server_log = server.log.lock().unwrap().clone();
+    for (what, text) in [
+        ("show", &shown),
+        ("the API", &api),
+        ("the portal", &page),
+        ("the audit trail", &audit),
+        ("the server's log", &server_log),
+    ] {
+        assert!(!text.contains(secret), "{what} shows the value");
+    }
+}
