@@ -188,10 +188,16 @@ fn apply_words(opts: &mut SbatchOptions, words: &[String], line: usize) -> Resul
                 Some((k, v)) => (format!("--{k}"), Some(v.to_string())),
                 None => (word.clone(), None),
             }
-        } else if word.starts_with('-') && word.len() > 2 {
-            (word[..2].to_string(), Some(word[2..].to_string()))
-        } else if word.starts_with('-') && word.len() == 2 {
-            (word.clone(), None)
+        } else if let Some((short, rest)) = word
+            .strip_prefix('-')
+            .and_then(|w| Some((w.chars().next()?, &w[w.chars().next()?.len_utf8()..])))
+        {
+            // `-t30` is `-t 30`; split after the option's one character (which may be any
+            // character, so never at a byte that is not a character's boundary).
+            (
+                format!("-{short}"),
+                (!rest.is_empty()).then(|| rest.to_string()),
+            )
         } else {
             return Err(err(format!(
                 "{word:?} is not an option (options start with - or --)"
@@ -467,6 +473,30 @@ mod props {
             let script = format!("#!/bin/sh\n{body}");
             if let Err(e) = parse_script(&script) {
                 prop_assert!(e.line >= 1 && e.line <= script.lines().count().max(1));
+            }
+        }
+
+        /// Any characters at all, not only ASCII (the fuzzer found a panic on `-Ӳ`).
+        #[test]
+        fn any_text_is_parsed_or_refused(body in "(#SBATCH \\PC{0,30}\n){0,6}") {
+            let _ = parse_script(&format!("#!/bin/sh\n{body}"));
+        }
+    }
+
+    #[test]
+    fn a_short_option_of_a_multi_byte_character_is_an_option_like_any_other() {
+        for line in [
+            "#SBATCH -\u{4f2}",
+            "#SBATCH -\u{4f2}30",
+            "#SBATCH -\u{1f600}x",
+        ] {
+            let r = parse_script(&format!("#!/bin/sh\n{line}\ntrue\n"));
+            match r {
+                Ok(o) => assert!(
+                    o.warnings.iter().any(|w| w.contains("line 2")),
+                    "{line}: {o:?}"
+                ),
+                Err(e) => assert_eq!(e.line, 2, "{line}"),
             }
         }
     }
