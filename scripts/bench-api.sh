@@ -6,18 +6,8 @@
 #   DURABILITY=normal scripts/bench-api.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p aisc-cli --bins --examples
-R=target/release
-# Capacity is measured, not the abuse limits (on by default: see README).
-NO_LIMITS="--rate-limit-token 0 --rate-limit-address 0 --max-queued-per-user 0"
-dir=$(mktemp -d)
-port=${PORT:-18080}
-"$R/aisc" serve --listen "127.0.0.1:$port" --data-dir "$dir/data" --durability "${DURABILITY:-full}" $NO_LIMITS 2>"$dir/serve.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do [ -s "$dir/data/admin-token" ] && grep -q listening "$dir/serve.log" && break; sleep 0.1; done
-url="http://127.0.0.1:$port"
-tok=$(cat "$dir/data/admin-token")
+. scripts/bench-server.sh
+start_server "${PORT:-18080}" --durability "${DURABILITY:-full}"
 echo "# machine: $(nproc) cores, $(uname -r); durability ${DURABILITY:-full}"
 for c in 1 8; do
   for _ in 1 2 3; do "$R/examples/loadgen" submit "$url" "$tok" "$c" 10000; done
