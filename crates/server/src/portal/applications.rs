@@ -335,9 +335,8 @@ pub async fn review(
             }),
         )
         .await
-        .map(|_| ()),
+        .map(|_| format!("/applications/{id}")),
     };
-    let res = res.map(|()| format!("/applications/{id}"));
     answer(res, async |e| render(&state, &s, id, &form, Some(e)).await).await
 }
 
@@ -371,9 +370,8 @@ pub async fn decide(
             Body(req),
         )
         .await
-        .map(|_| ()),
+        .map(|_| format!("/applications/{id}")),
         Err(e) => Err(e),
     };
-    let res = res.map(|()| format!("/applications/{id}"));
     answer(res, async |e| render(&state, &s, id, &form, Some(e)).await).await
 }

@@ -8,6 +8,7 @@ use crate::clock::now_ms;
 use crate::control::Command;
 use aisc_billing::money::Cents;
 use aisc_model::JobState;
+use aisc_model::calendar::format_date;
 use aisc_store::{JobFilter, busy_gpu_ms};
 use axum::extract::State;
 use maud::{Markup, html};
@@ -16,11 +17,6 @@ use tokio::sync::oneshot;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
-
-/// `YYYY-MM-DD` (Hong Kong) of an epoch-ms instant.
-pub fn hk_day(ms: i64) -> String {
-    aisc_model::calendar::format_date(ms)
-}
 
 /// `HH:00` (Hong Kong) of an epoch-ms instant.
 fn hk_hour(ms: i64) -> String {
@@ -113,7 +109,7 @@ async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
     let hour_labels = (0..24).map(|i| hk_hour(day_from + i * HOUR_MS)).collect();
     let day_labels = (0..30)
         .map(|i| {
-            hk_day(month_from + i * DAY_MS)
+            format_date(month_from + i * DAY_MS)
                 .get(5..)
                 .unwrap_or_default()
                 .to_string()
@@ -144,7 +140,7 @@ async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
             &format!("{}: pool remaining", v.name),
             "HK$",
             &[("remaining (HK$)".to_string(), points)],
-            &|d| hk_day(start + (d * DAY_MS as f64) as i64),
+            &|d| format_date(start + (d * DAY_MS as f64) as i64),
         );
         pools.push((v, funded, committed, spent, chart));
     }

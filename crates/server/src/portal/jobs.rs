@@ -285,11 +285,8 @@ fn cost_so_far(j: &JobView, now_ms: i64) -> Option<String> {
     }
     let price = j.price_per_gpu_hour.as_deref()?;
     let cents = Cents::parse_hkd(price).ok()?;
-    let started = j.started_at.as_deref()?;
-    let start =
-        time::OffsetDateTime::parse(started, &time::format_description::well_known::Rfc3339)
-            .ok()?;
-    let ran_ms = (now_ms - (start.unix_timestamp_nanos() / 1_000_000) as i64).max(0) as u64;
+    let start_ms = super::epoch_ms(j.started_at.as_deref()?)?;
+    let ran_ms = u64::try_from(now_ms - start_ms).unwrap_or(0);
     let mut so_far = charge(
         ran_ms * u64::from(j.gpus),
         Price {
