@@ -32,6 +32,15 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
     #[arg(long, env = "AISC_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The master key file: one key per line, the current first (made, mode 0600, if
+    /// missing). Default: <data-dir>/master.key. Keep it off the data disk in production;
+    /// or give the keys in AISC_MASTER_KEY instead (comma-separated, current first).
+    #[arg(long, env = "AISC_MASTER_KEY_FILE", value_name = "FILE")]
+    master_key_file: Option<PathBuf>,
+    /// Bytes of files a project may keep in aisc (`aisc data put`) unless an
+    /// administrator sets its own quota (e.g. 500G, 2T).
+    #[arg(long, default_value = "100G", value_name = "SIZE")]
+    data_quota: String,
     /// Requests per second one API token or portal session may make (bursts of twice
     /// that); more are answered 429 with Retry-After. 0: no limit.
     #[arg(long, default_value_t = 1_000, value_name = "N")]
@@ -266,7 +275,20 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("--kill-grace: {e}"))?;
     let policy = a.policy.policy()?;
     let engine = engine_choice(&a)?;
+    let data_quota_bytes = aisc_model::units::parse_mem_mb(&a.data_quota)
+        .map(|mb| (mb as i64).saturating_mul(1 << 20))
+        .map_err(|e| anyhow::anyhow!("--data-quota: {e}"))?;
+    let master_keys = match (a.master_key_file, std::env::var("AISC_MASTER_KEY")) {
+        (Some(path), _) => Some(aisc_vault::KeySource::File(path)),
+        (None, Ok(value)) => Some(aisc_vault::KeySource::Variable {
+            name: "AISC_MASTER_KEY".into(),
+            value,
+        }),
+        (None, Err(_)) => None,
+    };
     let config = Config {
+        master_keys,
+        data_quota_bytes,
         engine,
         policy,
         data_dir: a.data_dir,

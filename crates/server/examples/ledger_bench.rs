@@ -88,7 +88,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let projects = *args.get(1).unwrap_or(&1_000) as i64;
     let per_project = *args.get(2).unwrap_or(&50) as i64;
     let dir = tempfile::tempdir()?;
-    let store = Store::open(&dir.path().join("aisc.db"), Durability::Full).await?;
+    let store = Store::open(
+        &dir.path().join("aisc.db"),
+        Durability::Full,
+        aisc_vault::MasterKeys::load(
+            aisc_vault::KeySource::File(dir.path().join("master.key")),
+            true,
+        )?,
+    )
+    .await?;
     let user = store
         .create_user(
             NewUser {

@@ -61,6 +61,9 @@ pub enum ApiError {
     /// The request needs a role the caller lacks.
     #[error("{0}")]
     Forbidden(String),
+    /// It existed, and was destroyed on purpose (an erased project's data).
+    #[error("{0}")]
+    Gone(String),
     /// Too many attempts; try again after this many seconds.
     #[error("{detail}")]
     TooManyRequests {
@@ -120,6 +123,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
             ApiError::TooLarge { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
@@ -167,6 +171,11 @@ impl From<aisc_store::StoreError> for ApiError {
                 ApiError::Conflict(format!("{what} already exists"))
             }
             aisc_store::StoreError::Refused(why) => ApiError::Conflict(why.into()),
+            aisc_store::StoreError::OverQuota { used, quota } => ApiError::invalid(
+                "size",
+                format!("the project's files take {used} bytes already; this does not fit"),
+                Some(format!("{quota} bytes (the project's quota)")),
+            ),
             other => ApiError::internal(other),
         }
     }

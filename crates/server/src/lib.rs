@@ -11,6 +11,7 @@ pub mod limits;
 pub mod money;
 pub mod policy;
 pub mod portal;
+pub mod sealed;
 pub mod slurm_sync;
 
 use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
@@ -53,6 +54,10 @@ pub struct Config {
     pub limits: limits::LimitSettings,
     /// Serve https with this certificate chain and key (PEM files), instead of http.
     pub tls: Option<TlsFiles>,
+    /// Where the master keys come from (`None`: `<data-dir>/master.key`, made if missing).
+    pub master_keys: Option<aisc_vault::KeySource>,
+    /// Bytes of files a project may keep in aisc unless its own quota is set.
+    pub data_quota_bytes: i64,
 }
 
 /// A TLS certificate chain and its private key, PEM files.
@@ -116,6 +121,12 @@ pub struct AppState {
     pub audit_chain: Arc<api::audit::ChainCheck>,
     /// Abuse limits.
     pub limits: Arc<limits::Limits>,
+    /// The data directory (projects' sealed files live under `objects/`).
+    pub data_dir: Arc<PathBuf>,
+    /// Bytes of files a project may keep unless its own quota is set.
+    pub data_quota_bytes: i64,
+    /// Held while master keys are rotated or retired, so that two rotations do not interleave.
+    pub key_rotation: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Why the server could not start or stopped.
@@ -152,6 +163,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The master keys could not be loaded.
+    #[error("master key: {0}")]
+    Keys(#[from] aisc_vault::VaultError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -199,7 +213,8 @@ pub async fn run(
         None => None,
     };
 
-    let store = Store::open(&dir.join("aisc.db"), config.durability).await?;
+    let masters = load_master_keys(config.master_keys.clone(), dir)?;
+    let store = Store::open(&dir.join("aisc.db"), config.durability, masters).await?;
     bootstrap::admin(&store, dir).await?;
     bootstrap::tenancy(&store).await?;
 
@@ -295,7 +310,11 @@ pub async fn run(
                 .is_some_and(|u| u.starts_with("https://")),
         audit_chain: Arc::default(),
         limits: Arc::new(limits::Limits::new(config.limits)),
+        data_dir: Arc::new(dir.to_path_buf()),
+        data_quota_bytes: config.data_quota_bytes,
+        key_rotation: Arc::default(),
     };
+    tokio::spawn(api::data::sweep(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -388,6 +407,37 @@ async fn slurm_nodes(client: &aisc_engine::slurm::SlurmClient, dir: &Path) -> Ve
             }
         })
         .collect()
+}
+
+/// The master keys: from the configured source, or `<data-dir>/master.key`
+/// (made on first start). Says where they came from, and warns when the key
+/// sits beside the data it protects.
+fn load_master_keys(
+    source: Option<aisc_vault::KeySource>,
+    dir: &Path,
+) -> Result<aisc_vault::MasterKeys, ServerError> {
+    let source = source.unwrap_or_else(|| aisc_vault::KeySource::File(dir.join("master.key")));
+    let masters = aisc_vault::MasterKeys::load(source.clone(), true)?;
+    eprintln!(
+        "aisc: master key {} from {} ({} loaded)",
+        masters.current().kid(),
+        source.describe(),
+        masters.all().len()
+    );
+    if let aisc_vault::KeySource::File(path) = &source {
+        let beside = fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .is_some_and(|parent| parent.starts_with(dir));
+        if beside {
+            tracing::warn!(
+                path = %path.display(),
+                "the master key is in the data directory: a copy of the disk or of a backup holds both; \
+                 keep it elsewhere (--master-key-file or AISC_MASTER_KEY, see SECURITY.md)"
+            );
+        }
+    }
+    Ok(masters)
 }
 
 /// Holds an exclusive lock on `<data-dir>/lock` for as long as the server runs.

@@ -501,7 +501,7 @@ impl Store {
         r.as_ref().map(grant_row).ok_or(StoreError::NotFound)?
     }
 
-    /// A project's grants whose period includes `at_ms`, oldest first.
+    /// A project's grants whose period includes `at_ms`, oldest first (none once it is closed).
     pub async fn active_grants(
         &self,
         project: ProjectId,
@@ -509,7 +509,8 @@ impl Store {
     ) -> Result<Vec<GrantRow>, StoreError> {
         let rows = sqlx::query(concat!(
             grant_select!(),
-            " WHERE g.project_id = ? AND g.starts_ms <= ? AND ? < g.ends_ms ORDER BY g.id"
+            " WHERE g.project_id = ? AND g.starts_ms <= ? AND ? < g.ends_ms \
+             AND (SELECT closed_ms FROM projects WHERE id = g.project_id) IS NULL ORDER BY g.id"
         ))
         .bind(project.0)
         .bind(at_ms)

@@ -37,6 +37,17 @@ pub enum StoreError {
     /// A rule kept inside the writer's transaction refused the write; nothing was written.
     #[error("{0}")]
     Refused(&'static str),
+    /// A project's files would not fit in its quota; nothing was written.
+    #[error("the project's files take {used} bytes of its {quota}")]
+    OverQuota {
+        /// Bytes its files and uploads take now.
+        used: i64,
+        /// Its quota.
+        quota: i64,
+    },
+    /// A key could not be unwrapped or a sealed value opened.
+    #[error(transparent)]
+    Vault(#[from] aisc_vault::VaultError),
     /// The transaction holding this write could not commit; nothing in it was written.
     #[error("commit failed: {0}")]
     CommitFailed(String),

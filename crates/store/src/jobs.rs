@@ -257,20 +257,38 @@ pub(crate) async fn insert_many(
     conn: &mut SqliteConnection,
     jobs: &[&NewJob],
     first_id: i64,
+    sealer: Sealer<'_>,
 ) -> Result<(), StoreError> {
-    let specs = encode_specs(jobs)?;
+    let (specs, keys) = encode_specs(jobs, first_id, sealer)?;
+    crate::keys::insert(conn, &keys).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
     push_insert(&mut q, jobs, &specs, first_id);
     q.build().execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Each job's spec as the JSON stored beside its columns.
-pub(crate) fn encode_specs(jobs: &[&NewJob]) -> Result<Vec<String>, StoreError> {
-    Ok(jobs
+/// What seals specs: the keyring and the writer's view of which scope has which key.
+pub(crate) type Sealer<'a> = (&'a crate::keys::Keyring, &'a mut crate::keys::Scopes);
+
+/// Each job's spec as stored beside its columns (its JSON sealed with its
+/// project's data key), and the keys made for scopes that had none.
+pub(crate) fn encode_specs(
+    jobs: &[&NewJob],
+    first_id: i64,
+    (ring, scopes): Sealer<'_>,
+) -> Result<(Vec<String>, Vec<crate::keys::NewKey>), StoreError> {
+    let mut keys = Vec::new();
+    let specs = jobs
         .iter()
-        .map(|j| serde_json::to_string(&j.spec))
-        .collect::<Result<_, _>>()?)
+        .enumerate()
+        .map(|(i, j)| {
+            let scope = crate::keys::scope_of(j.project);
+            let (key_id, new) = scopes.ensure(ring, &scope, j.project, j.submit_ms);
+            keys.extend(new);
+            crate::keys::seal_spec(ring, key_id, first_id + i as i64, &j.spec)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((specs, keys))
 }
 
 /// Adds one multi-row `INSERT INTO jobs` for `jobs` (ids from `first_id`) to `q`.
@@ -466,7 +484,7 @@ impl Store {
             .fetch_optional(&self.read)
             .await?;
         row.as_ref()
-            .map(|r| read_row(r, true))
+            .map(|r| read_row(r, Some(&self.keys)))
             .ok_or(StoreError::NotFound)?
     }
 
@@ -530,7 +548,7 @@ impl Store {
         q.push(" ORDER BY j.id DESC LIMIT ")
             .push_bind(i64::from(filter.limit));
         let rows = q.build().fetch_all(&self.read).await?;
-        rows.iter().map(|r| read_row(r, false)).collect()
+        rows.iter().map(|r| read_row(r, None)).collect()
     }
 
     /// How many jobs `owner` has pending (held ones included), counting no further than `cap`.
@@ -554,16 +572,18 @@ impl Store {
             "WHERE j.state IN ('pending', 'admitted', 'running') ORDER BY j.id"
         );
         let rows = sqlx::query(sql).fetch_all(&self.read).await?;
-        rows.iter().map(|r| read_row(r, true)).collect()
+        rows.iter().map(|r| read_row(r, Some(&self.keys))).collect()
     }
 }
 
-fn read_row(r: &SqliteRow, with_spec: bool) -> Result<JobRow, StoreError> {
-    let spec = if with_spec {
-        let text: String = r.try_get("spec")?;
-        Some(serde_json::from_str(&text)?)
-    } else {
-        None
+/// A row; with `keys`, its spec opened too (`None` once its key was destroyed).
+fn read_row(r: &SqliteRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, StoreError> {
+    let spec = match keys {
+        Some(ring) => {
+            let text: String = r.try_get("spec")?;
+            crate::keys::open_spec(ring, r.try_get("id")?, &text)?
+        }
+        None => None,
     };
     let gpu_ids: Option<String> = r.try_get("gpu_ids")?;
     Ok(JobRow {

@@ -9,10 +9,12 @@
 
 mod applications;
 mod audit;
+mod data;
 mod error;
 mod history;
 mod inventory;
 mod jobs;
+mod keys;
 mod ledger;
 mod nodes;
 mod schemes;
@@ -26,10 +28,12 @@ pub use applications::{
     ReviewRow,
 };
 pub use audit::{AuditRow, AuditSearch, NewAudit, Verification};
+pub use data::{DataChange, DataObject};
 pub use error::StoreError;
 pub use history::{GpuInterval, busy_gpu_ms};
 pub use inventory::{ClassRow, InventoryChange, PriceRow};
 pub use jobs::{Charging, Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
+pub use keys::{KeyReport, Keyring, scope_of};
 pub use ledger::{NewEntry, Refusal, StatementLine};
 pub use nodes::NodeDrain;
 pub use schemes::{EntryFor, SchemeRow};
@@ -38,11 +42,13 @@ pub use tenancy::{OrgRow, ProjectRow, TenancyChange};
 pub use users::{AuthUser, Membership, NewToken, NewUser, TokenRow, UserRow};
 pub use writer::Durability;
 
+use aisc_vault::MasterKeys;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -53,17 +59,25 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub struct Store {
     read: SqlitePool,
     writer: mpsc::Sender<writer::Request>,
+    keys: Arc<Keyring>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`, runs migrations and
-    /// starts the writer task. Must be called inside a tokio runtime.
-    pub async fn open(path: &Path, durability: Durability) -> Result<Store, StoreError> {
+    /// Opens (creating if needed) the database at `path`, runs migrations,
+    /// unwraps the data keys with `masters` (failing, naming the master key,
+    /// if one is missing), seals any job spec stored before specs were sealed,
+    /// and starts the writer task. Must be called inside a tokio runtime.
+    pub async fn open(
+        path: &Path,
+        durability: Durability,
+        masters: MasterKeys,
+    ) -> Result<Store, StoreError> {
         let base = SqliteConnectOptions::new()
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
+            .pragma("secure_delete", "ON")
             .disable_statement_logging();
         let sync = match durability {
             Durability::Full => SqliteSynchronous::Full,
@@ -77,13 +91,22 @@ impl Store {
             .await?;
         MIGRATOR.run(&mut conn).await?;
         conn.ping().await?;
+        let keys = Keyring::new(masters);
+        let mut scopes = keys::load(&mut conn, &keys).await?;
+        let sealed = keys::seal_plain_specs(&mut conn, &keys, &mut scopes).await?;
+        if sealed > 0 {
+            tracing::info!(
+                jobs = sealed,
+                "sealed job specs stored in clear by an earlier version"
+            );
+        }
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
             .connect_with(base.clone().read_only(true))
             .await?;
-        let writer = writer::spawn(conn).await?;
-        Ok(Store { read, writer })
+        let writer = writer::spawn(conn, keys.clone(), scopes).await?;
+        Ok(Store { read, writer, keys })
     }
 
     /// Closes the store: queued writes finish, then the connections close.

@@ -36,6 +36,12 @@ pub struct ProjectRow {
     pub title: String,
     /// Created at.
     pub created_ms: i64,
+    /// Closed at (no new jobs, grants or files; its data key destroyed).
+    pub closed_ms: Option<i64>,
+    /// Erased at (its records' personal data removed too).
+    pub erased_ms: Option<i64>,
+    /// Bytes of files it may keep (`None`: the server's default).
+    pub data_quota_bytes: Option<i64>,
 }
 
 /// A change to tenancy.
@@ -188,6 +194,9 @@ fn project_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProjectRow, StoreError> {
         name: r.try_get("name")?,
         title: r.try_get("title")?,
         created_ms: r.try_get("created_ms")?,
+        closed_ms: r.try_get("closed_ms")?,
+        erased_ms: r.try_get("erased_ms")?,
+        data_quota_bytes: r.try_get("data_quota_bytes")?,
     })
 }
 
@@ -223,7 +232,8 @@ impl Store {
     /// Every project, by name.
     pub async fn projects(&self) -> Result<Vec<ProjectRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.title, p.created_ms \
+            "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.title, p.created_ms, \
+             p.closed_ms, p.erased_ms, p.data_quota_bytes \
              FROM projects p JOIN organisations o ON o.id = p.org_id ORDER BY p.name",
         )
         .fetch_all(&self.read)
@@ -234,10 +244,24 @@ impl Store {
     /// A project by name.
     pub async fn project(&self, name: &str) -> Result<ProjectRow, StoreError> {
         let row = sqlx::query(
-            "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.title, p.created_ms \
+            "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.title, p.created_ms, \
+             p.closed_ms, p.erased_ms, p.data_quota_bytes \
              FROM projects p JOIN organisations o ON o.id = p.org_id WHERE p.name = ?",
         )
         .bind(name)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(project_row).ok_or(StoreError::NotFound)?
+    }
+
+    /// A project by id.
+    pub async fn project_by_id(&self, id: ProjectId) -> Result<ProjectRow, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.title, p.created_ms, \
+             p.closed_ms, p.erased_ms, p.data_quota_bytes \
+             FROM projects p JOIN organisations o ON o.id = p.org_id WHERE p.id = ?",
+        )
+        .bind(id.0)
         .fetch_optional(&self.read)
         .await?;
         row.as_ref().map(project_row).ok_or(StoreError::NotFound)?

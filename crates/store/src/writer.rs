@@ -8,8 +8,10 @@
 use crate::audit::{self, ChainHead, NewAudit};
 use crate::error::StoreError;
 use crate::jobs::{self, JobChange, NewJob};
+use crate::keys::{Keyring, Scopes};
 use crate::users::{self, NewToken, NewUser};
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// How hard a commit waits for the disk.
@@ -79,6 +81,15 @@ pub(crate) enum Op {
         name: String,
         drain: Option<crate::nodes::NodeDrain>,
     },
+    /// The data key of a project (or of the centre), made if it has none.
+    EnsureKey {
+        project: Option<aisc_model::ProjectId>,
+        at_ms: i64,
+    },
+    /// Re-wraps every data key under the current master key.
+    Rewrap,
+    /// Other writes of the data and erasure features.
+    Data(crate::data::DataChange),
 }
 
 pub(crate) struct Request {
@@ -88,10 +99,16 @@ pub(crate) struct Request {
     pub reply: oneshot::Sender<Result<i64, StoreError>>,
 }
 
-pub(crate) async fn spawn(mut conn: SqliteConnection) -> Result<mpsc::Sender<Request>, StoreError> {
+pub(crate) async fn spawn(
+    mut conn: SqliteConnection,
+    ring: Arc<Keyring>,
+    scopes: Scopes,
+) -> Result<mpsc::Sender<Request>, StoreError> {
     let state = State {
         last_id: jobs::last_id(&mut conn).await?,
         head: audit::head(&mut conn).await?,
+        ring,
+        scopes,
     };
     let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
     tokio::spawn(run(conn, rx, state));
@@ -99,10 +116,31 @@ pub(crate) async fn spawn(mut conn: SqliteConnection) -> Result<mpsc::Sender<Req
 }
 
 /// What the writer, as the only writer, keeps between batches: the last job
-/// id it gave and the head of the audit chain. Both advance only on commit.
+/// id it gave, the head of the audit chain and which scope has which data
+/// key. All three advance only on commit.
 struct State {
     last_id: i64,
     head: ChainHead,
+    ring: Arc<Keyring>,
+    scopes: Scopes,
+}
+
+impl State {
+    /// The batch committed: keys it destroyed leave memory, and the WAL that
+    /// held their wrapped copies is emptied.
+    async fn committed(&mut self, conn: &mut SqliteConnection) {
+        let gone = self.scopes.commit();
+        for id in &gone {
+            self.ring.forget(*id);
+        }
+        if !gone.is_empty()
+            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut *conn)
+                .await
+        {
+            tracing::warn!(error = %e, "checkpoint after destroying a key failed");
+        }
+    }
 }
 
 async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>, mut state: State) {
@@ -145,10 +183,14 @@ async fn commit_submissions(
         })
         .collect();
     let first_id = state.last_id + 1;
-    let specs = match jobs::encode_specs(&new_jobs) {
-        Ok(s) => s,
-        Err(e) => return failed(&e),
-    };
+    let (specs, keys) =
+        match jobs::encode_specs(&new_jobs, first_id, (&state.ring, &mut state.scopes)) {
+            Ok(s) => s,
+            Err(e) => {
+                state.scopes.rollback();
+                return failed(&e);
+            }
+        };
     let events: Vec<NewAudit> = batch
         .iter()
         .enumerate()
@@ -167,6 +209,10 @@ async fn commit_submissions(
         .collect();
     let (links, head) = audit::chain(&state.head, &events);
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("BEGIN IMMEDIATE; ");
+    if !keys.is_empty() {
+        crate::keys::push_insert(&mut q, &keys);
+        q.push("; ");
+    }
     jobs::push_insert(&mut q, &new_jobs, &specs, first_id);
     if !events.is_empty() {
         q.push("; ");
@@ -177,10 +223,12 @@ async fn commit_submissions(
         Ok(_) => {
             state.last_id = first_id + new_jobs.len() as i64 - 1;
             state.head = head;
+            state.committed(conn).await;
             (first_id..).take(batch.len()).map(Ok).collect()
         }
         Err(e) => {
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            state.scopes.rollback();
             tracing::error!(error = %e, jobs = batch.len(), "committing submissions failed");
             failed(&e)
         }
@@ -197,11 +245,28 @@ async fn commit_batch(
     if batch.iter().all(|r| matches!(r.op, Op::InsertJob(_))) {
         return commit_submissions(conn, batch, state).await;
     }
-    let failed = |e: &dyn std::fmt::Display| -> Vec<Result<i64, StoreError>> {
-        batch
-            .iter()
-            .map(|_| Err(StoreError::CommitFailed(e.to_string())))
-            .collect()
+    match commit_mixed(conn, batch, state).await {
+        Ok(results) => results,
+        Err(e) => {
+            state.scopes.rollback();
+            batch
+                .iter()
+                .map(|_| Err(StoreError::CommitFailed(e.clone())))
+                .collect()
+        }
+    }
+}
+
+/// Commits a batch of any writes, or says why it did not commit (each caller
+/// then gets that error).
+async fn commit_mixed(
+    conn: &mut SqliteConnection,
+    batch: &[Request],
+    state: &mut State,
+) -> Result<Vec<Result<i64, StoreError>>, String> {
+    let failed = |e: &dyn std::fmt::Display| -> Result<Vec<Result<i64, StoreError>>, String> {
+        tracing::error!(error = %e, writes = batch.len(), "a batch did not commit");
+        Err(e.to_string())
     };
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
@@ -216,7 +281,13 @@ async fn commit_batch(
         .collect();
     let first_id = state.last_id + 1;
     if !new_jobs.is_empty()
-        && let Err(e) = jobs::insert_many(&mut tx, &new_jobs, first_id).await
+        && let Err(e) = jobs::insert_many(
+            &mut tx,
+            &new_jobs,
+            first_id,
+            (&state.ring, &mut state.scopes),
+        )
+        .await
     {
         tracing::error!(error = %e, jobs = new_jobs.len(), "inserting jobs failed");
         return failed(&e);
@@ -281,6 +352,40 @@ async fn commit_batch(
             Op::NodeDrain { name, drain } => {
                 crate::nodes::set_drain(&mut tx, name, drain.as_ref()).await
             }
+            Op::EnsureKey { project, at_ms } => {
+                if let Err(e) = crate::keys::refuse_closed(&mut tx, *project).await {
+                    results.push(Err(e));
+                    let _ = sqlx::query("RELEASE op").execute(&mut *tx).await;
+                    continue;
+                }
+                let scope = crate::keys::scope_of(*project);
+                let (id, new) = state.scopes.ensure(&state.ring, &scope, *project, *at_ms);
+                match crate::keys::insert(&mut tx, new.as_slice()).await {
+                    Ok(()) => Ok(id),
+                    Err(e) => {
+                        state.scopes.forget_added(&scope);
+                        Err(e)
+                    }
+                }
+            }
+            Op::Rewrap => crate::keys::rewrap(&mut tx, &state.ring).await,
+            Op::Data(c) => match crate::data::apply(&mut tx, c).await {
+                Ok(id) => match c.destroys_key() {
+                    Some(p) => {
+                        let scope = crate::keys::scope_of(Some(p));
+                        let at = match c {
+                            crate::data::DataChange::Close { at_ms, .. }
+                            | crate::data::DataChange::Erase { at_ms, .. } => *at_ms,
+                            _ => 0,
+                        };
+                        crate::keys::destroy(&mut tx, &mut state.scopes, &scope, at)
+                            .await
+                            .map(|_| id)
+                    }
+                    None => Ok(id),
+                },
+                Err(e) => Err(e),
+            },
         };
         let end = if res.is_ok() {
             "RELEASE op"
@@ -323,12 +428,10 @@ async fn commit_batch(
         Ok(()) => {
             state.last_id = next_id - 1;
             state.head = head;
-            results
+            state.committed(conn).await;
+            Ok(results)
         }
-        Err(e) => {
-            tracing::error!(error = %e, writes = batch.len(), "commit failed");
-            failed(&e)
-        }
+        Err(e) => failed(&e),
     }
 }
 

@@ -16,8 +16,16 @@ fn entry(kind: &str, job: Option<i64>, postings: &[(&str, i64)], guarded: &[&str
     }
 }
 
+fn masters(dir: &tempfile::TempDir) -> aisc_vault::MasterKeys {
+    aisc_vault::MasterKeys::load(
+        aisc_vault::KeySource::File(dir.path().join("master.key")),
+        true,
+    )
+    .unwrap()
+}
+
 async fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("aisc.db"), Durability::Full)
+    Store::open(&dir.path().join("aisc.db"), Durability::Full, masters(dir))
         .await
         .unwrap()
 }

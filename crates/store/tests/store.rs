@@ -31,8 +31,16 @@ fn spec(name: &str) -> JobSpec {
     }
 }
 
+fn masters(dir: &tempfile::TempDir) -> aisc_vault::MasterKeys {
+    aisc_vault::MasterKeys::load(
+        aisc_vault::KeySource::File(dir.path().join("master.key")),
+        true,
+    )
+    .unwrap()
+}
+
 async fn open(dir: &tempfile::TempDir) -> (Store, UserId) {
-    let store = Store::open(&dir.path().join("aisc.db"), Durability::Full)
+    let store = Store::open(&dir.path().join("aisc.db"), Durability::Full, masters(dir))
         .await
         .unwrap();
     let user = match store.user_count().await.unwrap() {

@@ -17,7 +17,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::oneshot;
 use utoipa::IntoParams;
 
@@ -437,7 +436,7 @@ pub async fn logs(
         ));
     }
     let (bytes, size) = match path {
-        Some(path) => read_chunk(&path, offset, limit).await?,
+        Some(path) => crate::sealed::read_log(&state.store, id, &path, offset, limit).await?,
         None => (Vec::new(), 0),
     };
     let next = offset + bytes.len() as u64;
@@ -452,27 +451,6 @@ pub async fn logs(
     headers.insert("x-aisc-job-state", hv(row.state.to_string())?);
     headers.insert("x-aisc-log-complete", hv(complete.to_string())?);
     Ok((headers, bytes))
-}
-
-async fn read_chunk(path: &str, offset: u64, limit: u64) -> Result<(Vec<u8>, u64), ApiError> {
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
-        Err(e) => return Err(ApiError::internal(e)),
-    };
-    let size = file.metadata().await.map_err(ApiError::internal)?.len();
-    if offset >= size {
-        return Ok((Vec::new(), size));
-    }
-    file.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(ApiError::internal)?;
-    let mut buf = Vec::with_capacity(limit.min(size - offset) as usize);
-    file.take(limit)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok((buf, size))
 }
 
 /// Cancel a job: a pending job is cancelled at once; a running one gets SIGTERM,

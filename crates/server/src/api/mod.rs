@@ -3,11 +3,14 @@
 pub mod applications;
 pub mod audit;
 pub mod charging;
+pub mod data;
 pub mod extract;
 pub mod identity;
 pub mod inventory;
 pub mod jobs;
+pub mod keys;
 pub mod nodes;
+pub mod privacy;
 pub mod queue;
 pub mod schemes;
 pub mod slurm;
@@ -44,7 +47,9 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         inventory::set_nodes, inventory::list_prices, inventory::set_price, inventory::get_capacity, schemes::create, schemes::list,
         schemes::show, applications::apply, applications::list, applications::show, applications::review, applications::decide,
         applications::list_grants, applications::show_grant, applications::set_grant_limits, statements::statement,
-        queue::list, queue::show, identity::set_role, identity::set_password, slurm::set_unix_name, slurm::sync, nodes::list, nodes::drain, nodes::resume),
+        queue::list, queue::show, identity::set_role, identity::set_password, slurm::set_unix_name, slurm::sync, nodes::list, nodes::drain, nodes::resume,
+        data::begin, data::status, data::part, data::complete, data::abandon, data::list, data::get, data::remove, data::set_quota,
+        keys::list, keys::rotate, keys::retire, privacy::export, privacy::close, privacy::erase),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
@@ -55,7 +60,9 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         applications::ApplicationView, applications::GrantView, applications::GrantLimitsRequest, statements::Statement,
         statements::StatementLineView, crate::control::QueueView, crate::control::QueueEntry,
         slurm::UnixNameRequest, slurm::SyncRequest, slurm::SyncReport,
-        identity::RoleRequest, identity::PasswordRequest, nodes::DrainRequest, nodes::NodeStateView, crate::control::NodeStatus)),
+        identity::RoleRequest, identity::PasswordRequest, nodes::DrainRequest, nodes::NodeStateView, crate::control::NodeStatus,
+        data::UploadRequest, data::UploadView, data::FileView, data::FileList, data::QuotaRequest, keys::MasterKeyView, keys::KeysView,
+        keys::RetireRequest, privacy::ProjectExport, privacy::ConfirmRequest, privacy::ClosedView)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -120,6 +127,27 @@ pub fn router(state: AppState) -> Router {
             get(tenancy::list_projects).post(tenancy::create_project),
         )
         .route("/api/v1/projects/{project}", get(tenancy::show_project))
+        .route("/api/v1/projects/{project}/uploads", post(data::begin))
+        .route("/api/v1/projects/{project}/data", get(data::list))
+        .route(
+            "/api/v1/projects/{project}/data/{*path}",
+            get(data::get).delete(data::remove),
+        )
+        .route(
+            "/api/v1/projects/{project}/quota",
+            axum::routing::put(data::set_quota),
+        )
+        .route("/api/v1/projects/{project}/export", get(privacy::export))
+        .route("/api/v1/projects/{project}/close", post(privacy::close))
+        .route("/api/v1/projects/{project}/erase", post(privacy::erase))
+        .route(
+            "/api/v1/uploads/{id}",
+            get(data::status).put(data::part).delete(data::abandon),
+        )
+        .route("/api/v1/uploads/{id}/complete", post(data::complete))
+        .route("/api/v1/keys", get(keys::list))
+        .route("/api/v1/keys/rotate", post(keys::rotate))
+        .route("/api/v1/keys/retire", post(keys::retire))
         .route(
             "/api/v1/projects/{project}/statement",
             get(statements::statement),

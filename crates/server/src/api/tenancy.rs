@@ -134,7 +134,7 @@ async fn org_by_name(state: &AppState, name: &str) -> Result<OrgRow, ApiError> {
         .or_404(|| format!("organisation {name}"))
 }
 
-async fn project_by_name(
+pub(crate) async fn project_by_name(
     state: &AppState,
     caller: &Caller,
     name: &str,

@@ -541,7 +541,24 @@ impl Controller {
             cpu_ms: Some(usage.cpu_ms),
             ..Default::default()
         };
-        self.record_end(id, active, state, reason, set).await
+        self.record_end(id, active, state, reason, set).await?;
+        self.seal_logs(id);
+        Ok(())
+    }
+
+    /// Seals an ended job's logs in the background (see `crate::sealed`).
+    fn seal_logs(&self, id: JobId) {
+        let store = self.store.clone();
+        let dir = Self::job_dir(&self.data_dir, id);
+        tokio::spawn(async move {
+            let sealed = match store.job(id).await {
+                Ok(row) => crate::sealed::seal_job_logs(&store, &row, &dir).await,
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = sealed {
+                tracing::error!(job = %id, error = %e, "could not seal a job's logs");
+            }
+        });
     }
 
     /// Records a running job's end: the charge for its GPU time (`set.gpu_ms`),

@@ -1,0 +1,770 @@
+//! Projects' files (`aisc data put|get|ls|rm`): uploaded in parts that can be
+//! resumed, checked against the SHA-256 the client declared, sealed with the
+//! project's data key, and counted against the project's quota.
+//!
+//! An upload: `POST /projects/{p}/uploads` (path, size, sha256) → an id; then
+//! `PUT /uploads/{id}?offset=N` with raw bytes, in parts that are whole
+//! multiples of 64 KiB but the last; `GET /uploads/{id}` says where to resume
+//! after a break (a part torn by a crash is dropped); `POST /uploads/{id}/complete`
+//! checks size and checksum and puts the file in place of any at its path.
+//! Members of the project (and centre administrators) read and write its files;
+//! auditors do not read tenants' files.
+
+use crate::AppState;
+use crate::api::extract::{Body, IdPath, Query};
+use crate::api::tenancy::project_by_name;
+use crate::api::types::rfc3339;
+use crate::auth::Caller;
+use crate::error::{ApiError, OrNotFound, Problem};
+use crate::policy::{Access, Resource, authorize};
+use crate::sealed::{self, ReadError};
+use aisc_store::{DataChange, DataObject, ProjectRow};
+use aisc_vault::stream::{self, Header};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use utoipa::{IntoParams, ToSchema};
+
+/// The part size clients are told to use: 16 chunks.
+pub const PART_BYTES: usize = 16 * stream::CHUNK;
+/// The longest path.
+pub const MAX_PATH: usize = 1024;
+
+/// A file to upload.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    /// Path in the project's space: segments of printable characters separated by `/`,
+    /// no `.` or `..` segment, at most 1,024 bytes.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// SHA-256 of its bytes, 64 hex digits.
+    pub sha256: String,
+}
+
+/// An upload in progress.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UploadView {
+    /// Id.
+    pub id: i64,
+    /// Project.
+    pub project: String,
+    /// Path.
+    pub path: String,
+    /// Declared size.
+    pub size: i64,
+    /// Bytes received so far: the offset of the next part.
+    pub offset: u64,
+    /// The size of parts to send (the last may be shorter; every other must be a multiple of 65,536).
+    pub part_bytes: usize,
+}
+
+/// A project's file.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FileView {
+    /// Id.
+    pub id: i64,
+    /// Path.
+    pub path: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Who put it.
+    pub owner: String,
+    /// When it was complete.
+    pub created_at: String,
+}
+
+/// A project's files and how much of its quota they take.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FileList {
+    /// Files, by path.
+    pub files: Vec<FileView>,
+    /// Bytes its files and uploads in progress take.
+    pub used_bytes: i64,
+    /// Its quota, bytes.
+    pub quota_bytes: i64,
+}
+
+/// Where a part goes.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PartParams {
+    /// The part's offset in the file: must equal the upload's `offset`.
+    pub offset: u64,
+}
+
+/// Which files to list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// Only paths starting with this.
+    pub prefix: Option<String>,
+}
+
+/// A project's quota to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRequest {
+    /// Bytes (`null`: the server's default).
+    pub bytes: Option<i64>,
+}
+
+fn file_view(o: &DataObject) -> FileView {
+    FileView {
+        id: o.id,
+        path: o.path.clone(),
+        size: o.size,
+        sha256: o.sha256.clone(),
+        owner: o.owner_name.clone(),
+        created_at: rfc3339(o.complete_ms.unwrap_or(o.created_ms)),
+    }
+}
+
+/// Refuses a path that could escape or confuse: empty, absolute, `.`/`..` or
+/// empty segments, control characters, backslashes, over 1,024 bytes.
+pub fn check_path(path: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| {
+        ApiError::invalid(
+            "path",
+            format!("{path:?} {why}"),
+            Some(format!(
+                "segments of printable characters separated by /, at most {MAX_PATH} bytes"
+            )),
+        )
+    };
+    if path.is_empty() || path.len() > MAX_PATH {
+        return Err(bad("is empty or too long"));
+    }
+    if path.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(bad("holds a control character or a backslash"));
+    }
+    if path
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Err(bad(
+            "has an empty, . or .. segment (or starts or ends with /)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_sha256(s: &str) -> Result<(), ApiError> {
+    if s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "sha256",
+            format!("{s:?} is not a SHA-256"),
+            Some("64 lowercase hex digits".into()),
+        ))
+    }
+}
+
+fn quota_of(state: &AppState, p: &ProjectRow) -> i64 {
+    p.data_quota_bytes.unwrap_or(state.data_quota_bytes)
+}
+
+fn open_project(p: &ProjectRow) -> Result<(), ApiError> {
+    if p.closed_ms.is_some() {
+        return Err(ApiError::Gone(format!(
+            "project {} is closed: its files were destroyed",
+            p.name
+        )));
+    }
+    Ok(())
+}
+
+/// Begin an upload. The declared size counts against the quota until it completes or is abandoned.
+#[utoipa::path(post, path = "/api/v1/projects/{project}/uploads", params(("project" = String, Path, description = "Project")), tag = "data",
+    request_body = UploadRequest,
+    responses((status = 201, body = UploadView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad path, size or checksum, or over quota", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn begin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Body(req): Body<UploadRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let p = project_by_name(&state, &caller, &project, Access::Submit).await?;
+    open_project(&p)?;
+    check_path(&req.path)?;
+    check_sha256(&req.sha256)?;
+    let quota = quota_of(&state, &p);
+    if !(0..=quota).contains(&req.size) {
+        return Err(ApiError::invalid(
+            "size",
+            format!("{} bytes is out of range", req.size),
+            Some(format!("0 to {quota} bytes (the project's quota)")),
+        ));
+    }
+    let now = crate::clock::now_ms();
+    let (key_id, _) = state.store.key_for(Some(p.id), now).await?;
+    let change = DataChange::BeginUpload {
+        project: p.id,
+        path: req.path.clone(),
+        size: req.size,
+        sha256: req.sha256.clone(),
+        owner: caller.user.id,
+        at_ms: now,
+        quota,
+    };
+    let audit = caller.audit(
+        "data.upload",
+        format!("project:{}", p.name),
+        format!("began {} ({} bytes)", req.path, req.size),
+    );
+    let id = state.store.data_change(change, Some(audit)).await?;
+    let file = sealed::object_path(&state.data_dir, p.id, id);
+    let created = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if let Some(dir) = file.parent() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)?;
+        f.write_all(&Header::new(key_id).encode())?;
+        f.sync_all()
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    if let Err(e) = created {
+        let _ = state
+            .store
+            .data_change(DataChange::Remove { id }, None)
+            .await;
+        return Err(ApiError::internal(e));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadView {
+            id,
+            project: p.name,
+            path: req.path,
+            size: req.size,
+            offset: 0,
+            part_bytes: PART_BYTES,
+        }),
+    ))
+}
+
+/// An upload in progress, its project, and the caller's right to it.
+async fn upload(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<(DataObject, ProjectRow), ApiError> {
+    let what = || format!("upload {id}");
+    let o = state.store.data_object_by_id(id).await.or_404(what)?;
+    let p = state.store.project_by_id(o.project).await.or_404(what)?;
+    if authorize(
+        caller,
+        Access::Submit,
+        Resource::Project {
+            name: &p.name,
+            id: p.id,
+            org: p.org,
+        },
+    )
+    .is_err()
+        || o.complete_ms.is_some()
+    {
+        return Err(ApiError::NotFound(what()));
+    }
+    open_project(&p)?;
+    Ok((o, p))
+}
+
+/// Opens an upload's file under an exclusive lock, dropping a torn last part.
+/// Returns it with its header, key and plaintext length so far.
+fn open_part(
+    state: &AppState,
+    o: &DataObject,
+) -> Result<(nix::fcntl::Flock<fs::File>, sealed::Opened, u64), ApiError> {
+    let path = sealed::object_path(&state.data_dir, o.project, o.id);
+    let mut opened = sealed::open_sealed(&state.store, &path).map_err(ReadError::into_api)?;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(ApiError::internal)?;
+    let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
+        |_| ApiError::Conflict(format!("another part of upload {} is being written", o.id)),
+    )?;
+    let good = stream::repair(
+        &mut opened.file,
+        &opened.header,
+        &opened.key,
+        &sealed::object_context(o.id),
+        opened.len,
+    )
+    .map_err(ApiError::internal)?;
+    if good < opened.len {
+        lock.set_len(good).map_err(ApiError::internal)?;
+        opened.len = good;
+    }
+    let received = opened.header.plain_len(opened.len);
+    Ok((lock, opened, received))
+}
+
+/// Where an upload stands: `offset` is where the next part starts.
+#[utoipa::path(get, path = "/api/v1/uploads/{id}", params(("id" = i64, Path, description = "Upload id")), tag = "data",
+    responses((status = 200, body = UploadView), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<UploadView>, ApiError> {
+    let (o, p) = upload(&state, &caller, id).await?;
+    let st = state.clone();
+    let obj = o.clone();
+    let offset = tokio::task::spawn_blocking(move || open_part(&st, &obj).map(|(_, _, n)| n))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(UploadView {
+        id,
+        project: p.name,
+        path: o.path,
+        size: o.size,
+        offset,
+        part_bytes: PART_BYTES,
+    }))
+}
+
+/// Send a part: raw bytes at `offset`. Parts are whole multiples of 65,536 bytes, but the last.
+#[utoipa::path(put, path = "/api/v1/uploads/{id}", params(("id" = i64, Path, description = "Upload id"), PartParams), tag = "data",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = UploadView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Wrong offset, or a part after a short one", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "More bytes than declared", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn part(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    Query(q): Query<PartParams>,
+    bytes: Bytes,
+) -> Result<Json<UploadView>, ApiError> {
+    let (o, p) = upload(&state, &caller, id).await?;
+    let st = state.clone();
+    let obj = o.clone();
+    let offset = tokio::task::spawn_blocking(move || -> Result<u64, ApiError> {
+        let (mut lock, opened, received) = open_part(&st, &obj)?;
+        if q.offset != received {
+            return Err(ApiError::Conflict(format!(
+                "offset {} is not where upload {} stands: send the part at offset {received}",
+                q.offset, obj.id
+            )));
+        }
+        let size = u64::try_from(obj.size).unwrap_or(0);
+        if received + bytes.len() as u64 > size {
+            return Err(ApiError::invalid(
+                "body",
+                format!(
+                    "{} bytes at offset {received} go past the declared size",
+                    bytes.len()
+                ),
+                Some(format!("{size} bytes in all")),
+            ));
+        }
+        let ctx = sealed::object_context(obj.id);
+        stream::append(
+            &mut *lock,
+            &opened.header,
+            &opened.key,
+            &ctx,
+            opened.len,
+            &bytes,
+        )
+        .map_err(|e| match e {
+            aisc_vault::VaultError::Format { reason, .. } => ApiError::Conflict(format!(
+                "{reason}: parts before the last must be multiples of {} bytes",
+                stream::CHUNK
+            )),
+            other => ApiError::internal(other),
+        })?;
+        lock.sync_data().map_err(ApiError::internal)?;
+        Ok(received + bytes.len() as u64)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    Ok(Json(UploadView {
+        id,
+        project: p.name,
+        path: o.path,
+        size: o.size,
+        offset,
+        part_bytes: PART_BYTES,
+    }))
+}
+
+/// Finish an upload: checks its size and SHA-256, then puts it in place of any file at its path.
+/// A checksum that does not match discards the upload.
+#[utoipa::path(post, path = "/api/v1/uploads/{id}/complete", params(("id" = i64, Path, description = "Upload id")), tag = "data",
+    responses((status = 200, body = FileView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Short, or the checksum does not match", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<FileView>, ApiError> {
+    let (o, p) = upload(&state, &caller, id).await?;
+    let st = state.clone();
+    let obj = o.clone();
+    let digest = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
+        let (mut lock, mut opened, received) = open_part(&st, &obj)?;
+        let size = u64::try_from(obj.size).unwrap_or(0);
+        if received != size {
+            return Err(ApiError::invalid(
+                "size",
+                format!(
+                    "{received} of {size} bytes received; send the rest from offset {received}"
+                ),
+                Some(format!("{size} bytes")),
+            ));
+        }
+        let ctx = sealed::object_context(obj.id);
+        let len = stream::finish(&mut *lock, &opened.header, &opened.key, &ctx, opened.len)
+            .map_err(ApiError::internal)?;
+        lock.sync_data().map_err(ApiError::internal)?;
+        let mut hash = Sha256::new();
+        let mut at = 0;
+        while at < size {
+            let (bytes, _) = stream::read_range(
+                &mut opened.file,
+                &opened.header,
+                &opened.key,
+                &ctx,
+                len,
+                at,
+                PART_BYTES as u64,
+            )
+            .map_err(ApiError::internal)?;
+            at += bytes.len() as u64;
+            hash.update(&bytes);
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        Ok(hex::encode(hash.finalize()))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let file = sealed::object_path(&state.data_dir, p.id, id);
+    if digest != o.sha256 {
+        let _ = state
+            .store
+            .data_change(DataChange::Remove { id }, None)
+            .await;
+        let _ = tokio::fs::remove_file(&file).await;
+        return Err(ApiError::invalid(
+            "sha256",
+            format!(
+                "the bytes received have SHA-256 {digest}; the upload was discarded, send it again"
+            ),
+            Some(format!("{} (as declared)", o.sha256)),
+        ));
+    }
+    let audit = caller.audit(
+        "data.put",
+        format!("project:{}", p.name),
+        format!("{} ({} bytes, sha256 {})", o.path, o.size, o.sha256),
+    );
+    let now = crate::clock::now_ms();
+    let replaced = state
+        .store
+        .data_change(DataChange::CompleteUpload { id, at_ms: now }, Some(audit))
+        .await?;
+    if replaced > 0 {
+        let _ = tokio::fs::remove_file(sealed::object_path(&state.data_dir, p.id, replaced)).await;
+    }
+    let done = DataObject {
+        complete_ms: Some(now),
+        ..o
+    };
+    Ok(Json(file_view(&done)))
+}
+
+/// Abandon an upload.
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", params(("id" = i64, Path, description = "Upload id")), tag = "data",
+    responses((status = 204, description = "Abandoned"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn abandon(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    let (o, _) = upload(&state, &caller, id).await?;
+    state
+        .store
+        .data_change(DataChange::Remove { id }, None)
+        .await?;
+    let _ = tokio::fs::remove_file(sealed::object_path(&state.data_dir, o.project, id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A project's files.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/data", params(("project" = String, Path, description = "Project"), ListParams), tag = "data",
+    responses((status = 200, body = FileList), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Query(q): Query<ListParams>,
+) -> Result<Json<FileList>, ApiError> {
+    let p = project_by_name(&state, &caller, &project, Access::Submit).await?;
+    let files = state
+        .store
+        .data_objects(p.id, q.prefix.as_deref().unwrap_or(""))
+        .await?;
+    Ok(Json(FileList {
+        files: files.iter().map(file_view).collect(),
+        used_bytes: state.store.data_used(p.id).await?,
+        quota_bytes: quota_of(&state, &p),
+    }))
+}
+
+async fn object_at(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    path: &str,
+) -> Result<(DataObject, ProjectRow), ApiError> {
+    let p = project_by_name(state, caller, project, Access::Submit).await?;
+    open_project(&p)?;
+    check_path(path)?;
+    let o = state
+        .store
+        .data_object(p.id, path)
+        .await
+        .or_404(|| format!("file {path} in project {project}"))?;
+    Ok((o, p))
+}
+
+/// The first byte asked for by `Range: bytes=N-` (the one form served; others get the whole file).
+fn range_start(headers: &HeaderMap) -> Option<u64> {
+    let v = headers.get(header::RANGE)?.to_str().ok()?;
+    let n = v.strip_prefix("bytes=")?.strip_suffix('-')?;
+    n.parse().ok()
+}
+
+/// Download a file. `Range: bytes=N-` resumes from byte N (206). `X-Aisc-Sha256` carries its checksum.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/data/{path}", params(("project" = String, Path, description = "Project"), ("path" = String, Path, description = "File path")), tag = "data",
+    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 206, description = "From the byte asked for", content_type = "application/octet-stream"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Range past the end")),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (o, p) = object_at(&state, &caller, &project, &path).await?;
+    let file = sealed::object_path(&state.data_dir, p.id, o.id);
+    let store = state.store.clone();
+    let opened = tokio::task::spawn_blocking(move || sealed::open_sealed(&store, &file))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ReadError::into_api)?;
+    let total = opened.header.plain_len(opened.len);
+    let start = range_start(&headers).unwrap_or(0);
+    if start > total {
+        let mut res = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+            res.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        return Ok(res);
+    }
+    let ctx = sealed::object_context(o.id);
+    let body = futures_util::stream::unfold(Some((opened, start)), move |st| {
+        let ctx = ctx.clone();
+        async move {
+            let (mut opened, at) = st?;
+            if at >= total {
+                return None;
+            }
+            let read = tokio::task::spawn_blocking(move || {
+                let r = stream::read_range(
+                    &mut opened.file,
+                    &opened.header,
+                    &opened.key,
+                    &ctx,
+                    opened.len,
+                    at,
+                    PART_BYTES as u64,
+                );
+                (opened, r)
+            })
+            .await;
+            match read {
+                Ok((opened, Ok((bytes, _)))) if !bytes.is_empty() => {
+                    let next = at + bytes.len() as u64;
+                    Some((
+                        Ok::<Bytes, std::io::Error>(Bytes::from(bytes)),
+                        Some((opened, next)),
+                    ))
+                }
+                Ok((_, Ok(_))) => None,
+                Ok((_, Err(e))) => Some((Err(std::io::Error::other(e.to_string())), None)),
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        }
+    });
+    let mut res = axum::body::Body::from_stream(body).into_response();
+    let h = res.headers_mut();
+    let hv = |s: String| HeaderValue::from_str(&s).map_err(ApiError::internal);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, hv((total - start).to_string())?);
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert("x-aisc-sha256", hv(o.sha256.clone())?);
+    h.insert(header::ETAG, hv(format!("\"{}\"", o.sha256))?);
+    if range_start(&headers).is_some() {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let last = total.saturating_sub(1);
+        res.headers_mut().insert(
+            header::CONTENT_RANGE,
+            hv(format!("bytes {start}-{last}/{total}"))?,
+        );
+    }
+    Ok(res)
+}
+
+/// Remove a file.
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/data/{path}", params(("project" = String, Path, description = "Project"), ("path" = String, Path, description = "File path")), tag = "data",
+    responses((status = 204, description = "Removed"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, path)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (o, p) = object_at(&state, &caller, &project, &path).await?;
+    let audit = caller.audit(
+        "data.rm",
+        format!("project:{}", p.name),
+        format!("{} ({} bytes)", o.path, o.size),
+    );
+    state
+        .store
+        .data_change(DataChange::Remove { id: o.id }, Some(audit))
+        .await?;
+    let _ = tokio::fs::remove_file(sealed::object_path(&state.data_dir, p.id, o.id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Set a project's quota for files (centre administrators).
+#[utoipa::path(put, path = "/api/v1/projects/{project}/quota", params(("project" = String, Path, description = "Project")), tag = "data",
+    request_body = QuotaRequest,
+    responses((status = 200, body = FileList), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_quota(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Body(req): Body<QuotaRequest>,
+) -> Result<Json<FileList>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
+    if let Some(b) = req.bytes
+        && b < 0
+    {
+        return Err(ApiError::invalid(
+            "bytes",
+            format!("{b} is negative"),
+            Some("0 or more".into()),
+        ));
+    }
+    let audit = caller.audit(
+        "data.quota",
+        format!("project:{}", p.name),
+        match req.bytes {
+            Some(b) => format!("quota {b} bytes"),
+            None => "quota: the server's default".into(),
+        },
+    );
+    state
+        .store
+        .data_change(
+            DataChange::Quota {
+                project: p.id,
+                bytes: req.bytes,
+            },
+            Some(audit),
+        )
+        .await?;
+    let p = state.store.project_by_id(p.id).await?;
+    Ok(Json(FileList {
+        files: Vec::new(),
+        used_bytes: state.store.data_used(p.id).await?,
+        quota_bytes: quota_of(&state, &p),
+    }))
+}
+
+/// At start: removes sealed files no row names (a removal cut short), and
+/// seals the logs of ended jobs still in clear (the server stopped between a
+/// job's end and the sealing, or they predate sealing).
+pub async fn sweep(state: AppState) {
+    match state.store.data_object_ids().await {
+        Ok(ids) => {
+            let ids: std::collections::HashSet<i64> = ids.into_iter().collect();
+            let root = state.data_dir.join("objects");
+            for project in fs::read_dir(&root).into_iter().flatten().flatten() {
+                for f in fs::read_dir(project.path()).into_iter().flatten().flatten() {
+                    let known = f
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .is_some_and(|id| ids.contains(&id));
+                    if !known {
+                        let _ = fs::remove_file(f.path());
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not list files to sweep"),
+    }
+    let jobs = state.data_dir.join("jobs");
+    for dir in fs::read_dir(&jobs).into_iter().flatten().flatten() {
+        let path = dir.path();
+        let clear = path.join("script").exists() || path.join("output.log").exists();
+        let Some(id) = dir.file_name().to_str().and_then(|n| n.parse::<i64>().ok()) else {
+            continue;
+        };
+        if !clear {
+            continue;
+        }
+        if let Ok(row) = state.store.job(aisc_model::JobId(id)).await
+            && row.state.is_terminal()
+            && let Err(e) = sealed::seal_job_logs(&state.store, &row, &path).await
+        {
+            tracing::warn!(job = id, error = %e, "could not seal a job's logs");
+        }
+    }
+}

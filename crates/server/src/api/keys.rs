@@ -1,0 +1,166 @@
+//! The master keys: which are loaded, how many data keys each wraps, rotation
+//! and retirement (`aisc keys list|rotate|retire`). Centre administrators act;
+//! auditors read.
+
+use crate::AppState;
+use crate::api::extract::Body;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize};
+use aisc_vault::KeySource;
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A loaded master key.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MasterKeyView {
+    /// Its id (never the key).
+    pub kid: String,
+    /// Whether it wraps new data keys.
+    pub current: bool,
+    /// Data keys it wraps now.
+    pub data_keys: i64,
+}
+
+/// The master keys and what they wrap.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeysView {
+    /// Where they are read from: `file <path>` or `variable <name>`.
+    pub source: String,
+    /// Loaded keys, current first.
+    pub masters: Vec<MasterKeyView>,
+    /// Data keys destroyed (crypto-shredded projects).
+    pub destroyed_data_keys: i64,
+    /// Data keys re-wrapped by this request (rotate only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrapped: Option<i64>,
+}
+
+/// A master key to retire.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetireRequest {
+    /// Its id.
+    pub kid: String,
+}
+
+async fn view(state: &AppState, rewrapped: Option<i64>) -> Result<KeysView, ApiError> {
+    let masters = state.store.master_keys();
+    let report = state.store.key_report().await?;
+    let count = |kid: &str| {
+        report
+            .wrapped_by
+            .iter()
+            .find(|(k, _)| k == kid)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(KeysView {
+        source: match masters.source() {
+            KeySource::File(p) => format!("file {}", p.display()),
+            KeySource::Variable { name, .. } => format!("variable {name}"),
+        },
+        masters: masters
+            .all()
+            .iter()
+            .enumerate()
+            .map(|(i, k)| MasterKeyView {
+                kid: k.kid().to_string(),
+                current: i == 0,
+                data_keys: count(k.kid()),
+            })
+            .collect(),
+        destroyed_data_keys: report.destroyed,
+        rewrapped,
+    })
+}
+
+/// The master keys loaded and how many data keys each wraps.
+#[utoipa::path(get, path = "/api/v1/keys", tag = "keys",
+    responses((status = 200, body = KeysView), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<KeysView>, ApiError> {
+    authorize(&caller, Access::Read, Resource::Centre)?;
+    Ok(Json(view(&state, None).await?))
+}
+
+/// Rotate the master key: with a key file, a new key is written to it first (the old ones stay
+/// after it); then every data key is re-wrapped under the current key in one transaction. Jobs,
+/// files and logs stay readable throughout. With `AISC_MASTER_KEY`, put the new key first in
+/// the variable and restart; this then re-wraps under it.
+#[utoipa::path(post, path = "/api/v1/keys/rotate", tag = "keys",
+    responses((status = 200, body = KeysView), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<KeysView>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    let _one = state.key_rotation.lock().await;
+    let masters = state.store.master_keys();
+    let next = match masters.source() {
+        KeySource::File(_) => masters.rotated().map_err(ApiError::internal)?,
+        KeySource::Variable { .. } => masters,
+    };
+    let audit = caller.audit(
+        "keys.rotate",
+        "keys".into(),
+        format!("current master key {}", next.current().kid()),
+    );
+    let n = state.store.rewrap_keys(next, audit).await?;
+    Ok(Json(view(&state, Some(n)).await?))
+}
+
+/// Retire a master key that wraps no data key any more (after a rotation). With a key file it is
+/// removed from the file; with `AISC_MASTER_KEY`, remove it from the variable instead.
+#[utoipa::path(post, path = "/api/v1/keys/retire", tag = "keys", request_body = RetireRequest,
+    responses((status = 200, body = KeysView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Current, still in use, or from the variable", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn retire(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<RetireRequest>,
+) -> Result<Json<KeysView>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    let _one = state.key_rotation.lock().await;
+    let masters = state.store.master_keys();
+    if masters.get(&req.kid).is_none() {
+        return Err(ApiError::invalid(
+            "kid",
+            format!("{:?} is not a loaded master key", req.kid),
+            Some("an id from aisc keys list".into()),
+        ));
+    }
+    if masters.current().kid() == req.kid {
+        return Err(ApiError::Conflict(
+            "the current master key cannot be retired; rotate first".into(),
+        ));
+    }
+    let report = state.store.key_report().await?;
+    if let Some((_, n)) = report.wrapped_by.iter().find(|(k, _)| *k == req.kid) {
+        return Err(ApiError::Conflict(format!(
+            "master key {} still wraps {n} data keys; rotate first",
+            req.kid
+        )));
+    }
+    if let KeySource::Variable { name, .. } = masters.source() {
+        return Err(ApiError::Conflict(format!(
+            "the master keys come from {name}: remove the key from it and restart"
+        )));
+    }
+    let next = masters.without(&req.kid).map_err(ApiError::internal)?;
+    state.store.set_master_keys(next);
+    let audit = caller.audit(
+        "keys.retire",
+        "keys".into(),
+        format!("retired master key {}", req.kid),
+    );
+    state.store.record_audit(audit).await?;
+    Ok(Json(view(&state, None).await?))
+}

@@ -1,0 +1,286 @@
+//! A tenant's right to its data: export everything a project holds in aisc,
+//! close a project (its data key destroyed: crypto-shredding) and erase it
+//! (its records' personal data removed too). The ledger keeps its amounts and
+//! the audit trail its events: those are the centre's financial record.
+
+use crate::AppState;
+use crate::api::applications::{self, ApplicationView, GrantView};
+use crate::api::audit::AuditView;
+use crate::api::data::{self, FileView};
+use crate::api::extract::{Body, JobIdPath, Query};
+use crate::api::tenancy::{self, ProjectDetail, project_by_name};
+use crate::api::types::{JobDetail, rfc3339};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::policy::{Access, Resource, authorize};
+use aisc_store::{AuditSearch, DataChange, JobFilter, ProjectRow};
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Everything a project holds in aisc, but its files' bytes and logs, which
+/// are fetched one by one (`aisc project export` does so).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProjectExport {
+    /// When this was made.
+    pub exported_at: String,
+    /// The project and its members.
+    pub project: ProjectDetail,
+    /// Its applications for compute, with their justifications and reviews.
+    pub applications: Vec<ApplicationView>,
+    /// Its grants, with what was used and held.
+    pub grants: Vec<GrantView>,
+    /// Its jobs, each with its command or script, environment names (never values),
+    /// events, usage and cost, newest first.
+    pub jobs: Vec<JobDetail>,
+    /// Audit events about the project or its jobs, newest first.
+    pub audit: Vec<AuditView>,
+    /// Its files (fetch each with `GET /api/v1/projects/{project}/data/{path}`).
+    pub files: Vec<FileView>,
+}
+
+/// A confirmation: the project's name again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// The project's name, typed again.
+    pub confirm: String,
+}
+
+/// What closing or erasing did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClosedView {
+    /// The project.
+    pub project: String,
+    /// Closed at.
+    pub closed_at: Option<String>,
+    /// Erased at.
+    pub erased_at: Option<String>,
+    /// Jobs whose logs were removed from disk.
+    pub job_logs_removed: usize,
+}
+
+/// Export a project: its records as JSON (PIs, organisation administrators and centre administrators).
+#[utoipa::path(get, path = "/api/v1/projects/{project}/export", params(("project" = String, Path, description = "Project")), tag = "privacy",
+    responses((status = 200, body = ProjectExport), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> Result<Json<ProjectExport>, ApiError> {
+    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
+    let Json(detail) =
+        tenancy::show_project(State(state.clone()), caller.clone(), Path(project.clone())).await?;
+    let Json(apps) = applications::list(State(state.clone()), caller.clone()).await?;
+    let Json(grants) = applications::list_grants(State(state.clone()), caller.clone()).await?;
+    let mut jobs = Vec::new();
+    for id in project_jobs(&state, &p).await? {
+        let Json(d) =
+            crate::api::jobs::show(State(state.clone()), caller.clone(), JobIdPath(id)).await?;
+        jobs.push(d);
+    }
+    let targets: std::collections::HashSet<String> = jobs
+        .iter()
+        .map(|j| format!("job:{}", j.job.id))
+        .chain([format!("project:{}", p.name)])
+        .collect();
+    let audit = project_audit(&state, &targets).await?;
+    let files = if p.closed_ms.is_none() {
+        let Json(list) = data::list(
+            State(state.clone()),
+            caller.clone(),
+            Path(project.clone()),
+            Query(data::ListParams { prefix: None }),
+        )
+        .await?;
+        list.files
+    } else {
+        Vec::new()
+    };
+    let audit_event = caller.audit(
+        "project.export",
+        format!("project:{}", p.name),
+        format!("{} jobs, {} files", jobs.len(), files.len()),
+    );
+    state.store.record_audit(audit_event).await?;
+    Ok(Json(ProjectExport {
+        exported_at: rfc3339(crate::clock::now_ms()),
+        project: detail,
+        applications: apps.into_iter().filter(|a| a.project == p.name).collect(),
+        grants: grants.into_iter().filter(|g| g.project == p.name).collect(),
+        jobs,
+        audit,
+        files,
+    }))
+}
+
+/// Every job of the project, newest first.
+async fn project_jobs(
+    state: &AppState,
+    p: &ProjectRow,
+) -> Result<Vec<aisc_model::JobId>, ApiError> {
+    let mut ids = Vec::new();
+    let mut before = None;
+    loop {
+        let page = state
+            .store
+            .list(&JobFilter {
+                project: Some(p.name.clone()),
+                before,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok(ids);
+        };
+        before = Some(last.id);
+        ids.extend(page.iter().map(|j| j.id));
+    }
+}
+
+/// Audit events whose target is in `targets`, newest first (one pass over the trail).
+async fn project_audit(
+    state: &AppState,
+    targets: &std::collections::HashSet<String>,
+) -> Result<Vec<AuditView>, ApiError> {
+    let mut out = Vec::new();
+    let mut before = None;
+    loop {
+        let rows = state
+            .store
+            .audit_list(before, 1000, &AuditSearch::default())
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(out);
+        };
+        before = Some(last.id);
+        out.extend(
+            rows.into_iter()
+                .filter(|r| targets.contains(&r.target))
+                .map(|r| AuditView {
+                    id: r.id,
+                    at: rfc3339(r.at_ms),
+                    actor: r.actor,
+                    action: r.action,
+                    target: r.target,
+                    summary: r.summary,
+                    source: r.source,
+                    hash: r.hash,
+                }),
+        );
+    }
+}
+
+fn confirmed(p: &ProjectRow, req: &ConfirmRequest) -> Result<(), ApiError> {
+    if req.confirm == p.name {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "confirm",
+            format!("{:?} is not the project's name", req.confirm),
+            Some(format!("{:?}", p.name)),
+        ))
+    }
+}
+
+/// Removes the project's jobs' directories (their sealed logs, now unreadable).
+async fn remove_job_dirs(state: &AppState, p: &ProjectRow) -> Result<usize, ApiError> {
+    let ids = project_jobs(state, p).await?;
+    let dirs: Vec<_> = ids
+        .iter()
+        .map(|id| crate::control::Controller::job_dir(&state.data_dir, *id))
+        .collect();
+    let objects = state.data_dir.join("objects").join(p.id.0.to_string());
+    tokio::task::spawn_blocking(move || {
+        let _ = std::fs::remove_dir_all(objects);
+        dirs.iter()
+            .filter(|d| std::fs::remove_dir_all(d).is_ok())
+            .count()
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+async fn closed_view(
+    state: &AppState,
+    p: &ProjectRow,
+    removed: usize,
+) -> Result<ClosedView, ApiError> {
+    let p = state.store.project_by_id(p.id).await?;
+    Ok(ClosedView {
+        project: p.name,
+        closed_at: p.closed_ms.map(rfc3339),
+        erased_at: p.erased_ms.map(rfc3339),
+        job_logs_removed: removed,
+    })
+}
+
+/// Close a project: no new jobs, grants or files; its files and job logs are destroyed with its
+/// data key (crypto-shredding). Refused while it has jobs that have not ended. Irreversible:
+/// export first. PIs, organisation administrators and centre administrators.
+#[utoipa::path(post, path = "/api/v1/projects/{project}/close", params(("project" = String, Path, description = "Project")), tag = "privacy",
+    request_body = ConfirmRequest,
+    responses((status = 200, body = ClosedView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Jobs have not ended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Body(req): Body<ConfirmRequest>,
+) -> Result<Json<ClosedView>, ApiError> {
+    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
+    confirmed(&p, &req)?;
+    let audit = caller.audit(
+        "project.close",
+        format!("project:{}", p.name),
+        "closed; data key destroyed".into(),
+    );
+    let change = DataChange::Close {
+        project: p.id,
+        at_ms: crate::clock::now_ms(),
+    };
+    state.store.data_change(change, Some(audit)).await?;
+    state.charging.clear();
+    let removed = remove_job_dirs(&state, &p).await?;
+    Ok(Json(closed_view(&state, &p, removed).await?))
+}
+
+/// Erase a project (centre administrators): close it, then remove the personal data in its
+/// records: job names and paths, members, application justifications and review comments.
+/// Charges, grants and the audit trail stay, as the centre's financial record.
+#[utoipa::path(post, path = "/api/v1/projects/{project}/erase", params(("project" = String, Path, description = "Project")), tag = "privacy",
+    request_body = ConfirmRequest,
+    responses((status = 200, body = ClosedView), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Jobs have not ended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Body(req): Body<ConfirmRequest>,
+) -> Result<Json<ClosedView>, ApiError> {
+    authorize(&caller, Access::Manage, Resource::Centre)?;
+    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
+    confirmed(&p, &req)?;
+    let audit = caller.audit(
+        "project.erase",
+        format!("project:{}", p.name),
+        "erased; data key destroyed".into(),
+    );
+    let change = DataChange::Erase {
+        project: p.id,
+        at_ms: crate::clock::now_ms(),
+    };
+    state.store.data_change(change, Some(audit)).await?;
+    state.charging.clear();
+    state.tokens.clear();
+    let removed = remove_job_dirs(&state, &p).await?;
+    Ok(Json(closed_view(&state, &p, removed).await?))
+}
