@@ -219,6 +219,12 @@ fn render_detail(d: &JobDetail) -> String {
     if d.script.is_some() {
         kv("Command", "batch script (see --json for its text)".into());
     }
+    if d.command.is_none() && d.script.is_none() {
+        kv(
+            "Command",
+            "destroyed with its project's data key (the project was closed)".into(),
+        );
+    }
     if let Some(w) = &d.workdir {
         kv("Workdir", w.clone());
     }

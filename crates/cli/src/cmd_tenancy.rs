@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::json;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -76,6 +77,33 @@ enum ProjectCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Export everything the project holds in aisc into a directory: project.json (members,
+    /// applications, grants, jobs with their events and costs, audit events), files/ and logs/.
+    Export {
+        /// Project.
+        name: String,
+        /// The directory to write (default: ./NAME-export; must be new or empty).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Close a project: no new jobs, grants or files; its data key is destroyed, and with it its
+    /// files, logs and job scripts (crypto-shredding). Irreversible: export first.
+    Close {
+        /// Project.
+        name: String,
+        /// The project's name again.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
+    /// Close a project and remove the personal data in its records (job names, members,
+    /// application texts); charges and the audit trail stay. Centre administrators.
+    Erase {
+        /// Project.
+        name: String,
+        /// The project's name again.
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
     },
 }
 
@@ -194,6 +222,15 @@ pub async fn project(a: ProjectArgs) -> Result<ExitCode> {
                 .map(|m| vec![m.user.clone(), m.role.clone()])
                 .collect();
             print!("{}", table(&["MEMBER", "ROLE"], &rows));
+        }
+        ProjectCmd::Export { name, out } => {
+            return crate::cmd_privacy::export(&client, &name, out).await;
+        }
+        ProjectCmd::Close { name, confirm } => {
+            return crate::cmd_privacy::close(&client, &name, confirm, false).await;
+        }
+        ProjectCmd::Erase { name, confirm } => {
+            return crate::cmd_privacy::close(&client, &name, confirm, true).await;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -5,11 +5,13 @@
 
 mod client;
 mod cmd_audit;
+mod cmd_data;
 mod cmd_grants;
 mod cmd_identity;
 mod cmd_inventory;
 mod cmd_jobs;
 mod cmd_node;
+mod cmd_privacy;
 mod cmd_queue;
 mod cmd_schemes;
 mod cmd_serve;
@@ -69,8 +71,12 @@ enum Cmd {
     Token(cmd_identity::TokenArgs),
     /// Organisations: create, list, add administrators.
     Org(cmd_tenancy::OrgArgs),
-    /// Projects: create, list, show.
+    /// Projects: create, list, show; export, close and erase a project's data.
     Project(cmd_tenancy::ProjectArgs),
+    /// A project's files, kept encrypted in aisc: put, get, ls, rm, quota.
+    Data(cmd_data::DataArgs),
+    /// The master keys that protect tenants' data: list, rotate, retire (administrators).
+    Keys(cmd_privacy::KeysArgs),
     /// Project members: add, remove, list.
     Member(cmd_tenancy::MemberArgs),
     /// Resource classes and the node inventory.
@@ -141,6 +147,8 @@ fn main() -> ExitCode {
             Cmd::Token(a) => cmd_identity::token(a).await,
             Cmd::Org(a) => cmd_tenancy::org(a).await,
             Cmd::Project(a) => cmd_tenancy::project(a).await,
+            Cmd::Data(a) => cmd_data::run(a).await,
+            Cmd::Keys(a) => cmd_privacy::keys(a).await,
             Cmd::Member(a) => cmd_tenancy::member(a).await,
             Cmd::Class(a) => cmd_inventory::class(a).await,
             Cmd::Price(a) => cmd_inventory::price(a).await,

@@ -84,6 +84,25 @@ const TABLE: &[Row] = &[
     ("GET",    "/api/v1/queue",                             [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("GET",    "/api/v1/queue/{id}",                        [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
     ("GET",    "/api/v1/projects/{project}/statement",      [ALL,         ALL,         NF,          OWN,         OWN,         (403, 404)]),
+    // A project's files: its members and centre administrators; auditors do not read tenants' files.
+    ("POST",   "/api/v1/projects/{project}/uploads",        [(201, 201),  FB,          NF,          (403, 404),  (201, 404),  (201, 404)]),
+    ("GET",    "/api/v1/uploads/{id}",                      [ALL,         NF,          NF,          NF,          OWN,         OWN]),
+    ("PUT",    "/api/v1/uploads/{id}",                      [ALL,         NF,          NF,          NF,          OWN,         OWN]),
+    ("DELETE", "/api/v1/uploads/{id}",                      [(204, 204),  NF,          NF,          NF,          (204, 404),  (204, 404)]),
+    ("POST",   "/api/v1/uploads/{id}/complete",             [ALL,         NF,          NF,          NF,          OWN,         OWN]),
+    // Reading them: also their organisation's administrators (who may export the project).
+    ("GET",    "/api/v1/projects/{project}/data",           [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
+    ("GET",    "/api/v1/projects/{project}/data/{path}",    [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
+    ("DELETE", "/api/v1/projects/{project}/data/{path}",    [(204, 204),  FB,          NF,          (403, 404),  (204, 404),  (204, 404)]),
+    ("PUT",    "/api/v1/projects/{project}/quota",          [ALL,         FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/keys",                              [ALL,         ALL,         FB,          FB,          FB,          FB]),
+    ("POST",   "/api/v1/keys/rotate",                       [ALL,         FB,          FB,          FB,          FB,          FB]),
+    // An unknown key: past the role check, the body is refused.
+    ("POST",   "/api/v1/keys/retire",                       [(422, 422),  FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/projects/{project}/export",         [ALL,         FB,          NF,          OWN,         OWN,         (403, 404)]),
+    // A wrong confirmation: past the role check, nothing is closed.
+    ("POST",   "/api/v1/projects/{project}/close",          [(422, 422),  FB,          NF,          (422, 404),  (422, 404),  (403, 404)]),
+    ("POST",   "/api/v1/projects/{project}/erase",          [(422, 422),  FB,          FB,          FB,          FB,          FB]),
 ];
 
 const PASSWORD: &str = "a password long enough";
@@ -159,6 +178,32 @@ impl World {
             )
             .await;
         v["id"].as_i64().unwrap()
+    }
+
+    /// A fresh upload of tenant `t` by one of its members, of the 3 bytes `"x"`
+    /// (what a JSON body of "x" is); sent, or completed too.
+    async fn upload(&mut self, t: usize, send: bool, complete: bool) -> (i64, String) {
+        let (who, project) = [("member_a", "pa"), ("pi_b", "pb")][t];
+        let path = self.fresh("f");
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"\"x\""));
+        let v = self
+            .ok(
+                who,
+                Method::POST,
+                &format!("/api/v1/projects/{project}/uploads"),
+                Some(json!({"path": path, "size": 3, "sha256": sha})),
+            )
+            .await;
+        let id = v["id"].as_i64().unwrap();
+        if send {
+            let at = format!("/api/v1/uploads/{id}?offset=0");
+            self.ok(who, Method::PUT, &at, Some(json!("x"))).await;
+        }
+        if complete {
+            let done = format!("/api/v1/uploads/{id}/complete");
+            self.ok(who, Method::POST, &done, None).await;
+        }
+        (id, path)
     }
 
     /// A fresh application of tenant `t`, by its PI.
@@ -301,6 +346,42 @@ impl World {
                     Some(json!({"role": "member"})),
                 )
             }
+            "/api/v1/projects/{project}/uploads" => {
+                let sha = "0".repeat(64);
+                (
+                    format!("/api/v1/projects/{project}/uploads"),
+                    Some(json!({"path": self.fresh("u"), "size": 3, "sha256": sha})),
+                )
+            }
+            "/api/v1/uploads/{id}" if method == "PUT" => {
+                let (id, _) = self.upload(t, false, false).await;
+                (format!("/api/v1/uploads/{id}?offset=0"), Some(json!("x")))
+            }
+            "/api/v1/uploads/{id}" => {
+                let (id, _) = self.upload(t, false, false).await;
+                (format!("/api/v1/uploads/{id}"), None)
+            }
+            "/api/v1/uploads/{id}/complete" => {
+                let (id, _) = self.upload(t, true, false).await;
+                (format!("/api/v1/uploads/{id}/complete"), None)
+            }
+            "/api/v1/projects/{project}/data" => (format!("/api/v1/projects/{project}/data"), None),
+            "/api/v1/projects/{project}/data/{path}" => {
+                let (_, file) = self.upload(t, true, true).await;
+                (format!("/api/v1/projects/{project}/data/{file}"), None)
+            }
+            "/api/v1/projects/{project}/quota" => (
+                format!("/api/v1/projects/{project}/quota"),
+                Some(json!({"bytes": 1_000_000_000})),
+            ),
+            "/api/v1/keys/retire" => (path.into(), Some(json!({"kid": "0000000000000000"}))),
+            "/api/v1/projects/{project}/export" => {
+                (format!("/api/v1/projects/{project}/export"), None)
+            }
+            "/api/v1/projects/{project}/close" | "/api/v1/projects/{project}/erase" => (
+                path.replace("{project}", project),
+                Some(json!({"confirm": "not-the-name"})),
+            ),
             other => (other.into(), None),
         }
     }

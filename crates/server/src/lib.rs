@@ -163,8 +163,8 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    /// The master keys could not be loaded.
-    #[error("master key: {0}")]
+    /// The master keys could not be loaded (the cause follows in the error's chain).
+    #[error("master key")]
     Keys(#[from] aisc_vault::VaultError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]

@@ -23,6 +23,11 @@ pub struct Server {
 impl Server {
     /// Starts a server on `data_dir` with extra `serve` arguments.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_env(data_dir, extra, &[])
+    }
+
+    /// Starts a server with extra `serve` arguments and environment variables.
+    pub fn start_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut args = vec![
             "serve".to_string(),
             "--listen".into(),
@@ -34,6 +39,7 @@ impl Server {
         let mut child = Command::new(AISC)
             .args(&args)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -117,7 +117,8 @@ pub struct QuotaRequest {
     pub bytes: Option<i64>,
 }
 
-fn file_view(o: &DataObject) -> FileView {
+/// A file as the API shows it.
+pub fn file_view(o: &DataObject) -> FileView {
     FileView {
         id: o.id,
         path: o.path.clone(),
@@ -169,6 +170,24 @@ fn check_sha256(s: &str) -> Result<(), ApiError> {
             format!("{s:?} is not a SHA-256"),
             Some("64 lowercase hex digits".into()),
         ))
+    }
+}
+
+/// A project whose files the caller may read: its members, and those who
+/// manage it (its organisation's administrators, for an export).
+async fn readable_project(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+) -> Result<ProjectRow, ApiError> {
+    match project_by_name(state, caller, project, Access::Submit).await {
+        Err(ApiError::Forbidden(why)) => {
+            match project_by_name(state, caller, project, Access::Manage).await {
+                Ok(p) => Ok(p),
+                Err(_) => Err(ApiError::Forbidden(why)),
+            }
+        }
+        other => other,
     }
 }
 
@@ -533,7 +552,8 @@ pub async fn list(
     Path(project): Path<String>,
     Query(q): Query<ListParams>,
 ) -> Result<Json<FileList>, ApiError> {
-    let p = project_by_name(&state, &caller, &project, Access::Submit).await?;
+    let p = readable_project(&state, &caller, &project).await?;
+    open_project(&p)?;
     let files = state
         .store
         .data_objects(p.id, q.prefix.as_deref().unwrap_or(""))
@@ -550,8 +570,13 @@ async fn object_at(
     caller: &Caller,
     project: &str,
     path: &str,
+    write: bool,
 ) -> Result<(DataObject, ProjectRow), ApiError> {
-    let p = project_by_name(state, caller, project, Access::Submit).await?;
+    let p = if write {
+        project_by_name(state, caller, project, Access::Submit).await?
+    } else {
+        readable_project(state, caller, project).await?
+    };
     open_project(&p)?;
     check_path(path)?;
     let o = state
@@ -582,7 +607,16 @@ pub async fn get(
     Path((project, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (o, p) = object_at(&state, &caller, &project, &path).await?;
+    let (o, p) = object_at(&state, &caller, &project, &path, false).await?;
+    // A read of a tenant's file by someone outside the project is on the record.
+    if !caller.user.projects.iter().any(|m| m.project == p.id) {
+        let audit = caller.audit(
+            "data.get",
+            format!("project:{}", p.name),
+            format!("read {} ({} bytes) from outside the project", o.path, o.size),
+        );
+        state.store.record_audit(audit).await?;
+    }
     let file = sealed::object_path(&state.data_dir, p.id, o.id);
     let store = state.store.clone();
     let opened = tokio::task::spawn_blocking(move || sealed::open_sealed(&store, &file))
@@ -664,7 +698,7 @@ pub async fn remove(
     caller: Caller,
     Path((project, path)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (o, p) = object_at(&state, &caller, &project, &path).await?;
+    let (o, p) = object_at(&state, &caller, &project, &path, true).await?;
     let audit = caller.audit(
         "data.rm",
         format!("project:{}", p.name),

@@ -415,6 +415,11 @@ pub async fn logs(
     Query(p): Query<LogParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let row = visible_job(&state, &caller, id, Access::Read).await?;
+    if row.spec.is_none() {
+        return Err(ApiError::Gone(format!(
+            "job {id}'s logs were destroyed with its project's data key (the project was closed)"
+        )));
+    }
     let path = match p.stream.as_deref().unwrap_or("output") {
         "output" | "stdout" => row.stdout_path.clone(),
         "error" | "stderr" => row.stderr_path.clone(),

@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::api::applications::{self, ApplicationView, GrantView};
 use crate::api::audit::AuditView;
 use crate::api::data::{self, FileView};
-use crate::api::extract::{Body, JobIdPath, Query};
+use crate::api::extract::{Body, JobIdPath};
 use crate::api::tenancy::{self, ProjectDetail, project_by_name};
 use crate::api::types::{JobDetail, rfc3339};
 use crate::auth::Caller;
@@ -88,15 +88,15 @@ pub async fn export(
         .chain([format!("project:{}", p.name)])
         .collect();
     let audit = project_audit(&state, &targets).await?;
-    let files = if p.closed_ms.is_none() {
-        let Json(list) = data::list(
-            State(state.clone()),
-            caller.clone(),
-            Path(project.clone()),
-            Query(data::ListParams { prefix: None }),
-        )
-        .await?;
-        list.files
+    // Read directly: the project's managers export its files even when not members.
+    let files: Vec<FileView> = if p.closed_ms.is_none() {
+        state
+            .store
+            .data_objects(p.id, "")
+            .await?
+            .iter()
+            .map(data::file_view)
+            .collect()
     } else {
         Vec::new()
     };
