@@ -314,7 +314,7 @@ pub async fn run(
         data_quota_bytes: config.data_quota_bytes,
         key_rotation: Arc::default(),
     };
-    tokio::spawn(api::data::sweep(state.clone()));
+    tokio::spawn(sealed::sweep(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {

@@ -233,3 +233,45 @@ pub fn read_sealed(
         limit,
     )?)
 }
+
+/// At start: removes sealed files no row names (a removal cut short), and
+/// seals the logs of ended jobs still in clear (the server stopped between a
+/// job's end and the sealing, or they predate sealing).
+pub async fn sweep(state: crate::AppState) {
+    match state.store.data_object_ids().await {
+        Ok(ids) => {
+            let ids: std::collections::HashSet<i64> = ids.into_iter().collect();
+            let root = state.data_dir.join("objects");
+            for project in fs::read_dir(&root).into_iter().flatten().flatten() {
+                for f in fs::read_dir(project.path()).into_iter().flatten().flatten() {
+                    let known = f
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .is_some_and(|id| ids.contains(&id));
+                    if !known {
+                        let _ = fs::remove_file(f.path());
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not list files to sweep"),
+    }
+    let jobs = state.data_dir.join("jobs");
+    for dir in fs::read_dir(&jobs).into_iter().flatten().flatten() {
+        let path = dir.path();
+        let clear = path.join("script").exists() || path.join("output.log").exists();
+        let Some(id) = dir.file_name().to_str().and_then(|n| n.parse::<i64>().ok()) else {
+            continue;
+        };
+        if !clear {
+            continue;
+        }
+        if let Ok(row) = state.store.job(aisc_model::JobId(id)).await
+            && row.state.is_terminal()
+            && let Err(e) = seal_job_logs(&state.store, &row, &path).await
+        {
+            tracing::warn!(job = id, error = %e, "could not seal a job's logs");
+        }
+    }
+}
