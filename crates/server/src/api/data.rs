@@ -35,7 +35,7 @@ use utoipa::{IntoParams, ToSchema};
 /// The part size clients are told to use: 16 chunks.
 pub const PART_BYTES: usize = 16 * stream::CHUNK;
 /// The longest path.
-pub const MAX_PATH: usize = 1024;
+pub const MAX_PATH: usize = aisc_model::files::MAX_PATH;
 
 /// A file to upload.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -129,10 +129,9 @@ pub fn file_view(o: &DataObject) -> FileView {
     }
 }
 
-/// Refuses a path that could escape or confuse: empty, absolute, `.`/`..` or
-/// empty segments, control characters, backslashes, over 1,024 bytes.
+/// A project file's path, refused naming `path` and the rule (`aisc_model::files::check_path`).
 pub fn check_path(path: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| {
+    aisc_model::files::check_path(path).map_err(|why| {
         ApiError::invalid(
             "path",
             format!("{path:?} {why}"),
@@ -140,22 +139,7 @@ pub fn check_path(path: &str) -> Result<(), ApiError> {
                 "segments of printable characters separated by /, at most {MAX_PATH} bytes"
             )),
         )
-    };
-    if path.is_empty() || path.len() > MAX_PATH {
-        return Err(bad("is empty or too long"));
-    }
-    if path.chars().any(|c| c.is_control() || c == '\\') {
-        return Err(bad("holds a control character or a backslash"));
-    }
-    if path
-        .split('/')
-        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-    {
-        return Err(bad(
-            "has an empty, . or .. segment (or starts or ends with /)",
-        ));
-    }
-    Ok(())
+    })
 }
 
 fn check_sha256(s: &str) -> Result<(), ApiError> {
