@@ -30,7 +30,17 @@ mod tests {
 
     #[test]
     fn paths_that_could_escape_are_refused() {
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a/", "./a", "a\\b", "a\nb"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/",
+            "./a",
+            "a\\b",
+            "a\nb",
+        ] {
             assert!(check_path(bad).is_err(), "{bad:?}");
         }
         for good in ["a", "results/run 1.csv", "数据/结果.txt", "a.b/c..d"] {

@@ -40,8 +40,13 @@ fn files(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("seal 16 MiB", |b| {
         b.iter(|| {
-            let mut w = SealWriter::new(Vec::with_capacity(data.len() + 8192), &key, 1, b"log:1:output.log")
-                .expect("header");
+            let mut w = SealWriter::new(
+                Vec::with_capacity(data.len() + 8192),
+                &key,
+                1,
+                b"log:1:output.log",
+            )
+            .expect("header");
             w.write(black_box(&data)).expect("write");
             w.finish().expect("finish")
         })
@@ -53,8 +58,16 @@ fn files(c: &mut Criterion) {
         b.iter(|| {
             let mut c = Cursor::new(&file);
             let h = Header::read_from(&mut c).expect("header");
-            stream::read_range(&mut c, &h, &key, b"log:1:output.log", file.len() as u64, 0, u64::MAX)
-                .expect("read")
+            stream::read_range(
+                &mut c,
+                &h,
+                &key,
+                b"log:1:output.log",
+                file.len() as u64,
+                0,
+                u64::MAX,
+            )
+            .expect("read")
         })
     });
     g.finish();

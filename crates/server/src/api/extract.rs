@@ -26,34 +26,43 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 Some(format!("{} bytes", crate::api::MAX_BODY_BYTES)),
             )
         })?;
-        if bytes.is_empty() {
-            return Err(ApiError::Malformed(
-                "the request body is empty: send a JSON object".into(),
-            ));
-        }
-        // One parse on the way in; only a failure is parsed again, to tell
-        // broken JSON (400, never blamed on a field) from a wrong shape (422).
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize(de) {
-            Ok(v) => Ok(Body(v)),
-            Err(e) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Err(syntax) => Err(ApiError::Malformed(format!(
-                    "the body is not valid JSON: {syntax}"
-                ))),
-                Ok(v) if !v.is_object() => {
-                    Err(ApiError::Malformed("the body must be a JSON object".into()))
-                }
-                Ok(_) => {
-                    let path = e.path().to_string();
-                    let field = if path == "." {
-                        "body".to_string()
-                    } else {
-                        path
-                    };
-                    Err(ApiError::invalid(field, e.into_inner().to_string(), None))
-                }
-            },
-        }
+        parse_body(&bytes).map(Body)
+    }
+}
+
+/// A JSON body as [`Body`] reads it: empty or not JSON at all, 400; not an
+/// object, 400; JSON of the wrong shape, 422 naming the path. Never panics.
+/// (Fuzzed by `fuzz/fuzz_targets/api_bodies.rs`.)
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::Malformed(
+            "the request body is empty: send a JSON object".into(),
+        ));
+    }
+    // One parse on the way in; only a failure is parsed again, to tell
+    // broken JSON (400, never blamed on a field) from a wrong shape (422).
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize(de) {
+        Ok(v) => Ok(v),
+        Err(e) => match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Err(syntax) => Err(ApiError::Malformed(format!(
+                "the body is not valid JSON: {syntax}"
+            ))),
+            Ok(v) if !v.is_object() => {
+                Err(ApiError::Malformed("the body must be a JSON object".into()))
+            }
+            Ok(_) => {
+                let path = e.path().to_string();
+                // The whole body, or a key that is the empty string (`{"": 1}`),
+                // is named `body`: a 422 always names something.
+                let field = if path == "." || path.is_empty() {
+                    "body".to_string()
+                } else {
+                    path
+                };
+                Err(ApiError::invalid(field, e.into_inner().to_string(), None))
+            }
+        },
     }
 }
 
@@ -115,5 +124,40 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
                 Some("a positive integer".into()),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Named {
+        name: String,
+    }
+
+    #[test]
+    fn a_refused_body_always_names_a_field() {
+        // Found by the api_bodies fuzz target: an empty key gave an empty field.
+        for body in [&br#"{"":"b"}"#[..], br#"{"name": 1}"#, br#"{}"#] {
+            match parse_body::<Named>(body) {
+                Err(ApiError::Invalid { field, .. }) => assert!(!field.is_empty(), "{body:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse_body::<Named>(b"[1]"),
+            Err(ApiError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_body::<Named>(b"{"),
+            Err(ApiError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_body::<Named>(b""),
+            Err(ApiError::Malformed(_))
+        ));
     }
 }
