@@ -500,3 +500,33 @@ fn a_project_is_exported_then_closed_by_shredding_its_key_then_erased() {
     assert_eq!(p["members"], json!([]));
     server.ok(w, &["audit", "verify"]);
 }
+
+#[test]
+fn logs_left_in_clear_by_a_stop_are_sealed_at_the_next_start() {
+    let root = tempfile::tempdir().unwrap();
+    let w = root.path();
+    let mut server = start(w);
+    let id = server.submit(w, &["-A", "default", "--", "echo", "hello"]);
+    server.wait_state(w, id, "completed");
+    sealed_log(&server, w, id);
+    server.stop();
+    // As if the server had stopped between the job's end and the sealing.
+    let dir = server.data_dir.join("jobs").join(id.to_string());
+    std::fs::remove_file(dir.join("output.log.sealed")).unwrap();
+    std::fs::write(dir.join("output.log"), format!("clear-{SECRET}\n")).unwrap();
+    std::fs::write(dir.join("script"), "#!/bin/sh\n").unwrap();
+    // And a sealed file that no row names (a removal cut short).
+    let stray = server.data_dir.join("objects").join("1").join("999999");
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"junk").unwrap();
+
+    let server = start(w);
+    assert!(
+        !stray.exists(),
+        "the stray file was removed before the server took requests"
+    );
+    let log = sealed_log(&server, w, id);
+    assert_eq!(log, format!("clear-{SECRET}\n"));
+    assert!(!dir.join("output.log").exists() && !dir.join("script").exists());
+    assert_eq!(holding(&server.data_dir, SECRET), Vec::<PathBuf>::new());
+}

@@ -314,7 +314,8 @@ pub async fn run(
         data_quota_bytes: config.data_quota_bytes,
         key_rotation: Arc::default(),
     };
-    tokio::spawn(sealed::sweep(state.clone()));
+    sealed::sweep_objects(&state).await;
+    tokio::spawn(sealed::seal_leftover_logs(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {

@@ -87,7 +87,8 @@ fn seal_file(
     key_id: i64,
     context: &[u8],
 ) -> Result<(), aisc_vault::VaultError> {
-    let tmp = dst.with_extension("sealing");
+    // Unique: the start-up sweep and the end of a job may seal the same log at once.
+    let tmp = dst.with_extension(format!("sealing-{:016x}", rand::random::<u64>()));
     let mut input = fs::File::open(src)?;
     let out = fs::File::create(&tmp)?;
     let mut w = stream::SealWriter::new(std::io::BufWriter::new(out), key, key_id, context)?;
@@ -234,10 +235,11 @@ pub fn read_sealed(
     )?)
 }
 
-/// At start: removes sealed files no row names (a removal cut short), and
-/// seals the logs of ended jobs still in clear (the server stopped between a
-/// job's end and the sealing, or they predate sealing).
-pub async fn sweep(state: crate::AppState) {
+/// At start, before the server takes requests: removes sealed files no row
+/// names (a removal cut short). Logs of ended jobs still in clear (the server
+/// stopped between a job's end and the sealing, or they predate sealing) are
+/// sealed by [`seal_leftover_logs`].
+pub async fn sweep_objects(state: &crate::AppState) {
     match state.store.data_object_ids().await {
         Ok(ids) => {
             let ids: std::collections::HashSet<i64> = ids.into_iter().collect();
@@ -257,6 +259,10 @@ pub async fn sweep(state: crate::AppState) {
         }
         Err(e) => tracing::warn!(error = %e, "could not list files to sweep"),
     }
+}
+
+/// At start, in the background: seals the logs of ended jobs still in clear.
+pub async fn seal_leftover_logs(state: crate::AppState) {
     let jobs = state.data_dir.join("jobs");
     for dir in fs::read_dir(&jobs).into_iter().flatten().flatten() {
         let path = dir.path();
