@@ -25,6 +25,19 @@ pub struct DataArgs {
     command: DataCmd,
 }
 
+/// `-A PROJECT`, as `aisc submit` spells it.
+#[derive(Debug, Args)]
+struct ProjectArg {
+    /// The project.
+    #[arg(
+        short = 'A',
+        long = "account",
+        env = "AISC_ACCOUNT",
+        value_name = "PROJECT"
+    )]
+    project: String,
+}
+
 #[derive(Debug, Subcommand)]
 enum DataCmd {
     /// Upload a file to a project (resumes an upload of the same file that was cut off).
@@ -33,14 +46,8 @@ enum DataCmd {
         file: PathBuf,
         /// Its path in the project (default: the file's name).
         dest: Option<String>,
-        /// The project.
-        #[arg(
-            short = 'A',
-            long = "account",
-            env = "AISC_ACCOUNT",
-            value_name = "PROJECT"
-        )]
-        project: String,
+        #[command(flatten)]
+        at: ProjectArg,
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
@@ -51,14 +58,8 @@ enum DataCmd {
         path: String,
         /// Where to write it (default: its name, here; `-` for standard output).
         out: Option<PathBuf>,
-        /// The project.
-        #[arg(
-            short = 'A',
-            long = "account",
-            env = "AISC_ACCOUNT",
-            value_name = "PROJECT"
-        )]
-        project: String,
+        #[command(flatten)]
+        at: ProjectArg,
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
@@ -67,14 +68,8 @@ enum DataCmd {
     Ls {
         /// Only paths starting with this.
         prefix: Option<String>,
-        /// The project.
-        #[arg(
-            short = 'A',
-            long = "account",
-            env = "AISC_ACCOUNT",
-            value_name = "PROJECT"
-        )]
-        project: String,
+        #[command(flatten)]
+        at: ProjectArg,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -83,14 +78,8 @@ enum DataCmd {
     Rm {
         /// Its path in the project.
         paths: Vec<String>,
-        /// The project.
-        #[arg(
-            short = 'A',
-            long = "account",
-            env = "AISC_ACCOUNT",
-            value_name = "PROJECT"
-        )]
-        project: String,
+        #[command(flatten)]
+        at: ProjectArg,
     },
     /// Set a project's quota for files (centre administrators): a size (500G, 2T) or `default`.
     Quota {
@@ -134,25 +123,23 @@ pub async fn run(a: DataArgs) -> Result<ExitCode> {
         DataCmd::Put {
             file,
             dest,
-            project,
+            at,
             quiet,
-        } => put(&client, &file, dest, &project, quiet).await,
+        } => put(&client, &file, dest, &at.project, quiet).await,
         DataCmd::Get {
             path,
             out,
-            project,
+            at,
             quiet,
         } => {
+            let project = at.project;
             let out = out
                 .unwrap_or_else(|| PathBuf::from(path.rsplit('/').next().unwrap_or(path.as_str())));
             get(&client, &project, &path, &out, quiet).await?;
             Ok(ExitCode::SUCCESS)
         }
-        DataCmd::Ls {
-            prefix,
-            project,
-            json,
-        } => {
+        DataCmd::Ls { prefix, at, json } => {
+            let project = at.project;
             let mut req = client.request(Method::GET, &format!("/api/v1/projects/{project}/data"));
             if let Some(p) = &prefix {
                 req = req.query(&[("prefix", p)]);
@@ -186,7 +173,8 @@ pub async fn run(a: DataArgs) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        DataCmd::Rm { paths, project } => {
+        DataCmd::Rm { paths, at } => {
+            let project = at.project;
             if paths.is_empty() {
                 bail!("name at least one path to remove");
             }

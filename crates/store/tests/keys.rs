@@ -116,6 +116,16 @@ async fn submit(store: &Store, owner: UserId, project: Option<ProjectId>) -> ais
         .unwrap()
 }
 
+/// A read-only connection of its own to the database file.
+async fn raw(dir: &tempfile::TempDir) -> sqlx::SqliteConnection {
+    sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}?mode=ro",
+        dir.path().join("aisc.db").display()
+    ))
+    .await
+    .unwrap()
+}
+
 /// Every byte of the database, its WAL and shared memory.
 fn disk(dir: &tempfile::TempDir) -> Vec<u8> {
     ["aisc.db", "aisc.db-wal", "aisc.db-shm"]
@@ -234,14 +244,7 @@ async fn specs_stored_in_clear_by_an_earlier_version_are_sealed_at_open() {
     assert!(store.job(id).await.unwrap().spec.is_some());
     let text: String = sqlx::query_scalar("SELECT spec FROM jobs WHERE id = ?")
         .bind(id.0)
-        .fetch_one(
-            &mut sqlx::SqliteConnection::connect(&format!(
-                "sqlite://{}?mode=ro",
-                dir.path().join("aisc.db").display()
-            ))
-            .await
-            .unwrap(),
-        )
+        .fetch_one(&mut raw(&dir).await)
         .await
         .unwrap();
     assert!(text.starts_with("sealed:"), "{text}");
@@ -288,14 +291,7 @@ async fn closing_a_project_destroys_its_key_and_its_specs_with_it() {
     let wrapped: Option<Vec<u8>> =
         sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE project_id = ?")
             .bind(project.0)
-            .fetch_one(
-                &mut sqlx::SqliteConnection::connect(&format!(
-                    "sqlite://{}?mode=ro",
-                    dir.path().join("aisc.db").display()
-                ))
-                .await
-                .unwrap(),
-            )
+            .fetch_one(&mut raw(&dir).await)
             .await
             .unwrap();
     assert_eq!(wrapped, None);

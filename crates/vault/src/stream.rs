@@ -326,6 +326,20 @@ pub fn append<F: Write + Seek>(
     Ok(len)
 }
 
+/// The offset and bytes of the last of a file's `n` (> 0) chunks.
+fn last_chunk<R: Read + Seek>(
+    r: &mut R,
+    header: &Header,
+    n: u64,
+    file_len: u64,
+) -> Result<(u64, Vec<u8>), VaultError> {
+    let at = header.offset(n - 1);
+    let mut sealed = vec![0u8; (file_len - at) as usize];
+    r.seek(SeekFrom::Start(at))?;
+    r.read_exact(&mut sealed)?;
+    Ok((at, sealed))
+}
+
 /// Seals an appended file's last chunk as last (or adds an empty last chunk
 /// to a file with none). Returns the file length.
 pub fn finish<F: Read + Write + Seek>(
@@ -342,10 +356,7 @@ pub fn finish<F: Read + Write + Seek>(
         f.write_all(&ct)?;
         return Ok(file_len + ct.len() as u64);
     }
-    let at = header.offset(n - 1);
-    let mut sealed = vec![0u8; (file_len - at) as usize];
-    f.seek(SeekFrom::Start(at))?;
-    f.read_exact(&mut sealed)?;
+    let (at, sealed) = last_chunk(f, header, n, file_len)?;
     let plain = header.open_chunk(key, context, n - 1, false, &sealed)?;
     let ct = header.seal_chunk(key, context, n - 1, true, &plain);
     f.seek(SeekFrom::Start(at))?;
@@ -366,10 +377,7 @@ pub fn repair<R: Read + Seek>(
     if n == 0 {
         return Ok(HEADER_LEN as u64);
     }
-    let at = header.offset(n - 1);
-    let mut sealed = vec![0u8; (file_len - at) as usize];
-    r.seek(SeekFrom::Start(at))?;
-    r.read_exact(&mut sealed)?;
+    let (at, sealed) = last_chunk(r, header, n, file_len)?;
     match header.open_chunk(key, context, n - 1, false, &sealed) {
         Ok(_) => Ok(file_len),
         Err(_) => Ok(at),

@@ -91,20 +91,22 @@ pub async fn list(
         text: some(p.q),
     };
     let rows = state.store.audit_list(p.before, limit, &search).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| AuditView {
-                id: r.id,
-                at: rfc3339(r.at_ms),
-                actor: r.actor,
-                action: r.action,
-                target: r.target,
-                summary: r.summary,
-                source: r.source,
-                hash: r.hash,
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(AuditView::from).collect()))
+}
+
+impl From<aisc_store::AuditRow> for AuditView {
+    fn from(r: aisc_store::AuditRow) -> Self {
+        AuditView {
+            id: r.id,
+            at: rfc3339(r.at_ms),
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            summary: r.summary,
+            source: r.source,
+            hash: r.hash,
+        }
+    }
 }
 
 /// How long an incremental check may lean on the last full one.

@@ -67,6 +67,19 @@ pub struct UploadView {
     pub part_bytes: usize,
 }
 
+impl UploadView {
+    fn new(id: i64, project: String, path: String, size: i64, offset: u64) -> UploadView {
+        UploadView {
+            id,
+            project,
+            path,
+            size,
+            offset,
+            part_bytes: PART_BYTES,
+        }
+    }
+}
+
 /// A project's file.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FileView {
@@ -258,14 +271,7 @@ pub async fn begin(
     }
     Ok((
         StatusCode::CREATED,
-        Json(UploadView {
-            id,
-            project: p.name,
-            path: req.path,
-            size: req.size,
-            offset: 0,
-            part_bytes: PART_BYTES,
-        }),
+        Json(UploadView::new(id, p.name, req.path, req.size, 0)),
     ))
 }
 
@@ -343,14 +349,7 @@ pub async fn status(
     let offset = tokio::task::spawn_blocking(move || open_part(&st, &obj).map(|(_, _, n)| n))
         .await
         .map_err(ApiError::internal)??;
-    Ok(Json(UploadView {
-        id,
-        project: p.name,
-        path: o.path,
-        size: o.size,
-        offset,
-        part_bytes: PART_BYTES,
-    }))
+    Ok(Json(UploadView::new(id, p.name, o.path, o.size, offset)))
 }
 
 /// Send a part: raw bytes at `offset`. Parts are whole multiples of 65,536 bytes, but the last.
@@ -410,14 +409,7 @@ pub async fn part(
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(Json(UploadView {
-        id,
-        project: p.name,
-        path: o.path,
-        size: o.size,
-        offset,
-        part_bytes: PART_BYTES,
-    }))
+    Ok(Json(UploadView::new(id, p.name, o.path, o.size, offset)))
 }
 
 /// Finish an upload: checks its size and SHA-256, then puts it in place of any file at its path.

@@ -161,16 +161,7 @@ async fn project_audit(
         out.extend(
             rows.into_iter()
                 .filter(|r| targets.contains(&r.target))
-                .map(|r| AuditView {
-                    id: r.id,
-                    at: rfc3339(r.at_ms),
-                    actor: r.actor,
-                    action: r.action,
-                    target: r.target,
-                    summary: r.summary,
-                    source: r.source,
-                    hash: r.hash,
-                }),
+                .map(AuditView::from),
         );
     }
 }
