@@ -327,15 +327,19 @@ pub(crate) async fn seal_plain_specs(
     scopes: &mut Scopes,
 ) -> Result<u64, StoreError> {
     let mut total = 0;
+    let mut after = 0i64;
     loop {
+        // By id, so that each batch starts where the last one ended.
         let rows = sqlx::query(
-            "SELECT id, project_id, submit_ms, spec FROM jobs WHERE spec NOT LIKE 'sealed:%' LIMIT 1000",
+            "SELECT id, project_id, submit_ms, spec FROM jobs WHERE id > ? AND spec NOT LIKE 'sealed:%' ORDER BY id LIMIT 1000",
         )
+        .bind(after)
         .fetch_all(&mut *conn)
         .await?;
-        if rows.is_empty() {
+        let Some(last) = rows.last() else {
             return Ok(total);
-        }
+        };
+        after = last.try_get("id")?;
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         let mut new_keys = Vec::new();
         let mut updates = Vec::with_capacity(rows.len());
