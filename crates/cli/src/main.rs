@@ -5,6 +5,7 @@
 
 mod client;
 mod cmd_audit;
+mod cmd_backup;
 mod cmd_data;
 mod cmd_grants;
 mod cmd_identity;
@@ -77,6 +78,10 @@ enum Cmd {
     Data(cmd_data::DataArgs),
     /// The master keys that protect tenants' data: list, rotate, retire (administrators).
     Keys(cmd_privacy::KeysArgs),
+    /// Download a consistent backup of the running centre: database, files, logs (administrators).
+    Backup(cmd_backup::BackupArgs),
+    /// Restore a backup into a new data directory, offline, and check it.
+    Restore(cmd_backup::RestoreArgs),
     /// Project members: add, remove, list.
     Member(cmd_tenancy::MemberArgs),
     /// Resource classes and the node inventory.
@@ -149,6 +154,8 @@ fn main() -> ExitCode {
             Cmd::Project(a) => cmd_tenancy::project(a).await,
             Cmd::Data(a) => cmd_data::run(a).await,
             Cmd::Keys(a) => cmd_privacy::keys(a).await,
+            Cmd::Backup(a) => cmd_backup::backup(a).await,
+            Cmd::Restore(a) => cmd_backup::restore(a).await,
             Cmd::Member(a) => cmd_tenancy::member(a).await,
             Cmd::Class(a) => cmd_inventory::class(a).await,
             Cmd::Price(a) => cmd_inventory::price(a).await,

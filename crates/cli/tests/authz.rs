@@ -95,6 +95,7 @@ const TABLE: &[Row] = &[
     ("GET",    "/api/v1/projects/{project}/data/{path}",    [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("DELETE", "/api/v1/projects/{project}/data/{path}",    [(204, 204),  FB,          NF,          (403, 404),  (204, 404),  (204, 404)]),
     ("PUT",    "/api/v1/projects/{project}/quota",          [ALL,         FB,          FB,          FB,          FB,          FB]),
+    ("GET",    "/api/v1/backup",                            [ALL,         FB,          FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/keys",                              [ALL,         ALL,         FB,          FB,          FB,          FB]),
     ("POST",   "/api/v1/keys/rotate",                       [ALL,         FB,          FB,          FB,          FB,          FB]),
     // An unknown key: past the role check, the body is refused.

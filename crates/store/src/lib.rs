@@ -9,6 +9,7 @@
 
 mod applications;
 mod audit;
+pub mod backup;
 mod data;
 mod error;
 mod history;

@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod backup;
 pub mod charging;
 pub mod data;
 pub mod extract;
@@ -49,7 +50,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         applications::list_grants, applications::show_grant, applications::set_grant_limits, statements::statement,
         queue::list, queue::show, identity::set_role, identity::set_password, slurm::set_unix_name, slurm::sync, nodes::list, nodes::drain, nodes::resume,
         data::begin, data::status, data::part, data::complete, data::abandon, data::list, data::get, data::remove, data::set_quota,
-        keys::list, keys::rotate, keys::retire, privacy::export, privacy::close, privacy::erase),
+        keys::list, keys::rotate, keys::retire, privacy::export, privacy::close, privacy::erase, backup::backup),
     components(schemas(JobRequest, Submitted, JobList, JobView, JobDetail, EventView, ActionResult, WhoAmI, NodeView, GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
@@ -62,7 +63,7 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
         slurm::UnixNameRequest, slurm::SyncRequest, slurm::SyncReport,
         identity::RoleRequest, identity::PasswordRequest, nodes::DrainRequest, nodes::NodeStateView, crate::control::NodeStatus,
         data::UploadRequest, data::UploadView, data::FileView, data::FileList, data::QuotaRequest, keys::MasterKeyView, keys::KeysView,
-        keys::RetireRequest, privacy::ProjectExport, privacy::ConfirmRequest, privacy::ClosedView)),
+        keys::RetireRequest, privacy::ProjectExport, privacy::ConfirmRequest, privacy::ClosedView, backup::BackupManifest)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -145,6 +146,7 @@ pub fn router(state: AppState) -> Router {
             get(data::status).put(data::part).delete(data::abandon),
         )
         .route("/api/v1/uploads/{id}/complete", post(data::complete))
+        .route("/api/v1/backup", get(backup::backup))
         .route("/api/v1/keys", get(keys::list))
         .route("/api/v1/keys/rotate", post(keys::rotate))
         .route("/api/v1/keys/retire", post(keys::retire))

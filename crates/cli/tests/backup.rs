@@ -1,0 +1,153 @@
+//! `aisc backup` of a running centre and `aisc restore` into a new data
+//! directory: a round trip keeps jobs, logs, files, money and the audit chain,
+//! and a backup holds neither the master key nor anything in clear.
+#![allow(clippy::unwrap_used)] // a test: a panic is a failed test
+
+mod common;
+
+use common::Server;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+const SECRET: &str = "backup-secret-41d2";
+
+fn restore(w: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(common::AISC)
+        .arg("restore")
+        .args(args)
+        .current_dir(w)
+        .env_remove("AISC_MASTER_KEY")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_backup_taken_while_running_restores_into_a_new_directory_whole() {
+    let root = tempfile::tempdir().unwrap();
+    let w = root.path();
+    let key = w.join("keys/master.key");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    let key_arg = key.to_str().unwrap();
+    let mut server = Server::start(
+        &w.join("data"),
+        &["--fake-gpus", "1", "--master-key-file", key_arg],
+    );
+    let token = server.token();
+    let done = server.submit(w, &["-A", "default", "--gpus", "1", "--", "echo", SECRET]);
+    server.wait_state(w, done, "completed");
+    std::fs::write(w.join("f.txt"), format!("file {SECRET}\n")).unwrap();
+    server.ok(
+        w,
+        &["data", "put", "f.txt", "a/f.txt", "-A", "default", "-q"],
+    );
+    let held = server.submit(w, &["-A", "default", "--hold", "--", "true"]);
+    // Taken while the server runs, with a job running.
+    let running = server.submit(w, &["-A", "default", "--", "sleep", "30"]);
+    server.wait_state(w, running, "running");
+    for _ in 0..100 {
+        if server
+            .data_dir
+            .join(format!("jobs/{done}/output.log.sealed"))
+            .exists()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server.ok(w, &["backup", "-o", "b.tar"]);
+    let grants_before = server.ok(w, &["grants", "--json"]);
+    let jobs_before: Value = serde_json::from_str(&server.ok(w, &["jobs", "--json"])).unwrap();
+    server.ok(w, &["cancel", &running.to_string()]);
+    server.stop();
+
+    let tar = std::fs::read(w.join("b.tar")).unwrap();
+    let holds = |s: &str| tar.windows(s.len()).any(|x| x == s.as_bytes());
+    assert!(!holds(SECRET), "the backup holds a secret in clear");
+    assert!(!holds("aisc-mk1:"), "the backup holds a master key");
+    assert!(!holds(&token), "the backup holds the admin token");
+
+    // Refused: a directory that holds a database, a wrong key, a cut file.
+    let out = restore(
+        w,
+        &["b.tar", "--data-dir", "data", "--master-key-file", key_arg],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a database"));
+    let other = w.join("other.key");
+    std::fs::write(&other, aisc_vault::MasterKey::generate().encode()).unwrap();
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = restore(
+        w,
+        &[
+            "b.tar",
+            "--data-dir",
+            "wrong",
+            "--master-key-file",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let kid = aisc_vault::MasterKeys::load(aisc_vault::KeySource::File(key.clone()), false)
+        .unwrap()
+        .current()
+        .kid()
+        .to_string();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&kid),
+        "{out:?}"
+    );
+    std::fs::write(w.join("cut.tar"), &tar[..tar.len() / 2]).unwrap();
+    let out = restore(
+        w,
+        &["cut.tar", "--data-dir", "cut", "--master-key-file", key_arg],
+    );
+    assert!(!out.status.success());
+
+    let out = restore(
+        w,
+        &[
+            "b.tar",
+            "--data-dir",
+            "restored",
+            "--master-key-file",
+            key_arg,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(!w.join("restored/admin-token").exists(), "no token file comes back");
+    // The harness reads the admin's token from there; the admin keeps theirs.
+    std::fs::write(w.join("restored/admin-token"), &token).unwrap();
+    let server = Server::start(
+        &w.join("restored"),
+        &["--fake-gpus", "1", "--master-key-file", key_arg],
+    );
+    let as_admin = |args: &[&str]| {
+        let out = server.aisc_env(w, args, &[("AISC_TOKEN", &token)]);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The old token works: users and tokens came back with the database.
+    let jobs_after: Value = serde_json::from_str(&as_admin(&["jobs", "--json"])).unwrap();
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&jobs_after), ids(&jobs_before));
+    assert!(as_admin(&["logs", &done.to_string()]).contains(SECRET));
+    assert_eq!(
+        as_admin(&["data", "get", "a/f.txt", "-", "-A", "default"]),
+        format!("file {SECRET}\n")
+    );
+    let show: Value =
+        serde_json::from_str(&as_admin(&["show", &held.to_string(), "--json"])).unwrap();
+    assert_eq!(show["state"], "pending");
+    // The job that was running when the backup was taken is not running here.
+    let show: Value =
+        serde_json::from_str(&as_admin(&["show", &running.to_string(), "--json"])).unwrap();
+    assert_ne!(show["state"], "running");
+    assert_eq!(as_admin(&["grants", "--json"]), grants_before);
+    as_admin(&["audit", "verify"]);
+}
