@@ -154,19 +154,20 @@ pub async fn restore(a: RestoreArgs) -> Result<ExitCode> {
     if let aisc_store::Verification::Broken { error, .. } = &chain {
         bail!("the restored audit trail does not verify: {error}");
     }
+    let key_flag = match &source {
+        aisc_vault::KeySource::File(p) if !p.starts_with(dir) => {
+            format!(" --master-key-file {}", p.display())
+        }
+        _ => String::new(),
+    };
     eprintln!(
         "aisc: restored the backup of {} into {} ({} files, {} logs; the audit chain verifies). \
-         Start it with `aisc serve --data-dir {}`{}",
+         Start it with `aisc serve --data-dir {}{key_flag}`",
         manifest.created_at,
         dir.display(),
         manifest.files,
         manifest.logs,
         dir.display(),
-        match source {
-            aisc_vault::KeySource::File(p) if !p.starts_with(dir) =>
-                format!(" --master-key-file {}", p.display()),
-            _ => String::new(),
-        }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -114,7 +114,10 @@ fn a_backup_taken_while_running_restores_into_a_new_directory_whole() {
         ],
     );
     assert!(out.status.success(), "{out:?}");
-    assert!(!w.join("restored/admin-token").exists(), "no token file comes back");
+    assert!(
+        !w.join("restored/admin-token").exists(),
+        "no token file comes back"
+    );
     // The harness reads the admin's token from there; the admin keeps theirs.
     std::fs::write(w.join("restored/admin-token"), &token).unwrap();
     let server = Server::start(

@@ -29,8 +29,8 @@ use rand::Rng as _;
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    /// A key file could not be read or written.
-    #[error("{what} {path}: {source}")]
+    /// A key file could not be read or written (the cause is its source).
+    #[error("{what} {path}")]
     Io {
         /// What was being done.
         what: &'static str,
