@@ -172,32 +172,18 @@ fn the_master_key_can_come_from_the_environment_and_a_wrong_one_stops_the_start(
     server.stop();
 
     let other = aisc_vault::MasterKey::generate().encode();
-    let out = std::process::Command::new(common::AISC)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ])
-        .env("AISC_MASTER_KEY", &other)
-        .output()
-        .unwrap();
-    let err = fails(&out);
+    let serve_with = |key: &str| {
+        std::process::Command::new(common::AISC)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .env("AISC_MASTER_KEY", key)
+            .output()
+            .unwrap()
+    };
+    let err = fails(&serve_with(&other));
     let kid = keys["masters"][0]["kid"].as_str().unwrap();
     assert!(err.contains(kid) && err.contains("not loaded"), "{err}");
-    let out = std::process::Command::new(common::AISC)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ])
-        .env("AISC_MASTER_KEY", "aisc-mk1:short")
-        .output()
-        .unwrap();
-    assert!(fails(&out).contains("AISC_MASTER_KEY"));
+    assert!(fails(&serve_with("aisc-mk1:short")).contains("AISC_MASTER_KEY"));
 }
 
 #[test]
