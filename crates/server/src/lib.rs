@@ -433,7 +433,7 @@ fn load_master_keys(
         if beside {
             tracing::warn!(
                 path = %path.display(),
-                "the master key is in the data directory: a copy of the disk or of a backup holds both; \
+                "the master key is in the data directory: a copy of that disk (or of its file-system backups) holds both; \
                  keep it elsewhere (--master-key-file or AISC_MASTER_KEY, see SECURITY.md)"
             );
         }
