@@ -180,6 +180,9 @@ up_slurmrestd() {
 
 up() {
     [ "$(id -u)" = 0 ] || die "run as root (it starts daemons and writes /etc/slurm)"
+    # Daemons keep the directory they start in: not the clone's, which may be removed
+    # (slurmrestd then fails every submission with "getcwd failed").
+    cd /
     local t0=$(date +%s.%N)
     install_packages
     configure
