@@ -401,12 +401,11 @@ impl crate::Store {
         at_ms: i64,
     ) -> Result<(i64, DataKey), StoreError> {
         // The common case, a key made long ago, is a read; only a new key is a write.
-        let live: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM data_keys WHERE scope = ? AND wrapped IS NOT NULL",
-        )
-        .bind(scope_of(project))
-        .fetch_optional(&self.read)
-        .await?;
+        let live: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM data_keys WHERE scope = ? AND wrapped IS NOT NULL")
+                .bind(scope_of(project))
+                .fetch_optional(&self.read)
+                .await?;
         if let Some(id) = live
             && let Some(key) = self.keys.get(id)
         {
