@@ -88,10 +88,12 @@ pub enum DataChange {
 }
 
 impl DataChange {
-    /// The project whose data key this change destroys.
-    pub(crate) fn destroys_key(&self) -> Option<ProjectId> {
+    /// The project whose data key this change destroys, and when.
+    pub(crate) fn destroys_key(&self) -> Option<(ProjectId, i64)> {
         match self {
-            DataChange::Close { project, .. } | DataChange::Erase { project, .. } => Some(*project),
+            DataChange::Close { project, at_ms } | DataChange::Erase { project, at_ms } => {
+                Some((*project, *at_ms))
+            }
             _ => None,
         }
     }
@@ -197,14 +199,14 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
                 "DELETE FROM memberships WHERE project_id = ?",
                 "UPDATE applications SET justification = '{}' WHERE project_id = ?",
                 "UPDATE reviews SET comment = '' WHERE application_id IN (SELECT id FROM applications WHERE project_id = ?)",
-                "UPDATE projects SET title = 'erased', erased_ms = COALESCE(erased_ms, ?) WHERE id = ?",
             ] {
-                let mut q = sqlx::query(sql);
-                if sql.contains("erased_ms") {
-                    q = q.bind(at_ms);
-                }
-                q.bind(p).execute(&mut *conn).await?;
+                sqlx::query(sql).bind(p).execute(&mut *conn).await?;
             }
+            sqlx::query("UPDATE projects SET title = 'erased', erased_ms = COALESCE(erased_ms, ?) WHERE id = ?")
+                .bind(at_ms)
+                .bind(p)
+                .execute(&mut *conn)
+                .await?;
             Ok(p)
         }
     }

@@ -209,8 +209,26 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, keys: &[NewKey]) -> Resu
     Ok(())
 }
 
-/// Refuses a key for a closed project: its data is gone and nothing new is kept.
-pub(crate) async fn refuse_closed(
+/// The key of `project`'s scope, made and inserted if it has none. Refused for
+/// a closed project: its data is gone and nothing new is kept.
+pub(crate) async fn ensure(
+    conn: &mut SqliteConnection,
+    ring: &Keyring,
+    scopes: &mut Scopes,
+    project: Option<ProjectId>,
+    at_ms: i64,
+) -> Result<i64, StoreError> {
+    refuse_closed(conn, project).await?;
+    let scope = scope_of(project);
+    let (id, new) = scopes.ensure(ring, &scope, project, at_ms);
+    if let Err(e) = insert(conn, new.as_slice()).await {
+        scopes.forget_added(&scope);
+        return Err(e);
+    }
+    Ok(id)
+}
+
+async fn refuse_closed(
     conn: &mut SqliteConnection,
     project: Option<ProjectId>,
 ) -> Result<(), StoreError> {

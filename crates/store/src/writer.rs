@@ -353,32 +353,14 @@ async fn commit_mixed(
                 crate::nodes::set_drain(&mut tx, name, drain.as_ref()).await
             }
             Op::EnsureKey { project, at_ms } => {
-                if let Err(e) = crate::keys::refuse_closed(&mut tx, *project).await {
-                    results.push(Err(e));
-                    let _ = sqlx::query("RELEASE op").execute(&mut *tx).await;
-                    continue;
-                }
-                let scope = crate::keys::scope_of(*project);
-                let (id, new) = state.scopes.ensure(&state.ring, &scope, *project, *at_ms);
-                match crate::keys::insert(&mut tx, new.as_slice()).await {
-                    Ok(()) => Ok(id),
-                    Err(e) => {
-                        state.scopes.forget_added(&scope);
-                        Err(e)
-                    }
-                }
+                crate::keys::ensure(&mut tx, &state.ring, &mut state.scopes, *project, *at_ms).await
             }
             Op::Rewrap => crate::keys::rewrap(&mut tx, &state.ring).await,
             Op::Data(c) => match crate::data::apply(&mut tx, c).await {
                 Ok(id) => match c.destroys_key() {
-                    Some(p) => {
-                        let scope = crate::keys::scope_of(Some(p));
-                        let at = match c {
-                            crate::data::DataChange::Close { at_ms, .. }
-                            | crate::data::DataChange::Erase { at_ms, .. } => *at_ms,
-                            _ => 0,
-                        };
-                        crate::keys::destroy(&mut tx, &mut state.scopes, &scope, at)
+                    Some((project, at_ms)) => {
+                        let scope = crate::keys::scope_of(Some(project));
+                        crate::keys::destroy(&mut tx, &mut state.scopes, &scope, at_ms)
                             .await
                             .map(|_| id)
                     }
