@@ -230,21 +230,24 @@ fn pending_file(project: &str, dest: &str, local: &Path) -> Result<PathBuf> {
         .join(format!("{}.json", hex::encode(&key[..16]))))
 }
 
-fn hash_file(path: &Path, quiet: bool) -> Result<String> {
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let len = f.metadata()?.len();
-    let pb = bar(len, quiet, "checksum");
-    let mut h = Sha256::new();
+/// Adds everything `r` holds to `h`, a MiB at a time, advancing `pb`.
+fn hash_into(mut r: impl Read, h: &mut Sha256, pb: &ProgressBar) -> std::io::Result<()> {
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf)?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         h.update(&buf[..n]);
         pb.inc(n as u64);
     }
+}
+
+fn hash_file(path: &Path, quiet: bool) -> Result<String> {
+    let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let pb = bar(f.metadata()?.len(), quiet, "checksum");
+    let mut h = Sha256::new();
+    hash_into(f, &mut h, &pb)?;
     pb.finish_and_clear();
     Ok(hex::encode(h.finalize()))
 }
@@ -405,15 +408,11 @@ pub async fn get(
             .open(&part)?;
         if resumed {
             // Hash what is already there.
-            let mut old = std::fs::File::open(&part)?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = old.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hash.update(&buf[..n]);
-            }
+            hash_into(
+                std::fs::File::open(&part)?,
+                &mut hash,
+                &ProgressBar::hidden(),
+            )?;
         } else {
             f.set_len(0)?;
         }

@@ -122,6 +122,10 @@ pub async fn export(client: &Client, project: &str, dir: Option<PathBuf>) -> Res
     }
     let mut logs = 0;
     for j in &export.jobs {
+        // A job whose spec is gone had its logs destroyed with it (a closed project).
+        if j.command.is_none() && j.script.is_none() {
+            continue;
+        }
         let streams: &[&str] = if j.error_path.is_some() && j.error_path != j.output_path {
             &["output", "error"]
         } else {
@@ -165,7 +169,7 @@ fn safe_join(base: &Path, path: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// A job's whole log (empty if it has none, or it was destroyed).
+/// A job's whole log (empty if it has none).
 async fn job_log(client: &Client, id: i64, stream: &str) -> Result<Vec<u8>> {
     let mut all = Vec::new();
     loop {
@@ -175,11 +179,7 @@ async fn job_log(client: &Client, id: i64, stream: &str) -> Result<Vec<u8>> {
                 ("stream", stream.to_string()),
                 ("offset", all.len().to_string()),
             ]);
-        let res = match client.send(req).await {
-            Ok(r) => r,
-            Err(e) if e.to_string().contains("destroyed") => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
+        let res = client.send(req).await?;
         let next: usize = res
             .headers()
             .get("x-aisc-next-offset")
