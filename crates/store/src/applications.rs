@@ -4,9 +4,10 @@ use crate::Store;
 use crate::audit::NewAudit;
 use crate::error::StoreError;
 use crate::ledger::{self, NewEntry};
+use crate::sql::RowExt as _;
 use crate::writer::Op;
 use aisc_model::{OrgId, ProjectId, UserId};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
 
 /// An application to store.
@@ -176,12 +177,12 @@ pub enum Decision {
 }
 
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     a: &NewApplication,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "INSERT INTO applications (project_id, scheme_id, class_id, gpu_hours, starts_ms, ends_ms, justification, applicant_id, \
-         state, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'submitted', ?) RETURNING id",
+         state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', $9) RETURNING id",
     )
     .bind(a.project.0)
     .bind(a.scheme)
@@ -196,7 +197,7 @@ pub(crate) async fn insert(
     .await?)
 }
 
-pub(crate) async fn review(conn: &mut SqliteConnection, r: &NewReview) -> Result<i64, StoreError> {
+pub(crate) async fn review(conn: &mut AnyConnection, r: &NewReview) -> Result<i64, StoreError> {
     let NewReview {
         app,
         reviewer,
@@ -206,7 +207,7 @@ pub(crate) async fn review(conn: &mut SqliteConnection, r: &NewReview) -> Result
         at_ms,
     } = r;
     let app = *app;
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM applications WHERE id = ?")
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM applications WHERE id = $1")
         .bind(app)
         .fetch_optional(&mut *conn)
         .await?;
@@ -215,11 +216,11 @@ pub(crate) async fn review(conn: &mut SqliteConnection, r: &NewReview) -> Result
         Some("submitted") => {}
         Some(_) => return Err(StoreError::Exists("a decision on this application")),
     }
-    sqlx::query("INSERT INTO reviews (application_id, reviewer_id, scores, weighted, comment, at_ms) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO reviews (application_id, reviewer_id, scores, weighted, comment, at_ms) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(app)
         .bind(reviewer.0)
         .bind(serde_json::to_string(scores)?)
-        .bind(weighted)
+        .bind(i64::from(*weighted))
         .bind(comment)
         .bind(at_ms)
         .execute(conn)
@@ -232,7 +233,7 @@ pub(crate) async fn review(conn: &mut SqliteConnection, r: &NewReview) -> Result
 }
 
 pub(crate) async fn decide(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     app: i64,
     by: UserId,
     d: &Decision,
@@ -242,7 +243,7 @@ pub(crate) async fn decide(
         Decision::Approve(_, _, terms) => ("approved", terms.as_str()),
         Decision::Reject(reason) => ("rejected", reason.as_str()),
     };
-    let done = sqlx::query("UPDATE applications SET state = ?, decision = ?, decided_by = ? WHERE id = ? AND state = 'submitted'")
+    let done = sqlx::query("UPDATE applications SET state = $1, decision = $2, decided_by = $3 WHERE id = $4 AND state = 'submitted'")
         .bind(state)
         .bind(text)
         .bind(by.0)
@@ -255,12 +256,12 @@ pub(crate) async fn decide(
     if let Decision::Approve(g, entry, _) = d {
         sqlx::query(
             "INSERT INTO grants (id, project_id, scheme_id, class_id, gpu_hours, value_cents, price_cents, rate_bp, starts_ms, ends_ms, created_ms) \
-             SELECT id, project_id, scheme_id, class_id, ?, ?, ?, ?, starts_ms, ends_ms, ? FROM applications WHERE id = ?",
+             SELECT id, project_id, scheme_id, class_id, $1, $2, $3, $4, starts_ms, ends_ms, $5 FROM applications WHERE id = $6",
         )
-        .bind(g.gpu_hours)
+        .bind(i64::from(g.gpu_hours))
         .bind(g.value_cents)
         .bind(g.price_cents)
-        .bind(g.rate_bp)
+        .bind(i64::from(g.rate_bp))
         .bind(at_ms)
         .bind(app)
         .execute(&mut *conn)
@@ -290,7 +291,7 @@ macro_rules! grant_select {
     };
 }
 
-fn app_row(r: &sqlx::sqlite::SqliteRow) -> Result<ApplicationRow, StoreError> {
+fn app_row(r: &sqlx::any::AnyRow) -> Result<ApplicationRow, StoreError> {
     Ok(ApplicationRow {
         id: r.try_get("id")?,
         project: ProjectId(r.try_get("project_id")?),
@@ -312,7 +313,7 @@ fn app_row(r: &sqlx::sqlite::SqliteRow) -> Result<ApplicationRow, StoreError> {
     })
 }
 
-fn grant_row(r: &sqlx::sqlite::SqliteRow) -> Result<GrantRow, StoreError> {
+fn grant_row(r: &sqlx::any::AnyRow) -> Result<GrantRow, StoreError> {
     Ok(GrantRow {
         id: r.try_get("id")?,
         project: ProjectId(r.try_get("project_id")?),
@@ -325,22 +326,22 @@ fn grant_row(r: &sqlx::sqlite::SqliteRow) -> Result<GrantRow, StoreError> {
         gpu_hours: r.try_get("gpu_hours")?,
         value_cents: r.try_get("value_cents")?,
         price_cents: r.try_get("price_cents")?,
-        rate_bp: r.try_get("rate_bp")?,
+        rate_bp: r.num("rate_bp")?,
         starts_ms: r.try_get("starts_ms")?,
         ends_ms: r.try_get("ends_ms")?,
         max_gpus: r.try_get("max_gpus")?,
         high_qos: r.try_get::<i64, _>("high_qos")? != 0,
-        scavenger_discount_bp: r.try_get("scavenger_discount_bp")?,
+        scavenger_discount_bp: r.num("scavenger_discount_bp")?,
     })
 }
 
 pub(crate) async fn set_grant_limits(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     max_gpus: Option<i64>,
     high_qos: bool,
 ) -> Result<i64, StoreError> {
-    let done = sqlx::query("UPDATE grants SET max_gpus = ?, high_qos = ? WHERE id = ?")
+    let done = sqlx::query("UPDATE grants SET max_gpus = $1, high_qos = $2 WHERE id = $3")
         .bind(max_gpus)
         .bind(i64::from(high_qos))
         .bind(id)
@@ -376,9 +377,9 @@ impl Store {
     /// Every project with an active grant at `at_ms`: its GPU-hours and GPU cap.
     pub async fn project_shares(&self, at_ms: i64) -> Result<Vec<ProjectShare>, StoreError> {
         let rows = sqlx::query(
-            "SELECT project_id, SUM(gpu_hours) AS hours, \
-             CASE WHEN COUNT(*) = COUNT(max_gpus) THEN SUM(max_gpus) END AS cap \
-             FROM grants WHERE starts_ms <= ? AND ? < ends_ms GROUP BY project_id ORDER BY project_id",
+            "SELECT project_id, CAST(SUM(gpu_hours) AS BIGINT) AS hours, \
+             CASE WHEN COUNT(*) = COUNT(max_gpus) THEN CAST(SUM(max_gpus) AS BIGINT) END AS cap \
+             FROM grants WHERE starts_ms <= $1 AND $2 < ends_ms GROUP BY project_id ORDER BY project_id",
         )
         .bind(at_ms)
         .bind(at_ms)
@@ -403,7 +404,7 @@ impl Store {
     ) -> Result<Vec<(ProjectId, i64, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT project_id, end_ms, gpu_ms FROM jobs \
-             WHERE end_ms >= ? AND project_id IS NOT NULL AND gpu_ms > 0",
+             WHERE end_ms >= $1 AND project_id IS NOT NULL AND gpu_ms > 0",
         )
         .bind(since_ms)
         .fetch_all(&self.read)
@@ -455,7 +456,7 @@ impl Store {
 
     /// One application.
     pub async fn application(&self, id: i64) -> Result<ApplicationRow, StoreError> {
-        let r = sqlx::query(concat!(app_select!(), " WHERE a.id = ?"))
+        let r = sqlx::query(concat!(app_select!(), " WHERE a.id = $1"))
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
@@ -474,7 +475,7 @@ impl Store {
     pub async fn reviews(&self, app: i64) -> Result<Vec<ReviewRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT u.name, r.scores, r.weighted, r.comment, r.at_ms FROM reviews r JOIN users u ON u.id = r.reviewer_id \
-             WHERE r.application_id = ? ORDER BY r.at_ms",
+             WHERE r.application_id = $1 ORDER BY r.at_ms",
         )
         .bind(app)
         .fetch_all(&self.read)
@@ -484,7 +485,7 @@ impl Store {
                 Ok(ReviewRow {
                     reviewer: r.try_get("name")?,
                     scores: serde_json::from_str(&r.try_get::<String, _>("scores")?)?,
-                    weighted: r.try_get("weighted")?,
+                    weighted: r.num("weighted")?,
                     comment: r.try_get("comment")?,
                     at_ms: r.try_get("at_ms")?,
                 })
@@ -494,7 +495,7 @@ impl Store {
 
     /// One grant.
     pub async fn grant(&self, id: i64) -> Result<GrantRow, StoreError> {
-        let r = sqlx::query(concat!(grant_select!(), " WHERE g.id = ?"))
+        let r = sqlx::query(concat!(grant_select!(), " WHERE g.id = $1"))
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
@@ -509,7 +510,7 @@ impl Store {
     ) -> Result<Vec<GrantRow>, StoreError> {
         let rows = sqlx::query(concat!(
             grant_select!(),
-            " WHERE g.project_id = ? AND g.starts_ms <= ? AND ? < g.ends_ms \
+            " WHERE g.project_id = $1 AND g.starts_ms <= $2 AND $3 < g.ends_ms \
              AND (SELECT closed_ms FROM projects WHERE id = g.project_id) IS NULL ORDER BY g.id"
         ))
         .bind(project.0)

@@ -3,8 +3,9 @@
 
 use crate::Store;
 use crate::error::StoreError;
+use crate::sql::Sql;
 use aisc_model::audit::{AuditFields, ChainError, GENESIS, Verifier, chain_hash};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// An event to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +68,7 @@ pub(crate) struct ChainHead {
     pub hash: String,
 }
 
-pub(crate) async fn head(conn: &mut SqliteConnection) -> Result<ChainHead, StoreError> {
+pub(crate) async fn head(conn: &mut AnyConnection) -> Result<ChainHead, StoreError> {
     let row = sqlx::query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
         .fetch_optional(conn)
         .await?;
@@ -122,13 +123,9 @@ pub(crate) fn chain(head: &ChainHead, events: &[NewAudit]) -> (Vec<Link>, ChainH
 }
 
 /// Adds one multi-row `INSERT INTO audit_events` to `q`.
-pub(crate) fn push_insert<'a>(
-    q: &mut QueryBuilder<Sqlite>,
-    events: &'a [NewAudit],
-    links: &'a [Link],
-) {
+pub(crate) fn push_insert<'a>(q: &mut Sql, events: &'a [NewAudit], links: &'a [Link]) {
     q.push("INSERT INTO audit_events (id, at_ms, actor, action, target, summary, source, prev_hash, hash) ");
-    q.push_values(events.iter().zip(links), |mut b, (e, l)| {
+    q.push_values(events.iter().zip(links), |b, (e, l)| {
         b.push_bind(l.id)
             .push_bind(e.at_ms)
             .push_bind(&e.actor)
@@ -143,12 +140,12 @@ pub(crate) fn push_insert<'a>(
 
 /// Appends `events` after `head` in one statement; returns the new head.
 pub(crate) async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     head: &ChainHead,
     events: &[NewAudit],
 ) -> Result<ChainHead, StoreError> {
     let (links, head) = chain(head, events);
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    let mut q = Sql::new("");
     push_insert(&mut q, events, &links);
     q.build().execute(conn).await?;
     Ok(head)
@@ -173,7 +170,7 @@ pub enum Verification {
 
 const PAGE: i64 = 10_000;
 
-fn read(r: &sqlx::sqlite::SqliteRow) -> Result<AuditRow, StoreError> {
+fn read(r: &sqlx::any::AnyRow) -> Result<AuditRow, StoreError> {
     Ok(AuditRow {
         id: r.try_get("id")?,
         at_ms: r.try_get("at_ms")?,
@@ -206,20 +203,32 @@ impl Store {
         limit: u32,
         search: &AuditSearch,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
-             WHERE id < ?1 AND (?3 IS NULL OR actor = ?3) \
-               AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) \
-               AND (?5 IS NULL OR instr(lower(target || ' ' || summary), lower(?5)) > 0) \
-             ORDER BY id DESC LIMIT ?2",
-        )
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
-        .bind(search.actor.as_deref())
-        .bind(search.action.as_deref())
-        .bind(search.text.as_deref())
-        .fetch_all(&self.read)
-        .await?;
+        // SQLite's `instr` is PostgreSQL's `strpos` (same arguments, same answer).
+        macro_rules! list {
+            ($find:literal) => {
+                concat!(
+                    "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
+                     WHERE id < $1 AND ($3 IS NULL OR actor = $3) \
+                       AND ($4 IS NULL OR substr(action, 1, length($4)) = $4) \
+                       AND ($5 IS NULL OR ",
+                    $find,
+                    "(lower(target || ' ' || summary), lower($5)) > 0) \
+                     ORDER BY id DESC LIMIT $2"
+                )
+            };
+        }
+        let sql = match self.backend {
+            crate::Backend::Sqlite => list!("instr"),
+            crate::Backend::Postgres => list!("strpos"),
+        };
+        let rows = sqlx::query(sql)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .bind(search.actor.as_deref())
+            .bind(search.action.as_deref())
+            .bind(search.text.as_deref())
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(read).collect()
     }
 
@@ -240,7 +249,7 @@ impl Store {
         if v.last_id() > 0 {
             let row = sqlx::query(
                 "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
-                 WHERE id = ?",
+                 WHERE id = $1",
             )
             .bind(v.last_id())
             .fetch_optional(&self.read)
@@ -258,7 +267,7 @@ impl Store {
         loop {
             let rows = sqlx::query(
                 "SELECT id, at_ms, actor, action, target, summary, source, prev_hash, hash FROM audit_events \
-                 WHERE id > ? ORDER BY id LIMIT ?",
+                 WHERE id > $1 ORDER BY id LIMIT $2",
             )
             .bind(v.last_id())
             .bind(PAGE)

@@ -13,8 +13,13 @@ impl Store {
         let target = path
             .to_str()
             .ok_or(StoreError::Refused("the snapshot's path is not UTF-8"))?;
+        if self.backend != crate::Backend::Sqlite {
+            return Err(StoreError::Refused(
+                "a snapshot file is made from SQLite only; PostgreSQL is exported",
+            ));
+        }
         let mut conn = self.read.acquire().await?;
-        sqlx::query("VACUUM INTO ?")
+        sqlx::query("VACUUM INTO $1")
             .bind(target)
             .execute(&mut *conn)
             .await?;
@@ -33,7 +38,7 @@ pub async fn drop_missing_objects(path: &Path, missing: &[i64]) -> Result<u64, S
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
     let mut n = 0;
     for id in missing {
-        n += sqlx::query("DELETE FROM data_objects WHERE id = ?")
+        n += sqlx::query("DELETE FROM data_objects WHERE id = $1")
             .bind(id)
             .execute(&mut conn)
             .await?

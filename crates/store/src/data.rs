@@ -4,7 +4,7 @@
 use crate::Store;
 use crate::error::StoreError;
 use aisc_model::{ProjectId, UserId};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// A file a project keeps, or an upload of one in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl DataChange {
     }
 }
 
-pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result<i64, StoreError> {
+pub(crate) async fn apply(conn: &mut AnyConnection, c: &DataChange) -> Result<i64, StoreError> {
     match c {
         DataChange::BeginUpload {
             project,
@@ -111,7 +111,7 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
             quota,
         } => {
             let open: Option<i64> =
-                sqlx::query_scalar("SELECT closed_ms FROM projects WHERE id = ?")
+                sqlx::query_scalar("SELECT closed_ms FROM projects WHERE id = $1")
                     .bind(project.0)
                     .fetch_optional(&mut *conn)
                     .await?
@@ -120,8 +120,8 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
                 return Err(StoreError::Refused("the project is closed"));
             }
             let used: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(SUM(size), 0) FROM data_objects WHERE project_id = ? \
-                 AND NOT (complete_ms IS NOT NULL AND path = ?)",
+                "SELECT COALESCE(CAST(SUM(size) AS BIGINT), 0) FROM data_objects WHERE project_id = $1 \
+                 AND NOT (complete_ms IS NOT NULL AND path = $2)",
             )
             .bind(project.0)
             .bind(path)
@@ -133,8 +133,8 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
                     quota: *quota,
                 });
             }
-            let id = sqlx::query(
-                "INSERT INTO data_objects (project_id, path, size, sha256, owner_id, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO data_objects (project_id, path, size, sha256, owner_id, created_ms) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(project.0)
             .bind(path)
@@ -142,14 +142,13 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
             .bind(sha256)
             .bind(owner.0)
             .bind(at_ms)
-            .execute(&mut *conn)
-            .await?
-            .last_insert_rowid();
+            .fetch_one(&mut *conn)
+            .await?;
             Ok(id)
         }
         DataChange::CompleteUpload { id, at_ms } => {
             let row = sqlx::query(
-                "SELECT project_id, path FROM data_objects WHERE id = ? AND complete_ms IS NULL",
+                "SELECT project_id, path FROM data_objects WHERE id = $1 AND complete_ms IS NULL",
             )
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -158,13 +157,13 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
             let project: i64 = row.try_get("project_id")?;
             let path: String = row.try_get("path")?;
             let replaced: Option<i64> = sqlx::query_scalar(
-                "DELETE FROM data_objects WHERE project_id = ? AND path = ? AND complete_ms IS NOT NULL RETURNING id",
+                "DELETE FROM data_objects WHERE project_id = $1 AND path = $2 AND complete_ms IS NOT NULL RETURNING id",
             )
             .bind(project)
             .bind(&path)
             .fetch_optional(&mut *conn)
             .await?;
-            sqlx::query("UPDATE data_objects SET complete_ms = ? WHERE id = ?")
+            sqlx::query("UPDATE data_objects SET complete_ms = $1 WHERE id = $2")
                 .bind(at_ms)
                 .bind(id)
                 .execute(&mut *conn)
@@ -172,7 +171,7 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
             Ok(replaced.unwrap_or(0))
         }
         DataChange::Remove { id } => {
-            let n = sqlx::query("DELETE FROM data_objects WHERE id = ?")
+            let n = sqlx::query("DELETE FROM data_objects WHERE id = $1")
                 .bind(id)
                 .execute(&mut *conn)
                 .await?
@@ -183,7 +182,7 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
             Ok(*id)
         }
         DataChange::Quota { project, bytes } => {
-            sqlx::query("UPDATE projects SET data_quota_bytes = ? WHERE id = ?")
+            sqlx::query("UPDATE projects SET data_quota_bytes = $1 WHERE id = $2")
                 .bind(bytes)
                 .bind(project.0)
                 .execute(&mut *conn)
@@ -195,14 +194,14 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
             close(conn, *project, *at_ms).await?;
             let p = project.0;
             for sql in [
-                "UPDATE jobs SET name = 'erased', stdout_path = NULL, stderr_path = NULL, reason = 'erased' WHERE project_id = ?",
-                "DELETE FROM memberships WHERE project_id = ?",
-                "UPDATE applications SET justification = '{}' WHERE project_id = ?",
-                "UPDATE reviews SET comment = '' WHERE application_id IN (SELECT id FROM applications WHERE project_id = ?)",
+                "UPDATE jobs SET name = 'erased', stdout_path = NULL, stderr_path = NULL, reason = 'erased' WHERE project_id = $1",
+                "DELETE FROM memberships WHERE project_id = $1",
+                "UPDATE applications SET justification = '{}' WHERE project_id = $1",
+                "UPDATE reviews SET comment = '' WHERE application_id IN (SELECT id FROM applications WHERE project_id = $1)",
             ] {
                 sqlx::query(sql).bind(p).execute(&mut *conn).await?;
             }
-            sqlx::query("UPDATE projects SET title = 'erased', erased_ms = COALESCE(erased_ms, ?) WHERE id = ?")
+            sqlx::query("UPDATE projects SET title = 'erased', erased_ms = COALESCE(erased_ms, $1) WHERE id = $2")
                 .bind(at_ms)
                 .bind(p)
                 .execute(&mut *conn)
@@ -214,12 +213,12 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, c: &DataChange) -> Result
 
 /// Refuses while the project has jobs that have not ended.
 async fn close(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project: ProjectId,
     at_ms: i64,
 ) -> Result<i64, StoreError> {
     let active: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE project_id = ? AND state IN ('pending', 'admitted', 'running')",
+        "SELECT COUNT(*) FROM jobs WHERE project_id = $1 AND state IN ('pending', 'admitted', 'running')",
     )
     .bind(project.0)
     .fetch_one(&mut *conn)
@@ -229,7 +228,7 @@ async fn close(
             "the project has jobs that have not ended; cancel them first",
         ));
     }
-    let n = sqlx::query("UPDATE projects SET closed_ms = COALESCE(closed_ms, ?) WHERE id = ?")
+    let n = sqlx::query("UPDATE projects SET closed_ms = COALESCE(closed_ms, $1) WHERE id = $2")
         .bind(at_ms)
         .bind(project.0)
         .execute(&mut *conn)
@@ -238,14 +237,14 @@ async fn close(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    sqlx::query("DELETE FROM data_objects WHERE project_id = ?")
+    sqlx::query("DELETE FROM data_objects WHERE project_id = $1")
         .bind(project.0)
         .execute(&mut *conn)
         .await?;
     Ok(project.0)
 }
 
-fn object_row(r: &sqlx::sqlite::SqliteRow) -> Result<DataObject, StoreError> {
+fn object_row(r: &sqlx::any::AnyRow) -> Result<DataObject, StoreError> {
     Ok(DataObject {
         id: r.try_get("id")?,
         project: ProjectId(r.try_get("project_id")?),
@@ -285,7 +284,7 @@ impl Store {
         prefix: &str,
     ) -> Result<Vec<DataObject>, StoreError> {
         let sql = objects!(
-            "WHERE d.project_id = ? AND d.complete_ms IS NOT NULL AND substr(d.path, 1, length(?)) = ? ORDER BY d.path"
+            "WHERE d.project_id = $1 AND d.complete_ms IS NOT NULL AND substr(d.path, 1, length($2)) = $3 ORDER BY d.path"
         );
         let rows = sqlx::query(sql)
             .bind(project.0)
@@ -302,7 +301,7 @@ impl Store {
         project: ProjectId,
         path: &str,
     ) -> Result<DataObject, StoreError> {
-        let sql = objects!("WHERE d.project_id = ? AND d.path = ? AND d.complete_ms IS NOT NULL");
+        let sql = objects!("WHERE d.project_id = $1 AND d.path = $2 AND d.complete_ms IS NOT NULL");
         let row = sqlx::query(sql)
             .bind(project.0)
             .bind(path)
@@ -313,7 +312,7 @@ impl Store {
 
     /// A file or upload by id.
     pub async fn data_object_by_id(&self, id: i64) -> Result<DataObject, StoreError> {
-        let sql = objects!("WHERE d.id = ?");
+        let sql = objects!("WHERE d.id = $1");
         let row = sqlx::query(sql).bind(id).fetch_optional(&self.read).await?;
         row.as_ref().map(object_row).ok_or(StoreError::NotFound)?
     }
@@ -321,7 +320,7 @@ impl Store {
     /// Bytes a project's files and uploads take (as declared).
     pub async fn data_used(&self, project: ProjectId) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT COALESCE(SUM(size), 0) FROM data_objects WHERE project_id = ?",
+            "SELECT COALESCE(CAST(SUM(size) AS BIGINT), 0) FROM data_objects WHERE project_id = $1",
         )
         .bind(project.0)
         .fetch_one(&self.read)

@@ -60,11 +60,11 @@ impl Store {
     ) -> Result<Vec<GpuInterval>, StoreError> {
         let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
             "SELECT gpus, start_ms, end_ms FROM jobs
-             WHERE end_ms > ?2 AND start_ms IS NOT NULL AND start_ms < ?1 AND gpus > 0
+             WHERE end_ms > $2 AND start_ms IS NOT NULL AND start_ms < $1 AND gpus > 0
              UNION ALL
              SELECT gpus, start_ms, NULL FROM jobs
              WHERE state IN ('admitted', 'running') AND end_ms IS NULL
-               AND start_ms IS NOT NULL AND start_ms < ?1 AND gpus > 0",
+               AND start_ms IS NOT NULL AND start_ms < $1 AND gpus > 0",
         )
         .bind(to_ms)
         .bind(from_ms)
@@ -83,19 +83,30 @@ impl Store {
     /// Subsidy spent from a scheme's grants per Hong Kong day, oldest first:
     /// (the day's last entry, epoch ms; HK cents, net of refunds).
     pub async fn scheme_spending_by_day(&self, scheme: i64) -> Result<Vec<(i64, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            // Driven from the scheme's grants through `postings_by_account` (CROSS JOIN
-            // fixes SQLite's join order): only these accounts' postings are read, never the
-            // whole ledger's.
-            "SELECT MAX(e.at_ms), SUM(p.amount) FROM grants g
-             CROSS JOIN ledger_postings p ON p.account = 'grant/' || g.id || '/subsidy-spent'
-             CROSS JOIN ledger_entries e ON e.id = p.entry_id
-             WHERE g.scheme_id = ?
-             GROUP BY (e.at_ms + 28800000) / 86400000 ORDER BY 1",
-        )
-        .bind(scheme)
-        .fetch_all(&self.read)
-        .await?)
+        // Driven from the scheme's grants through `postings_by_account`: only these
+        // accounts' postings are read, never the whole ledger's. SQLite's CROSS JOIN
+        // fixes its join order; PostgreSQL plans the plain join the same way.
+        macro_rules! by_day {
+            ($join:literal) => {
+                concat!(
+                    "SELECT MAX(e.at_ms), CAST(SUM(p.amount) AS BIGINT) FROM grants g ",
+                    $join,
+                    " ledger_postings p ON p.account = 'grant/' || g.id || '/subsidy-spent' ",
+                    $join,
+                    " ledger_entries e ON e.id = p.entry_id \
+                     WHERE g.scheme_id = $1 \
+                     GROUP BY (e.at_ms + 28800000) / 86400000 ORDER BY 1"
+                )
+            };
+        }
+        let sql = match self.backend {
+            crate::Backend::Sqlite => by_day!("CROSS JOIN"),
+            crate::Backend::Postgres => by_day!("JOIN"),
+        };
+        Ok(sqlx::query_as(sql)
+            .bind(scheme)
+            .fetch_all(&self.read)
+            .await?)
     }
 
     /// A project's finished jobs by month of their end (UTC+8, Hong Kong):
@@ -104,15 +115,29 @@ impl Store {
         &self,
         project: aisc_model::ProjectId,
     ) -> Result<Vec<(String, i64, i64)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT strftime('%Y-%m', (end_ms + 28800000) / 1000, 'unixepoch') AS month,
-                    COALESCE(SUM(gpu_ms), 0), COUNT(*)
-             FROM jobs WHERE project_id = ? AND end_ms IS NOT NULL
-             GROUP BY month ORDER BY month",
-        )
-        .bind(project.0)
-        .fetch_all(&self.read)
-        .await?)
+        macro_rules! monthly {
+            ($month:literal) => {
+                concat!(
+                    "SELECT ",
+                    $month,
+                    " AS month, COALESCE(CAST(SUM(gpu_ms) AS BIGINT), 0), COUNT(*) \
+                     FROM jobs WHERE project_id = $1 AND end_ms IS NOT NULL \
+                     GROUP BY month ORDER BY month"
+                )
+            };
+        }
+        let sql = match self.backend {
+            crate::Backend::Sqlite => {
+                monthly!("strftime('%Y-%m', (end_ms + 28800000) / 1000, 'unixepoch')")
+            }
+            crate::Backend::Postgres => monthly!(
+                "to_char(to_timestamp((end_ms + 28800000) / 1000) AT TIME ZONE 'UTC', 'YYYY-MM')"
+            ),
+        };
+        Ok(sqlx::query_as(sql)
+            .bind(project.0)
+            .fetch_all(&self.read)
+            .await?)
     }
 }
 

@@ -3,9 +3,10 @@
 use crate::Store;
 use crate::audit::NewAudit;
 use crate::error::StoreError;
+use crate::sql::RowExt as _;
 use crate::writer::Op;
 use aisc_model::inventory::{Peak, ResourceClass};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// A stored class with its id.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +53,8 @@ pub enum InventoryChange {
     },
 }
 
-async fn class_id(conn: &mut SqliteConnection, name: &str) -> Result<i64, StoreError> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM resource_classes WHERE name = ?")
+async fn class_id(conn: &mut AnyConnection, name: &str) -> Result<i64, StoreError> {
+    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM resource_classes WHERE name = $1")
         .bind(name)
         .fetch_optional(conn)
         .await?;
@@ -61,24 +62,24 @@ async fn class_id(conn: &mut SqliteConnection, name: &str) -> Result<i64, StoreE
 }
 
 pub(crate) async fn apply(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &InventoryChange,
 ) -> Result<i64, StoreError> {
     match c {
         InventoryChange::CreateClass(rc, at_ms) => sqlx::query_scalar(
             "INSERT INTO resource_classes (name, gpu_model, gpus_per_node, cpus_per_node, mem_mb_per_node, \
-             tflops_fp64, tflops_fp32, tflops_bf16, tflops_fp8, nodes, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             tflops_fp64, tflops_fp32, tflops_bf16, tflops_fp8, nodes, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&rc.name)
         .bind(&rc.gpu_model)
-        .bind(rc.gpus_per_node)
-        .bind(rc.cpus_per_node)
+        .bind(i64::from(rc.gpus_per_node))
+        .bind(i64::from(rc.cpus_per_node))
         .bind(i64::try_from(rc.mem_mb_per_node).unwrap_or(i64::MAX))
         .bind(rc.peak.fp64)
         .bind(rc.peak.fp32)
         .bind(rc.peak.bf16)
         .bind(rc.peak.fp8)
-        .bind(rc.nodes)
+        .bind(i64::from(rc.nodes))
         .bind(at_ms)
         .fetch_one(conn)
         .await
@@ -88,13 +89,13 @@ pub(crate) async fn apply(
         }),
         InventoryChange::SetNodes { class, nodes } => {
             let id = class_id(conn, class).await?;
-            sqlx::query("UPDATE resource_classes SET nodes = ? WHERE id = ?").bind(nodes).bind(id).execute(conn).await?;
+            sqlx::query("UPDATE resource_classes SET nodes = $1 WHERE id = $2").bind(i64::from(*nodes)).bind(id).execute(conn).await?;
             Ok(id)
         }
         InventoryChange::SetPrice { class, cents_per_gpu_hour, effective_ms, at_ms } => {
             let id = class_id(conn, class).await?;
             sqlx::query(
-                "INSERT INTO prices (class_id, cents_per_gpu_hour, effective_ms, created_ms) VALUES (?, ?, ?, ?) \
+                "INSERT INTO prices (class_id, cents_per_gpu_hour, effective_ms, created_ms) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (class_id, effective_ms) DO UPDATE SET cents_per_gpu_hour = excluded.cents_per_gpu_hour",
             )
             .bind(id)
@@ -108,15 +109,15 @@ pub(crate) async fn apply(
     }
 }
 
-fn class_row(r: &sqlx::sqlite::SqliteRow) -> Result<ClassRow, StoreError> {
+fn class_row(r: &sqlx::any::AnyRow) -> Result<ClassRow, StoreError> {
     Ok(ClassRow {
         id: r.try_get("id")?,
         created_ms: r.try_get("created_ms")?,
         class: ResourceClass {
             name: r.try_get("name")?,
             gpu_model: r.try_get("gpu_model")?,
-            gpus_per_node: r.try_get("gpus_per_node")?,
-            cpus_per_node: r.try_get("cpus_per_node")?,
+            gpus_per_node: r.num("gpus_per_node")?,
+            cpus_per_node: r.num("cpus_per_node")?,
             mem_mb_per_node: u64::try_from(r.try_get::<i64, _>("mem_mb_per_node")?).unwrap_or(0),
             peak: Peak {
                 fp64: r.try_get("tflops_fp64")?,
@@ -124,7 +125,7 @@ fn class_row(r: &sqlx::sqlite::SqliteRow) -> Result<ClassRow, StoreError> {
                 bf16: r.try_get("tflops_bf16")?,
                 fp8: r.try_get("tflops_fp8")?,
             },
-            nodes: r.try_get("nodes")?,
+            nodes: r.num("nodes")?,
         },
     })
 }
@@ -155,7 +156,7 @@ impl Store {
     /// A class by name.
     pub async fn class(&self, name: &str) -> Result<ClassRow, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{CLASS_COLUMNS} WHERE name = ?"
+            "{CLASS_COLUMNS} WHERE name = $1"
         )))
         .bind(name)
         .fetch_optional(&self.read)
@@ -165,7 +166,7 @@ impl Store {
 
     /// A class's prices, newest first.
     pub async fn prices(&self, class_id: i64) -> Result<Vec<PriceRow>, StoreError> {
-        let rows = sqlx::query("SELECT cents_per_gpu_hour, effective_ms FROM prices WHERE class_id = ? ORDER BY effective_ms DESC")
+        let rows = sqlx::query("SELECT cents_per_gpu_hour, effective_ms FROM prices WHERE class_id = $1 ORDER BY effective_ms DESC")
             .bind(class_id)
             .fetch_all(&self.read)
             .await?;
@@ -186,7 +187,7 @@ impl Store {
         at_ms: i64,
     ) -> Result<Option<PriceRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT cents_per_gpu_hour, effective_ms FROM prices WHERE class_id = ? AND effective_ms <= ? \
+            "SELECT cents_per_gpu_hour, effective_ms FROM prices WHERE class_id = $1 AND effective_ms <= $2 \
              ORDER BY effective_ms DESC LIMIT 1",
         )
         .bind(class_id)

@@ -3,10 +3,12 @@
 use crate::Store;
 use crate::audit::NewAudit;
 use crate::error::StoreError;
+use crate::sql::RowExt as _;
+use crate::sql::Sql;
 use crate::writer::Op;
 use aisc_model::{JobId, JobSpec, JobState, OrgId, ProjectId, Resources, UserId};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 /// A job to store as `pending`.
 #[derive(Debug, Clone)]
@@ -238,12 +240,17 @@ macro_rules! columns {
     };
 }
 
-/// The highest job id ever given (AUTOINCREMENT ids are never reused).
-pub(crate) async fn last_id(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
-    let seq: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'")
-            .fetch_optional(&mut *conn)
-            .await?;
+/// The highest job id ever given (ids are never reused: SQLite's AUTOINCREMENT
+/// remembers deleted ones; on PostgreSQL jobs are never deleted).
+pub(crate) async fn last_id(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    let seq: Option<i64> = match crate::Backend::of(conn) {
+        crate::Backend::Sqlite => {
+            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'")
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        crate::Backend::Postgres => None,
+    };
     let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM jobs")
         .fetch_one(&mut *conn)
         .await?;
@@ -254,14 +261,14 @@ pub(crate) async fn last_id(conn: &mut SqliteConnection) -> Result<i64, StoreErr
 /// costs one round trip, not one per job. The submission itself is not a row
 /// of `job_events`: it is read from `jobs.submit_ms` (see [`Store::events`]).
 pub(crate) async fn insert_many(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     jobs: &[&NewJob],
     first_id: i64,
     sealer: Sealer<'_>,
 ) -> Result<(), StoreError> {
     let (specs, keys) = encode_specs(jobs, first_id, sealer)?;
     crate::keys::insert(conn, &keys).await?;
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    let mut q = Sql::new("");
     push_insert(&mut q, jobs, &specs, first_id);
     q.build().execute(&mut *conn).await?;
     Ok(())
@@ -293,7 +300,7 @@ pub(crate) fn encode_specs(
 
 /// Adds one multi-row `INSERT INTO jobs` for `jobs` (ids from `first_id`) to `q`.
 pub(crate) fn push_insert<'a>(
-    q: &mut QueryBuilder<Sqlite>,
+    q: &mut Sql,
     jobs: &'a [&'a NewJob],
     specs: &'a [String],
     first_id: i64,
@@ -302,41 +309,38 @@ pub(crate) fn push_insert<'a>(
         "INSERT INTO jobs (id, owner_id, name, account, state, reason, held, gpus, cpus, mem_mb, gpu_type, \
          time_limit_s, spec, submit_ms, project_id, grant_id, price_cents, lien_cents) ",
     );
-    q.push_values(
-        jobs.iter().zip(specs).enumerate(),
-        |mut b, (i, (job, spec))| {
-            let s = &job.spec;
-            b.push_bind(first_id + i as i64)
-                .push_bind(job.owner.0)
-                .push_bind(&s.name)
-                .push_bind(&s.account)
-                .push_bind("pending")
-                .push_bind(&job.reason)
-                .push_bind(s.hold)
-                .push_bind(s.resources.gpus)
-                .push_bind(s.resources.cpus)
-                .push_bind(to_i64(s.resources.mem_mb))
-                .push_bind(&s.gpu_type)
-                .push_bind(to_i64(s.time_limit_s))
-                .push_bind(spec.as_str())
-                .push_bind(job.submit_ms)
-                .push_bind(job.project.map(|p| p.0))
-                .push_bind(job.charging.map(|c| c.grant))
-                .push_bind(job.charging.map(|c| c.price_cents))
-                .push_bind(job.charging.map(|c| c.lien_cents));
-        },
-    );
+    q.push_values(jobs.iter().zip(specs).enumerate(), |b, (i, (job, spec))| {
+        let s = &job.spec;
+        b.push_bind(first_id + i as i64)
+            .push_bind(job.owner.0)
+            .push_bind(&s.name)
+            .push_bind(&s.account)
+            .push_bind("pending")
+            .push_bind(&job.reason)
+            .push_bind(i64::from(s.hold))
+            .push_bind(i64::from(s.resources.gpus))
+            .push_bind(i64::from(s.resources.cpus))
+            .push_bind(to_i64(s.resources.mem_mb))
+            .push_bind(&s.gpu_type)
+            .push_bind(to_i64(s.time_limit_s))
+            .push_bind(spec.as_str())
+            .push_bind(job.submit_ms)
+            .push_bind(job.project.map(|p| p.0))
+            .push_bind(job.charging.map(|c| c.grant))
+            .push_bind(job.charging.map(|c| c.price_cents))
+            .push_bind(job.charging.map(|c| c.lien_cents));
+    });
 }
 
 async fn record_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     at_ms: i64,
     from: JobState,
     to: JobState,
     reason: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO job_events (job_id, at_ms, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO job_events (job_id, at_ms, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(at_ms)
         .bind(from.as_str())
@@ -347,10 +351,7 @@ async fn record_event(
     Ok(())
 }
 
-pub(crate) async fn apply(
-    conn: &mut SqliteConnection,
-    change: &JobChange,
-) -> Result<(), StoreError> {
+pub(crate) async fn apply(conn: &mut AnyConnection, change: &JobChange) -> Result<(), StoreError> {
     match change {
         JobChange::Transition {
             id,
@@ -363,12 +364,12 @@ pub(crate) async fn apply(
             from.transition(*to).map_err(StoreError::Illegal)?;
             let gpu_ids = set.gpu_ids.as_ref().map(|g| join_ids(g));
             let done = sqlx::query(
-                "UPDATE jobs SET state = ?, reason = ?, node = COALESCE(?, node), gpu_ids = COALESCE(?, gpu_ids), \
-                 pid = COALESCE(?, pid), pid_start = COALESCE(?, pid_start), stdout_path = COALESCE(?, stdout_path), \
-                 stderr_path = COALESCE(?, stderr_path), start_ms = COALESCE(?, start_ms), end_ms = COALESCE(?, end_ms), \
-                 exit_code = COALESCE(?, exit_code), signal = COALESCE(?, signal), wall_ms = COALESCE(?, wall_ms), \
-                 gpu_ms = COALESCE(?, gpu_ms), cpu_ms = COALESCE(?, cpu_ms), engine_job_id = COALESCE(?, engine_job_id), \
-                 engine_submit_ms = COALESCE(engine_submit_ms, ?) WHERE id = ? AND state = ?",
+                "UPDATE jobs SET state = $1, reason = $2, node = COALESCE($3, node), gpu_ids = COALESCE($4, gpu_ids), \
+                 pid = COALESCE($5, pid), pid_start = COALESCE($6, pid_start), stdout_path = COALESCE($7, stdout_path), \
+                 stderr_path = COALESCE($8, stderr_path), start_ms = COALESCE($9, start_ms), end_ms = COALESCE($10, end_ms), \
+                 exit_code = COALESCE($11, exit_code), signal = COALESCE($12, signal), wall_ms = COALESCE($13, wall_ms), \
+                 gpu_ms = COALESCE($14, gpu_ms), cpu_ms = COALESCE($15, cpu_ms), engine_job_id = COALESCE($16, engine_job_id), \
+                 engine_submit_ms = COALESCE(engine_submit_ms, $17) WHERE id = $18 AND state = $19",
             )
             .bind(to.as_str())
             .bind(reason)
@@ -402,7 +403,7 @@ pub(crate) async fn apply(
         JobChange::Reasons(reasons) => {
             for (id, reason) in reasons {
                 sqlx::query(
-                    "UPDATE jobs SET reason = ? WHERE id = ? AND state IN ('pending', 'admitted') AND reason <> ?",
+                    "UPDATE jobs SET reason = $1 WHERE id = $2 AND state IN ('pending', 'admitted') AND reason <> $3",
                 )
                 .bind(reason)
                 .bind(id.0)
@@ -413,7 +414,7 @@ pub(crate) async fn apply(
             Ok(())
         }
         JobChange::EngineJob { id, engine_job_id } => {
-            sqlx::query("UPDATE jobs SET engine_job_id = ? WHERE id = ?")
+            sqlx::query("UPDATE jobs SET engine_job_id = $1 WHERE id = $2")
                 .bind(engine_job_id)
                 .bind(id.0)
                 .execute(&mut *conn)
@@ -421,7 +422,7 @@ pub(crate) async fn apply(
             Ok(())
         }
         JobChange::KillReason { id, state, reason } => {
-            sqlx::query("UPDATE jobs SET kill_state = ?, kill_reason = ? WHERE id = ? AND kill_reason IS NULL")
+            sqlx::query("UPDATE jobs SET kill_state = $1, kill_reason = $2 WHERE id = $3 AND kill_reason IS NULL")
                 .bind(state.as_str())
                 .bind(reason)
                 .bind(id.0)
@@ -431,7 +432,7 @@ pub(crate) async fn apply(
         }
         JobChange::Release { id } => {
             let done = sqlx::query(
-                "UPDATE jobs SET held = 0, reason = 'Priority' WHERE id = ? AND state = 'pending'",
+                "UPDATE jobs SET held = 0, reason = 'Priority' WHERE id = $1 AND state = 'pending'",
             )
             .bind(id.0)
             .execute(&mut *conn)
@@ -477,23 +478,23 @@ impl Store {
         let sql = concat!(
             "SELECT ",
             columns!(),
-            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id WHERE j.id = ?"
+            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id WHERE j.id = $1"
         );
         let row = sqlx::query(sql)
             .bind(id.0)
             .fetch_optional(&self.read)
             .await?;
-        row.as_ref()
-            .map(|r| read_row(r, Some(&self.keys)))
-            .ok_or(StoreError::NotFound)?
+        let row = row.ok_or(StoreError::NotFound)?;
+        self.fresh_keys(std::slice::from_ref(&row)).await?;
+        read_row(&row, Some(&self.keys))
     }
 
     /// A job's transitions, oldest first, starting with its submission.
     pub async fn events(&self, id: JobId) -> Result<Vec<JobEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT submit_ms AS at_ms, NULL AS from_state, 'pending' AS to_state, 'submitted' AS reason, 0 AS ord \
-             FROM jobs WHERE id = ? \
-             UNION ALL SELECT at_ms, from_state, to_state, reason, id AS ord FROM job_events WHERE job_id = ? \
+             FROM jobs WHERE id = $1 \
+             UNION ALL SELECT at_ms, from_state, to_state, reason, id AS ord FROM job_events WHERE job_id = $2 \
              ORDER BY ord",
         )
         .bind(id.0)
@@ -515,7 +516,7 @@ impl Store {
 
     /// Jobs matching `filter`, newest first.
     pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRow>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+        let mut q = Sql::new(concat!(
             "SELECT ",
             columns!(),
             " FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id WHERE 1 = 1"
@@ -554,7 +555,7 @@ impl Store {
     /// How many jobs `owner` has pending (held ones included), counting no further than `cap`.
     pub async fn waiting_jobs(&self, owner: UserId, cap: u32) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner_id = ? AND state = 'pending' LIMIT ?)",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner_id = $1 AND state = 'pending' LIMIT $2)",
         )
         .bind(owner.0)
         .bind(i64::from(cap))
@@ -572,12 +573,28 @@ impl Store {
             "WHERE j.state IN ('pending', 'admitted', 'running') ORDER BY j.id"
         );
         let rows = sqlx::query(sql).fetch_all(&self.read).await?;
+        self.fresh_keys(&rows).await?;
         rows.iter().map(|r| read_row(r, Some(&self.keys))).collect()
+    }
+
+    /// On PostgreSQL, loads the keys of these rows' specs that another server made.
+    async fn fresh_keys(&self, rows: &[AnyRow]) -> Result<(), StoreError> {
+        if self.backend != crate::Backend::Postgres {
+            return Ok(());
+        }
+        let mut ids = Vec::new();
+        for r in rows {
+            let text: String = r.try_get("spec")?;
+            ids.extend(crate::keys::spec_key_id(&text));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        crate::keys::load_missing(&self.read, &self.keys, ids).await
     }
 }
 
 /// A row; with `keys`, its spec opened too (`None` once its key was destroyed).
-fn read_row(r: &SqliteRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, StoreError> {
+fn read_row(r: &AnyRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, StoreError> {
     let spec = match keys {
         Some(ring) => {
             let text: String = r.try_get("spec")?;
@@ -594,10 +611,10 @@ fn read_row(r: &SqliteRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow
         account: r.try_get("account")?,
         state: parse_state(&r.try_get::<String, _>("state")?)?,
         reason: r.try_get("reason")?,
-        held: r.try_get("held")?,
+        held: r.num("held")?,
         resources: Resources {
-            gpus: r.try_get("gpus")?,
-            cpus: r.try_get("cpus")?,
+            gpus: r.num("gpus")?,
+            cpus: r.num("cpus")?,
             mem_mb: to_u64(r.try_get("mem_mb")?),
         },
         gpu_type: r.try_get("gpu_type")?,

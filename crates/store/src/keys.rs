@@ -8,11 +8,12 @@
 //! most an unused entry in memory, never a wrong one.
 
 use crate::StoreError;
+use crate::sql::Sql;
 use aisc_model::{JobSpec, ProjectId};
 use aisc_vault::{DataKey, MasterKeys};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -89,6 +90,8 @@ pub(crate) struct Scopes {
     committed: HashMap<String, i64>,
     added: HashMap<String, i64>,
     removed: Vec<String>,
+    /// Keys made and destroyed when the committed view was last read.
+    seen: Option<(i64, i64)>,
 }
 
 impl Scopes {
@@ -163,10 +166,7 @@ impl Scopes {
 
 /// Unwraps every live key into `ring`. Fails, naming the master key, if one
 /// is wrapped by a master key that is not loaded.
-pub(crate) async fn load(
-    conn: &mut SqliteConnection,
-    ring: &Keyring,
-) -> Result<Scopes, StoreError> {
+pub(crate) async fn load(conn: &mut AnyConnection, ring: &Keyring) -> Result<Scopes, StoreError> {
     let rows = sqlx::query(
         "SELECT id, scope, master_kid, wrapped FROM data_keys WHERE wrapped IS NOT NULL",
     )
@@ -186,10 +186,68 @@ pub(crate) async fn load(
     Ok(scopes)
 }
 
+/// Another server may have made keys since this one read them (PostgreSQL):
+/// at the start of each write batch the writer reloads its view when the
+/// count of keys made or destroyed has changed.
+pub(crate) async fn sync(
+    conn: &mut AnyConnection,
+    ring: &Keyring,
+    scopes: &mut Scopes,
+) -> Result<(), StoreError> {
+    let seen: (i64, i64) = sqlx::query_as("SELECT COUNT(*), COUNT(destroyed_ms) FROM data_keys")
+        .fetch_one(&mut *conn)
+        .await?;
+    if scopes.seen == Some(seen) {
+        return Ok(());
+    }
+    let fresh = load(conn, ring).await?;
+    scopes.committed = fresh.committed;
+    scopes.seen = Some(seen);
+    Ok(())
+}
+
+/// Unwraps into `ring` the live keys among `ids` that it lacks (made by
+/// another server on the same PostgreSQL database).
+pub(crate) async fn load_missing(
+    pool: &sqlx::AnyPool,
+    ring: &Keyring,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<(), StoreError> {
+    let masters = ring.masters();
+    for id in ids {
+        if ring.get(id).is_some() {
+            continue;
+        }
+        let row = sqlx::query(
+            "SELECT scope, master_kid, wrapped FROM data_keys WHERE id = $1 AND wrapped IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(r) = row {
+            let scope: String = r.try_get("scope")?;
+            let kid: String = r.try_get("master_kid")?;
+            let wrapped: Vec<u8> = r.try_get("wrapped")?;
+            ring.insert(
+                id,
+                aisc_vault::unwrap(&masters, &kid, &wrapped, id, &scope)?,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The id of the key a stored spec is sealed with (`None` for a clear one).
+pub(crate) fn spec_key_id(text: &str) -> Option<i64> {
+    let body = text.strip_prefix(SEALED)?;
+    let sealed = STANDARD.decode(body).ok()?;
+    aisc_vault::sealed_key_id(&sealed).ok()
+}
+
 /// Adds one `INSERT INTO data_keys` for `keys` to `q`.
-pub(crate) fn push_insert(q: &mut QueryBuilder<Sqlite>, keys: &[NewKey]) {
+pub(crate) fn push_insert(q: &mut Sql, keys: &[NewKey]) {
     q.push("INSERT INTO data_keys (id, scope, project_id, master_kid, wrapped, created_ms) ");
-    q.push_values(keys, |mut b, k| {
+    q.push_values(keys, |b, k| {
         b.push_bind(k.id)
             .push_bind(&k.scope)
             .push_bind(k.project)
@@ -199,11 +257,11 @@ pub(crate) fn push_insert(q: &mut QueryBuilder<Sqlite>, keys: &[NewKey]) {
     });
 }
 
-pub(crate) async fn insert(conn: &mut SqliteConnection, keys: &[NewKey]) -> Result<(), StoreError> {
+pub(crate) async fn insert(conn: &mut AnyConnection, keys: &[NewKey]) -> Result<(), StoreError> {
     if keys.is_empty() {
         return Ok(());
     }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("");
+    let mut q = Sql::new("");
     push_insert(&mut q, keys);
     q.build().execute(&mut *conn).await?;
     Ok(())
@@ -212,7 +270,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, keys: &[NewKey]) -> Resu
 /// The key of `project`'s scope, made and inserted if it has none. Refused for
 /// a closed project: its data is gone and nothing new is kept.
 pub(crate) async fn ensure(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ring: &Keyring,
     scopes: &mut Scopes,
     project: Option<ProjectId>,
@@ -229,14 +287,14 @@ pub(crate) async fn ensure(
 }
 
 async fn refuse_closed(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project: Option<ProjectId>,
 ) -> Result<(), StoreError> {
     let Some(p) = project else {
         return Ok(());
     };
     let closed: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT closed_ms FROM projects WHERE id = ?")
+        sqlx::query_scalar("SELECT closed_ms FROM projects WHERE id = $1")
             .bind(p.0)
             .fetch_optional(&mut *conn)
             .await?;
@@ -249,7 +307,7 @@ async fn refuse_closed(
 
 /// Destroys the live key of `scope`. Returns its id, if it had one.
 pub(crate) async fn destroy(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     scopes: &mut Scopes,
     scope: &str,
     at_ms: i64,
@@ -258,7 +316,7 @@ pub(crate) async fn destroy(
         return Ok(0);
     };
     sqlx::query(
-        "UPDATE data_keys SET wrapped = NULL, master_kid = NULL, destroyed_ms = ? WHERE id = ?",
+        "UPDATE data_keys SET wrapped = NULL, master_kid = NULL, destroyed_ms = $1 WHERE id = $2",
     )
     .bind(at_ms)
     .bind(id)
@@ -269,10 +327,10 @@ pub(crate) async fn destroy(
 }
 
 /// Re-wraps every live key not wrapped by the current master key. Returns how many.
-pub(crate) async fn rewrap(conn: &mut SqliteConnection, ring: &Keyring) -> Result<i64, StoreError> {
+pub(crate) async fn rewrap(conn: &mut AnyConnection, ring: &Keyring) -> Result<i64, StoreError> {
     let masters = ring.masters();
     let current = masters.current();
-    let rows = sqlx::query("SELECT id, scope, master_kid, wrapped FROM data_keys WHERE wrapped IS NOT NULL AND master_kid <> ?")
+    let rows = sqlx::query("SELECT id, scope, master_kid, wrapped FROM data_keys WHERE wrapped IS NOT NULL AND master_kid <> $1")
         .bind(current.kid())
         .fetch_all(&mut *conn)
         .await?;
@@ -284,7 +342,7 @@ pub(crate) async fn rewrap(conn: &mut SqliteConnection, ring: &Keyring) -> Resul
         let wrapped: Vec<u8> = r.try_get("wrapped")?;
         let key = aisc_vault::unwrap(&masters, &kid, &wrapped, id, &scope)?;
         let again = aisc_vault::wrap(current, &key, id, &scope);
-        sqlx::query("UPDATE data_keys SET master_kid = ?, wrapped = ? WHERE id = ?")
+        sqlx::query("UPDATE data_keys SET master_kid = $1, wrapped = $2 WHERE id = $3")
             .bind(current.kid())
             .bind(again)
             .bind(id)
@@ -340,7 +398,7 @@ pub(crate) fn open_spec(
 /// Seals the specs of jobs stored before specs were sealed, a thousand a
 /// transaction. Returns how many.
 pub(crate) async fn seal_plain_specs(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ring: &Keyring,
     scopes: &mut Scopes,
 ) -> Result<u64, StoreError> {
@@ -349,7 +407,7 @@ pub(crate) async fn seal_plain_specs(
     loop {
         // By id, so that each batch starts where the last one ended.
         let rows = sqlx::query(
-            "SELECT id, project_id, submit_ms, spec FROM jobs WHERE id > ? AND spec NOT LIKE 'sealed:%' ORDER BY id LIMIT 1000",
+            "SELECT id, project_id, submit_ms, spec FROM jobs WHERE id > $1 AND spec NOT LIKE 'sealed:%' ORDER BY id LIMIT 1000",
         )
         .bind(after)
         .fetch_all(&mut *conn)
@@ -358,7 +416,9 @@ pub(crate) async fn seal_plain_specs(
             return Ok(total);
         };
         after = last.try_get("id")?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        sqlx::query(crate::sql::begin_write(conn))
+            .execute(&mut *conn)
+            .await?;
         let mut new_keys = Vec::new();
         let mut updates = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -373,7 +433,7 @@ pub(crate) async fn seal_plain_specs(
         let res: Result<(), StoreError> = async {
             insert(conn, &new_keys).await?;
             for (id, text) in &updates {
-                sqlx::query("UPDATE jobs SET spec = ? WHERE id = ?")
+                sqlx::query("UPDATE jobs SET spec = $1 WHERE id = $2")
                     .bind(text)
                     .bind(id)
                     .execute(&mut *conn)
@@ -420,14 +480,17 @@ impl crate::Store {
     ) -> Result<(i64, DataKey), StoreError> {
         // The common case, a key made long ago, is a read; only a new key is a write.
         let live: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM data_keys WHERE scope = ? AND wrapped IS NOT NULL")
+            sqlx::query_scalar("SELECT id FROM data_keys WHERE scope = $1 AND wrapped IS NOT NULL")
                 .bind(scope_of(project))
                 .fetch_optional(&self.read)
                 .await?;
-        if let Some(id) = live
-            && let Some(key) = self.keys.get(id)
-        {
-            return Ok((id, key));
+        if let Some(id) = live {
+            if self.backend == crate::Backend::Postgres {
+                load_missing(&self.read, &self.keys, [id]).await?;
+            }
+            if let Some(key) = self.keys.get(id) {
+                return Ok((id, key));
+            }
         }
         let id = self
             .write(crate::writer::Op::EnsureKey { project, at_ms }, None)

@@ -9,8 +9,9 @@
 use crate::Store;
 use crate::audit::NewAudit;
 use crate::error::StoreError;
+use crate::sql::Sql;
 use crate::writer::Op;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 
 /// An entry to post.
@@ -45,7 +46,7 @@ pub enum Refusal {
     Duplicate,
 }
 
-pub(crate) async fn post(conn: &mut SqliteConnection, e: &NewEntry) -> Result<i64, StoreError> {
+pub(crate) async fn post(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, StoreError> {
     let sum: i64 = e.postings.iter().map(|(_, a)| a).sum();
     if sum != 0 {
         return Err(StoreError::Ledger(Refusal::Unbalanced(sum)));
@@ -63,9 +64,9 @@ pub(crate) async fn post(conn: &mut SqliteConnection, e: &NewEntry) -> Result<i6
     result
 }
 
-async fn post_inner(conn: &mut SqliteConnection, e: &NewEntry) -> Result<i64, StoreError> {
+async fn post_inner(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, StoreError> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO ledger_entries (kind, scheme_id, grant_id, job_id, at_ms, memo) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO ledger_entries (kind, scheme_id, grant_id, job_id, at_ms, memo) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(&e.kind)
     .bind(e.scheme)
@@ -80,9 +81,8 @@ async fn post_inner(conn: &mut SqliteConnection, e: &NewEntry) -> Result<i64, St
         _ => StoreError::Db(err),
     })?;
     if !e.postings.is_empty() {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO ledger_postings (entry_id, account, amount) ");
-        q.push_values(&e.postings, |mut b, (account, amount)| {
+        let mut q = Sql::new("INSERT INTO ledger_postings (entry_id, account, amount) ");
+        q.push_values(&e.postings, |b, (account, amount)| {
             b.push_bind(id).push_bind(account).push_bind(amount);
         });
         q.build().execute(&mut *conn).await?;
@@ -101,7 +101,7 @@ impl Store {
     /// Balances of the accounts whose names start with `prefix`.
     pub async fn balances(&self, prefix: &str) -> Result<HashMap<String, i64>, StoreError> {
         let rows = sqlx::query(
-            "SELECT account, balance FROM ledger_balances WHERE account >= ? AND account < ?",
+            "SELECT account, balance FROM ledger_balances WHERE account >= $1 AND account < $2",
         )
         .bind(prefix)
         .bind(format!("{prefix}\u{10FFFF}"))
@@ -115,7 +115,7 @@ impl Store {
     /// One account's balance.
     pub async fn balance(&self, account: &str) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT COALESCE((SELECT balance FROM ledger_balances WHERE account = ?), 0)",
+            "SELECT COALESCE((SELECT balance FROM ledger_balances WHERE account = $1), 0)",
         )
         .bind(account)
         .fetch_one(&self.read)
@@ -127,7 +127,7 @@ impl Store {
     pub async fn ledger_drift(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT p.account, COALESCE(b.balance, 0) AS kept, p.total AS summed FROM \
-             (SELECT account, SUM(amount) AS total FROM ledger_postings GROUP BY account) p \
+             (SELECT account, CAST(SUM(amount) AS BIGINT) AS total FROM ledger_postings GROUP BY account) p \
              LEFT JOIN ledger_balances b ON b.account = p.account WHERE COALESCE(b.balance, 0) <> p.total \
              UNION ALL SELECT b.account, b.balance, 0 FROM ledger_balances b \
              WHERE b.balance <> 0 AND NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.account = b.account)",
@@ -147,11 +147,11 @@ impl Store {
 
     /// The sum of every posting: zero while the ledger balances.
     pub async fn ledger_total(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(SUM(amount), 0) FROM ledger_postings")
-                .fetch_one(&self.read)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(CAST(SUM(amount) AS BIGINT), 0) FROM ledger_postings",
         )
+        .fetch_one(&self.read)
+        .await?)
     }
 }
 
@@ -181,12 +181,13 @@ pub struct StatementLine {
 impl Store {
     /// Whether the job has an entry of this kind (a lien, a settlement).
     pub async fn has_entry(&self, kind: &str, job: i64) -> Result<bool, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM ledger_entries WHERE kind = ? AND job_id = ?")
-                .bind(kind)
-                .bind(job)
-                .fetch_one(&self.read)
-                .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM ledger_entries WHERE kind = $1 AND job_id = $2",
+        )
+        .bind(kind)
+        .bind(job)
+        .fetch_one(&self.read)
+        .await?;
         Ok(n > 0)
     }
 
@@ -201,12 +202,12 @@ impl Store {
     ) -> Result<Vec<StatementLine>, StoreError> {
         let rows = sqlx::query(
             "SELECT e.job_id, j.name, e.grant_id, e.at_ms, COALESCE(j.gpu_ms, 0) AS gpu_ms, COALESCE(j.price_cents, 0) AS price_cents, \
-             SUM(CASE WHEN p.account LIKE 'grant/%/used' THEN p.amount ELSE 0 END) AS charge, \
-             SUM(CASE WHEN p.account LIKE 'grant/%/subsidy-spent' THEN p.amount ELSE 0 END) AS subsidy, \
-             SUM(CASE WHEN p.account LIKE 'project/%/due' THEN p.amount ELSE 0 END) AS tenant \
+             CAST(SUM(CASE WHEN p.account LIKE 'grant/%/used' THEN p.amount ELSE 0 END) AS BIGINT) AS charge, \
+             CAST(SUM(CASE WHEN p.account LIKE 'grant/%/subsidy-spent' THEN p.amount ELSE 0 END) AS BIGINT) AS subsidy, \
+             CAST(SUM(CASE WHEN p.account LIKE 'project/%/due' THEN p.amount ELSE 0 END) AS BIGINT) AS tenant \
              FROM jobs j CROSS JOIN ledger_entries e ON e.kind = 'settle' AND e.job_id = j.id \
              JOIN ledger_postings p ON p.entry_id = e.id \
-             WHERE j.project_id = ? AND e.at_ms >= ? AND e.at_ms < ? GROUP BY e.id ORDER BY e.at_ms, e.id",
+             WHERE j.project_id = $1 AND e.at_ms >= $2 AND e.at_ms < $3 GROUP BY e.id ORDER BY e.at_ms, e.id",
         )
         .bind(project)
         .bind(from_ms)
@@ -233,7 +234,7 @@ impl Store {
 
 /// Adds postings to the running balances, then refuses if any guarded account is below zero.
 async fn apply_balances(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     postings: &[(&String, i64)],
     guarded: &std::collections::BTreeSet<&String>,
 ) -> Result<(), StoreError> {
@@ -243,9 +244,8 @@ async fn apply_balances(
     }
     let sums: Vec<(&String, i64)> = sums.into_iter().collect();
     for part in sums.chunks(10_000) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO ledger_balances (account, balance) ");
-        q.push_values(part, |mut b, (a, v)| {
+        let mut q = Sql::new("INSERT INTO ledger_balances (account, balance) ");
+        q.push_values(part, |b, (a, v)| {
             b.push_bind(*a).push_bind(*v);
         });
         q.push(" ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance");
@@ -253,12 +253,11 @@ async fn apply_balances(
     }
     let guarded: Vec<&&String> = guarded.iter().collect();
     for part in guarded.chunks(10_000) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q = Sql::new(
             "SELECT account, balance FROM ledger_balances WHERE balance < 0 AND account IN (",
         );
-        let mut sep = q.separated(", ");
-        for a in part {
-            sep.push_bind(**a);
+        for (i, a) in part.iter().enumerate() {
+            q.push(if i == 0 { "" } else { ", " }).push_bind(a.as_str());
         }
         q.push(") ORDER BY account LIMIT 1");
         if let Some(r) = q.build().fetch_optional(&mut *conn).await? {
@@ -275,7 +274,7 @@ async fn apply_balances(
 /// number: the entries, their postings, and one check of every guarded
 /// account. For bulk work such as usage read back from accounting.
 pub(crate) async fn post_batch(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     entries: &[NewEntry],
 ) -> Result<i64, StoreError> {
     if let Some(e) = entries
@@ -300,7 +299,7 @@ pub(crate) async fn post_batch(
 }
 
 async fn post_batch_inner(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     entries: &[NewEntry],
 ) -> Result<i64, StoreError> {
     // The writer is the only writer: ids can be given here, so that postings can name them.
@@ -309,10 +308,10 @@ async fn post_batch_inner(
         .await?;
     for (k, chunk) in entries.chunks(2_000).enumerate() {
         let base = first + (k * 2_000) as i64;
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q = Sql::new(
             "INSERT INTO ledger_entries (id, kind, scheme_id, grant_id, job_id, at_ms, memo) ",
         );
-        q.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
+        q.push_values(chunk.iter().enumerate(), |b, (i, e)| {
             b.push_bind(base + i as i64)
                 .push_bind(&e.kind)
                 .push_bind(e.scheme)
@@ -340,9 +339,8 @@ async fn post_batch_inner(
             })
             .collect();
         for part in rows.chunks(10_000) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO ledger_postings (entry_id, account, amount) ");
-            q.push_values(part, |mut b, (id, a, v)| {
+            let mut q = Sql::new("INSERT INTO ledger_postings (entry_id, account, amount) ");
+            q.push_values(part, |b, (id, a, v)| {
                 b.push_bind(*id).push_bind(*a).push_bind(*v);
             });
             q.build().execute(&mut *conn).await?;

@@ -4,7 +4,7 @@ use crate::NewAudit;
 use crate::Store;
 use crate::error::StoreError;
 use crate::writer::Op;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// A drained node.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -20,14 +20,14 @@ pub struct NodeDrain {
 }
 
 pub(crate) async fn set_drain(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     name: &str,
     drain: Option<&NodeDrain>,
 ) -> Result<i64, StoreError> {
     match drain {
         Some(d) => {
             sqlx::query(
-                "INSERT INTO node_drains (name, reason, by_user, at_ms) VALUES (?, ?, ?, ?)
+                "INSERT INTO node_drains (name, reason, by_user, at_ms) VALUES ($1, $2, $3, $4)
              ON CONFLICT(name) DO UPDATE SET reason = excluded.reason,
                by_user = excluded.by_user, at_ms = excluded.at_ms",
             )
@@ -39,7 +39,7 @@ pub(crate) async fn set_drain(
             .await?
         }
         None => {
-            sqlx::query("DELETE FROM node_drains WHERE name = ?")
+            sqlx::query("DELETE FROM node_drains WHERE name = $1")
                 .bind(name)
                 .execute(&mut *tx)
                 .await?

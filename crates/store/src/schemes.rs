@@ -5,10 +5,11 @@ use crate::Store;
 use crate::audit::NewAudit;
 use crate::error::StoreError;
 use crate::ledger::{self, NewEntry};
+use crate::sql::RowExt as _;
 use crate::writer::Op;
 use aisc_model::scheme::{Criterion, Scheme};
 use aisc_model::tenancy::OrgKind;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// Builds the funding entry once the new scheme's id is known.
 pub type EntryFor = Box<dyn Fn(i64) -> NewEntry + Send + Sync>;
@@ -25,7 +26,7 @@ pub struct SchemeRow {
 }
 
 pub(crate) async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     s: &Scheme,
     at_ms: i64,
     fund: &EntryFor,
@@ -38,18 +39,18 @@ pub(crate) async fn insert(
         .join(",");
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO schemes (name, title, eligible_kinds, default_rate_bp, max_rate_bp, criteria, opens_ms, closes_ms, created_ms, \
-         scavenger_discount_bp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         scavenger_discount_bp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(&s.name)
     .bind(&s.title)
     .bind(kinds)
-    .bind(s.default_rate_bp)
-    .bind(s.max_rate_bp)
+    .bind(i64::from(s.default_rate_bp))
+    .bind(i64::from(s.max_rate_bp))
     .bind(serde_json::to_string(&s.criteria)?)
     .bind(s.opens_ms)
     .bind(s.closes_ms)
     .bind(at_ms)
-    .bind(s.scavenger_discount_bp)
+    .bind(i64::from(s.scavenger_discount_bp))
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| match &e {
@@ -60,7 +61,7 @@ pub(crate) async fn insert(
     Ok(id)
 }
 
-fn row(r: &sqlx::sqlite::SqliteRow) -> Result<SchemeRow, StoreError> {
+fn row(r: &sqlx::any::AnyRow) -> Result<SchemeRow, StoreError> {
     let kinds: String = r.try_get("eligible_kinds")?;
     let eligible = kinds
         .split(',')
@@ -80,12 +81,12 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> Result<SchemeRow, StoreError> {
             title: r.try_get("title")?,
             pool_cents: r.try_get("funded")?,
             eligible,
-            default_rate_bp: r.try_get("default_rate_bp")?,
-            max_rate_bp: r.try_get("max_rate_bp")?,
+            default_rate_bp: r.num("default_rate_bp")?,
+            max_rate_bp: r.num("max_rate_bp")?,
             criteria,
             opens_ms: r.try_get("opens_ms")?,
             closes_ms: r.try_get("closes_ms")?,
-            scavenger_discount_bp: r.try_get("scavenger_discount_bp")?,
+            scavenger_discount_bp: r.num("scavenger_discount_bp")?,
         },
     })
 }
@@ -93,7 +94,7 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> Result<SchemeRow, StoreError> {
 macro_rules! scheme_select {
     () => {
         "SELECT s.id, s.name, s.title, s.eligible_kinds, s.default_rate_bp, s.max_rate_bp, s.criteria, s.opens_ms, \
-         s.closes_ms, s.created_ms, s.scavenger_discount_bp, COALESCE((SELECT SUM(p.amount) FROM ledger_entries e JOIN ledger_postings p \
+         s.closes_ms, s.created_ms, s.scavenger_discount_bp, COALESCE((SELECT CAST(SUM(p.amount) AS BIGINT) FROM ledger_entries e JOIN ledger_postings p \
          ON p.entry_id = e.id WHERE e.scheme_id = s.id AND e.kind = 'fund' AND p.amount > 0), 0) AS funded FROM schemes s"
     };
 }
@@ -128,7 +129,7 @@ impl Store {
 
     /// A scheme by name.
     pub async fn scheme(&self, name: &str) -> Result<SchemeRow, StoreError> {
-        let r = sqlx::query(concat!(scheme_select!(), " WHERE s.name = ?"))
+        let r = sqlx::query(concat!(scheme_select!(), " WHERE s.name = $1"))
             .bind(name)
             .fetch_optional(&self.read)
             .await?;

@@ -99,7 +99,7 @@ impl Store {
         }
         let grants = sqlx::query(
             // One pass over the finished jobs, not one per grant.
-            "WITH used AS (SELECT grant_id, SUM(gpu_ms) AS ms FROM jobs WHERE grant_id IS NOT NULL AND end_ms IS NOT NULL GROUP BY grant_id) \
+            "WITH used AS (SELECT grant_id, CAST(SUM(gpu_ms) AS BIGINT) AS ms FROM jobs WHERE grant_id IS NOT NULL AND end_ms IS NOT NULL GROUP BY grant_id) \
              SELECT g.id, g.project_id, g.gpu_hours, g.starts_ms, g.ends_ms, g.max_gpus, COALESCE(u.ms, 0) AS used \
              FROM grants g LEFT JOIN used u ON u.grant_id = g.id ORDER BY g.id",
         )

@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use crate::writer::Op;
 use aisc_model::tenancy::ProjectRole;
 use aisc_model::{OrgId, ProjectId, UserId};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// An organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,13 +101,10 @@ fn unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     }
 }
 
-pub(crate) async fn apply(
-    conn: &mut SqliteConnection,
-    c: &TenancyChange,
-) -> Result<i64, StoreError> {
+pub(crate) async fn apply(conn: &mut AnyConnection, c: &TenancyChange) -> Result<i64, StoreError> {
     match c {
         TenancyChange::CreateOrg { name, kind, at_ms } => sqlx::query_scalar(
-            "INSERT INTO organisations (name, kind, created_ms) VALUES (?, ?, ?) RETURNING id",
+            "INSERT INTO organisations (name, kind, created_ms) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(name)
         .bind(kind)
@@ -123,7 +120,7 @@ pub(crate) async fn apply(
             at_ms,
         } => {
             let id: i64 =
-                sqlx::query_scalar("INSERT INTO projects (org_id, name, title, created_ms) VALUES (?, ?, ?, ?) RETURNING id")
+                sqlx::query_scalar("INSERT INTO projects (org_id, name, title, created_ms) VALUES ($1, $2, $3, $4) RETURNING id")
                     .bind(org.0)
                     .bind(name)
                     .bind(title)
@@ -131,11 +128,13 @@ pub(crate) async fn apply(
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(unique("a project with this name"))?;
-            sqlx::query("INSERT INTO memberships (project_id, user_id, role) VALUES (?, ?, 'pi')")
-                .bind(id)
-                .bind(pi.0)
-                .execute(conn)
-                .await?;
+            sqlx::query(
+                "INSERT INTO memberships (project_id, user_id, role) VALUES ($1, $2, 'pi')",
+            )
+            .bind(id)
+            .bind(pi.0)
+            .execute(conn)
+            .await?;
             Ok(id)
         }
         TenancyChange::SetMember {
@@ -144,7 +143,7 @@ pub(crate) async fn apply(
             role,
         } => {
             sqlx::query(
-                "INSERT INTO memberships (project_id, user_id, role) VALUES (?, ?, ?) \
+                "INSERT INTO memberships (project_id, user_id, role) VALUES ($1, $2, $3) \
                  ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
             )
             .bind(project.0)
@@ -155,11 +154,12 @@ pub(crate) async fn apply(
             Ok(0)
         }
         TenancyChange::RemoveMember { project, user } => {
-            let done = sqlx::query("DELETE FROM memberships WHERE project_id = ? AND user_id = ?")
-                .bind(project.0)
-                .bind(user.0)
-                .execute(conn)
-                .await?;
+            let done =
+                sqlx::query("DELETE FROM memberships WHERE project_id = $1 AND user_id = $2")
+                    .bind(project.0)
+                    .bind(user.0)
+                    .execute(conn)
+                    .await?;
             if done.rows_affected() == 1 {
                 Ok(0)
             } else {
@@ -167,17 +167,19 @@ pub(crate) async fn apply(
             }
         }
         TenancyChange::AddOrgAdmin { org, user } => {
-            sqlx::query("INSERT OR IGNORE INTO org_admins (org_id, user_id) VALUES (?, ?)")
-                .bind(org.0)
-                .bind(user.0)
-                .execute(conn)
-                .await?;
+            sqlx::query(
+                "INSERT INTO org_admins (org_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(org.0)
+            .bind(user.0)
+            .execute(conn)
+            .await?;
             Ok(0)
         }
     }
 }
 
-fn org_row(r: &sqlx::sqlite::SqliteRow) -> Result<OrgRow, StoreError> {
+fn org_row(r: &sqlx::any::AnyRow) -> Result<OrgRow, StoreError> {
     Ok(OrgRow {
         id: OrgId(r.try_get("id")?),
         name: r.try_get("name")?,
@@ -186,7 +188,7 @@ fn org_row(r: &sqlx::sqlite::SqliteRow) -> Result<OrgRow, StoreError> {
     })
 }
 
-fn project_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProjectRow, StoreError> {
+fn project_row(r: &sqlx::any::AnyRow) -> Result<ProjectRow, StoreError> {
     Ok(ProjectRow {
         id: ProjectId(r.try_get("id")?),
         org: OrgId(r.try_get("org_id")?),
@@ -222,7 +224,7 @@ impl Store {
     /// An organisation by name.
     pub async fn org(&self, name: &str) -> Result<OrgRow, StoreError> {
         let row =
-            sqlx::query("SELECT id, name, kind, created_ms FROM organisations WHERE name = ?")
+            sqlx::query("SELECT id, name, kind, created_ms FROM organisations WHERE name = $1")
                 .bind(name)
                 .fetch_optional(&self.read)
                 .await?;
@@ -246,7 +248,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.title, p.created_ms, \
              p.closed_ms, p.erased_ms, p.data_quota_bytes \
-             FROM projects p JOIN organisations o ON o.id = p.org_id WHERE p.name = ?",
+             FROM projects p JOIN organisations o ON o.id = p.org_id WHERE p.name = $1",
         )
         .bind(name)
         .fetch_optional(&self.read)
@@ -259,7 +261,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT p.id, p.org_id, o.name AS org_name, p.name, p.title, p.created_ms, \
              p.closed_ms, p.erased_ms, p.data_quota_bytes \
-             FROM projects p JOIN organisations o ON o.id = p.org_id WHERE p.id = ?",
+             FROM projects p JOIN organisations o ON o.id = p.org_id WHERE p.id = $1",
         )
         .bind(id.0)
         .fetch_optional(&self.read)
@@ -273,7 +275,7 @@ impl Store {
         project: ProjectId,
     ) -> Result<Vec<(String, ProjectRole)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.project_id = ? \
+            "SELECT u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 \
              ORDER BY m.role = 'pi' DESC, u.name",
         )
         .bind(project.0)
@@ -293,7 +295,7 @@ impl Store {
 
     /// A user's id by name.
     pub async fn user_id(&self, name: &str) -> Result<UserId, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = ?")
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.read)
             .await?;

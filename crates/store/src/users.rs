@@ -4,10 +4,11 @@
 use crate::Store;
 use crate::audit::NewAudit;
 use crate::error::StoreError;
+use crate::sql::RowExt as _;
 use crate::writer::Op;
 use aisc_model::tenancy::ProjectRole;
 use aisc_model::{OrgId, ProjectId, UserId};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// A user to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,11 +143,11 @@ pub struct TokenRow {
 }
 
 pub(crate) async fn insert_user(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     u: &NewUser,
     token: Option<&NewToken>,
 ) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query_scalar("INSERT INTO users (name, role, password_hash, created_ms) VALUES (?, ?, ?, ?) RETURNING id")
+    let id: i64 = sqlx::query_scalar("INSERT INTO users (name, role, password_hash, created_ms) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(&u.name)
         .bind(&u.role)
         .bind(&u.password_hash)
@@ -171,11 +172,11 @@ pub(crate) async fn insert_user(
 }
 
 pub(crate) async fn insert_token(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     t: &NewToken,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO api_tokens (user_id, token_hash, label, scope, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO api_tokens (user_id, token_hash, label, scope, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(t.user.0)
     .bind(&t.token_hash)
@@ -188,13 +189,13 @@ pub(crate) async fn insert_token(
 }
 
 pub(crate) async fn revoke_token(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     owner: Option<UserId>,
     at_ms: i64,
 ) -> Result<i64, StoreError> {
     let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL AND (? IS NULL OR user_id = ?)",
+        "UPDATE api_tokens SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL AND ($3 IS NULL OR user_id = $4)",
     )
     .bind(at_ms)
     .bind(id)
@@ -206,7 +207,7 @@ pub(crate) async fn revoke_token(
 }
 
 /// `id` when the statement changed exactly one row, else `NotFound`.
-fn one_row(done: &sqlx::sqlite::SqliteQueryResult, id: i64) -> Result<i64, StoreError> {
+fn one_row(done: &sqlx::any::AnyQueryResult, id: i64) -> Result<i64, StoreError> {
     if done.rows_affected() == 1 {
         Ok(id)
     } else {
@@ -217,17 +218,17 @@ fn one_row(done: &sqlx::sqlite::SqliteQueryResult, id: i64) -> Result<i64, Store
 /// Sets a user's role; the last administrator keeps theirs, so that the centre
 /// always has one (checked inside the writer's transaction: no race).
 pub(crate) async fn set_role(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     role: &str,
 ) -> Result<i64, StoreError> {
     if role != "admin" {
         let others: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND id != ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND id != $1")
                 .bind(user.0)
                 .fetch_one(&mut *conn)
                 .await?;
-        let is_admin: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
+        let is_admin: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
             .bind(user.0)
             .fetch_optional(&mut *conn)
             .await?;
@@ -237,7 +238,7 @@ pub(crate) async fn set_role(
             ));
         }
     }
-    let done = sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+    let done = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
         .bind(role)
         .bind(user.0)
         .execute(conn)
@@ -246,11 +247,11 @@ pub(crate) async fn set_role(
 }
 
 pub(crate) async fn set_password(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     hash: &str,
 ) -> Result<i64, StoreError> {
-    let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(user.0)
         .execute(conn)
@@ -259,11 +260,11 @@ pub(crate) async fn set_password(
 }
 
 pub(crate) async fn set_unix_name(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     unix_name: Option<&str>,
 ) -> Result<i64, StoreError> {
-    let done = sqlx::query("UPDATE users SET unix_name = ? WHERE id = ?")
+    let done = sqlx::query("UPDATE users SET unix_name = $1 WHERE id = $2")
         .bind(unix_name)
         .bind(user.0)
         .execute(conn)
@@ -322,7 +323,7 @@ impl Store {
     /// The Unix user name a user's jobs run as on Slurm, if one is set.
     pub async fn unix_name(&self, user: UserId) -> Result<Option<String>, StoreError> {
         let name: Option<Option<String>> =
-            sqlx::query_scalar("SELECT unix_name FROM users WHERE id = ?")
+            sqlx::query_scalar("SELECT unix_name FROM users WHERE id = $1")
                 .bind(user.0)
                 .fetch_optional(&self.read)
                 .await?;
@@ -393,7 +394,7 @@ impl Store {
         name: &str,
     ) -> Result<Option<(UserRow, Option<String>)>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, role, password_hash, created_ms, unix_name FROM users WHERE name = ?",
+            "SELECT id, name, role, password_hash, created_ms, unix_name FROM users WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.read)
@@ -424,7 +425,7 @@ impl Store {
                     id: UserId(r.try_get("id")?),
                     name: r.try_get("name")?,
                     role: r.try_get("role")?,
-                    has_password: r.try_get("has_password")?,
+                    has_password: r.num("has_password")?,
                     created_ms: r.try_get("created_ms")?,
                     unix_name: r.try_get("unix_name")?,
                 })
@@ -436,7 +437,7 @@ impl Store {
     pub async fn tokens(&self, owner: Option<UserId>) -> Result<Vec<TokenRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT t.id, u.name, t.label, t.scope, t.created_ms, t.expires_ms, t.revoked_ms \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE (? IS NULL OR t.user_id = ?) ORDER BY t.id DESC",
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE ($1 IS NULL OR t.user_id = $2) ORDER BY t.id DESC",
         )
         .bind(owner.map(|u| u.0))
         .bind(owner.map(|u| u.0))
@@ -465,11 +466,11 @@ impl Store {
     ) -> Result<Option<AuthUser>, StoreError> {
         let row = sqlx::query(
             "SELECT u.id, u.name, u.role, t.scope, \
-             (SELECT group_concat(m.project_id || ':' || p.org_id || ':' || m.role || ':' || p.name) FROM memberships m \
+             (SELECT string_agg(m.project_id || ':' || p.org_id || ':' || m.role || ':' || p.name, ',') FROM memberships m \
               JOIN projects p ON p.id = m.project_id WHERE m.user_id = u.id) AS projects, \
-             (SELECT group_concat(a.org_id) FROM org_admins a WHERE a.user_id = u.id) AS org_admin \
+             (SELECT string_agg(CAST(a.org_id AS TEXT), ',') FROM org_admins a WHERE a.user_id = u.id) AS org_admin \
              FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = ? AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > ?)",
+             WHERE t.token_hash = $1 AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > $2)",
         )
         .bind(token_hash)
         .bind(now_ms)

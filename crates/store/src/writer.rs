@@ -9,8 +9,9 @@ use crate::audit::{self, ChainHead, NewAudit};
 use crate::error::StoreError;
 use crate::jobs::{self, JobChange, NewJob};
 use crate::keys::{Keyring, Scopes};
+use crate::sql::Sql;
 use crate::users::{self, NewToken, NewUser};
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{AnyConnection, Connection};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -100,11 +101,12 @@ pub(crate) struct Request {
 }
 
 pub(crate) async fn spawn(
-    mut conn: SqliteConnection,
+    mut conn: AnyConnection,
     ring: Arc<Keyring>,
     scopes: Scopes,
 ) -> Result<mpsc::Sender<Request>, StoreError> {
     let state = State {
+        backend: crate::Backend::of(&conn),
         last_id: jobs::last_id(&mut conn).await?,
         head: audit::head(&mut conn).await?,
         ring,
@@ -117,8 +119,11 @@ pub(crate) async fn spawn(
 
 /// What the writer, as the only writer, keeps between batches: the last job
 /// id it gave, the head of the audit chain and which scope has which data
-/// key. All three advance only on commit.
+/// key. All three advance only on commit. On PostgreSQL other servers write
+/// too: each batch first takes the database's write lock (an advisory lock
+/// held to its commit) and then reads all three again.
 struct State {
+    backend: crate::Backend,
     last_id: i64,
     head: ChainHead,
     ring: Arc<Keyring>,
@@ -128,12 +133,13 @@ struct State {
 impl State {
     /// The batch committed: keys it destroyed leave memory, and the WAL that
     /// held their wrapped copies is emptied.
-    async fn committed(&mut self, conn: &mut SqliteConnection) {
+    async fn committed(&mut self, conn: &mut AnyConnection) {
         let gone = self.scopes.commit();
         for id in &gone {
             self.ring.forget(*id);
         }
         if !gone.is_empty()
+            && self.backend == crate::Backend::Sqlite
             && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(&mut *conn)
                 .await
@@ -143,7 +149,7 @@ impl State {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Request>, mut state: State) {
+async fn run(mut conn: AnyConnection, mut rx: mpsc::Receiver<Request>, mut state: State) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let results = commit_batch(&mut conn, &batch, &mut state).await;
@@ -165,7 +171,7 @@ fn unreachable_insert() -> Result<i64, StoreError> {
 /// to SQLite: `BEGIN IMMEDIATE; INSERT jobs; INSERT audit_events; COMMIT`
 /// as one multi-statement query, rolled back on any error.
 async fn commit_submissions(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     batch: &[Request],
     state: &mut State,
 ) -> Vec<Result<i64, StoreError>> {
@@ -208,7 +214,7 @@ async fn commit_submissions(
         })
         .collect();
     let (links, head) = audit::chain(&state.head, &events);
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("BEGIN IMMEDIATE; ");
+    let mut q = Sql::new("BEGIN IMMEDIATE; ");
     if !keys.is_empty() {
         crate::keys::push_insert(&mut q, &keys);
         q.push("; ");
@@ -238,11 +244,13 @@ async fn commit_submissions(
 /// Commits one batch. New jobs go first, in one multi-row insert: no change in
 /// the same batch can concern them, since their ids are not known to anyone yet.
 async fn commit_batch(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     batch: &[Request],
     state: &mut State,
 ) -> Vec<Result<i64, StoreError>> {
-    if batch.iter().all(|r| matches!(r.op, Op::InsertJob(_))) {
+    if state.backend == crate::Backend::Sqlite
+        && batch.iter().all(|r| matches!(r.op, Op::InsertJob(_)))
+    {
         return commit_submissions(conn, batch, state).await;
     }
     match commit_mixed(conn, batch, state).await {
@@ -260,7 +268,7 @@ async fn commit_batch(
 /// Commits a batch of any writes, or says why it did not commit (each caller
 /// then gets that error).
 async fn commit_mixed(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     batch: &[Request],
     state: &mut State,
 ) -> Result<Vec<Result<i64, StoreError>>, String> {
@@ -272,6 +280,11 @@ async fn commit_mixed(
         Ok(tx) => tx,
         Err(e) => return failed(&e),
     };
+    if state.backend == crate::Backend::Postgres
+        && let Err(e) = take_write_lock(&mut tx, state).await
+    {
+        return failed(&e);
+    }
     let new_jobs: Vec<&NewJob> = batch
         .iter()
         .filter_map(|r| match &r.op {
@@ -415,6 +428,22 @@ async fn commit_mixed(
         }
         Err(e) => failed(&e),
     }
+}
+
+/// The key of the advisory lock that orders every server's writes on one
+/// PostgreSQL database.
+pub(crate) const WRITE_LOCK: i64 = 7_427_002;
+
+/// Takes the database's write lock for this transaction and reads again what
+/// other servers may have changed since this one's last batch.
+async fn take_write_lock(conn: &mut AnyConnection, state: &mut State) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    state.last_id = jobs::last_id(conn).await?;
+    state.head = audit::head(conn).await?;
+    crate::keys::sync(conn, &state.ring, &mut state.scopes).await
 }
 
 impl crate::Store {
