@@ -56,7 +56,7 @@ pub(crate) async fn post(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, 
     match &result {
         Ok(_) => sqlx::query("RELEASE entry").execute(&mut *conn).await?,
         Err(_) => {
-            sqlx::query("ROLLBACK TO entry; RELEASE entry")
+            sqlx::raw_sql("ROLLBACK TO entry; RELEASE entry")
                 .execute(&mut *conn)
                 .await?
         }
@@ -66,7 +66,8 @@ pub(crate) async fn post(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, 
 
 async fn post_inner(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, StoreError> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO ledger_entries (kind, scheme_id, grant_id, job_id, at_ms, memo) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO ledger_entries (id, kind, scheme_id, grant_id, job_id, at_ms, memo) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6 FROM ledger_entries RETURNING id",
     )
     .bind(&e.kind)
     .bind(e.scheme)
@@ -77,7 +78,9 @@ async fn post_inner(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, Store
     .fetch_one(&mut *conn)
     .await
     .map_err(|err| match &err {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Ledger(Refusal::Duplicate),
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Ledger(Refusal::Duplicate)
+        }
         _ => StoreError::Db(err),
     })?;
     if !e.postings.is_empty() {
@@ -248,7 +251,7 @@ async fn apply_balances(
         q.push_values(part, |b, (a, v)| {
             b.push_bind(*a).push_bind(*v);
         });
-        q.push(" ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance");
+        q.push(" ON CONFLICT (account) DO UPDATE SET balance = ledger_balances.balance + excluded.balance");
         q.build().execute(&mut *conn).await?;
     }
     let guarded: Vec<&&String> = guarded.iter().collect();
@@ -290,7 +293,7 @@ pub(crate) async fn post_batch(
     match &result {
         Ok(_) => sqlx::query("RELEASE batch").execute(&mut *conn).await?,
         Err(_) => {
-            sqlx::query("ROLLBACK TO batch; RELEASE batch")
+            sqlx::raw_sql("ROLLBACK TO batch; RELEASE batch")
                 .execute(&mut *conn)
                 .await?
         }

@@ -387,7 +387,7 @@ async fn commit_mixed(
         } else {
             "ROLLBACK TO op; RELEASE op"
         };
-        if let Err(e) = sqlx::query(end).execute(&mut *tx).await {
+        if let Err(e) = sqlx::raw_sql(end).execute(&mut *tx).await {
             tracing::error!(error = %e, "ending a savepoint failed");
             return failed(&e);
         }

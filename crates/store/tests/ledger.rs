@@ -1,7 +1,7 @@
 //! The ledger's rules, enforced by the store whatever races.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
-use aisc_store::{Durability, NewEntry, Refusal, Store, StoreError};
+use aisc_store::{NewEntry, Refusal, Store, StoreError};
 
 fn entry(kind: &str, job: Option<i64>, postings: &[(&str, i64)], guarded: &[&str]) -> NewEntry {
     NewEntry {
@@ -16,23 +16,11 @@ fn entry(kind: &str, job: Option<i64>, postings: &[(&str, i64)], guarded: &[&str
     }
 }
 
-fn masters(dir: &tempfile::TempDir) -> aisc_vault::MasterKeys {
-    aisc_vault::MasterKeys::load(
-        aisc_vault::KeySource::File(dir.path().join("master.key")),
-        true,
-    )
-    .unwrap()
+async fn open(dir: &TestDb) -> Store {
+    dir.open().await
 }
 
-async fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("aisc.db"), Durability::Full, masters(dir))
-        .await
-        .unwrap()
-}
-
-#[tokio::test]
-async fn refused_entries_post_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+async fn refused_entries_post_nothing(dir: TestDb) {
     let store = open(&dir).await;
     store
         .post(
@@ -111,9 +99,7 @@ async fn refused_entries_post_nothing() {
     assert!(!balances.contains_key("held"));
 }
 
-#[tokio::test]
-async fn racing_liens_never_overdraw() {
-    let dir = tempfile::tempdir().unwrap();
+async fn racing_liens_never_overdraw(dir: TestDb) {
     let store = open(&dir).await;
     store
         .post(
@@ -184,9 +170,7 @@ fn audit() -> aisc_store::NewAudit {
     }
 }
 
-#[tokio::test]
-async fn a_write_that_fails_halfway_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_write_that_fails_halfway_leaves_nothing(dir: TestDb) {
     let store = open(&dir).await;
     // The scheme row goes in, then its funding entry is refused: neither stays, nor its audit event.
     let unbalanced: aisc_store::EntryFor =
@@ -236,9 +220,7 @@ async fn a_write_that_fails_halfway_leaves_nothing() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_ends_of_one_job_charge_it_once() {
-    let dir = tempfile::tempdir().unwrap();
+async fn concurrent_ends_of_one_job_charge_it_once(dir: TestDb) {
     let store = open(&dir).await;
     store
         .post(
@@ -293,9 +275,7 @@ async fn concurrent_ends_of_one_job_charge_it_once() {
     );
 }
 
-#[tokio::test]
-async fn a_batch_posts_whole_or_not_at_all() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_batch_posts_whole_or_not_at_all(dir: TestDb) {
     let store = open(&dir).await;
     store
         .post(
@@ -347,10 +327,7 @@ async fn a_batch_posts_whole_or_not_at_all() {
     );
 }
 
-#[tokio::test]
-async fn a_running_balance_edited_behind_the_ledger_is_reported() {
-    use sqlx::Connection;
-    let dir = tempfile::tempdir().unwrap();
+async fn a_running_balance_edited_behind_the_ledger_is_reported(dir: TestDb) {
     let store = open(&dir).await;
     store
         .post(
@@ -360,14 +337,24 @@ async fn a_running_balance_edited_behind_the_ledger_is_reported() {
         .await
         .unwrap();
     assert!(store.ledger_drift().await.unwrap().is_empty());
-    let url = format!("sqlite://{}", dir.path().join("aisc.db").display());
-    let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("UPDATE ledger_balances SET balance = 999999 WHERE account = 'avail'")
-        .execute(&mut raw)
-        .await
-        .unwrap();
+    dir.tamper(
+        "UPDATE ledger_balances SET balance = 999999 WHERE account = 'avail'",
+        &[],
+    )
+    .await;
     assert_eq!(
         store.ledger_drift().await.unwrap(),
         vec![("avail".to_string(), 999_999, 1000)]
     );
 }
+
+mod common;
+use common::TestDb;
+conformance!(
+    refused_entries_post_nothing,
+    racing_liens_never_overdraw,
+    a_write_that_fails_halfway_leaves_nothing,
+    concurrent_ends_of_one_job_charge_it_once,
+    a_batch_posts_whole_or_not_at_all,
+    a_running_balance_edited_behind_the_ledger_is_reported,
+);

@@ -1,13 +1,12 @@
-//! The SQLite store against a real database file.
+//! The store against a real database: an SQLite file, and PostgreSQL (see `common`).
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use aisc_model::audit::{ChainError, Verifier};
 use aisc_model::{JobCommand, JobId, JobSpec, JobState, Resources, UserId};
 use aisc_store::{
-    Durability, Fields, JobChange, JobFilter, NewAudit, NewJob, NewToken, NewUser, Store,
-    StoreError, Verification,
+    Fields, JobChange, JobFilter, NewAudit, NewJob, NewToken, NewUser, Store, StoreError,
+    Verification,
 };
-use sqlx::Connection;
 
 fn spec(name: &str) -> JobSpec {
     JobSpec {
@@ -31,18 +30,8 @@ fn spec(name: &str) -> JobSpec {
     }
 }
 
-fn masters(dir: &tempfile::TempDir) -> aisc_vault::MasterKeys {
-    aisc_vault::MasterKeys::load(
-        aisc_vault::KeySource::File(dir.path().join("master.key")),
-        true,
-    )
-    .unwrap()
-}
-
-async fn open(dir: &tempfile::TempDir) -> (Store, UserId) {
-    let store = Store::open(&dir.path().join("aisc.db"), Durability::Full, masters(dir))
-        .await
-        .unwrap();
+async fn open(dir: &TestDb) -> (Store, UserId) {
+    let store = dir.open().await;
     let user = match store.user_count().await.unwrap() {
         0 => store
             .create_user(user("alice", "admin"), None)
@@ -84,9 +73,7 @@ fn new_job(owner: UserId, name: &str) -> NewJob {
     }
 }
 
-#[tokio::test]
-async fn jobs_survive_reopening_with_their_history() {
-    let dir = tempfile::tempdir().unwrap();
+async fn jobs_survive_reopening_with_their_history(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let id = store
         .submit(new_job(alice, "a"), audit("job.submit"))
@@ -124,9 +111,7 @@ async fn jobs_survive_reopening_with_their_history() {
     assert_eq!(events[1].reason, "resources free");
 }
 
-#[tokio::test]
-async fn a_transition_from_the_wrong_state_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_transition_from_the_wrong_state_changes_nothing(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let id = store
         .submit(new_job(alice, "a"), audit("job.submit"))
@@ -164,9 +149,7 @@ async fn a_transition_from_the_wrong_state_changes_nothing() {
     assert_eq!(store.events(id).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn concurrent_submissions_get_distinct_increasing_ids() {
-    let dir = tempfile::tempdir().unwrap();
+async fn concurrent_submissions_get_distinct_increasing_ids(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let tasks: Vec<_> = (0..200)
         .map(|i| {
@@ -196,9 +179,7 @@ async fn concurrent_submissions_get_distinct_increasing_ids() {
     assert!(listed.windows(2).all(|w| w[0].id > w[1].id), "newest first");
 }
 
-#[tokio::test]
-async fn listing_filters_and_pages() {
-    let dir = tempfile::tempdir().unwrap();
+async fn listing_filters_and_pages(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let bob = store.create_user(user("bob", "user"), None).await.unwrap();
     for i in 0..5 {
@@ -247,9 +228,7 @@ async fn listing_filters_and_pages() {
     assert_eq!(store.active().await.unwrap().len(), 5);
 }
 
-#[tokio::test]
-async fn tokens_authenticate_until_they_expire_or_are_revoked() {
-    let dir = tempfile::tempdir().unwrap();
+async fn tokens_authenticate_until_they_expire_or_are_revoked(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let bob = store.create_user(user("bob", "user"), None).await.unwrap();
     let token = |owner, hash: &str, scope: &str, expires_ms| NewToken {
@@ -333,9 +312,7 @@ async fn tokens_authenticate_until_they_expire_or_are_revoked() {
     );
 }
 
-#[tokio::test]
-async fn release_only_applies_to_pending_jobs() {
-    let dir = tempfile::tempdir().unwrap();
+async fn release_only_applies_to_pending_jobs(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let mut held = new_job(alice, "h");
     held.spec.hold = true;
@@ -354,9 +331,7 @@ async fn release_only_applies_to_pending_jobs() {
     );
 }
 
-#[tokio::test]
-async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
-    let dir = tempfile::tempdir().unwrap();
+async fn the_audit_trail_chains_every_audited_write_and_catches_edits(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -403,14 +378,11 @@ async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
     store.close().await;
 
     // Edit one event behind aisc's back.
-    let db = dir.path().join("aisc.db");
-    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    sqlx::query("UPDATE audit_events SET summary = 'nothing happened' WHERE id = 17")
-        .execute(&mut raw)
-        .await
-        .unwrap();
+    dir.tamper(
+        "UPDATE audit_events SET summary = 'nothing happened' WHERE id = 17",
+        &[],
+    )
+    .await;
     let (store, _) = open(&dir).await;
     assert_eq!(
         store.audit_verify().await.unwrap(),
@@ -421,10 +393,8 @@ async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
     );
     store.close().await;
 
-    sqlx::query("DELETE FROM audit_events WHERE id = 17")
-        .execute(&mut raw)
-        .await
-        .unwrap();
+    dir.tamper("DELETE FROM audit_events WHERE id = 17", &[])
+        .await;
     let (store, _) = open(&dir).await;
     assert_eq!(
         store.audit_verify().await.unwrap(),
@@ -438,9 +408,9 @@ async fn the_audit_trail_chains_every_audited_write_and_catches_edits() {
     );
 }
 
-#[tokio::test]
-async fn a_resumed_check_reads_only_new_events_and_still_catches_an_edit_of_the_last_one() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_resumed_check_reads_only_new_events_and_still_catches_an_edit_of_the_last_one(
+    dir: TestDb,
+) {
     let (store, alice) = open(&dir).await;
     for _ in 0..10 {
         store
@@ -466,16 +436,12 @@ async fn a_resumed_check_reads_only_new_events_and_still_catches_an_edit_of_the_
     assert_eq!(v.last_id(), 15);
     store.close().await;
 
-    let db = dir.path().join("aisc.db");
-    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
     for id in [3, 15] {
-        sqlx::query("UPDATE audit_events SET summary = 'nothing happened' WHERE id = ?")
-            .bind(id)
-            .execute(&mut raw)
-            .await
-            .unwrap();
+        dir.tamper(
+            "UPDATE audit_events SET summary = 'nothing happened' WHERE id = $1",
+            &[id],
+        )
+        .await;
     }
     let (store, _) = open(&dir).await;
     // The last event checked is read again: its edit is caught without a full check.
@@ -496,9 +462,7 @@ async fn a_resumed_check_reads_only_new_events_and_still_catches_an_edit_of_the_
     );
 }
 
-#[tokio::test]
-async fn a_failed_batch_rolls_back_whole_and_the_next_one_continues_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_failed_batch_rolls_back_whole_and_the_next_one_continues_cleanly(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let first = store
         .submit(new_job(alice, "ok"), audit("job.submit"))
@@ -534,3 +498,17 @@ async fn a_failed_batch_rolls_back_whole_and_the_next_one_continues_cleanly() {
         Verification::Intact { checked: 2 }
     );
 }
+
+mod common;
+use common::TestDb;
+conformance!(
+    jobs_survive_reopening_with_their_history,
+    a_transition_from_the_wrong_state_changes_nothing,
+    concurrent_submissions_get_distinct_increasing_ids,
+    listing_filters_and_pages,
+    tokens_authenticate_until_they_expire_or_are_revoked,
+    release_only_applies_to_pending_jobs,
+    the_audit_trail_chains_every_audited_write_and_catches_edits,
+    a_resumed_check_reads_only_new_events_and_still_catches_an_edit_of_the_last_one,
+    a_failed_batch_rolls_back_whole_and_the_next_one_continues_cleanly,
+);
