@@ -18,6 +18,11 @@ pub struct ServeArgs {
     /// Where the database (aisc.db), job directories and the admin token live.
     #[arg(long, env = "AISC_DATA_DIR", default_value = "./aisc-data")]
     data_dir: PathBuf,
+    /// The database: a `postgres://` URL (several servers may share it), or an SQLite
+    /// file. Default: `<data-dir>/aisc.db`. Chosen once at start; migrations run then.
+    /// Give a URL with a password through the variable, not the command line.
+    #[arg(long, env = "AISC_DATABASE", value_name = "URL|PATH", value_parser = parse_database)]
+    database: Option<aisc_store::Database>,
     /// Address and port to listen on (port 0 picks a free one).
     #[arg(long, env = "AISC_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -115,6 +120,10 @@ pub struct ServeArgs {
 enum EngineArg {
     Local,
     Slurm,
+}
+
+fn parse_database(s: &str) -> Result<aisc_store::Database, String> {
+    aisc_store::Database::parse(s)
 }
 
 /// The arguments with a `--config` file's settings added for every flag not
@@ -292,6 +301,7 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
         engine,
         policy,
         data_dir: a.data_dir,
+        database: a.database,
         listen: a.listen,
         public_url: a.public_url,
         tls: match (a.tls_cert, a.tls_key) {

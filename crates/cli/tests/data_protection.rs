@@ -176,6 +176,11 @@ fn the_master_key_can_come_from_the_environment_and_a_wrong_one_stops_the_start(
         std::process::Command::new(common::AISC)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data)
+            .args(
+                common::postgres_for(&data)
+                    .map(|url| vec!["--database".to_string(), url])
+                    .unwrap_or_default(),
+            )
             .env("AISC_MASTER_KEY", key)
             .output()
             .unwrap()

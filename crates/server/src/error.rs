@@ -195,7 +195,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
         if let ApiError::Internal(source) = &self {
-            tracing::error!(error = %source, "request failed");
+            // The whole chain: "database error" alone says nothing of which.
+            let mut chain = source.to_string();
+            let mut cause = std::error::Error::source(source.as_ref());
+            while let Some(c) = cause {
+                chain.push_str(": ");
+                chain.push_str(&c.to_string());
+                cause = c.source();
+            }
+            tracing::error!(error = %chain, "request failed");
         }
         let (field, limit) = match &self {
             ApiError::Invalid { field, limit, .. } => (Some(field.clone()), limit.clone()),

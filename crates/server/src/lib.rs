@@ -13,6 +13,7 @@ pub mod policy;
 pub mod portal;
 pub mod sealed;
 pub mod slurm_sync;
+pub mod standby;
 
 use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
 use aisc_model::Resources;
@@ -35,6 +36,8 @@ use tokio::sync::mpsc;
 pub struct Config {
     /// Where the database, job directories and admin token live.
     pub data_dir: PathBuf,
+    /// The database; `None`: SQLite at `<data_dir>/aisc.db`.
+    pub database: Option<aisc_store::Database>,
     /// Address to listen on (port 0 picks a free one).
     pub listen: SocketAddr,
     /// GPUs to pretend to have, instead of asking NVML.
@@ -127,6 +130,10 @@ pub struct AppState {
     pub data_quota_bytes: i64,
     /// Held while master keys are rotated or retired, so that two rotations do not interleave.
     pub key_rotation: Arc<tokio::sync::Mutex<()>>,
+    /// Whether this server leads (always, on SQLite); see `standby`.
+    pub role: Arc<standby::Role>,
+    /// For passing requests on to the leader.
+    pub http: reqwest::Client,
 }
 
 /// Why the server could not start or stopped.
@@ -149,6 +156,9 @@ pub enum ServerError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The HTTP client (for passing requests on to the leader) could not be built.
+    #[error("HTTP client: {0}")]
+    Http(String),
     /// The Slurm engine could not be set up.
     #[error("slurm: {0}")]
     Slurm(String),
@@ -196,7 +206,13 @@ pub async fn run(
     // Absolute, so that job directories and log paths stay valid whatever the jobs' working directories.
     let dir = &fs::canonicalize(&config.data_dir)
         .map_err(io_err("cannot resolve data directory", &config.data_dir))?;
-    let _lock = lock_data_dir(dir)?;
+    // On SQLite the data directory's lock keeps a second server off the
+    // database; on PostgreSQL servers may share the directory (job
+    // directories, files) and the leader's lock decides who runs jobs.
+    let _lock = match &config.database {
+        Some(aisc_store::Database::Postgres(_)) => None,
+        _ => Some(lock_data_dir(dir)?),
+    };
     // Read before anything starts, so that a bad certificate stops the start at once.
     let tls = match &config.tls {
         Some(t) => {
@@ -214,7 +230,16 @@ pub async fn run(
     };
 
     let masters = load_master_keys(config.master_keys.clone(), dir)?;
-    let store = Store::open(&dir.join("aisc.db"), config.durability, masters).await?;
+    let database = config
+        .database
+        .clone()
+        .unwrap_or_else(|| aisc_store::Database::Sqlite(dir.join("aisc.db")));
+    let store = Store::connect(&database, config.durability, masters).await?;
+    tracing::info!(
+        backend = store.backend().name(),
+        database = %database.display(),
+        "store open"
+    );
     bootstrap::admin(&store, dir).await?;
     bootstrap::tenancy(&store).await?;
 
@@ -244,19 +269,9 @@ pub async fn run(
         state: aisc_sched::NodeState::Up,
     };
 
-    let (engine_tx, engine_rx) = mpsc::unbounded_channel();
-    let engine = LocalEngine::new(engine_tx);
-    let mut controller = Controller::new(
-        store.clone(),
-        engine,
-        node.clone(),
-        host.gpus_fake(),
-        dir.to_path_buf(),
-        config.kill_grace,
-        config.policy,
-    );
     let mut slurm_cluster = None;
     let mut api_node = node.clone();
+    let mut slurm = None;
     if let EngineChoice::Slurm(choice) = &config.engine {
         let client = aisc_engine::slurm::SlurmClient::new(&choice.client)
             .map_err(|e| ServerError::Slurm(e.to_string()))?;
@@ -273,27 +288,10 @@ pub async fn run(
             nodes.len(),
             nodes.iter().map(|n| n.capacity.gpus).sum::<u32>()
         );
-        let (tx, rx) = mpsc::unbounded_channel();
-        let instance = store.instance_id().await?;
-        let engine = aisc_engine::slurm::SlurmEngine::start(client, tx, choice.poll, &instance);
-        let mut settings = choice.settings.clone();
-        let gpus: usize = nodes.iter().map(|n| n.capacity.gpus as usize).sum();
-        settings.queue_depth = choice.queue_depth.unwrap_or((2 * gpus).max(256));
-        controller.use_slurm(engine, rx, settings, nodes);
-        if let Some(every) = choice.sync_every {
-            tokio::spawn(slurm_sync::run_loop(
-                store.clone(),
-                choice.cluster.clone(),
-                every,
-            ));
-        }
         slurm_cluster = Some(choice.cluster.clone());
+        slurm = Some((client, nodes, choice.clone()));
     }
-    controller.recover().await?;
-    controller.load_drains().await?;
     let (control_tx, control_rx) = mpsc::channel(16_384);
-    let control_task = tokio::spawn(controller.run(control_rx, engine_rx));
-
     let state = AppState {
         store: store.clone(),
         tokens: Arc::new(TokenCache::default()),
@@ -313,9 +311,12 @@ pub async fn run(
         data_dir: Arc::new(dir.to_path_buf()),
         data_quota_bytes: config.data_quota_bytes,
         key_rotation: Arc::default(),
+        role: standby::role(),
+        http: aisc_engine::http_client(|| {
+            reqwest::Client::builder().timeout(Duration::from_secs(30))
+        })
+        .map_err(|e| ServerError::Http(e.to_string()))?,
     };
-    sealed::sweep_objects(&state).await;
-    tokio::spawn(sealed::seal_leftover_logs(state.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -326,6 +327,16 @@ pub async fn run(
         addr: config.listen,
         source,
     })?;
+    let leader = Leader {
+        state: state.clone(),
+        node,
+        host_fake: state.host.gpus_fake(),
+        slurm,
+        kill_grace: config.kill_grace,
+        policy: config.policy,
+    };
+    let role = state.role.clone();
+    let control_task = tokio::spawn(leader.run(control_rx, addr));
     eprintln!(
         "aisc: listening on {}://{addr} (data in {})",
         if tls.is_some() { "https" } else { "http" },
@@ -355,10 +366,119 @@ pub async fn run(
                 .await
         }
     };
-    // The router (and with it every sender) is gone: the control loop drains and stops.
+    // The router (and with it every sender) is gone: the control loop drains
+    // and stops. A standby's waiting task holds a sender of its own: stop it.
+    if !role.leading() {
+        control_task.abort();
+    }
     let _ = control_task.await;
     store.close().await;
     served.map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// What a server needs to take the lead: to build and run the control loop.
+struct Leader {
+    state: AppState,
+    node: Node,
+    host_fake: bool,
+    slurm: Option<(aisc_engine::slurm::SlurmClient, Vec<Node>, Box<SlurmChoice>)>,
+    kill_grace: Duration,
+    policy: aisc_sched::Policy,
+}
+
+impl Leader {
+    /// Waits for the lead (at once on SQLite), answering as a standby
+    /// meanwhile; then runs the control loop until every sender is gone.
+    async fn run(self, control_rx: mpsc::Receiver<Command>, addr: SocketAddr) {
+        let store = self.state.store.clone();
+        let shared = store.backend() == aisc_store::Backend::Postgres;
+        if shared {
+            tracing::info!("standby: answering the API; waiting to lead");
+        }
+        let holder = format!(
+            "{}:{}",
+            fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default(),
+            std::process::id()
+        );
+        let url = addr.to_string();
+        let Some((control_rx, lead)) =
+            standby::until_leading(control_rx, store.lead(&holder, &url)).await
+        else {
+            return;
+        };
+        let lead = match lead {
+            Ok(lead) => lead,
+            Err(e) => {
+                tracing::error!(error = %e, "could not take the lead; stopping");
+                std::process::exit(75);
+            }
+        };
+        if shared {
+            tracing::info!(
+                epoch = lead.epoch,
+                "leading: this server runs the scheduler and the engine"
+            );
+            tokio::spawn(async move {
+                let e = lead.lost().await;
+                // Another server may take over at any moment: stop before doing anything more.
+                tracing::error!(error = %e, "lost the lead; stopping");
+                std::process::exit(75);
+            });
+        }
+        self.state.role.lead();
+        if let Err(e) = self.control(control_rx, shared).await {
+            tracing::error!(error = %e, "the control loop could not start; stopping");
+            std::process::exit(75);
+        }
+    }
+
+    async fn control(
+        self,
+        control_rx: mpsc::Receiver<Command>,
+        shared: bool,
+    ) -> Result<(), ServerError> {
+        let store = self.state.store.clone();
+        let dir = self.state.data_dir.as_ref().clone();
+        let (engine_tx, engine_rx) = mpsc::unbounded_channel();
+        let engine = LocalEngine::new(engine_tx);
+        let mut controller = Controller::new(
+            store.clone(),
+            engine,
+            self.node,
+            self.host_fake,
+            dir,
+            self.kill_grace,
+            self.policy,
+        );
+        if shared {
+            controller.share_database();
+        }
+        if let Some((client, nodes, choice)) = self.slurm {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let instance = store.instance_id().await?;
+            let engine = aisc_engine::slurm::SlurmEngine::start(client, tx, choice.poll, &instance);
+            let mut settings = choice.settings.clone();
+            let gpus: usize = nodes.iter().map(|n| n.capacity.gpus as usize).sum();
+            settings.queue_depth = choice.queue_depth.unwrap_or((2 * gpus).max(256));
+            controller.use_slurm(engine, rx, settings, nodes);
+            if let Some(every) = choice.sync_every {
+                tokio::spawn(slurm_sync::run_loop(
+                    store.clone(),
+                    choice.cluster.clone(),
+                    every,
+                ));
+            }
+        }
+        controller.recover().await?;
+        controller.load_drains().await?;
+        sealed::sweep_objects(&self.state).await;
+        tokio::spawn(sealed::seal_leftover_logs(self.state.clone()));
+        drop(self.state);
+        controller.run(control_rx, engine_rx).await;
+        Ok(())
+    }
 }
 
 /// Slurm's nodes as the scheduler sees them. Read from slurmctld; kept in

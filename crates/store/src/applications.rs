@@ -258,7 +258,7 @@ pub(crate) async fn decide(
             "INSERT INTO grants (id, project_id, scheme_id, class_id, gpu_hours, value_cents, price_cents, rate_bp, starts_ms, ends_ms, created_ms) \
              SELECT id, project_id, scheme_id, class_id, $1, $2, $3, $4, starts_ms, ends_ms, $5 FROM applications WHERE id = $6",
         )
-        .bind(i64::from(g.gpu_hours))
+        .bind(g.gpu_hours)
         .bind(g.value_cents)
         .bind(g.price_cents)
         .bind(i64::from(g.rate_bp))

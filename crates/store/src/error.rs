@@ -51,6 +51,15 @@ pub enum StoreError {
     /// The transaction holding this write could not commit; nothing in it was written.
     #[error("commit failed: {0}")]
     CommitFailed(String),
+    /// Another server has taken the lead since this one took it: this one
+    /// must not write again (see `lead`).
+    #[error("fenced: this server led at epoch {mine}, the database is at epoch {now}")]
+    Fenced {
+        /// This server's epoch.
+        mine: i64,
+        /// The database's.
+        now: i64,
+    },
     /// The writer task has stopped (the store is closing).
     #[error("the store's writer has stopped")]
     WriterGone,

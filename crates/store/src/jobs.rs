@@ -555,13 +555,32 @@ impl Store {
     /// How many jobs `owner` has pending (held ones included), counting no further than `cap`.
     pub async fn waiting_jobs(&self, owner: UserId, cap: u32) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner_id = $1 AND state = 'pending' LIMIT $2)",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner_id = $1 AND state = 'pending' LIMIT $2) AS w",
         )
         .bind(owner.0)
         .bind(i64::from(cap))
         .fetch_one(&self.read)
         .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Pending jobs (held ones too) with ids above `after`, oldest first, with
+    /// specs, at most `limit`: what the leader polls for, to queue jobs that
+    /// another server on the same database accepted.
+    pub async fn pending_after(&self, after: JobId, limit: u32) -> Result<Vec<JobRow>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id ",
+            "WHERE j.state = 'pending' AND j.id > $1 ORDER BY j.id LIMIT $2"
+        );
+        let rows = sqlx::query(sql)
+            .bind(after.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        self.fresh_keys(&rows).await?;
+        rows.iter().map(|r| read_row(r, Some(&self.keys))).collect()
     }
 
     /// Every job not yet finished (pending, admitted, running), oldest first, with specs.

@@ -18,6 +18,7 @@ mod history;
 mod inventory;
 mod jobs;
 mod keys;
+mod lead;
 mod ledger;
 mod nodes;
 mod schemes;
@@ -38,6 +39,7 @@ pub use history::{GpuInterval, busy_gpu_ms};
 pub use inventory::{ClassRow, InventoryChange, PriceRow};
 pub use jobs::{Charging, Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
 pub use keys::{KeyReport, Keyring, scope_of};
+pub use lead::Leadership;
 pub use ledger::{NewEntry, Refusal, StatementLine};
 pub use nodes::NodeDrain;
 pub use schemes::{EntryFor, SchemeRow};
@@ -126,6 +128,9 @@ pub struct Store {
     writer: mpsc::Sender<writer::Request>,
     keys: Arc<Keyring>,
     backend: Backend,
+    /// The PostgreSQL URL (leadership takes a connection of its own).
+    url: Option<String>,
+    fence: Arc<lead::Fence>,
 }
 
 impl Store {
@@ -173,12 +178,18 @@ impl Store {
                 "sealed job specs stored in clear by an earlier version"
             );
         }
-        let writer = writer::spawn(conn, keys.clone(), scopes).await?;
+        let fence = Arc::new(lead::Fence::default());
+        let writer = writer::spawn(conn, keys.clone(), scopes, fence.clone()).await?;
         Ok(Store {
             read,
             writer,
             keys,
             backend,
+            url: match db {
+                Database::Postgres(url) => Some(url.clone()),
+                Database::Sqlite(_) => None,
+            },
+            fence,
         })
     }
 

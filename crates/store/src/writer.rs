@@ -104,6 +104,7 @@ pub(crate) async fn spawn(
     mut conn: AnyConnection,
     ring: Arc<Keyring>,
     scopes: Scopes,
+    fence: Arc<crate::lead::Fence>,
 ) -> Result<mpsc::Sender<Request>, StoreError> {
     let state = State {
         backend: crate::Backend::of(&conn),
@@ -111,6 +112,7 @@ pub(crate) async fn spawn(
         head: audit::head(&mut conn).await?,
         ring,
         scopes,
+        fence,
     };
     let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
     tokio::spawn(run(conn, rx, state));
@@ -128,6 +130,7 @@ struct State {
     head: ChainHead,
     ring: Arc<Keyring>,
     scopes: Scopes,
+    fence: Arc<crate::lead::Fence>,
 }
 
 impl State {
@@ -441,6 +444,7 @@ async fn take_write_lock(conn: &mut AnyConnection, state: &mut State) -> Result<
         .bind(WRITE_LOCK)
         .execute(&mut *conn)
         .await?;
+    crate::lead::check_fence(conn, &state.fence).await?;
     state.last_id = jobs::last_id(conn).await?;
     state.head = audit::head(conn).await?;
     crate::keys::sync(conn, &state.ring, &mut state.scopes).await

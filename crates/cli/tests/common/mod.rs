@@ -20,6 +20,52 @@ pub struct Server {
     pub args: Vec<String>,
 }
 
+/// With `AISC_TEST_BACKEND=postgres`, every server of these tests runs on a
+/// PostgreSQL database of its own (on the server `AISC_TEST_POSTGRES` names),
+/// made at its first start and named after its data directory, so that a
+/// restart on the same directory finds the same database.
+pub fn postgres_for(data_dir: &Path) -> Option<String> {
+    if std::env::var("AISC_TEST_BACKEND").ok()? != "postgres" {
+        return None;
+    }
+    assert!(
+        std::env::var("AISC_TEST_POSTGRES").is_ok(),
+        "AISC_TEST_BACKEND=postgres needs AISC_TEST_POSTGRES (a postgres:// URL)"
+    );
+    postgres_db(data_dir)
+}
+
+/// A PostgreSQL database named after `data_dir` on the server
+/// `AISC_TEST_POSTGRES` names (made if missing), or `None` without one.
+pub fn postgres_db(data_dir: &Path) -> Option<String> {
+    let server = std::env::var("AISC_TEST_POSTGRES").ok()?;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    let name = format!("aisc_cli_{:016x}", h.finish());
+    let exists = Command::new("psql")
+        .args([&server, "-Atc"])
+        .arg(format!(
+            "SELECT 1 FROM pg_database WHERE datname = '{name}'"
+        ))
+        .output()
+        .expect("psql runs");
+    if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
+        let made = Command::new("psql")
+            .args([&server, "-qc"])
+            .arg(format!("CREATE DATABASE {name}"))
+            .output()
+            .expect("psql runs");
+        assert!(
+            made.status.success(),
+            "CREATE DATABASE {name}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+    Some(format!("{base}/{name}"))
+}
+
 impl Server {
     /// Starts a server on `data_dir` with extra `serve` arguments.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
@@ -35,6 +81,12 @@ impl Server {
             "--data-dir".into(),
         ];
         args.push(data_dir.display().to_string());
+        if !extra.contains(&"--database")
+            && let Some(url) = postgres_for(data_dir)
+        {
+            args.push("--database".into());
+            args.push(url);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = Command::new(AISC)
             .args(&args)
@@ -205,6 +257,20 @@ pub fn history(job: &Value) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Runs `sql` on the database at `url` with psql; returns its rows, `|`-separated.
+pub fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-XAt", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
 }
 
 /// `aisc ARGS` with `input` on standard input and `token` (else none) in the environment.

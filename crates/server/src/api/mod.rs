@@ -208,6 +208,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::standby::follow_leader,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::limits::by_address,
         ))
         .layer(axum::middleware::from_fn_with_state(

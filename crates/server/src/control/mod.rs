@@ -15,6 +15,7 @@
 
 mod command;
 mod fairshare;
+mod follow;
 mod launch;
 mod money;
 mod nodes;
@@ -106,6 +107,10 @@ pub struct Controller {
     /// The Slurm engine, when jobs run on Slurm rather than here.
     slurm: Option<slurm::SlurmSide>,
     slurm_events: Option<mpsc::UnboundedReceiver<SlurmEvent>>,
+    /// Other servers accept jobs into the same database (PostgreSQL): poll for them.
+    shared_db: bool,
+    /// The highest job id the poll has seen pending (see `follow`).
+    seen: JobId,
 }
 
 /// The shortest time between two scheduling passes: a burst of submissions
@@ -156,6 +161,8 @@ impl Controller {
             reservations: HashMap::new(),
             slurm: None,
             slurm_events: None,
+            shared_db: false,
+            seen: JobId(0),
         }
     }
 
@@ -196,6 +203,8 @@ impl Controller {
         let mut batch = Vec::with_capacity(1024);
         let mut slurm_events = self.slurm_events.take();
         let mut slurm_batch = Vec::with_capacity(1024);
+        let mut poll = tokio::time::interval(follow::POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wake = self.next_wake();
             tokio::select! {
@@ -221,6 +230,7 @@ impl Controller {
                     }
                 }
                 Some(ev) = events.recv() => self.on_event(ev).await,
+                _ = poll.tick(), if self.shared_db => self.poll_new_jobs().await,
                 _ = tokio::time::sleep_until(wake) => {}
             }
             self.enforce_limits().await;
@@ -272,8 +282,10 @@ impl Controller {
     async fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Submitted(q) => {
-                self.queue(*q);
-                self.dirty = true;
+                if self.accepts(q.id) {
+                    self.queue(*q);
+                    self.dirty = true;
+                }
             }
             Command::Cancel {
                 id,

@@ -15,19 +15,8 @@ impl Controller {
         for row in self.store.active().await? {
             match row.state {
                 JobState::Pending => {
-                    let Some(spec) = row.spec.clone() else {
+                    let Some(q) = super::follow::queued(&row) else {
                         continue;
-                    };
-                    let q = Queued {
-                        id: row.id,
-                        user: row.owner_name.clone(),
-                        owner: row.owner,
-                        org: row.org,
-                        spec,
-                        held: row.held,
-                        project: row.project,
-                        charging: row.charging,
-                        submit_ms: row.submit_ms,
                     };
                     if let Some(s) = self.slurm.as_mut()
                         && row.engine_submit_ms.is_some()

@@ -1,0 +1,73 @@
+//! Jobs that another server accepted (PostgreSQL, several servers on one
+//! database): only the leader runs this loop, and it learns of jobs submitted
+//! through the other servers by polling for pending ones.
+//!
+//! A job is queued at most once whichever way it arrives: the poll reads
+//! pending jobs with ids above `seen`, in order, and skips those already
+//! known; a local submission with an id the poll has passed is dropped (the
+//! poll saw it pending then, or it had already left pending).
+
+use super::{Controller, Queued};
+use aisc_model::JobId;
+use aisc_store::JobRow;
+use std::time::Duration;
+
+/// How often the leader looks for jobs accepted elsewhere.
+pub(super) const POLL: Duration = Duration::from_millis(200);
+
+/// The most jobs one poll queues.
+const POLL_BATCH: u32 = 4096;
+
+impl Controller {
+    /// Reads jobs as another server may share this database.
+    pub fn share_database(&mut self) {
+        self.shared_db = true;
+    }
+
+    /// Whether a job submitted through this server should be queued now.
+    pub(super) fn accepts(&self, id: JobId) -> bool {
+        id > self.seen && !self.knows(id)
+    }
+
+    fn knows(&self, id: JobId) -> bool {
+        self.pending.contains_key(&id)
+            || self.held.contains_key(&id)
+            || self.running.contains_key(&id)
+    }
+
+    /// Queues pending jobs that another server accepted since the last poll.
+    pub(super) async fn poll_new_jobs(&mut self) {
+        let rows = match self.store.pending_after(self.seen, POLL_BATCH).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "polling for jobs accepted elsewhere failed");
+                return;
+            }
+        };
+        for row in rows {
+            self.seen = self.seen.max(row.id);
+            if self.knows(row.id) {
+                continue;
+            }
+            if let Some(q) = queued(&row) {
+                self.queue(q);
+                self.dirty = true;
+            }
+        }
+    }
+}
+
+/// A stored pending job as the queue holds it (`None` once its spec is gone).
+pub(super) fn queued(row: &JobRow) -> Option<Queued> {
+    Some(Queued {
+        id: row.id,
+        user: row.owner_name.clone(),
+        owner: row.owner,
+        org: row.org,
+        spec: row.spec.clone()?,
+        held: row.held,
+        project: row.project,
+        charging: row.charging,
+        submit_ms: row.submit_ms,
+    })
+}
