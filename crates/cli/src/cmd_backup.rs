@@ -28,6 +28,20 @@ pub struct RestoreArgs {
     /// The master key file the backup's data keys need (default: DIR/master.key; or AISC_MASTER_KEY).
     #[arg(long, env = "AISC_MASTER_KEY_FILE", value_name = "FILE")]
     master_key_file: Option<PathBuf>,
+    /// Restore the database into this empty PostgreSQL database (a `postgres://` URL)
+    /// instead of `DIR/aisc.db`; the files still go to DIR. Either back end's backup
+    /// restores into either.
+    #[arg(long, env = "AISC_DATABASE", value_name = "URL", value_parser = parse_postgres)]
+    database: Option<String>,
+}
+
+fn parse_postgres(s: &str) -> Result<String, String> {
+    match aisc_store::Database::parse(s)? {
+        aisc_store::Database::Postgres(url) => Ok(url),
+        aisc_store::Database::Sqlite(_) => {
+            Err("database: restore into a postgres:// URL, or leave it out for DIR/aisc.db".into())
+        }
+    }
 }
 
 /// Downloads a backup of the running centre.
@@ -145,10 +159,26 @@ pub async fn restore(a: RestoreArgs) -> Result<ExitCode> {
             manifest.master_keys.join(" or ")
         )
     })?;
-    let store =
-        aisc_store::Store::open(&dir.join("aisc.db"), aisc_store::Durability::Full, masters)
-            .await
-            .context("the restored database does not open with these master keys")?;
+    let database = match &a.database {
+        Some(url) => {
+            let snapshot = dir.join("aisc.db");
+            let rows = aisc_store::transfer::import_into_postgres(&snapshot, url)
+                .await
+                .with_context(|| format!("cannot restore into {}", aisc_store::redact_url(url)))?;
+            for f in ["aisc.db", "aisc.db-wal", "aisc.db-shm"] {
+                let _ = std::fs::remove_file(dir.join(f));
+            }
+            eprintln!(
+                "aisc: copied {rows} rows into {}",
+                aisc_store::redact_url(url)
+            );
+            aisc_store::Database::Postgres(url.clone())
+        }
+        None => aisc_store::Database::Sqlite(dir.join("aisc.db")),
+    };
+    let store = aisc_store::Store::connect(&database, aisc_store::Durability::Full, masters)
+        .await
+        .context("the restored database does not open with these master keys")?;
     let chain = store.audit_verify().await?;
     store.close().await;
     if let aisc_store::Verification::Broken { error, .. } = &chain {
@@ -160,9 +190,14 @@ pub async fn restore(a: RestoreArgs) -> Result<ExitCode> {
         }
         _ => String::new(),
     };
+    let db_flag = if a.database.is_some() {
+        " --database (the same URL)"
+    } else {
+        ""
+    };
     eprintln!(
         "aisc: restored the backup of {} into {} ({} files, {} logs; the audit chain verifies). \
-         Start it with `aisc serve --data-dir {}{key_flag}`",
+         Start it with `aisc serve --data-dir {}{key_flag}{db_flag}`",
         manifest.created_at,
         dir.display(),
         manifest.files,

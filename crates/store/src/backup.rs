@@ -6,17 +6,28 @@ use std::path::Path;
 
 impl Store {
     /// Writes a consistent copy of the database to `path` (which must not
-    /// exist) with `VACUUM INTO`, from a read transaction: writers go on
-    /// meanwhile, and the copy holds every commit before it began. The copy is
-    /// compacted and has no WAL.
+    /// exist): SQLite's with `VACUUM INTO`, from a read transaction, compacted
+    /// and without a WAL; PostgreSQL's as an SQLite file of the same schema,
+    /// filled from one `REPEATABLE READ` transaction. Writers go on meanwhile,
+    /// and the copy holds every commit before it began.
     pub async fn snapshot(&self, path: &Path) -> Result<(), StoreError> {
         let target = path
             .to_str()
             .ok_or(StoreError::Refused("the snapshot's path is not UTF-8"))?;
-        if self.backend != crate::Backend::Sqlite {
-            return Err(StoreError::Refused(
-                "a snapshot file is made from SQLite only; PostgreSQL is exported",
-            ));
+        if let Some(url) = &self.url {
+            // PostgreSQL: the same SQLite file, filled from one consistent read.
+            // On a runtime of its own: the copy's future, which streams one
+            // connection into another, is not `Send`.
+            let (url, path) = (url.clone(), path.to_path_buf());
+            return tokio::task::spawn_blocking(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(crate::transfer::export_postgres(&url, &path))
+                    .map(|_| ())
+            })
+            .await
+            .map_err(|e| StoreError::CommitFailed(format!("the export stopped: {e}")))?;
         }
         let mut conn = self.read.acquire().await?;
         sqlx::query("VACUUM INTO $1")

@@ -69,6 +69,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A file or a runtime the store needed could not be had.
+    #[error("I/O")]
+    Io(#[from] std::io::Error),
     /// A JSON column could not be encoded or decoded.
     #[error("JSON column")]
     Json(#[from] serde_json::Error),

@@ -25,6 +25,7 @@ mod schemes;
 mod slurm;
 mod sql;
 mod tenancy;
+pub mod transfer;
 mod users;
 mod writer;
 
@@ -58,7 +59,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("migrations/postgres");
 
 /// Where the store keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +247,21 @@ async fn open_sqlite(
         .connect(&url(false, true))
         .await?;
     Ok((conn, read))
+}
+
+/// An SQLite file (made and migrated if new) on one connection, outside the store.
+pub(crate) async fn open_sqlite_file(path: &Path) -> Result<AnyConnection, StoreError> {
+    sqlx::any::install_default_drivers();
+    let url = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .to_url_lossy()
+        .to_string();
+    let mut conn = AnyConnection::connect(&url).await?;
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute(sqlite_pragmas(Durability::Full)).await?;
+    SQLITE_MIGRATIONS.run(&mut conn).await?;
+    Ok(conn)
 }
 
 async fn open_postgres(url: &str) -> Result<(AnyConnection, AnyPool), StoreError> {
