@@ -90,9 +90,8 @@ fn actions_are_audited_and_tampering_is_named() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let url = format!("sqlite://{}", data.path().join("aisc.db").display());
-        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE id = ?")
+        let mut db = common::raw_db(data.path()).await;
+        sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE id = $1")
             .bind(release_id)
             .execute(&mut db)
             .await
@@ -124,10 +123,9 @@ fn a_plain_user_cannot_read_the_trail_nor_see_others_jobs() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let url = format!("sqlite://{}", data.path().join("aisc.db").display());
-        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let mut db = common::raw_db(data.path()).await;
         sqlx::query("INSERT INTO users (id, name, role, created_ms) VALUES (2, 'bob', 'user', 0)").execute(&mut db).await.unwrap();
-        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, label, created_ms) VALUES (2, ?, 'test', 0)")
+        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, label, created_ms) VALUES (2, $1, 'test', 0)")
             .bind(aisc_server::auth::hash_token(token))
             .execute(&mut db)
             .await

@@ -524,7 +524,6 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
 
 #[tokio::test]
 async fn an_expired_session_asks_to_log_in_again() {
-    use sqlx::Connection;
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(&tmp.path().join("data"), &["--fake-gpus", "1"]);
     user(&server, tmp.path(), "ann", "user");
@@ -547,8 +546,7 @@ async fn an_expired_session_asks_to_log_in_again() {
         .unwrap();
     let cookie = cookie_pair(&set_cookie(res.headers(), "aisc_session").unwrap());
     // The session's token, as stored: 8 hours from now.
-    let db = format!("sqlite://{}", server.data_dir.join("aisc.db").display());
-    let mut raw = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    let mut raw = common::raw_db(&server.data_dir).await;
     let (created, expires): (i64, i64) = sqlx::query_as(
         "SELECT created_ms, expires_ms FROM api_tokens WHERE label = 'portal session'",
     )

@@ -317,6 +317,24 @@ pub async fn run(
         })
         .map_err(|e| ServerError::Http(e.to_string()))?,
     };
+    let leader = Leader {
+        state: state.clone(),
+        node,
+        host_fake: state.host.gpus_fake(),
+        slurm,
+        kill_grace: config.kill_grace,
+        policy: config.policy,
+    };
+    let role = state.role.clone();
+    let shared = store.backend() == aisc_store::Backend::Postgres;
+    // One server (SQLite) leads at once: recovery and the start-up sweep finish
+    // before it takes requests. On PostgreSQL it answers while it waits to lead.
+    let alone = if shared {
+        Err((leader, control_rx))
+    } else {
+        role.lead();
+        Ok(leader.start(control_rx, false).await?)
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -327,16 +345,10 @@ pub async fn run(
         addr: config.listen,
         source,
     })?;
-    let leader = Leader {
-        state: state.clone(),
-        node,
-        host_fake: state.host.gpus_fake(),
-        slurm,
-        kill_grace: config.kill_grace,
-        policy: config.policy,
+    let control_task = match alone {
+        Ok(control) => tokio::spawn(control),
+        Err((leader, control_rx)) => tokio::spawn(leader.run(control_rx, addr)),
     };
-    let role = state.role.clone();
-    let control_task = tokio::spawn(leader.run(control_rx, addr));
     eprintln!(
         "aisc: listening on {}://{addr} (data in {})",
         if tls.is_some() { "https" } else { "http" },
@@ -387,14 +399,11 @@ struct Leader {
 }
 
 impl Leader {
-    /// Waits for the lead (at once on SQLite), answering as a standby
-    /// meanwhile; then runs the control loop until every sender is gone.
+    /// On PostgreSQL: answers as a standby until this server leads, then
+    /// runs the control loop until every sender is gone.
     async fn run(self, control_rx: mpsc::Receiver<Command>, addr: SocketAddr) {
         let store = self.state.store.clone();
-        let shared = store.backend() == aisc_store::Backend::Postgres;
-        if shared {
-            tracing::info!("standby: answering the API; waiting to lead");
-        }
+        tracing::info!("standby: answering the API; waiting to lead");
         let holder = format!(
             "{}:{}",
             fs::read_to_string("/proc/sys/kernel/hostname")
@@ -415,30 +424,33 @@ impl Leader {
                 std::process::exit(75);
             }
         };
-        if shared {
-            tracing::info!(
-                epoch = lead.epoch,
-                "leading: this server runs the scheduler and the engine"
-            );
-            tokio::spawn(async move {
-                let e = lead.lost().await;
-                // Another server may take over at any moment: stop before doing anything more.
-                tracing::error!(error = %e, "lost the lead; stopping");
-                std::process::exit(75);
-            });
-        }
-        self.state.role.lead();
-        if let Err(e) = self.control(control_rx, shared).await {
-            tracing::error!(error = %e, "the control loop could not start; stopping");
+        tracing::info!(
+            epoch = lead.epoch,
+            "leading: this server runs the scheduler and the engine"
+        );
+        tokio::spawn(async move {
+            let e = lead.lost().await;
+            // Another server may take over at any moment: stop before doing anything more.
+            tracing::error!(error = %e, "lost the lead; stopping");
             std::process::exit(75);
+        });
+        self.state.role.lead();
+        match self.start(control_rx, true).await {
+            Ok(control) => control.await,
+            Err(e) => {
+                tracing::error!(error = %e, "the control loop could not start; stopping");
+                std::process::exit(75);
+            }
         }
     }
 
-    async fn control(
+    /// Builds the control loop, recovers the jobs the last leader left and
+    /// sweeps stray files; returns the loop, to be run.
+    async fn start(
         self,
         control_rx: mpsc::Receiver<Command>,
         shared: bool,
-    ) -> Result<(), ServerError> {
+    ) -> Result<impl Future<Output = ()> + Send + 'static, ServerError> {
         let store = self.state.store.clone();
         let dir = self.state.data_dir.as_ref().clone();
         let (engine_tx, engine_rx) = mpsc::unbounded_channel();
@@ -476,8 +488,7 @@ impl Leader {
         sealed::sweep_objects(&self.state).await;
         tokio::spawn(sealed::seal_leftover_logs(self.state.clone()));
         drop(self.state);
-        controller.run(control_rx, engine_rx).await;
-        Ok(())
+        Ok(controller.run(control_rx, engine_rx))
     }
 }
 

@@ -362,6 +362,22 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &JobChange) -> Resul
             set,
         } => {
             from.transition(*to).map_err(StoreError::Illegal)?;
+            if *from == JobState::Pending && crate::Backend::of(conn) == crate::Backend::Postgres {
+                // The claim: a pending job's row locked, or skipped if another
+                // transaction holds it, before it leaves pending.
+                let claimed: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM jobs WHERE id = $1 AND state = 'pending' FOR UPDATE SKIP LOCKED",
+                )
+                .bind(id.0)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if claimed.is_none() {
+                    return Err(StoreError::Conflict {
+                        id: *id,
+                        expected: *from,
+                    });
+                }
+            }
             let gpu_ids = set.gpu_ids.as_ref().map(|g| join_ids(g));
             let done = sqlx::query(
                 "UPDATE jobs SET state = $1, reason = $2, node = COALESCE($3, node), gpu_ids = COALESCE($4, gpu_ids), \

@@ -256,16 +256,46 @@ async fn commit_batch(
     {
         return commit_submissions(conn, batch, state).await;
     }
-    match commit_mixed(conn, batch, state).await {
-        Ok(results) => results,
-        Err(e) => {
-            state.scopes.rollback();
-            batch
-                .iter()
-                .map(|_| Err(StoreError::CommitFailed(e.clone())))
-                .collect()
+    let mut tries = 0;
+    loop {
+        match commit_mixed(conn, batch, state).await {
+            Ok(results) => return results,
+            Err(e) => {
+                state.scopes.rollback();
+                tries += 1;
+                if e.retry && tries < MAX_TRIES {
+                    tracing::warn!(error = %e.message, tries, "retrying a batch after a serialisation failure");
+                    continue;
+                }
+                return batch
+                    .iter()
+                    .map(|_| Err(StoreError::CommitFailed(e.message.clone())))
+                    .collect();
+            }
         }
     }
+}
+
+/// How many times a batch is tried when PostgreSQL reports a serialisation
+/// failure or a deadlock (SQLSTATE 40001, 40P01). With every server's writes
+/// ordered by the write lock neither should arise; if one does, the whole
+/// batch, rolled back, is simply run again.
+const MAX_TRIES: u32 = 3;
+
+/// Why a batch did not commit, and whether running it again may succeed.
+struct BatchFailure {
+    message: String,
+    retry: bool,
+}
+
+fn retryable(e: &(dyn std::error::Error + 'static)) -> bool {
+    let db = e
+        .downcast_ref::<sqlx::Error>()
+        .or_else(|| match e.downcast_ref::<StoreError>() {
+            Some(StoreError::Db(inner)) => Some(inner),
+            _ => None,
+        });
+    matches!(db, Some(sqlx::Error::Database(d)) if matches!(d.code().as_deref(), Some("40001" | "40P01")))
 }
 
 /// Commits a batch of any writes, or says why it did not commit (each caller
@@ -274,10 +304,13 @@ async fn commit_mixed(
     conn: &mut AnyConnection,
     batch: &[Request],
     state: &mut State,
-) -> Result<Vec<Result<i64, StoreError>>, String> {
-    let failed = |e: &dyn std::fmt::Display| -> Result<Vec<Result<i64, StoreError>>, String> {
+) -> Result<Vec<Result<i64, StoreError>>, BatchFailure> {
+    let failed = |e: &(dyn std::error::Error + 'static)| -> Result<Vec<Result<i64, StoreError>>, BatchFailure> {
         tracing::error!(error = %e, writes = batch.len(), "a batch did not commit");
-        Err(e.to_string())
+        Err(BatchFailure {
+            message: e.to_string(),
+            retry: retryable(e),
+        })
     };
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,

@@ -259,6 +259,16 @@ pub fn history(job: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A connection of its own to the database of the server on `data_dir`
+/// (SQLite or PostgreSQL): to change what aisc would never change.
+pub async fn raw_db(data_dir: &Path) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = postgres_for(data_dir)
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("aisc.db").display()));
+    sqlx::AnyConnection::connect(&url).await.unwrap()
+}
+
 /// Runs `sql` on the database at `url` with psql; returns its rows, `|`-separated.
 pub fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
