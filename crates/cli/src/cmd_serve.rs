@@ -349,12 +349,35 @@ mod tests {
     }
 
     #[test]
+    fn a_database_is_a_postgres_url_or_an_sqlite_path_and_anything_else_is_named() {
+        assert_eq!(
+            parse_database("postgres://u@h/db"),
+            Ok(aisc_store::Database::Postgres("postgres://u@h/db".into()))
+        );
+        assert_eq!(
+            parse_database("sqlite:///var/aisc.db"),
+            Ok(aisc_store::Database::Sqlite("/var/aisc.db".into()))
+        );
+        assert_eq!(
+            parse_database("./aisc.db"),
+            Ok(aisc_store::Database::Sqlite("./aisc.db".into()))
+        );
+        let e = parse_database("mysql://h/db").expect_err("refused");
+        assert!(e.contains("database") && e.contains("mysql"), "{e}");
+        assert!(
+            parse_database("")
+                .expect_err("refused")
+                .contains("database")
+        );
+    }
+
+    #[test]
     fn a_config_file_fills_in_flags_the_command_line_did_not_give() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("aisc.toml");
         std::fs::write(
             &path,
-            "engine = \"slurm\"\nlisten = \"127.0.0.1:9000\"\n[slurm]\nurl = \"http://c:6820\"\njwt_key = \"/k\"\n\
+            "engine = \"slurm\"\nlisten = \"127.0.0.1:9000\"\ndatabase = \"postgres://aisc@db:5432/aisc\"\n[slurm]\nurl = \"http://c:6820\"\njwt_key = \"/k\"\n\
              poll_ms = 500\n[slurm.partitions]\nh100 = \"gpu\"\na100 = \"old\"\n",
         )
         .expect("write");
@@ -370,6 +393,7 @@ mod tests {
         .expect("parses");
         let joined = out.join(" ");
         assert!(joined.contains("--engine slurm"));
+        assert!(joined.contains("--database postgres://aisc@db:5432/aisc"));
         assert!(joined.contains("--slurm-url http://c:6820"));
         assert!(joined.contains("--slurm-jwt-key /k"));
         assert!(joined.contains("--slurm-poll-ms 500"));

@@ -153,6 +153,18 @@ pub enum ServerError {
     /// Another server holds the data directory.
     #[error("another aisc server is using {0} (its lock file is held)")]
     Locked(String),
+    /// The data directory holds another database's jobs and files.
+    #[error(
+        "{dir} belongs to the database with instance id {found}, not to this one ({instance}): give each database its own data directory"
+    )]
+    OtherDatabase {
+        /// The data directory.
+        dir: String,
+        /// The instance id it names.
+        found: String,
+        /// This database's.
+        instance: String,
+    },
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -206,13 +218,11 @@ pub async fn run(
     // Absolute, so that job directories and log paths stay valid whatever the jobs' working directories.
     let dir = &fs::canonicalize(&config.data_dir)
         .map_err(io_err("cannot resolve data directory", &config.data_dir))?;
-    // On SQLite the data directory's lock keeps a second server off the
-    // database; on PostgreSQL servers may share the directory (job
-    // directories, files) and the leader's lock decides who runs jobs.
-    let _lock = match &config.database {
-        Some(aisc_store::Database::Postgres(_)) => None,
-        _ => Some(lock_data_dir(dir)?),
-    };
+    // On SQLite the data directory's lock keeps any other server off it; servers
+    // on one PostgreSQL database share the directory (job directories, files),
+    // so they take it shared, and the leader's lock decides who runs jobs.
+    let shared_dir = matches!(&config.database, Some(aisc_store::Database::Postgres(_)));
+    let _lock = lock_data_dir(dir, !shared_dir)?;
     // Read before anything starts, so that a bad certificate stops the start at once.
     let tls = match &config.tls {
         Some(t) => {
@@ -240,6 +250,7 @@ pub async fn run(
         database = %database.display(),
         "store open"
     );
+    check_instance(dir, &store.instance_id().await?)?;
     bootstrap::admin(&store, dir).await?;
     bootstrap::tenancy(&store).await?;
 
@@ -327,14 +338,6 @@ pub async fn run(
     };
     let role = state.role.clone();
     let shared = store.backend() == aisc_store::Backend::Postgres;
-    // One server (SQLite) leads at once: recovery and the start-up sweep finish
-    // before it takes requests. On PostgreSQL it answers while it waits to lead.
-    let alone = if shared {
-        Err((leader, control_rx))
-    } else {
-        role.lead();
-        Ok(leader.start(control_rx, false).await?)
-    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -345,6 +348,16 @@ pub async fn run(
         addr: config.listen,
         source,
     })?;
+    // A server that leads at once (always on SQLite) recovers and sweeps before
+    // it answers anything. One that must wait answers as a standby meanwhile.
+    let alone = match store.try_lead(&holder(), &addr.to_string()).await? {
+        Some(lead) => {
+            watch_lead(lead);
+            role.lead();
+            Ok(leader.start(control_rx, shared).await?)
+        }
+        None => Err((leader, control_rx)),
+    };
     let control_task = match alone {
         Ok(control) => tokio::spawn(control),
         Err((leader, control_rx)) => tokio::spawn(leader.run(control_rx, addr)),
@@ -388,6 +401,34 @@ pub async fn run(
     served.map_err(|source| ServerError::Bind { addr, source })
 }
 
+/// Who this server is, as the lease names its holder: host and process.
+fn holder() -> String {
+    format!(
+        "{}:{}",
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default(),
+        std::process::id()
+    )
+}
+
+/// Says that this server leads and, on PostgreSQL, stops it the moment it
+/// loses the lead: another server may take over at once.
+fn watch_lead(lead: aisc_store::Leadership) {
+    if lead.epoch == 0 {
+        return;
+    }
+    tracing::info!(
+        epoch = lead.epoch,
+        "leading: this server runs the scheduler and the engine"
+    );
+    tokio::spawn(async move {
+        let e = lead.lost().await;
+        tracing::error!(error = %e, "lost the lead; stopping");
+        std::process::exit(75);
+    });
+}
+
 /// What a server needs to take the lead: to build and run the control loop.
 struct Leader {
     state: AppState,
@@ -399,41 +440,25 @@ struct Leader {
 }
 
 impl Leader {
-    /// On PostgreSQL: answers as a standby until this server leads, then
-    /// runs the control loop until every sender is gone.
+    /// On PostgreSQL, while another server leads: answers as a standby until
+    /// this one leads, then runs the control loop until every sender is gone.
     async fn run(self, control_rx: mpsc::Receiver<Command>, addr: SocketAddr) {
         let store = self.state.store.clone();
         tracing::info!("standby: answering the API; waiting to lead");
-        let holder = format!(
-            "{}:{}",
-            fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_default(),
-            std::process::id()
-        );
         let url = addr.to_string();
+        let holder = holder();
         let Some((control_rx, lead)) =
             standby::until_leading(control_rx, store.lead(&holder, &url)).await
         else {
             return;
         };
-        let lead = match lead {
-            Ok(lead) => lead,
+        match lead {
+            Ok(lead) => watch_lead(lead),
             Err(e) => {
                 tracing::error!(error = %e, "could not take the lead; stopping");
                 std::process::exit(75);
             }
-        };
-        tracing::info!(
-            epoch = lead.epoch,
-            "leading: this server runs the scheduler and the engine"
-        );
-        tokio::spawn(async move {
-            let e = lead.lost().await;
-            // Another server may take over at any moment: stop before doing anything more.
-            tracing::error!(error = %e, "lost the lead; stopping");
-            std::process::exit(75);
-        });
+        }
         self.state.role.lead();
         match self.start(control_rx, true).await {
             Ok(control) => control.await,
@@ -573,7 +598,7 @@ fn load_master_keys(
 }
 
 /// Holds an exclusive lock on `<data-dir>/lock` for as long as the server runs.
-fn lock_data_dir(dir: &Path) -> Result<Flock<fs::File>, ServerError> {
+fn lock_data_dir(dir: &Path, exclusive: bool) -> Result<Flock<fs::File>, ServerError> {
     let path = dir.join("lock");
     let file = OpenOptions::new()
         .create(true)
@@ -582,6 +607,29 @@ fn lock_data_dir(dir: &Path) -> Result<Flock<fs::File>, ServerError> {
         .mode(0o600)
         .open(&path)
         .map_err(io_err("cannot open lock file", &path))?;
-    Flock::lock(file, FlockArg::LockExclusiveNonblock)
-        .map_err(|_| ServerError::Locked(dir.display().to_string()))
+    let how = if exclusive {
+        FlockArg::LockExclusiveNonblock
+    } else {
+        FlockArg::LockSharedNonblock
+    };
+    Flock::lock(file, how).map_err(|_| ServerError::Locked(dir.display().to_string()))
+}
+
+/// A data directory serves one database: its job directories and files are
+/// that database's. The first start writes the database's instance id in
+/// `<data-dir>/instance`; a start on another database is refused.
+fn check_instance(dir: &Path, instance: &str) -> Result<(), ServerError> {
+    let path = dir.join("instance");
+    match fs::read_to_string(&path) {
+        Ok(found) if found.trim() == instance => Ok(()),
+        Ok(found) => Err(ServerError::OtherDatabase {
+            dir: dir.display().to_string(),
+            found: found.trim().to_string(),
+            instance: instance.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::write(&path, format!("{instance}\n")).map_err(io_err("cannot write", &path))
+        }
+        Err(e) => Err(io_err("cannot read", &path)(e)),
+    }
 }

@@ -56,18 +56,57 @@ impl Store {
     /// epoch. `holder` and `url` say who leads, for others to read. On SQLite
     /// (one server) it leads at once.
     pub async fn lead(&self, holder: &str, url: &str) -> Result<Leadership, StoreError> {
-        let Some(db_url) = self.url.as_deref() else {
+        let Some(mut conn) = self.lock_connection().await? else {
             return Ok(Leadership {
                 conn: None,
                 epoch: 0,
             });
         };
-        debug_assert_eq!(self.backend, Backend::Postgres);
-        let mut conn = AnyConnection::connect(db_url).await?;
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(LEADER_LOCK)
             .execute(&mut conn)
             .await?;
+        self.take_lead(conn, holder, url).await
+    }
+
+    /// The lead if no other server holds it now, without waiting (on SQLite, always).
+    pub async fn try_lead(
+        &self,
+        holder: &str,
+        url: &str,
+    ) -> Result<Option<Leadership>, StoreError> {
+        let Some(mut conn) = self.lock_connection().await? else {
+            return Ok(Some(Leadership {
+                conn: None,
+                epoch: 0,
+            }));
+        };
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LEADER_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if !got {
+            return Ok(None);
+        }
+        self.take_lead(conn, holder, url).await.map(Some)
+    }
+
+    /// A connection of its own for the leader's lock (`None` on SQLite).
+    async fn lock_connection(&self) -> Result<Option<AnyConnection>, StoreError> {
+        let Some(db_url) = self.url.as_deref() else {
+            return Ok(None);
+        };
+        debug_assert_eq!(self.backend, Backend::Postgres);
+        Ok(Some(AnyConnection::connect(db_url).await?))
+    }
+
+    /// The lock is held on `conn`: raise the epoch and fence this store with it.
+    async fn take_lead(
+        &self,
+        mut conn: AnyConnection,
+        holder: &str,
+        url: &str,
+    ) -> Result<Leadership, StoreError> {
         let epoch: i64 = sqlx::query_scalar(
             "INSERT INTO leader_lease (id, holder, url, epoch, expires_ms) VALUES (1, $1, $2, 1, 0) \
              ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, url = excluded.url, \

@@ -203,20 +203,32 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<StatementLine>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT e.job_id, j.name, e.grant_id, e.at_ms, COALESCE(j.gpu_ms, 0) AS gpu_ms, COALESCE(j.price_cents, 0) AS price_cents, \
-             CAST(SUM(CASE WHEN p.account LIKE 'grant/%/used' THEN p.amount ELSE 0 END) AS BIGINT) AS charge, \
-             CAST(SUM(CASE WHEN p.account LIKE 'grant/%/subsidy-spent' THEN p.amount ELSE 0 END) AS BIGINT) AS subsidy, \
-             CAST(SUM(CASE WHEN p.account LIKE 'project/%/due' THEN p.amount ELSE 0 END) AS BIGINT) AS tenant \
-             FROM jobs j CROSS JOIN ledger_entries e ON e.kind = 'settle' AND e.job_id = j.id \
-             JOIN ledger_postings p ON p.entry_id = e.id \
-             WHERE j.project_id = $1 AND e.at_ms >= $2 AND e.at_ms < $3 GROUP BY e.id ORDER BY e.at_ms, e.id",
-        )
-        .bind(project)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.read)
-        .await?;
+        // PostgreSQL plans the plain join from the project's jobs by itself.
+        macro_rules! statement {
+            ($join:literal) => {
+                concat!(
+                    "SELECT e.job_id, j.name, e.grant_id, e.at_ms, COALESCE(j.gpu_ms, 0) AS gpu_ms, COALESCE(j.price_cents, 0) AS price_cents, \
+                     CAST(SUM(CASE WHEN p.account LIKE 'grant/%/used' THEN p.amount ELSE 0 END) AS BIGINT) AS charge, \
+                     CAST(SUM(CASE WHEN p.account LIKE 'grant/%/subsidy-spent' THEN p.amount ELSE 0 END) AS BIGINT) AS subsidy, \
+                     CAST(SUM(CASE WHEN p.account LIKE 'project/%/due' THEN p.amount ELSE 0 END) AS BIGINT) AS tenant \
+                     FROM jobs j ",
+                    $join,
+                    " ledger_entries e ON e.kind = 'settle' AND e.job_id = j.id \
+                     JOIN ledger_postings p ON p.entry_id = e.id \
+                     WHERE j.project_id = $1 AND e.at_ms >= $2 AND e.at_ms < $3 GROUP BY e.id, j.id ORDER BY e.at_ms, e.id"
+                )
+            };
+        }
+        let sql = match self.backend {
+            crate::Backend::Sqlite => statement!("CROSS JOIN"),
+            crate::Backend::Postgres => statement!("JOIN"),
+        };
+        let rows = sqlx::query(sql)
+            .bind(project)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(StatementLine {

@@ -273,3 +273,29 @@ async fn open_postgres(url: &str) -> Result<(AnyConnection, AnyPool), StoreError
         .await?;
     Ok((conn, read))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            redact_url("postgres://aisc:s3cret@db:5432/aisc"),
+            "postgres://aisc:***@db:5432/aisc"
+        );
+        assert_eq!(
+            redact_url("postgres://aisc@db/aisc"),
+            "postgres://aisc@db/aisc"
+        );
+        assert_eq!(
+            redact_url("postgres://a:b@c@db/x"),
+            "postgres://a:***@db/x",
+            "the last @ ends the credentials"
+        );
+        let shown = Database::parse("postgresql://u:pw@h/d")
+            .expect("a URL")
+            .display();
+        assert!(!shown.contains("pw"), "{shown}");
+    }
+}
