@@ -162,12 +162,23 @@ pub(crate) async fn export_postgres(
 ) -> Result<u64, StoreError> {
     use sqlx::Connection;
     let mut from = AnyConnection::connect(url).await?;
-    let mut to = crate::open_sqlite_file(target).await?;
+    let to = crate::open_sqlite_file(target).await?;
     sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut from)
         .await?;
+    copy_in_one_transaction(from, to).await
+}
+
+/// Copies everything from `from` (in whatever transaction it is in, ended
+/// after) into `to` in one transaction: committed whole, or rolled back.
+async fn copy_in_one_transaction(
+    mut from: AnyConnection,
+    mut to: AnyConnection,
+) -> Result<u64, StoreError> {
+    use sqlx::Connection;
     sqlx::raw_sql("BEGIN").execute(&mut to).await?;
     let copied = copy_all(&mut from, &mut to).await;
+    // Only reads happened on `from`: ending its transaction either way is the same.
     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut from).await;
     match copied {
         Ok(n) => {
@@ -203,18 +214,6 @@ pub async fn import_into_postgres(
             "the PostgreSQL database already holds users or jobs: restore into an empty one",
         ));
     }
-    let mut from = crate::open_sqlite_file(snapshot).await?;
-    sqlx::raw_sql("BEGIN").execute(&mut to).await?;
-    match copy_all(&mut from, &mut to).await {
-        Ok(n) => {
-            sqlx::raw_sql("COMMIT").execute(&mut to).await?;
-            to.close().await?;
-            from.close().await?;
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut to).await;
-            Err(e)
-        }
-    }
+    let from = crate::open_sqlite_file(snapshot).await?;
+    copy_in_one_transaction(from, to).await
 }
