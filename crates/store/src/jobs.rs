@@ -580,21 +580,40 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// Pending jobs (held ones too) with ids above `after`, oldest first, with
-    /// specs, at most `limit`: what the leader polls for, to queue jobs that
-    /// another server on the same database accepted.
-    pub async fn pending_after(&self, after: JobId, limit: u32) -> Result<Vec<JobRow>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            columns!(),
-            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id ",
-            "WHERE j.state = 'pending' AND j.id > $1 ORDER BY j.id LIMIT $2"
-        );
-        let rows = sqlx::query(sql)
-            .bind(after.0)
-            .bind(i64::from(limit))
-            .fetch_all(&self.read)
-            .await?;
+    /// Ids of pending jobs (held ones too) above `after`, lowest first, at most
+    /// `limit`: what the leader polls for, to queue jobs that another server
+    /// on the same database accepted.
+    pub async fn pending_ids_after(
+        &self,
+        after: JobId,
+        limit: u32,
+    ) -> Result<Vec<JobId>, StoreError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE state = 'pending' AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(ids.into_iter().map(JobId).collect())
+    }
+
+    /// These jobs with their specs, by id (those still pending only).
+    pub async fn pending_jobs(&self, ids: &[JobId]) -> Result<Vec<JobRow>, StoreError> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for part in ids.chunks(1000) {
+            let mut q = Sql::new(concat!(
+                "SELECT ",
+                columns!(),
+                ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id ",
+                "WHERE j.state = 'pending' AND j.id IN ("
+            ));
+            for (i, id) in part.iter().enumerate() {
+                q.push(if i == 0 { "" } else { ", " }).push_bind(id.0);
+            }
+            q.push(") ORDER BY j.id");
+            rows.extend(q.build().fetch_all(&self.read).await?);
+        }
         self.fresh_keys(&rows).await?;
         rows.iter().map(|r| read_row(r, Some(&self.keys))).collect()
     }

@@ -35,25 +35,42 @@ impl Controller {
             || self.running.contains_key(&id)
     }
 
-    /// Queues pending jobs that another server accepted since the last poll.
+    /// Queues pending jobs that another server accepted since the last poll:
+    /// their ids first (cheap when every one is known, as with one server),
+    /// then the unknown ones whole.
     pub(super) async fn poll_new_jobs(&mut self) {
-        let rows = match self.store.pending_after(self.seen, POLL_BATCH).await {
-            Ok(rows) => rows,
+        let ids = match self.store.pending_ids_after(self.seen, POLL_BATCH).await {
+            Ok(ids) => ids,
             Err(e) => {
                 tracing::warn!(error = %e, "polling for jobs accepted elsewhere failed");
                 return;
             }
         };
-        for row in rows {
-            self.seen = self.seen.max(row.id);
-            if self.knows(row.id) {
-                continue;
-            }
-            if let Some(q) = queued(&row) {
-                self.queue(q);
-                self.dirty = true;
+        let Some(last) = ids.last().copied() else {
+            return;
+        };
+        let unknown: Vec<JobId> = ids.into_iter().filter(|id| !self.knows(*id)).collect();
+        if !unknown.is_empty() {
+            let rows = match self.store.pending_jobs(&unknown).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading jobs accepted elsewhere failed");
+                    return;
+                }
+            };
+            for row in rows {
+                if let Some(q) = queued(&row) {
+                    self.queue(q);
+                    self.dirty = true;
+                }
             }
         }
+        self.seen = self.seen.max(last);
+    }
+
+    /// After recovery every pending job up to `id` is known.
+    pub(super) fn seen_up_to(&mut self, id: JobId) {
+        self.seen = self.seen.max(id);
     }
 }
 

@@ -13,6 +13,8 @@ impl Controller {
     /// live processes re-adopted, and jobs that died meanwhile finished.
     pub async fn recover(&mut self) -> Result<(), StoreError> {
         for row in self.store.active().await? {
+            // Jobs accepted after this read have higher ids: the poll finds those.
+            self.seen_up_to(row.id);
             match row.state {
                 JobState::Pending => {
                     let Some(q) = super::follow::queued(&row) else {
