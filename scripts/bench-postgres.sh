@@ -6,6 +6,7 @@
 # database (PG_SERVER, default postgres://postgres@127.0.0.1:5432/postgres).
 #   scripts/bench-postgres.sh
 #   TOTAL_JOBS=200000 RUNS=1 scripts/bench-postgres.sh   # a quicker look
+#   BACKENDS=postgres scripts/bench-postgres.sh           # one back end only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-server.sh
@@ -16,7 +17,7 @@ total=${TOTAL_JOBS:-1000000}
 runs=${RUNS:-3}
 psql "$server" -qc "CREATE DATABASE $db"
 echo "# machine: $(nproc) cores, $(uname -r); PostgreSQL $(psql "$server" -Atc 'SHOW server_version'), fsync $(psql "$server" -Atc 'SHOW fsync'), synchronous_commit $(psql "$server" -Atc 'SHOW synchronous_commit')"
-for backend in sqlite postgres; do
+for backend in ${BACKENDS:-sqlite postgres}; do
   if [ "$backend" = postgres ]; then
     start_server "${PORT:-18080}" --database "$pgurl"
   else
@@ -28,7 +29,13 @@ for backend in sqlite postgres; do
   done
   done_jobs=$((runs * 20000))
   echo "# filling the store to $total jobs"
-  "$R/examples/loadgen" submit "$url" "$tok" 8 $((total - done_jobs)) >/dev/null
+  # In parts: one load generator run stops after 5 minutes.
+  left=$((total - done_jobs))
+  while [ "$left" -gt 0 ]; do
+    part=$((left < 200000 ? left : 200000))
+    "$R/examples/loadgen" submit "$url" "$tok" 8 "$part" >/dev/null
+    left=$((left - part))
+  done
   "$R/examples/loadgen" list "$url" "$tok" 2000
   "$R/examples/loadgen" show "$url" "$tok" 2000 "$total"
   if [ "$backend" = postgres ]; then

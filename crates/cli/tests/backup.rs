@@ -68,6 +68,12 @@ fn a_postgresql_backup_restores_into_another_postgresql_database() {
 fn round_trip(db: DbFor) {
     let root = tempfile::tempdir().unwrap();
     let w = root.path();
+    let _drop = common::DropDatabases(
+        ["data", "wrong", "cut", "restored"]
+            .iter()
+            .map(|d| w.join(d))
+            .collect(),
+    );
     let key = w.join("keys/master.key");
     std::fs::create_dir_all(key.parent().unwrap()).unwrap();
     let key_arg = key.to_str().unwrap();

@@ -64,6 +64,7 @@ fn killing_the_leader_mid_stream_loses_and_repeats_nothing() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
+    let _drop = common::DropDatabases(vec![data.path().to_path_buf()]);
     let Some(db) = postgres_db(data.path()) else {
         assert!(
             std::env::var("AISC_TEST_POSTGRES_REQUIRED").is_err(),

@@ -39,10 +39,7 @@ pub fn postgres_for(data_dir: &Path) -> Option<String> {
 /// `AISC_TEST_POSTGRES` names (made if missing), or `None` without one.
 pub fn postgres_db(data_dir: &Path) -> Option<String> {
     let server = std::env::var("AISC_TEST_POSTGRES").ok()?;
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    data_dir.hash(&mut h);
-    let name = format!("aisc_cli_{:016x}", h.finish());
+    let name = database_name(data_dir);
     let exists = Command::new("psql")
         .args([&server, "-Atc"])
         .arg(format!(
@@ -257,6 +254,32 @@ pub fn history(job: &Value) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Drops, when it goes (declare it before the servers, so that it goes after
+/// them), the PostgreSQL databases `postgres_db` made for these data directories.
+pub struct DropDatabases(pub Vec<PathBuf>);
+
+impl Drop for DropDatabases {
+    fn drop(&mut self) {
+        let Ok(server) = std::env::var("AISC_TEST_POSTGRES") else {
+            return;
+        };
+        for dir in &self.0 {
+            let name = database_name(dir);
+            let _ = Command::new("psql")
+                .args([&server, "-qc"])
+                .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .output();
+        }
+    }
+}
+
+fn database_name(data_dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    format!("aisc_cli_{:016x}", h.finish())
 }
 
 /// A connection of its own to the database of the server on `data_dir`
