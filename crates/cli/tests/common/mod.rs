@@ -40,24 +40,12 @@ pub fn postgres_for(data_dir: &Path) -> Option<String> {
 pub fn postgres_db(data_dir: &Path) -> Option<String> {
     let server = std::env::var("AISC_TEST_POSTGRES").ok()?;
     let name = database_name(data_dir);
-    let exists = Command::new("psql")
-        .args([&server, "-Atc"])
-        .arg(format!(
-            "SELECT 1 FROM pg_database WHERE datname = '{name}'"
-        ))
-        .output()
-        .expect("psql runs");
-    if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
-        let made = Command::new("psql")
-            .args([&server, "-qc"])
-            .arg(format!("CREATE DATABASE {name}"))
-            .output()
-            .expect("psql runs");
-        assert!(
-            made.status.success(),
-            "CREATE DATABASE {name}: {}",
-            String::from_utf8_lossy(&made.stderr)
-        );
+    let exists = psql(
+        &server,
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+    );
+    if exists.trim() != "1" {
+        psql(&server, &format!("CREATE DATABASE {name}"));
     }
     let (base, _) = server.rsplit_once('/').expect("a URL with a database");
     Some(format!("{base}/{name}"))
