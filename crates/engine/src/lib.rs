@@ -6,15 +6,21 @@
 //! - each job runs in its own process group, in its working directory, with
 //!   the environment it asked for plus `AISC_JOB_ID`, `SLURM_JOB_ID`-style
 //!   variables and `CUDA_VISIBLE_DEVICES` (its GPU indices, PCI bus order);
-//! - a small `/bin/sh` wrapper writes the group leader's pid to
-//!   `<job dir>/pid` before the job starts and its exit status to
-//!   `<job dir>/exit` after it ends, so a job whose server was restarted can
-//!   be re-adopted and still report how it ended;
+//! - it starts through the launcher ([`confine`]), which writes its own pid
+//!   (the process group's leader) to `<job dir>/pid` before the job starts
+//!   and the job's exit status to `<job dir>/exit` after it ends, so a job
+//!   whose server was restarted can be re-adopted and still report how it
+//!   ended;
+//! - the launcher, not the server, opens the paths a user chose, runs the
+//!   job as its user (root server) or under Landlock (unprivileged server),
+//!   hides the server's files from it and stops it at its time limit even
+//!   when the control loop does not;
 //! - every exit is reported once on the events channel.
 //!
-//! Caveats: jobs run as the server's own OS user; a process that leaves its
-//! process group (`setsid`) escapes cancellation.
+//! Caveat: with an unprivileged server there are no cgroups, so a process
+//! that leaves its process group (`setsid`) escapes cancellation there.
 
+pub mod confine;
 mod host;
 mod local;
 mod procfs;

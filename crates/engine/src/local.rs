@@ -1,27 +1,21 @@
 //! The local engine: jobs as process groups on this host.
 
 use crate::EngineError;
+use crate::confine::{Confinement, LAUNCH_FAILED, Limits, Plan, Target, names};
 use crate::procfs;
 use aisc_model::{JobCommand, JobId};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
 use tokio::sync::mpsc;
-
-/// Runs the job, recording the group leader's pid before and the exit status after.
-const WRAPPER: &str = r#"d=$1; shift
-echo $$ > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
-"$@"
-c=$?
-echo $c > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
-exit $c"#;
 
 /// Variables passed from the server's environment to every job, before the job's own.
 const INHERITED: &[&str] = &[
@@ -53,6 +47,14 @@ pub struct LaunchSpec {
     pub stdout: PathBuf,
     /// Standard error file; `None` merges it into standard output.
     pub stderr: Option<PathBuf>,
+    /// Its time limit, ms (the watchdog's deadline is this plus a margin).
+    pub time_limit_ms: u64,
+    /// Between SIGTERM and SIGKILL, ms.
+    pub grace_ms: u64,
+    /// Memory, MiB (the cgroup's limit).
+    pub mem_mb: u64,
+    /// The Unix account it runs as when the server is root.
+    pub run_as: Option<String>,
 }
 
 /// A started job's process identity.
@@ -78,6 +80,14 @@ pub enum Outcome {
 /// What the engine reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineEvent {
+    /// The launcher could not start the job (its output file was refused,
+    /// its user has no account, its working directory is missing, ...).
+    NotStarted {
+        /// The job.
+        job: JobId,
+        /// Why, for the job's reason.
+        reason: String,
+    },
     /// A job's group leader ended (other processes of its group may remain;
     /// see [`LocalEngine::group_alive`]).
     Ended {
@@ -99,23 +109,33 @@ pub enum Recovery {
     NeverStarted,
 }
 
-/// Runs jobs as local process groups.
+/// Runs jobs as local process groups, each through the launcher.
 #[derive(Debug, Clone)]
 pub struct LocalEngine {
     events: mpsc::UnboundedSender<EngineEvent>,
     poll: Duration,
+    confinement: Arc<Confinement>,
 }
 
 impl LocalEngine {
-    /// An engine that reports on `events`.
-    pub fn new(events: mpsc::UnboundedSender<EngineEvent>) -> Self {
+    /// An engine that reports on `events` and confines jobs as `confinement` says.
+    pub fn new(events: mpsc::UnboundedSender<EngineEvent>, confinement: Confinement) -> Self {
         LocalEngine {
             events,
             poll: Duration::from_millis(200),
+            confinement: Arc::new(confinement),
         }
     }
 
-    /// Starts a job. Must be called inside a tokio runtime; its end is reported on the events channel.
+    /// How jobs are confined.
+    pub fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+
+    /// Starts a job's launcher, which opens its files, confines it and runs
+    /// it (see [`crate::confine`]). Touches no path the user chose: only the
+    /// job's own directory. Must be called inside a tokio runtime; its end
+    /// (or why it could not start) is reported on the events channel.
     pub fn launch(&self, spec: &LaunchSpec) -> Result<Launched, EngineError> {
         let io = |what: &'static str, path: &Path| {
             let path = path.display().to_string();
@@ -125,12 +145,14 @@ impl LocalEngine {
             .map_err(io("cannot create job directory", &spec.job_dir))?;
         fs::set_permissions(&spec.job_dir, fs::Permissions::from_mode(0o700))
             .map_err(io("cannot protect job directory", &spec.job_dir))?;
-        if !spec.workdir.is_dir() {
-            return Err(EngineError::Io {
-                what: "working directory is missing",
-                path: spec.workdir.display().to_string(),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            });
+        for stale in [
+            names::LAUNCH_ERROR,
+            names::OUTPUTS,
+            names::WATCHDOG,
+            "exit",
+            "pid",
+        ] {
+            let _ = fs::remove_file(spec.job_dir.join(stale));
         }
         let argv: Vec<String> = match &spec.command {
             JobCommand::Argv(argv) => argv.clone(),
@@ -141,21 +163,57 @@ impl LocalEngine {
                 vec![path.display().to_string()]
             }
         };
-        let stdout = open_log(&spec.stdout).map_err(io("cannot open output file", &spec.stdout))?;
-        let stderr = match &spec.stderr {
-            Some(p) => open_log(p).map_err(io("cannot open error file", p))?,
-            None => stdout
-                .try_clone()
-                .map_err(io("cannot share output file", &spec.stdout))?,
+        let c = &self.confinement;
+        let target = |p: &PathBuf| {
+            if p.starts_with(&spec.job_dir) {
+                Target::Captured(p.clone())
+            } else {
+                Target::File(p.clone())
+            }
         };
+        let plan = Plan {
+            job: spec.job.0,
+            argv,
+            workdir: spec.workdir.clone(),
+            job_dir: spec.job_dir.clone(),
+            stdout: target(&spec.stdout),
+            stderr: spec.stderr.as_ref().map(target),
+            mode: c.mode,
+            run_as: spec.run_as.clone(),
+            min_uid: c.min_uid,
+            hidden: c.hidden.clone(),
+            roots: c.roots.clone(),
+            limits: Limits {
+                cpus: spec.cpus,
+                mem_mb: spec.mem_mb,
+                pids: c.max_pids,
+                gpus: if spec.fake_gpus {
+                    Vec::new()
+                } else {
+                    spec.gpu_ids.clone()
+                },
+            },
+            watchdog_ms: if spec.time_limit_ms == 0 {
+                0
+            } else {
+                spec.time_limit_ms.saturating_add(c.watchdog_margin_ms)
+            },
+            grace_ms: spec.grace_ms,
+        };
+        let plan_path = spec.job_dir.join(names::PLAN);
+        let json =
+            serde_json::to_vec(&plan).map_err(|e| EngineError::Spawn(std::io::Error::other(e)))?;
+        write_private(&plan_path, &json, 0o600)
+            .map_err(io("cannot write launch plan", &plan_path))?;
 
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(WRAPPER)
-            .arg("aisc-job")
-            .arg(&spec.job_dir)
-            .args(&argv);
-        cmd.current_dir(&spec.workdir).env_clear();
+        let (program, leading) = c
+            .launcher
+            .split_first()
+            .ok_or_else(|| EngineError::Spawn(std::io::Error::other("no launcher configured")))?;
+        let mut cmd = Command::new(program);
+        cmd.args(leading).arg(&spec.job_dir);
+        // The launcher starts in the job's directory: never in a path the user chose.
+        cmd.current_dir(&spec.job_dir).env_clear();
         for key in INHERITED {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);
@@ -163,8 +221,8 @@ impl LocalEngine {
         }
         cmd.envs(&spec.env).envs(job_vars(spec));
         cmd.stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .process_group(0)
             .kill_on_drop(false);
 
@@ -177,6 +235,7 @@ impl LocalEngine {
         let pid_start = procfs::stat(pid).map_or(0, |s| s.start_ticks);
         let events = self.events.clone();
         let job = spec.job;
+        let job_dir = spec.job_dir.clone();
         tokio::spawn(async move {
             let outcome = match child.wait().await {
                 Ok(status) => match (status.code(), status.signal()) {
@@ -189,9 +248,28 @@ impl LocalEngine {
                     Outcome::Lost
                 }
             };
-            let _ = events.send(EngineEvent::Ended { job, outcome });
+            let ev = match (outcome, launch_error(&job_dir).await) {
+                (Outcome::Exited(LAUNCH_FAILED), Some(reason)) => {
+                    EngineEvent::NotStarted { job, reason }
+                }
+                _ => EngineEvent::Ended { job, outcome },
+            };
+            let _ = events.send(ev);
         });
         Ok(Launched { pid, pid_start })
+    }
+
+    /// Kills whatever of a job is left in its cgroup (processes that left its
+    /// process group) and removes the cgroup. Blocks briefly: call it off the loop.
+    pub fn release(&self, job: JobId) {
+        if self.confinement.mode == crate::confine::Mode::Accounts {
+            crate::confine::cgroup::Cgroups::detect().remove(job.0);
+        }
+    }
+
+    /// Whether the watchdog stopped the job at its time limit.
+    pub fn stopped_by_watchdog(job_dir: &Path) -> bool {
+        job_dir.join(names::WATCHDOG).exists()
     }
 
     /// Finds out what became of a job started by an earlier server process.
@@ -282,15 +360,12 @@ fn read_exit(job_dir: &Path) -> Option<i32> {
         .ok()
 }
 
-fn open_log(path: &Path) -> std::io::Result<fs::File> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(path)
+/// Why the launcher could not start the job, if it said.
+async fn launch_error(job_dir: &Path) -> Option<String> {
+    let text = tokio::fs::read_to_string(job_dir.join(names::LAUNCH_ERROR))
+        .await
+        .ok()?;
+    Some(text.chars().take(1000).collect())
 }
 
 fn write_private(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {

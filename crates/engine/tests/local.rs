@@ -1,6 +1,7 @@
 //! The local engine running real processes.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
+use aisc_engine::confine::Confinement;
 use aisc_engine::{EngineEvent, LaunchSpec, LocalEngine, Outcome, Recovery};
 use aisc_model::{JobCommand, JobId};
 use nix::sys::signal::Signal;
@@ -8,8 +9,48 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// As root, jobs run as a real unprivileged account: `aisc-test`, made once
+/// on this machine if missing; the test's directory is opened up to it.
+fn account(dir: &Path) -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    static MADE: std::sync::Once = std::sync::Once::new();
+    MADE.call_once(|| {
+        if nix::unistd::User::from_name("aisc-test").unwrap().is_none() {
+            let ok = std::process::Command::new("useradd")
+                .args([
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    "aisc-test",
+                ])
+                .status()
+                .unwrap();
+            assert!(ok.success() || nix::unistd::User::from_name("aisc-test").unwrap().is_some());
+        }
+    });
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    Some("aisc-test".into())
+}
+
+fn engine(tx: mpsc::UnboundedSender<EngineEvent>, hidden: Vec<std::path::PathBuf>) -> LocalEngine {
+    let mut c = Confinement::new(
+        vec![env!("CARGO_BIN_EXE_aisc-launch").into()],
+        Confinement::mode_for_this_process(),
+        hidden,
+    );
+    c.watchdog_margin_ms = 0;
+    LocalEngine::new(tx, c)
+}
+
 fn spec(dir: &Path, id: i64, command: JobCommand) -> LaunchSpec {
     LaunchSpec {
+        time_limit_ms: 0,
+        grace_ms: 1000,
+        mem_mb: 512,
+        run_as: account(dir),
         job: JobId(id),
         name: format!("t{id}"),
         command,
@@ -33,7 +74,7 @@ async fn next_end(rx: &mut mpsc::UnboundedReceiver<EngineEvent>) -> (JobId, Outc
         .await
         .expect("job ended in time");
     let Some(EngineEvent::Ended { job, outcome }) = ev else {
-        panic!("channel closed")
+        panic!("not an end: {ev:?}")
     };
     (job, outcome)
 }
@@ -42,7 +83,7 @@ async fn next_end(rx: &mut mpsc::UnboundedReceiver<EngineEvent>) -> (JobId, Outc
 async fn a_job_runs_with_its_environment_and_output() {
     let dir = tempfile::tempdir().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let engine = LocalEngine::new(tx);
+    let engine = engine(tx, Vec::new());
     let s = spec(
         dir.path(),
         7,
@@ -75,7 +116,7 @@ async fn a_job_runs_with_its_environment_and_output() {
 async fn exit_status_and_separate_error_file() {
     let dir = tempfile::tempdir().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let engine = LocalEngine::new(tx);
+    let engine = engine(tx, Vec::new());
     let mut s = spec(dir.path(), 1, sh("echo out; echo err >&2; exit 3"));
     s.stderr = Some(dir.path().join("err.log"));
     engine.launch(&s).unwrap();
@@ -91,7 +132,7 @@ async fn exit_status_and_separate_error_file() {
 async fn a_script_runs_through_its_interpreter() {
     let dir = tempfile::tempdir().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let engine = LocalEngine::new(tx);
+    let engine = engine(tx, Vec::new());
     let s = spec(
         dir.path(),
         2,
@@ -109,7 +150,7 @@ async fn a_script_runs_through_its_interpreter() {
 async fn signalling_the_group_kills_children_too() {
     let dir = tempfile::tempdir().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let engine = LocalEngine::new(tx);
+    let engine = engine(tx, Vec::new());
     let s = spec(dir.path(), 3, sh("sleep 30 & echo $! > child.pid; wait"));
     let l = engine.launch(&s).unwrap();
     let child_pid_file = dir.path().join("child.pid");
@@ -137,20 +178,32 @@ async fn signalling_the_group_kills_children_too() {
 #[tokio::test]
 async fn a_missing_working_directory_is_an_error_not_a_start() {
     let dir = tempfile::tempdir().unwrap();
-    let (tx, _rx) = mpsc::unbounded_channel();
-    let engine = LocalEngine::new(tx);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine = engine(tx, Vec::new());
     let mut s = spec(dir.path(), 4, sh("true"));
     s.workdir = dir.path().join("nope");
-    let e = engine.launch(&s).unwrap_err();
-    assert!(e.to_string().contains("working directory"), "{e}");
+    s.stdout = s.job_dir.join("output.log");
+    engine.launch(&s).unwrap();
+    let reason = not_started(&mut rx).await;
+    assert!(reason.contains("working directory"), "{reason}");
+}
+
+async fn not_started(rx: &mut mpsc::UnboundedReceiver<EngineEvent>) -> String {
+    let ev = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("answered in time");
+    match ev {
+        Some(EngineEvent::NotStarted { reason, .. }) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[tokio::test]
 async fn another_engine_can_adopt_a_running_job_and_see_it_end() {
     let dir = tempfile::tempdir().unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let first = LocalEngine::new(tx);
-    let s = spec(dir.path(), 5, sh("sleep 0.6; exit 4"));
+    let first = engine(tx, Vec::new());
+    let s = spec(dir.path(), 5, sh("sleep 1.5; exit 4"));
     let l = first.launch(&s).unwrap();
     for _ in 0..100 {
         if s.job_dir.join("pid").exists() {
@@ -160,7 +213,7 @@ async fn another_engine_can_adopt_a_running_job_and_see_it_end() {
     }
 
     let (tx2, mut rx2) = mpsc::unbounded_channel();
-    let second = LocalEngine::new(tx2);
+    let second = engine(tx2, Vec::new());
     // Without the recorded identity it trusts the pid file, checked against the environment.
     assert_eq!(
         second.recover(JobId(5), &s.job_dir, None),
@@ -190,4 +243,90 @@ async fn another_engine_can_adopt_a_running_job_and_see_it_end() {
         second.recover(JobId(6), &dir.path().join("jobs/6"), None),
         Recovery::NeverStarted
     );
+}
+
+#[tokio::test]
+async fn an_output_path_that_is_a_fifo_or_a_symlink_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine = engine(tx, Vec::new());
+    let fifo = dir.path().join("f");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    let mut s = spec(dir.path(), 8, sh("echo x"));
+    s.stdout = fifo;
+    engine.launch(&s).unwrap();
+    let reason = not_started(&mut rx).await;
+    assert!(reason.contains("is a FIFO"), "{reason}");
+    let secret = dir.path().join("jobs/secret");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    std::fs::write(&secret, "key").unwrap();
+    let link = dir.path().join("link.log");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    let mut s = spec(dir.path(), 9, sh("echo x"));
+    s.stderr = Some(link);
+    engine.launch(&s).unwrap();
+    let reason = not_started(&mut rx).await;
+    assert!(reason.contains("symbolic link"), "{reason}");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "key");
+}
+
+#[tokio::test]
+async fn a_job_cannot_see_the_hidden_directory_but_reads_its_own_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = dir.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    std::fs::write(srv.join("admin-token"), "top-secret").unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine = engine(tx, vec![srv.clone()]);
+    let mut s = spec(
+        dir.path(),
+        10,
+        JobCommand::Script(format!(
+            "#!/bin/sh\nid -u\ncat {srv}/admin-token || echo no-token\ntouch {srv}/planted || echo no-write\necho script-ran\n",
+            srv = srv.display()
+        )),
+    );
+    s.job_dir = srv.join("jobs/10");
+    engine.launch(&s).unwrap();
+    assert_eq!(next_end(&mut rx).await.1, Outcome::Exited(0));
+    let out = std::fs::read_to_string(&s.stdout).unwrap();
+    assert!(!out.contains("top-secret"), "{out}");
+    assert!(
+        out.contains("no-token") && out.contains("no-write") && out.contains("script-ran"),
+        "{out}"
+    );
+    assert!(!srv.join("planted").exists());
+    if nix::unistd::geteuid().is_root() {
+        let uid = nix::unistd::User::from_name("aisc-test")
+            .unwrap()
+            .unwrap()
+            .uid;
+        assert!(
+            out.starts_with(&format!("{uid}\n")),
+            "runs as its account: {out}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_watchdog_stops_a_job_at_its_time_limit_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine = engine(tx, Vec::new());
+    let mut s = spec(dir.path(), 11, sh("trap '' TERM; sleep 30"));
+    s.time_limit_ms = 300;
+    s.grace_ms = 300;
+    let started = std::time::Instant::now();
+    engine.launch(&s).unwrap();
+    let (_, outcome) = next_end(&mut rx).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(outcome, Outcome::Signaled(_) | Outcome::Exited(_)),
+        "{outcome:?}"
+    );
+    assert!(LocalEngine::stopped_by_watchdog(&s.job_dir));
 }
