@@ -390,7 +390,22 @@ pub fn settlement(
     project: ProjectId,
 ) -> (Entry, Split) {
     let parts = split(charge, rate, subsidy_left);
-    let e = entry(
+    (settled(grant, job, lien, charge, parts, project), parts)
+}
+
+/// The entry that ends a job with a charge already split (see
+/// [`crate::carry`], the rule production uses): releases its lien, posts the
+/// charge against the grant, the subsidy from its reserve and the rest to
+/// the project.
+pub fn settled(
+    grant: GrantId,
+    job: JobId,
+    lien: Cents,
+    charge: Cents,
+    parts: Split,
+    project: ProjectId,
+) -> Entry {
+    entry(
         EntryKind::Settle,
         Some(grant),
         Some(job),
@@ -403,8 +418,7 @@ pub fn settlement(
             (Account::TenantDue(project), parts.tenant),
             (Account::CentreIncome, -parts.tenant),
         ],
-    );
-    (e, parts)
+    )
 }
 
 /// The entry that holds a job's worst case against its grant. Whether the

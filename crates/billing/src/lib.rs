@@ -9,6 +9,7 @@
 //!   `CPUTime`: a job that holds 4 GPUs for 10 s used 40 GPU-seconds whether
 //!   or not it kept them busy.
 
+pub mod carry;
 pub mod ledger;
 pub mod money;
 pub mod rating;

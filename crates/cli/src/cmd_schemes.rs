@@ -48,6 +48,9 @@ enum SchemeCmd {
         /// Day applications close (YYYY-MM-DD).
         #[arg(long)]
         closes: String,
+        /// Reviews an application needs before it may be approved (0: approval without review).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        min_reviews: u32,
     },
     /// List schemes and their pools.
     List {
@@ -79,6 +82,7 @@ pub async fn run(a: SchemeArgs) -> Result<ExitCode> {
             criteria,
             opens,
             closes,
+            min_reviews,
         } => {
             let mut crit = Vec::new();
             for c in &criteria {
@@ -92,7 +96,7 @@ pub async fn run(a: SchemeArgs) -> Result<ExitCode> {
             }
             let body = json!({"name": name, "title": title, "pool": pool, "eligible": eligible, "default_rate": default_rate,
                 "max_rate": max_rate, "criteria": crit, "opens": opens, "closes": closes,
-                "scavenger_discount": scavenger_discount});
+                "scavenger_discount": scavenger_discount, "min_reviews": min_reviews});
             let s: SchemeView = client.post_json("/api/v1/schemes", &body).await?;
             eprintln!(
                 "aisc: created scheme {} with a pool of {}",

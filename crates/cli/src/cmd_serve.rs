@@ -114,6 +114,22 @@ pub struct ServeArgs {
     /// How often Slurm's accounts are reconciled with grants, seconds (0: only by `aisc slurm sync`).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     slurm_sync_interval: u64,
+    /// A directory where jobs may write their output files (`--output`, `--error`) besides
+    /// their working directory (repeat, or comma-separate); never the data directory.
+    #[arg(long, env = "AISC_JOB_ROOT", value_name = "DIR", value_delimiter = ',')]
+    job_root: Vec<PathBuf>,
+    /// The lowest uid a job may run as when the server is root: accounts below it are
+    /// system accounts (uid 0 never runs a job).
+    #[arg(long, default_value_t = 1000, value_name = "UID")]
+    min_job_uid: u32,
+    /// When the server is root, the Unix account that runs the jobs of users who have no
+    /// Unix name of their own (`aisc user set-unix-name`); without it their jobs are refused.
+    #[arg(long, env = "AISC_DEFAULT_UNIX_NAME", value_name = "NAME")]
+    default_unix_name: Option<String>,
+    /// Let auditors read jobs' content (commands, scripts, environment, logs) as well as
+    /// their metadata; each such read is an audit event.
+    #[arg(long)]
+    auditors_read_content: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -295,7 +311,20 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
         }),
         (None, Err(_)) => None,
     };
+    let mut hidden: Vec<PathBuf> = a.config.iter().cloned().collect();
+    hidden.extend(a.slurm_jwt_key.iter().cloned());
+    if a.min_job_uid == 0 {
+        bail!("--min-job-uid: 0 would let jobs run as root; give 1 or more (1000 is usual)");
+    }
+    let jobs = aisc_server::JobSettings {
+        roots: a.job_root.clone(),
+        min_uid: a.min_job_uid,
+        default_unix_name: a.default_unix_name.clone(),
+        hidden,
+    };
     let config = Config {
+        auditors_read_content: a.auditors_read_content,
+        jobs,
         master_keys,
         data_quota_bytes,
         engine,

@@ -111,6 +111,10 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // The job launcher the local engine starts (see aisc_engine::confine): no runtime, no config.
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new("__launch")) {
+        aisc_engine::confine::launcher::main();
+    }
     let args = match cmd_serve::with_config_file(std::env::args().collect()) {
         Ok(a) => a,
         Err(e) => {

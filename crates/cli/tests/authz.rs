@@ -39,7 +39,8 @@ const TABLE: &[Row] = &[
     ("GET",    "/api/v1/jobs",                              [ALL,         ALL,         ALL,         ALL,         ALL,         ALL]),
     ("POST",   "/api/v1/jobs",                              [(201, 201),  FB,          NF,          (403, 404),  (201, 404),  (201, 404)]),
     ("GET",    "/api/v1/jobs/{id}",                         [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
-    ("GET",    "/api/v1/jobs/{id}/logs",                    [ALL,         ALL,         NF,          OWN,         OWN,         OWN]),
+    // A job's log is tenant content: auditors see jobs' metadata, not their logs.
+    ("GET",    "/api/v1/jobs/{id}/logs",                    [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("POST",   "/api/v1/jobs/{id}/cancel",                  [(202, 202),  FB,          NF,          (202, 404),  (202, 404),  (202, 404)]),
     ("POST",   "/api/v1/jobs/{id}/release",                 [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("GET",    "/api/v1/audit",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
@@ -86,10 +87,12 @@ const TABLE: &[Row] = &[
     ("GET",    "/api/v1/projects/{project}/statement",      [ALL,         ALL,         NF,          OWN,         OWN,         (403, 404)]),
     // A project's files: its members and centre administrators; auditors do not read tenants' files.
     ("POST",   "/api/v1/projects/{project}/uploads",        [(201, 201),  FB,          NF,          (403, 404),  (201, 404),  (201, 404)]),
-    ("GET",    "/api/v1/uploads/{id}",                      [ALL,         NF,          NF,          NF,          OWN,         OWN]),
-    ("PUT",    "/api/v1/uploads/{id}",                      [ALL,         NF,          NF,          NF,          OWN,         OWN]),
+    // An upload in progress is its uploader's (member_a's) alone; who may delete the
+    // project's files (its PI, centre administrators) may abandon it.
+    ("GET",    "/api/v1/uploads/{id}",                      [NF,          NF,          NF,          NF,          NF,          OWN]),
+    ("PUT",    "/api/v1/uploads/{id}",                      [NF,          NF,          NF,          NF,          NF,          OWN]),
     ("DELETE", "/api/v1/uploads/{id}",                      [(204, 204),  NF,          NF,          NF,          (204, 404),  (204, 404)]),
-    ("POST",   "/api/v1/uploads/{id}/complete",             [ALL,         NF,          NF,          NF,          OWN,         OWN]),
+    ("POST",   "/api/v1/uploads/{id}/complete",             [NF,          NF,          NF,          NF,          NF,          OWN]),
     // Reading them: also their organisation's administrators (who may export the project).
     ("GET",    "/api/v1/projects/{project}/data",           [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("GET",    "/api/v1/projects/{project}/data/{path}",    [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
@@ -389,13 +392,13 @@ impl World {
 }
 
 fn application_body(project: &str) -> Value {
-    json!({"project": project, "scheme": "hk", "class": "h800", "gpu_hours": 1, "starts": "2026-01-01", "ends": "2099-01-01",
+    json!({"project": project, "scheme": "hk", "class": "h800", "gpu_hours": 1, "starts": common::today(), "ends": "2099-01-01",
         "justification": {"impact": "important"}})
 }
 
 fn scheme_body(name: &str) -> Value {
     json!({"name": name, "pool": "1000000", "eligible": ["university", "enterprise"], "default_rate": "70", "max_rate": "90",
-        "criteria": [{"name": "impact", "weight": 100}], "opens": "2026-01-01", "closes": "2099-01-01"})
+        "criteria": [{"name": "impact", "weight": 100}], "opens": "2026-01-01", "closes": "2099-01-01", "min_reviews": 0})
 }
 
 async fn build_world(server: &Server) -> World {

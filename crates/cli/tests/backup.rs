@@ -22,7 +22,15 @@ fn restore(w: &Path, db: DbFor, args: &[&str]) -> std::process::Output {
         .iter()
         .position(|a| *a == "--data-dir")
         .map(|i| w.join(args[i + 1]));
+    // A server the harness started keeps its files in `srv` inside the directory it was given.
     let database = dir
+        .map(|d| {
+            if d.ends_with("srv") {
+                d.parent().unwrap().to_path_buf()
+            } else {
+                d
+            }
+        })
         .and_then(|d| db(&d))
         .map(|url| vec!["--database".to_string(), url])
         .unwrap_or_default();
@@ -120,7 +128,13 @@ fn round_trip(db: DbFor) {
     let out = restore(
         w,
         db,
-        &["b.tar", "--data-dir", "data", "--master-key-file", key_arg],
+        &[
+            "b.tar",
+            "--data-dir",
+            "data/srv",
+            "--master-key-file",
+            key_arg,
+        ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -165,18 +179,18 @@ fn round_trip(db: DbFor) {
         &[
             "b.tar",
             "--data-dir",
-            "restored",
+            "restored/srv",
             "--master-key-file",
             key_arg,
         ],
     );
     assert!(out.status.success(), "{out:?}");
     assert!(
-        !w.join("restored/admin-token").exists(),
+        !w.join("restored/srv/admin-token").exists(),
         "no token file comes back"
     );
     // The harness reads the admin's token from there; the admin keeps theirs.
-    std::fs::write(w.join("restored/admin-token"), &token).unwrap();
+    std::fs::write(w.join("restored/srv/admin-token"), &token).unwrap();
     let server = start(
         &w.join("restored"),
         db,

@@ -166,7 +166,7 @@ fn the_master_key_can_come_from_the_environment_and_a_wrong_one_stops_the_start(
     let keys: Value = serde_json::from_str(&server.ok(w, &["keys", "list", "--json"])).unwrap();
     assert_eq!(keys["source"], "variable AISC_MASTER_KEY");
     assert!(
-        !data.join("master.key").exists(),
+        !server.data_dir.join("master.key").exists(),
         "no key file when the variable gives it"
     );
     server.stop();
@@ -175,7 +175,7 @@ fn the_master_key_can_come_from_the_environment_and_a_wrong_one_stops_the_start(
     let serve_with = |key: &str| {
         std::process::Command::new(common::AISC)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
+            .arg(data.join("srv"))
             .args(
                 common::postgres_for(&data)
                     .map(|url| vec!["--database".to_string(), url])

@@ -135,6 +135,7 @@ fn applications_are_reviewed_approved_and_never_over_commit_the_pool() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
+    let today = common::today();
     let apply = |hours: &str| -> Vec<String> {
         [
             "apply",
@@ -147,9 +148,9 @@ fn applications_are_reviewed_approved_and_never_over_commit_the_pool() {
             "--gpu-hours",
             hours,
             "--from",
-            "2026-01-01",
+            today.as_str(),
             "--to",
-            "2027-01-01",
+            "2099-01-01",
             "--justify",
             "impact=new Cantonese models",
             "--justify",
@@ -182,6 +183,14 @@ fn applications_are_reviewed_approved_and_never_over_commit_the_pool() {
         &["review", &first, "--score", "impact=8"],
         &[("AISC_TOKEN", rev.as_str())],
         "no score for team",
+    );
+    // Not approved without the scheme's minimum number of reviews (1 by default).
+    fails_with(
+        &server,
+        w,
+        &["decide", &first, "--approve"],
+        &[],
+        "needs at least 1",
     );
     as_(
         &rev,
@@ -257,6 +266,12 @@ fn applications_are_reviewed_approved_and_never_over_commit_the_pool() {
     );
     // and approving at a rate the pool cannot cover is refused, changing nothing.
     let second = as_(&prof, &args(&apply("100"))).trim().to_string();
+    as_(
+        &rev,
+        &[
+            "review", &second, "--score", "impact=7", "--score", "team=7",
+        ],
+    );
     fails_with(
         &server,
         w,

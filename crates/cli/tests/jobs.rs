@@ -12,7 +12,7 @@ fn first_start_writes_a_private_admin_token_and_later_starts_keep_everything() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let mut server = Server::start(data.path(), &["--fake-gpus", "1"]);
-    let token_file = data.path().join("admin-token");
+    let token_file = server.data_dir.join("admin-token");
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert!(
@@ -362,7 +362,7 @@ fn login_stores_the_token_privately() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[]);
-    let token_file = data.path().join("admin-token");
+    let token_file = server.data_dir.join("admin-token");
     let out = std::process::Command::new(common::AISC)
         .args(["login", "--token-file", token_file.to_str().unwrap()])
         .current_dir(work.path())

@@ -159,10 +159,13 @@ fn a_grant_that_cannot_cover_a_job_keeps_it_waiting_and_a_restart_never_charges_
             "2020-01-01",
             "--closes",
             "2099-01-01",
+            "--min-reviews",
+            "0",
         ],
     ] {
         server.ok(w, args);
     }
+    let today = common::today();
     let app = server.ok(
         w,
         &[
@@ -176,7 +179,7 @@ fn a_grant_that_cannot_cover_a_job_keeps_it_waiting_and_a_restart_never_charges_
             "--gpu-hours",
             "1",
             "--from",
-            "2020-01-01",
+            today.as_str(),
             "--to",
             "2099-01-01",
             "--justify",

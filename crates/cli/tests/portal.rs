@@ -456,7 +456,7 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
             "for-the-statement",
             "--",
             "sleep",
-            "3",
+            "8",
         ],
     );
     server.wait_state(dir, id, "completed");
@@ -514,7 +514,7 @@ async fn a_statement_downloads_as_csv_matching_the_page() {
     assert_eq!(field(&dash, "spent"), subsidy);
     assert_ne!(
         subsidy, "HK$0.00",
-        "a 3-second job at HK$10.00 per GPU-hour is subsidised"
+        "an 8-second job at HK$10.00 per GPU-hour (2 cents) is subsidised"
     );
     assert!(
         html.contains(&format!("HK${tenant}")),

@@ -507,7 +507,7 @@ async fn every_role_through_the_portal_in_chromium() {
     t.choose(&format!("{f} #f-project"), "alpha").await;
     t.choose(&format!("{f} #f-class"), "local").await;
     t.fill(&format!("{f} #f-gpu_hours"), "50").await;
-    t.date(&format!("{f} #f-starts"), "2026-01-01").await;
+    t.date(&format!("{f} #f-starts"), &common::today()).await;
     t.date(&format!("{f} #f-ends"), "2099-01-01").await;
     t.fill(
         &format!("{f} #f-j_impact"),
@@ -616,7 +616,7 @@ async fn every_role_through_the_portal_in_chromium() {
     t.fill(&format!("{f} #f-name"), "portal-hello").await;
     t.fill(
         &format!("{f} #f-command"),
-        "echo first-line-from-the-job; sleep 3; echo last-line-from-the-job",
+        "echo first-line-from-the-job; sleep 4; echo last-line-from-the-job",
     )
     .await;
     t.choose(&format!("{f} #f-account"), "alpha").await;

@@ -104,7 +104,7 @@ fn a_job_killed_while_the_server_is_down_ends_as_lost() {
     let job = server.show(w, id);
     server.kill9();
     // Kill the whole job (the wrapper is the group leader) while aisc is down.
-    let pid = std::fs::read_to_string(data.path().join(format!("jobs/{id}/pid"))).unwrap();
+    let pid = std::fs::read_to_string(server.data_dir.join(format!("jobs/{id}/pid"))).unwrap();
     let pgid: i32 = pid.trim().parse().unwrap();
     nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(pgid),
@@ -122,14 +122,14 @@ fn a_job_killed_while_the_server_is_down_ends_as_lost() {
 #[test]
 fn a_second_server_on_the_same_data_dir_is_refused() {
     let data = tempfile::tempdir().unwrap();
-    let _first = Server::start(data.path(), &[]);
+    let first = Server::start(data.path(), &[]);
     let out = std::process::Command::new(common::AISC)
         .args([
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--data-dir",
-            data.path().to_str().unwrap(),
+            first.data_dir.to_str().unwrap(),
         ])
         .output()
         .unwrap();

@@ -285,10 +285,13 @@ fn grant(server: &Server, w: &Path, project: &str, hours: &str) -> String {
             "2020-01-01",
             "--closes",
             "2099-01-01",
+            "--min-reviews",
+            "0",
         ],
     ] {
         server.ok(w, args);
     }
+    let today = common::today();
     let app = server.ok(
         w,
         &[
@@ -302,7 +305,7 @@ fn grant(server: &Server, w: &Path, project: &str, hours: &str) -> String {
             "--gpu-hours",
             hours,
             "--from",
-            "2020-01-01",
+            today.as_str(),
             "--to",
             "2099-01-01",
             "--justify",

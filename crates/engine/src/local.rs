@@ -199,6 +199,7 @@ impl LocalEngine {
                 spec.time_limit_ms.saturating_add(c.watchdog_margin_ms)
             },
             grace_ms: spec.grace_ms,
+            cgroup: crate::confine::cgroup_name(spec.job.0, &spec.job_dir),
         };
         let plan_path = spec.job_dir.join(names::PLAN);
         let json =
@@ -261,9 +262,10 @@ impl LocalEngine {
 
     /// Kills whatever of a job is left in its cgroup (processes that left its
     /// process group) and removes the cgroup. Blocks briefly: call it off the loop.
-    pub fn release(&self, job: JobId) {
+    pub fn release(&self, job: JobId, job_dir: &Path) {
         if self.confinement.mode == crate::confine::Mode::Accounts {
-            crate::confine::cgroup::Cgroups::detect().remove(job.0);
+            crate::confine::cgroup::Cgroups::detect()
+                .remove(&crate::confine::cgroup_name(job.0, job_dir));
         }
     }
 

@@ -9,6 +9,7 @@ pub mod files;
 pub mod ids;
 pub mod inventory;
 pub mod job;
+pub mod job_paths;
 pub mod qos;
 pub mod request;
 pub mod resources;

@@ -36,7 +36,15 @@ pub struct Scheme {
     pub closes_ms: i64,
     /// Discount on the list price for scavenger jobs, basis points (5,000 = 50 %).
     pub scavenger_discount_bp: u16,
+    /// Reviews an application needs before it may be approved (0 only if the scheme says so).
+    pub min_reviews: u32,
 }
+
+/// The reviews an application needs when a scheme names no number: 1.
+pub const DEFAULT_MIN_REVIEWS: u32 = 1;
+
+/// The most reviews a scheme may ask for.
+pub const MAX_MIN_REVIEWS: u32 = 50;
 
 /// The scavenger discount when a scheme names none: 50 %.
 pub const DEFAULT_SCAVENGER_DISCOUNT_BP: u16 = 5_000;
@@ -88,6 +96,9 @@ impl Scheme {
         }
         if self.max_rate_bp > 10_000 {
             return Err(("max_rate", "at most 100%".into()));
+        }
+        if self.min_reviews > MAX_MIN_REVIEWS {
+            return Err(("min_reviews", format!("0 to {MAX_MIN_REVIEWS}")));
         }
         if self.scavenger_discount_bp > 10_000 {
             return Err(("scavenger_discount", "0% to 100%".into()));
@@ -148,6 +159,7 @@ mod tests {
             opens_ms: 0,
             closes_ms: 1000,
             scavenger_discount_bp: DEFAULT_SCAVENGER_DISCOUNT_BP,
+            min_reviews: DEFAULT_MIN_REVIEWS,
         }
     }
 

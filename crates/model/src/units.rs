@@ -23,6 +23,18 @@ pub enum UnitError {
         /// What was typed.
         input: String,
     },
+    /// A field of Slurm's clock form out of its range, as Slurm refuses it.
+    #[error("time limit {input:?}: {field} must be below {limit} ({got} given)")]
+    TimeFieldOutOfRange {
+        /// What was typed.
+        input: String,
+        /// `hours`, `minutes` or `seconds`.
+        field: &'static str,
+        /// The bound it must stay below.
+        limit: u64,
+        /// What it was.
+        got: u64,
+    },
     /// Zero, or no limit at all.
     #[error("time limit must be at least 1 second and finite (got {input:?})")]
     TimeNotPositive {
@@ -69,7 +81,16 @@ pub fn parse_time_limit(input: &str) -> Result<u64, UnitError> {
     let secs = if lower.ends_with(|c: char| c.is_ascii_alphabetic()) {
         parse_suffixed(&lower).ok_or_else(bad)?
     } else {
-        parse_slurm_clock(s).ok_or_else(bad)?
+        let (secs, fields) = parse_slurm_clock(s).ok_or_else(bad)?;
+        if let Some((field, limit, got)) = fields {
+            return Err(UnitError::TimeFieldOutOfRange {
+                input: input.to_string(),
+                field,
+                limit,
+                got,
+            });
+        }
+        secs
     };
     if secs == 0 {
         return Err(UnitError::TimeNotPositive {
@@ -114,8 +135,13 @@ fn parse_suffixed(s: &str) -> Option<u64> {
     digits.is_empty().then_some(total)
 }
 
-/// Slurm's clock forms. A bare number, and the first field of `M:S`, are minutes.
-fn parse_slurm_clock(s: &str) -> Option<u64> {
+/// A clock field out of range: which, its bound, and its value.
+type OutOfRange = Option<(&'static str, u64, u64)>;
+
+/// Slurm's clock forms. A bare number, and the first field of `M:S`, are
+/// minutes. As Slurm does, a field below the largest one given must be in
+/// its range: hours < 24 after days, minutes and seconds < 60.
+fn parse_slurm_clock(s: &str) -> Option<(u64, OutOfRange)> {
     let (days, rest) = match s.split_once('-') {
         Some((d, rest)) => (Some(num(d)?), rest),
         None => (None, s),
@@ -130,10 +156,22 @@ fn parse_slurm_clock(s: &str) -> Option<u64> {
         _ => return None,
     };
     let d = days.unwrap_or(0);
-    d.checked_mul(86_400)?
+    let largest_is_minutes = days.is_none() && parts.len() < 3;
+    let out = if days.is_some() && h >= 24 {
+        Some(("hours", 24, h))
+    } else if m >= 60 && !largest_is_minutes {
+        Some(("minutes", 60, m))
+    } else if sec >= 60 && parts.len() > 1 {
+        Some(("seconds", 60, sec))
+    } else {
+        None
+    };
+    let secs = d
+        .checked_mul(86_400)?
         .checked_add(h.checked_mul(3600)?)?
         .checked_add(m.checked_mul(60)?)?
-        .checked_add(sec)
+        .checked_add(sec)?;
+    Some((secs, out))
 }
 
 /// Parses a memory size into MiB (rounding KiB up to whole MiB).
@@ -169,6 +207,45 @@ pub fn format_duration(secs: u64) -> String {
         format!("{d}-{h:02}:{m:02}:{s:02}")
     } else {
         format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn clock_fields_below_the_largest_are_range_checked_as_slurm_does() {
+        for (bad, field) in [
+            ("1-25:61:61", "hours"),
+            ("1-24", "hours"),
+            ("2:60:00", "minutes"),
+            ("10:61", "seconds"),
+            ("1-00:00:60", "seconds"),
+        ] {
+            match parse_time_limit(bad) {
+                Err(UnitError::TimeFieldOutOfRange { field: f, .. }) => {
+                    assert_eq!(f, field, "{bad}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(parse_time_limit("1-23:59:59"), Ok(86_400 + 86_399));
+        assert_eq!(
+            parse_time_limit("90"),
+            Ok(5_400),
+            "bare minutes are not bounded"
+        );
+        assert_eq!(
+            parse_time_limit("90:30"),
+            Ok(5_430),
+            "the leading minutes are not bounded"
+        );
+        assert_eq!(
+            parse_time_limit("30:00:00"),
+            Ok(108_000),
+            "hours without days are not bounded"
+        );
     }
 }
 

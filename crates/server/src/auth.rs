@@ -127,7 +127,9 @@ impl TokenCache {
     fn get(&self, hash: &str) -> Option<Arc<AuthUser>> {
         let entries = self.entries.read().ok()?;
         let (user, at) = entries.get(hash)?;
-        (at.elapsed() < CACHE_TTL).then(|| user.clone())
+        // A token's expiry is checked on every request, cached or not.
+        let live = user.expires_ms.is_none_or(|e| e > crate::clock::now_ms());
+        (live && at.elapsed() < CACHE_TTL).then(|| user.clone())
     }
 
     /// Forgets every cached token (after a revocation, so it takes effect at once).
@@ -249,5 +251,35 @@ mod tests {
             !hash_token(&a).contains(&a[5..]),
             "the hash does not contain the token"
         );
+    }
+}
+
+/// A name a client sent, as it may appear in the server's log: at most 64
+/// characters, control characters escaped, and a mark when it was cut.
+pub fn for_log(name: &str) -> String {
+    const MAX: usize = 64;
+    let mut out: String = name
+        .chars()
+        .take(MAX)
+        .flat_map(char::escape_debug)
+        .collect();
+    if name.chars().count() > MAX {
+        out.push_str(&format!("…({} bytes)", name.len()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::for_log;
+
+    #[test]
+    fn a_long_or_odd_name_is_cut_and_escaped_for_the_log() {
+        let long = "a".repeat(10_000);
+        let logged = for_log(&long);
+        assert!(logged.len() < 100, "{logged}");
+        assert!(logged.contains("10000 bytes"));
+        assert_eq!(for_log("ann"), "ann");
+        assert_eq!(for_log("a\nb"), "a\\nb");
     }
 }

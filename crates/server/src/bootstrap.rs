@@ -203,6 +203,7 @@ pub(crate) async fn open_grant(store: &Store, host: &HostInfo) -> Result<(), Ser
         opens_ms: 0,
         closes_ms: aisc_model::calendar::parse_date("9999-12-31").unwrap_or(i64::MAX),
         scavenger_discount_bp: aisc_model::scheme::DEFAULT_SCAVENGER_DISCOUNT_BP,
+        min_reviews: 0,
     };
     let fund: aisc_store::EntryFor = Box::new(move |id| {
         crate::money::to_store(

@@ -15,6 +15,7 @@ pub mod sealed;
 pub mod slurm_sync;
 pub mod standby;
 
+use aisc_engine::confine::Confinement;
 use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
 use aisc_model::Resources;
 use aisc_sched::Node;
@@ -61,6 +62,79 @@ pub struct Config {
     pub master_keys: Option<aisc_vault::KeySource>,
     /// Bytes of files a project may keep in aisc unless its own quota is set.
     pub data_quota_bytes: i64,
+    /// How local jobs are confined.
+    pub jobs: JobSettings,
+    /// Auditors may read jobs' content (commands, scripts, environment, logs); each read is audited.
+    pub auditors_read_content: bool,
+}
+
+/// Where jobs may put files (`aisc_model::job_paths`): under their working
+/// directory or these roots, never under the hidden paths.
+#[derive(Debug, Clone, Default)]
+pub struct JobPaths {
+    /// The centre's job roots.
+    pub roots: Vec<PathBuf>,
+    /// The server's own paths.
+    pub hidden: Vec<PathBuf>,
+}
+
+/// How local jobs are confined (see `aisc_engine::confine`).
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Directories besides a job's working directory where its output files may be.
+    pub roots: Vec<PathBuf>,
+    /// The lowest uid a job may run as.
+    pub min_uid: u32,
+    /// The Unix account of users who have none (a root server only).
+    pub default_unix_name: Option<String>,
+    /// More paths no job may reach (the config file, TLS and Slurm keys are added by the server).
+    pub hidden: Vec<PathBuf>,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            roots: Vec::new(),
+            min_uid: 1000,
+            default_unix_name: None,
+            hidden: Vec::new(),
+        }
+    }
+}
+
+/// The first directory above `dir` that users other than its owner cannot
+/// search (jobs reach their own directory through it).
+fn closed_ancestor(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = fs::canonicalize(dir).ok()?;
+    dir.ancestors()
+        .skip(1)
+        .find(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 == 0))
+        .map(Path::to_path_buf)
+}
+
+/// The local engine's confinement for this server: the launcher is this
+/// program (`aisc __launch`); the data directory, key files and the other
+/// secrets it was given are hidden from jobs.
+fn confinement(config: &Config, dir: &Path) -> Result<Confinement, ServerError> {
+    let exe = std::env::current_exe().map_err(|e| ServerError::Launcher(e.to_string()))?;
+    let mut hidden = vec![fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())];
+    if let Some(aisc_vault::KeySource::File(p)) = &config.master_keys {
+        hidden.push(p.clone());
+    }
+    if let Some(t) = &config.tls {
+        hidden.push(t.key.clone());
+    }
+    hidden.extend(config.jobs.hidden.iter().cloned());
+    let mut c = Confinement::new(
+        vec![exe, PathBuf::from("__launch")],
+        Confinement::mode_for_this_process(),
+        hidden,
+    );
+    c.roots = config.jobs.roots.clone();
+    c.min_uid = config.jobs.min_uid.max(1);
+    c.default_unix_name = config.jobs.default_unix_name.clone();
+    Ok(c)
 }
 
 /// A TLS certificate chain and its private key, PEM files.
@@ -118,6 +192,15 @@ pub struct AppState {
     pub node: Arc<Node>,
     /// Slurm's cluster name, when jobs run on Slurm.
     pub slurm_cluster: Option<String>,
+    /// Jobs run as their users' Unix accounts (a root server on the local
+    /// engine) and users without one have no default account to run as.
+    pub jobs_need_unix_name: bool,
+    /// Auditors may read jobs' content (see [`Config::auditors_read_content`]).
+    pub auditors_read_content: bool,
+    /// The lowest uid a job may run as (Unix names of system accounts are refused).
+    pub min_job_uid: u32,
+    /// Where jobs may and may not put their files.
+    pub job_paths: Arc<JobPaths>,
     /// Whether users reach the server over https (then session cookies are `Secure`).
     pub public_https: bool,
     /// How far the audit chain was last verified.
@@ -185,6 +268,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The job launcher (this program) could not be found.
+    #[error("cannot find this program to launch jobs with: {0}")]
+    Launcher(String),
     /// The master keys could not be loaded (the cause follows in the error's chain).
     #[error("master key")]
     Keys(#[from] aisc_vault::VaultError),
@@ -251,6 +337,9 @@ pub async fn run(
         "store open"
     );
     check_instance(dir, &store.instance_id().await?)?;
+    let confinement = confinement(&config, dir)?;
+    // Neither a job nor anyone else of this user may read this process's memory or environment.
+    let _ = nix::sys::prctl::set_dumpable(false);
     bootstrap::admin(&store, dir).await?;
     bootstrap::tenancy(&store).await?;
 
@@ -311,6 +400,15 @@ pub async fn run(
         control: control_tx,
         host: Arc::new(host),
         node: Arc::new(api_node),
+        auditors_read_content: config.auditors_read_content,
+        min_job_uid: confinement.min_uid,
+        job_paths: Arc::new(JobPaths {
+            roots: confinement.roots.clone(),
+            hidden: confinement.hidden.clone(),
+        }),
+        jobs_need_unix_name: slurm_cluster.is_none()
+            && confinement.mode == aisc_engine::confine::Mode::Accounts
+            && confinement.default_unix_name.is_none(),
         slurm_cluster,
         public_https: tls.is_some()
             || config
@@ -335,6 +433,7 @@ pub async fn run(
         slurm,
         kill_grace: config.kill_grace,
         policy: config.policy,
+        confinement: confinement.clone(),
     };
     let role = state.role.clone();
     let shared = store.backend() == aisc_store::Backend::Postgres;
@@ -362,6 +461,18 @@ pub async fn run(
         Ok(control) => tokio::spawn(control),
         Err((leader, control_rx)) => tokio::spawn(leader.run(control_rx, addr)),
     };
+    if !matches!(config.engine, EngineChoice::Slurm(_)) {
+        eprintln!("aisc: {}", confinement.describe());
+        if confinement.mode == aisc_engine::confine::Mode::Accounts
+            && let Some(closed) = closed_ancestor(dir)
+        {
+            eprintln!(
+                "aisc: warning: {} is not searchable by other users, so jobs cannot reach their own directory under {}: chmod o+x it",
+                closed.display(),
+                dir.display()
+            );
+        }
+    }
     eprintln!(
         "aisc: listening on {}://{addr} (data in {})",
         if tls.is_some() { "https" } else { "http" },
@@ -437,6 +548,7 @@ struct Leader {
     slurm: Option<(aisc_engine::slurm::SlurmClient, Vec<Node>, Box<SlurmChoice>)>,
     kill_grace: Duration,
     policy: aisc_sched::Policy,
+    confinement: Confinement,
 }
 
 impl Leader {
@@ -479,7 +591,7 @@ impl Leader {
         let store = self.state.store.clone();
         let dir = self.state.data_dir.as_ref().clone();
         let (engine_tx, engine_rx) = mpsc::unbounded_channel();
-        let engine = LocalEngine::new(engine_tx);
+        let engine = LocalEngine::new(engine_tx, self.confinement.clone());
         let mut controller = Controller::new(
             store.clone(),
             engine,

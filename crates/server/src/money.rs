@@ -24,5 +24,6 @@ pub fn to_store(e: &Entry, scheme: Option<i64>, at_ms: i64, memo: String) -> New
             .filter(|p| p.account.guarded())
             .map(|p| p.account.key())
             .collect(),
+        carry: None,
     }
 }

@@ -163,6 +163,67 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
     }
 }
 
+/// The owner rule for a project's files: every member adds files and reads
+/// them all; a file is deleted or replaced (or an upload abandoned) only by
+/// its uploader, the project's PI, its organisation's administrators or a
+/// centre administrator. (The project itself must already be writable for
+/// the caller: see [`authorize`] with [`Access::Submit`].)
+pub fn may_change_file(
+    caller: &Caller,
+    project: Resource<'_>,
+    owner_name: &str,
+    path: &str,
+) -> Result<(), ApiError> {
+    if caller.user.name == owner_name || authorize(caller, Access::Manage, project).is_ok() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "{path} is {owner_name}'s: only its uploader, the project's PI or its organisation's administrators may delete or replace it"
+    )))
+}
+
+/// Who is reading a job's content (its command or script, working directory,
+/// environment and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentReader {
+    /// Its owner, its project's PI or its organisation's administrators.
+    Tenant,
+    /// A centre administrator or an auditor from outside the tenant: allowed,
+    /// and each such read is an audit event.
+    Centre,
+}
+
+/// Whether `caller` may read a job's content. Auditors see jobs' metadata
+/// (who, what resources, when, cost, states) but not their content, unless
+/// the centre allows it (`auditors_may`); an administrator may, as one of the
+/// centre's staff, which the caller records in the audit trail.
+pub fn read_content(
+    caller: &Caller,
+    resource: Resource<'_>,
+    auditors_may: bool,
+    what: impl FnOnce() -> String,
+) -> Result<ContentReader, ApiError> {
+    let tenant = {
+        let mut c = caller.clone();
+        let mut user = (*c.user).clone();
+        user.role = "user".into();
+        c.user = std::sync::Arc::new(user);
+        authorize(&c, Access::Read, resource).is_ok()
+    };
+    if tenant {
+        return Ok(ContentReader::Tenant);
+    }
+    match caller.user.role.as_str() {
+        "admin" => Ok(ContentReader::Centre),
+        "auditor" if auditors_may => Ok(ContentReader::Centre),
+        "auditor" => Err(ApiError::Forbidden(format!(
+            "auditors see {}'s metadata, not its command, script, environment or logs (the centre has not allowed that: aisc serve --auditors-read-content)",
+            what()
+        ))),
+        _ => authorize_as(caller, Access::Read, resource, what).map(|()| ContentReader::Tenant),
+    }
+}
+
 /// [`authorize`], with a refusal that hides the resource naming it as `what`
 /// (`job 7`), so that the 404 reads the same whether it does not exist or is
 /// another tenant's.
@@ -225,6 +286,7 @@ mod tests {
                     })
                     .collect(),
                 org_admin: org_admin.iter().map(|o| OrgId(*o)).collect(),
+                expires_ms: None,
             }),
             source: "test".into(),
         }

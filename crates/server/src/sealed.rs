@@ -109,34 +109,79 @@ fn seal_file(
 /// Reads up to `limit` bytes from `offset` of a job's log: the sealed copy once
 /// there is one, else the clear file the job is writing. Returns the bytes and
 /// the log's length.
+///
+/// Only what the job itself wrote is served, never a path re-opened by name
+/// with the server's privileges: a log in the job's own directory (the
+/// captured stream, sealed once the job ended), or the file the launcher
+/// opened as the job's user, checked to be that very file (device, inode and
+/// owner, reached without symlinks). A file a user chose that is not on
+/// record (the job never started) reads as empty. A file system that does
+/// not answer within [`LOG_DEADLINE`] gets a 503, and the caller's request
+/// is the only thing that waits.
 pub async fn read_log(
     store: &Store,
     job: JobId,
+    job_dir: &Path,
+    stream: &str,
     path: &str,
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<u8>, u64), ApiError> {
-    let path = PathBuf::from(path);
-    let sealed = sealed_log(&path);
-    let context = log_context(job, &path);
+    let name = PathBuf::from(path)
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let store = store.clone();
-    tokio::task::spawn_blocking(move || {
+    let job_dir = job_dir.to_path_buf();
+    let stream = stream.to_string();
+    let read = tokio::task::spawn_blocking(move || {
+        let recorded = aisc_engine::confine::files::recorded(&job_dir);
+        if let Some(opened) = recorded.iter().find(|o| o.stream == stream) {
+            let file = aisc_engine::confine::files::open_recorded(opened)
+                .map_err(|e| ApiError::Conflict(format!("job {job}'s {stream} file: {e}")))?;
+            return read_from(file, offset, limit).map_err(ApiError::internal);
+        }
+        // Otherwise it is the job's captured log, in its directory here (after a
+        // restore, the directory named in the row may be another server's).
+        let path = job_dir.join(&name);
+        let sealed = sealed_log(&path);
+        let context = log_context(job, &path);
         match read_sealed(&store, &sealed, &context, offset, limit) {
             Err(ReadError::Missing) => {}
             other => return other.map_err(ReadError::into_api),
         }
         read_clear(&path, offset, limit).map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)?
+    });
+    match tokio::time::timeout(LOG_DEADLINE, read).await {
+        Ok(r) => r.map_err(ApiError::internal)?,
+        Err(_) => Err(ApiError::Unavailable(format!(
+            "job {job}'s log could not be read within {} s",
+            LOG_DEADLINE.as_secs()
+        ))),
+    }
 }
 
+/// How long reading a job's log may take before the request gives up.
+pub const LOG_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn read_clear(path: &Path, offset: u64, limit: u64) -> std::io::Result<(Vec<u8>, u64)> {
-    let mut file = match fs::File::open(path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e),
     };
+    read_from(file, offset, limit)
+}
+
+fn read_from(mut file: fs::File, offset: u64, limit: u64) -> std::io::Result<(Vec<u8>, u64)> {
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let size = file.metadata()?.len();
     if offset >= size {
         return Ok((Vec::new(), size));

@@ -108,6 +108,8 @@ pub struct JobRow {
     pub engine_job_id: Option<i64>,
     /// When it was first handed to an engine with its own queue (it may exist there since).
     pub engine_submit_ms: Option<i64>,
+    /// What its settlement charged its grant, HK cents (`None` until settled).
+    pub charged_cents: Option<i64>,
 }
 
 /// One recorded transition.
@@ -236,7 +238,9 @@ macro_rules! columns {
     () => {
         "j.id, j.owner_id, u.name AS owner_name, j.name, j.account, j.state, j.reason, j.held, \
     j.gpus, j.cpus, j.mem_mb, j.gpu_type, j.time_limit_s, j.submit_ms, j.start_ms, j.end_ms, j.node, j.gpu_ids, \
-    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org, j.grant_id, j.price_cents, j.lien_cents, j.engine_job_id, j.engine_submit_ms"
+    j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org, j.grant_id, j.price_cents, j.lien_cents, j.engine_job_id, j.engine_submit_ms, \
+    (SELECT lp.amount FROM ledger_entries le JOIN ledger_postings lp ON lp.entry_id = le.id \
+     WHERE le.job_id = j.id AND le.kind = 'settle' AND lp.account LIKE 'grant/%/used') AS charged_cents"
     };
 }
 
@@ -713,6 +717,7 @@ fn read_row(r: &AnyRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, S
         },
         engine_job_id: r.try_get("engine_job_id")?,
         engine_submit_ms: r.try_get("engine_submit_ms")?,
+        charged_cents: r.try_get("charged_cents")?,
     })
 }
 

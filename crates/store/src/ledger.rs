@@ -33,6 +33,21 @@ pub struct NewEntry {
     pub postings: Vec<(String, i64)>,
     /// Accounts that must not be below zero after this entry.
     pub guarded: Vec<String>,
+    /// A settlement's move of its grant's metered total (see `aisc_billing::carry`),
+    /// refused as stale unless the total is still `before`.
+    pub carry: Option<Carry>,
+}
+
+/// A grant's metered total moved by a settlement, as decimal text (it can
+/// exceed 64 bits in its fine unit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carry {
+    /// The grant.
+    pub grant: i64,
+    /// Its metered total as read before.
+    pub before: String,
+    /// Its metered total after.
+    pub after: String,
 }
 
 /// Why the ledger refused an entry; nothing was posted.
@@ -44,6 +59,8 @@ pub enum Refusal {
     Overdrawn(String, i64),
     /// The job already has an entry of this kind.
     Duplicate,
+    /// The grant's metered total moved since it was read: read it again.
+    Stale,
 }
 
 pub(crate) async fn post(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, StoreError> {
@@ -92,6 +109,18 @@ async fn post_inner(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, Store
     }
     let postings: Vec<(&String, i64)> = e.postings.iter().map(|(a, v)| (a, *v)).collect();
     apply_balances(conn, &postings, &e.guarded.iter().collect()).await?;
+    if let Some(c) = &e.carry {
+        let moved = sqlx::query("UPDATE grants SET metered = $1 WHERE id = $2 AND metered = $3")
+            .bind(&c.after)
+            .bind(c.grant)
+            .bind(&c.before)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if moved != 1 {
+            return Err(StoreError::Ledger(Refusal::Stale));
+        }
+    }
     Ok(id)
 }
 
@@ -113,6 +142,15 @@ impl Store {
         rows.iter()
             .map(|r| Ok((r.try_get("account")?, r.try_get("balance")?)))
             .collect()
+    }
+
+    /// A grant's metered total (see `aisc_billing::carry`), as decimal text.
+    pub async fn grant_metered(&self, grant: i64) -> Result<String, StoreError> {
+        sqlx::query_scalar("SELECT metered FROM grants WHERE id = $1")
+            .bind(grant)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     /// One account's balance.

@@ -41,7 +41,7 @@ pub use inventory::{ClassRow, InventoryChange, PriceRow};
 pub use jobs::{Charging, Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
 pub use keys::{KeyReport, Keyring, scope_of};
 pub use lead::Leadership;
-pub use ledger::{NewEntry, Refusal, StatementLine};
+pub use ledger::{Carry, NewEntry, Refusal, StatementLine};
 pub use nodes::NodeDrain;
 pub use schemes::{EntryFor, SchemeRow};
 pub use slurm::{SlurmGrant, SlurmProject, SlurmTenancy};

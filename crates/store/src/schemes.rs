@@ -39,7 +39,7 @@ pub(crate) async fn insert(
         .join(",");
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO schemes (name, title, eligible_kinds, default_rate_bp, max_rate_bp, criteria, opens_ms, closes_ms, created_ms, \
-         scavenger_discount_bp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         scavenger_discount_bp, min_reviews) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(&s.name)
     .bind(&s.title)
@@ -51,6 +51,7 @@ pub(crate) async fn insert(
     .bind(s.closes_ms)
     .bind(at_ms)
     .bind(i64::from(s.scavenger_discount_bp))
+    .bind(i64::from(s.min_reviews))
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| match &e {
@@ -87,6 +88,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<SchemeRow, StoreError> {
             opens_ms: r.try_get("opens_ms")?,
             closes_ms: r.try_get("closes_ms")?,
             scavenger_discount_bp: r.num("scavenger_discount_bp")?,
+            min_reviews: r.num("min_reviews")?,
         },
     })
 }
@@ -94,7 +96,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<SchemeRow, StoreError> {
 macro_rules! scheme_select {
     () => {
         "SELECT s.id, s.name, s.title, s.eligible_kinds, s.default_rate_bp, s.max_rate_bp, s.criteria, s.opens_ms, \
-         s.closes_ms, s.created_ms, s.scavenger_discount_bp, COALESCE((SELECT CAST(SUM(p.amount) AS BIGINT) FROM ledger_entries e JOIN ledger_postings p \
+         s.closes_ms, s.created_ms, s.scavenger_discount_bp, s.min_reviews, COALESCE((SELECT CAST(SUM(p.amount) AS BIGINT) FROM ledger_entries e JOIN ledger_postings p \
          ON p.entry_id = e.id WHERE e.scheme_id = s.id AND e.kind = 'fund' AND p.amount > 0), 0) AS funded FROM schemes s"
     };
 }

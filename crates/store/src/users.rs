@@ -56,6 +56,8 @@ pub struct AuthUser {
     pub projects: Vec<Membership>,
     /// Organisations the user administers.
     pub org_admin: Vec<OrgId>,
+    /// When the token expires, epoch ms (checked on every request, cached or not).
+    pub expires_ms: Option<i64>,
 }
 
 /// One project membership.
@@ -465,7 +467,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<AuthUser>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.role, t.scope, \
+            "SELECT u.id, u.name, u.role, t.scope, t.expires_ms, \
              (SELECT string_agg(m.project_id || ':' || p.org_id || ':' || m.role || ':' || p.name, ',') FROM memberships m \
               JOIN projects p ON p.id = m.project_id WHERE m.user_id = u.id) AS projects, \
              (SELECT string_agg(CAST(a.org_id AS TEXT), ',') FROM org_admins a WHERE a.user_id = u.id) AS org_admin \
@@ -484,6 +486,7 @@ impl Store {
                 scope: r.try_get("scope")?,
                 projects: parse_memberships(r.try_get("projects")?)?,
                 org_admin: parse_ids(r.try_get("org_admin")?)?,
+                expires_ms: r.try_get("expires_ms")?,
             })
         })
         .transpose()

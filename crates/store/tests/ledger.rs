@@ -5,6 +5,7 @@ use aisc_store::{NewEntry, Refusal, Store, StoreError};
 
 fn entry(kind: &str, job: Option<i64>, postings: &[(&str, i64)], guarded: &[&str]) -> NewEntry {
     NewEntry {
+        carry: None,
         kind: kind.into(),
         scheme: Some(1),
         grant: Some(1),
@@ -156,6 +157,7 @@ fn scheme(name: &str) -> aisc_model::scheme::Scheme {
         opens_ms: 0,
         closes_ms: 10,
         scavenger_discount_bp: aisc_model::scheme::DEFAULT_SCAVENGER_DISCOUNT_BP,
+        min_reviews: aisc_model::scheme::DEFAULT_MIN_REVIEWS,
     }
 }
 

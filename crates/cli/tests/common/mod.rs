@@ -51,6 +51,69 @@ pub fn postgres_db(data_dir: &Path) -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// Today's date in Hong Kong (the centre's calendar), YYYY-MM-DD: the
+/// earliest day an application may start.
+pub fn today() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 8 * 3600 * 1000;
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// As root, the server runs jobs as their users' Unix accounts: the tests'
+/// jobs run as `aisc-test` (made once on this machine if missing, uid >= 1000),
+/// the account `--default-unix-name` names.
+pub fn test_account() -> Option<&'static str> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    static MADE: std::sync::Once = std::sync::Once::new();
+    MADE.call_once(|| {
+        if nix::unistd::User::from_name("aisc-test")
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            let _ = Command::new("useradd")
+                .args([
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    "aisc-test",
+                ])
+                .status();
+        }
+        assert!(
+            nix::unistd::User::from_name("aisc-test")
+                .ok()
+                .flatten()
+                .is_some(),
+            "the test account aisc-test could not be made"
+        );
+    });
+    Some("aisc-test")
+}
+
+/// Lets the test account work in `dir` (a test's own temporary directory).
+pub fn open_up(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if test_account().is_some() && dir.starts_with(std::env::temp_dir()) {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777));
+    }
+}
+
 impl Server {
     /// Starts a server on `data_dir` with extra `serve` arguments.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
@@ -58,7 +121,13 @@ impl Server {
     }
 
     /// Starts a server with extra `serve` arguments and environment variables.
-    pub fn start_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    /// The server's own directory is `srv` inside the `data_dir` given, so
+    /// that the given directory, where the tests run their jobs, is not the
+    /// server's (which no job may reach).
+    pub fn start_env(given: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let data_dir = &given.join("srv");
+        let _ = std::fs::create_dir_all(given);
+        open_up(given);
         let mut args = vec![
             "serve".to_string(),
             "--listen".into(),
@@ -66,8 +135,14 @@ impl Server {
             "--data-dir".into(),
         ];
         args.push(data_dir.display().to_string());
+        if let Some(account) = test_account()
+            && !extra.contains(&"--default-unix-name")
+        {
+            args.push("--default-unix-name".into());
+            args.push(account.into());
+        }
         if !extra.contains(&"--database")
-            && let Some(url) = postgres_for(data_dir)
+            && let Some(url) = postgres_for(given)
         {
             args.push("--database".into());
             args.push(url);
@@ -124,6 +199,7 @@ impl Server {
 
     /// Runs `aisc ARGS` with extra environment variables.
     pub fn aisc_env(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        open_up(cwd);
         Command::new(AISC)
             .args(args)
             .current_dir(cwd)
@@ -157,6 +233,33 @@ impl Server {
             Some(&self.token()),
         );
         assert!(out.status.success(), "{out:?}");
+    }
+
+    /// Logs `user` in with `password` (through `aisc login`); returns their token.
+    pub fn login(&self, cwd: &Path, user: &str, password: &str) -> String {
+        let cfg = cwd.join(format!("cfg-{user}"));
+        let mut child = Command::new(AISC)
+            .args(["login", "--user", user, "--password-stdin"])
+            .current_dir(cwd)
+            .env("AISC_URL", &self.url)
+            .env("AISC_CONFIG_DIR", &cfg)
+            .env_remove("AISC_TOKEN")
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aisc runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("aisc reads");
+        let out = child.wait_with_output().expect("aisc runs");
+        assert!(out.status.success(), "login {user}: {out:?}");
+        std::fs::read_to_string(cfg.join("token"))
+            .expect("a token")
+            .trim()
+            .to_string()
     }
 
     /// Submits and returns the id printed alone on stdout.
@@ -275,8 +378,12 @@ fn database_name(data_dir: &Path) -> String {
 pub async fn raw_db(data_dir: &Path) -> sqlx::AnyConnection {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let url = postgres_for(data_dir)
-        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("aisc.db").display()));
+    let db = if data_dir.join("srv/aisc.db").exists() {
+        data_dir.join("srv/aisc.db")
+    } else {
+        data_dir.join("aisc.db")
+    };
+    let url = postgres_for(data_dir).unwrap_or_else(|| format!("sqlite://{}", db.display()));
     sqlx::AnyConnection::connect(&url).await.unwrap()
 }
 

@@ -65,8 +65,8 @@ impl Cgroups {
         }
     }
 
-    fn dirs(&self, job: i64) -> Vec<(&'static str, PathBuf)> {
-        let name = format!("aisc/job-{job}");
+    fn dirs(&self, job: &str) -> Vec<(&'static str, PathBuf)> {
+        let name = format!("aisc/{job}");
         match self {
             Cgroups::V2(root) => vec![("", root.join(name))],
             Cgroups::V1(root) => V1_CONTROLLERS
@@ -79,7 +79,7 @@ impl Cgroups {
     }
 
     /// Makes the job's cgroup with its limits.
-    pub fn create(&self, job: i64, limits: &Limits) -> std::io::Result<()> {
+    pub fn create(&self, job: &str, limits: &Limits) -> std::io::Result<()> {
         let w = |dir: &Path, file: &str, value: &str| {
             fs::write(dir.join(file), value).map_err(|e| {
                 std::io::Error::new(e.kind(), format!("{}: {e}", dir.join(file).display()))
@@ -129,7 +129,7 @@ impl Cgroups {
     }
 
     /// Moves process `pid` (0: the caller) into the job's cgroup.
-    pub fn join(&self, job: i64, pid: u32) -> std::io::Result<()> {
+    pub fn join(&self, job: &str, pid: u32) -> std::io::Result<()> {
         for (_, dir) in self.dirs(job) {
             fs::write(dir.join("cgroup.procs"), pid.to_string())
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
@@ -138,7 +138,7 @@ impl Cgroups {
     }
 
     /// The processes in the job's cgroup.
-    pub fn procs(&self, job: i64) -> Vec<i32> {
+    pub fn procs(&self, job: &str) -> Vec<i32> {
         let mut pids: Vec<i32> = self
             .dirs(job)
             .iter()
@@ -155,7 +155,7 @@ impl Cgroups {
     }
 
     /// Sends `sig` to every process in the job's cgroup; returns how many there were.
-    pub fn signal(&self, job: i64, sig: nix::sys::signal::Signal) -> usize {
+    pub fn signal(&self, job: &str, sig: nix::sys::signal::Signal) -> usize {
         let pids = self.procs(job);
         for pid in &pids {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), sig);
@@ -164,7 +164,7 @@ impl Cgroups {
     }
 
     /// Kills what is left in the job's cgroup and removes it.
-    pub fn remove(&self, job: i64) {
+    pub fn remove(&self, job: &str) {
         for _ in 0..50 {
             if self.signal(job, nix::sys::signal::Signal::SIGKILL) == 0 {
                 break;

@@ -223,7 +223,7 @@ fn run(dir: &Path) -> Result<End, String> {
     };
     if !matches!(cgroups, Cgroups::Unavailable(_)) {
         cgroups
-            .create(plan.job, &plan.limits)
+            .create(&plan.cgroup, &plan.limits)
             .map_err(|e| format!("cannot make the job's cgroup: {e}"))?;
     }
     let env = environment(acct.as_ref());
@@ -246,7 +246,7 @@ fn run(dir: &Path) -> Result<End, String> {
             let _ = File::from(rd).read_to_string(&mut why);
             if !why.is_empty() {
                 let _ = waitpid(child, None);
-                cgroups.remove(plan.job);
+                cgroups.remove(&plan.cgroup);
                 return Err(why);
             }
             Ok(watch(&plan, child, &cgroups))
@@ -298,7 +298,7 @@ fn child(
     set_disposition(Signal::SIGTERM, SigHandler::SigDfl).map_err(|e| format!("signal: {e}"))?;
     if !matches!(cgroups, Cgroups::Unavailable(_)) {
         cgroups
-            .join(plan.job, 0)
+            .join(&plan.cgroup, 0)
             .map_err(|e| format!("cannot enter the job's cgroup: {e}"))?;
     }
     match acct {
@@ -367,12 +367,12 @@ fn watch(plan: &Plan, child: Pid, cgroups: &Cgroups) -> End {
                 );
                 // The launcher ignores SIGTERM; the job's processes get it.
                 let _ = killpg(group, Signal::SIGTERM);
-                cgroups.signal(plan.job, Signal::SIGTERM);
+                cgroups.signal(&plan.cgroup, Signal::SIGTERM);
                 term_sent = Some(now);
             }
             (_, Some(t)) if now >= t + grace => {
                 kill_group_but_me(group);
-                cgroups.signal(plan.job, Signal::SIGKILL);
+                cgroups.signal(&plan.cgroup, Signal::SIGKILL);
             }
             _ => {}
         }

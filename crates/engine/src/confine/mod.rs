@@ -166,6 +166,8 @@ pub struct Plan {
     pub roots: Vec<PathBuf>,
     /// cgroup limits.
     pub limits: Limits,
+    /// The job's cgroup's name (unique to this job of this installation).
+    pub cgroup: String,
     /// When the watchdog sends SIGTERM, ms after the launch (0: never).
     pub watchdog_ms: u64,
     /// Between the watchdog's SIGTERM and its SIGKILL, ms.
@@ -187,6 +189,15 @@ pub mod names {
 /// The launcher's exit status when the job could not be started (its reason
 /// is in [`names::LAUNCH_ERROR`]).
 pub const LAUNCH_FAILED: i32 = 125;
+
+/// The name of a job's cgroup: its id and a digest of its directory, so
+/// that two installations on one host (or tests) never share one.
+pub fn cgroup_name(job: i64, job_dir: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(job_dir.as_os_str().as_encoded_bytes());
+    let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("job-{job}-{tag}")
+}
 
 /// Whether `path` is `dir` or lies beneath it (by components, no file system access).
 pub fn is_within(path: &Path, dir: &Path) -> bool {

@@ -321,6 +321,38 @@ pub async fn apply(
             None,
         ));
     }
+    let today = aisc_model::calendar::parse_date(&aisc_model::calendar::format_date(now))
+        .map_err(std::io::Error::other)
+        .map_err(ApiError::internal)?;
+    let earliest = today.max(scheme.scheme.opens_ms);
+    if starts < earliest {
+        return Err(ApiError::invalid(
+            "starts",
+            format!(
+                "{} is {}",
+                req.starts,
+                if starts < today {
+                    "in the past"
+                } else {
+                    "before the scheme opens"
+                }
+            ),
+            Some(format!(
+                "{} or later",
+                aisc_model::calendar::format_date(earliest)
+            )),
+        ));
+    }
+    if ends > scheme.scheme.closes_ms {
+        return Err(ApiError::invalid(
+            "ends",
+            format!("{} is after scheme {} closes", req.ends, req.scheme),
+            Some(format!(
+                "{} or earlier",
+                aisc_model::calendar::format_date(scheme.scheme.closes_ms)
+            )),
+        ));
+    }
     for c in &scheme.scheme.criteria {
         match req.justification.get(&c.name) {
             Some(t) if !t.trim().is_empty() && t.chars().count() <= MAX_JUSTIFICATION => {}
@@ -516,6 +548,14 @@ pub async fn decide(
     let now = now_ms();
     let (decision, summary) = if req.approve {
         let scheme = state.store.scheme(&a.scheme_name).await?;
+        let reviews = state.store.reviews(a.id).await?.len();
+        let needed = scheme.scheme.min_reviews as usize;
+        if reviews < needed {
+            return Err(ApiError::Conflict(format!(
+                "application {id} has {reviews} review(s); scheme {} needs at least {needed} before it is approved",
+                a.scheme_name
+            )));
+        }
         let rate_bp = match &req.rate {
             Some(r) => aisc_model::scheme::parse_percent(r)
                 .map_err(|e| ApiError::invalid("rate", e, None))?,

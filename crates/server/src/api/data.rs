@@ -16,7 +16,7 @@ use crate::api::tenancy::project_by_name;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::error::{ApiError, OrNotFound, Problem};
-use crate::policy::{Access, Resource, authorize};
+use crate::policy::{self, Access, Resource, authorize};
 use crate::sealed::{self, ReadError};
 use aisc_store::{DataChange, DataObject, ProjectRow};
 use aisc_vault::stream::{self, Header};
@@ -219,6 +219,7 @@ pub async fn begin(
     open_project(&p)?;
     check_path(&req.path)?;
     check_sha256(&req.sha256)?;
+    may_replace(&state, &caller, &p, &req.path).await?;
     let quota = quota_of(&state, &p);
     if !(0..=quota).contains(&req.size) {
         return Err(ApiError::invalid(
@@ -275,11 +276,38 @@ pub async fn begin(
     ))
 }
 
-/// An upload in progress, its project, and the caller's right to it.
+/// Whether the caller may put a file at `path`: anyone who may add files
+/// when none is there, else only who may replace the file there.
+async fn may_replace(
+    state: &AppState,
+    caller: &Caller,
+    p: &ProjectRow,
+    path: &str,
+) -> Result<(), ApiError> {
+    match state.store.data_object(p.id, path).await {
+        Ok(existing) => policy::may_change_file(
+            caller,
+            Resource::Project {
+                name: &p.name,
+                id: p.id,
+                org: p.org,
+            },
+            &existing.owner_name,
+            path,
+        ),
+        Err(aisc_store::StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An upload in progress, its project, and the caller's right to it: its
+/// uploader's alone (another member's upload does not exist for them), or,
+/// to abandon it (`manage`), anyone who may delete the project's files.
 async fn upload(
     state: &AppState,
     caller: &Caller,
     id: i64,
+    manage: bool,
 ) -> Result<(DataObject, ProjectRow), ApiError> {
     let what = || format!("upload {id}");
     let o = state.store.data_object_by_id(id).await.or_404(what)?;
@@ -296,6 +324,19 @@ async fn upload(
     .is_err()
         || o.complete_ms.is_some()
     {
+        return Err(ApiError::NotFound(what()));
+    }
+    let project = Resource::Project {
+        name: &p.name,
+        id: p.id,
+        org: p.org,
+    };
+    let allowed = if manage {
+        policy::may_change_file(caller, project, &o.owner_name, &o.path).is_ok()
+    } else {
+        caller.user.name == o.owner_name
+    };
+    if !allowed {
         return Err(ApiError::NotFound(what()));
     }
     open_project(&p)?;
@@ -343,7 +384,9 @@ pub async fn status(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<UploadView>, ApiError> {
-    let (o, p) = upload(&state, &caller, id).await?;
+    let (o, p) = upload(&state, &caller, id, false).await?;
+    // Another member may have put a file at this path since the upload began.
+    may_replace(&state, &caller, &p, &o.path).await?;
     let st = state.clone();
     let obj = o.clone();
     let offset = tokio::task::spawn_blocking(move || open_part(&st, &obj).map(|(_, _, n)| n))
@@ -366,7 +409,9 @@ pub async fn part(
     Query(q): Query<PartParams>,
     bytes: Bytes,
 ) -> Result<Json<UploadView>, ApiError> {
-    let (o, p) = upload(&state, &caller, id).await?;
+    let (o, p) = upload(&state, &caller, id, false).await?;
+    // Another member may have put a file at this path since the upload began.
+    may_replace(&state, &caller, &p, &o.path).await?;
     let st = state.clone();
     let obj = o.clone();
     let offset = tokio::task::spawn_blocking(move || -> Result<u64, ApiError> {
@@ -423,7 +468,9 @@ pub async fn complete(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<FileView>, ApiError> {
-    let (o, p) = upload(&state, &caller, id).await?;
+    let (o, p) = upload(&state, &caller, id, false).await?;
+    // Another member may have put a file at this path since the upload began.
+    may_replace(&state, &caller, &p, &o.path).await?;
     let st = state.clone();
     let obj = o.clone();
     let digest = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
@@ -509,7 +556,7 @@ pub async fn abandon(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let (o, _) = upload(&state, &caller, id).await?;
+    let (o, _) = upload(&state, &caller, id, true).await?;
     state
         .store
         .data_change(DataChange::Remove { id }, None)
@@ -678,6 +725,16 @@ pub async fn remove(
     Path((project, path)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (o, p) = object_at(&state, &caller, &project, &path, true).await?;
+    policy::may_change_file(
+        &caller,
+        Resource::Project {
+            name: &p.name,
+            id: p.id,
+            org: p.org,
+        },
+        &o.owner_name,
+        &o.path,
+    )?;
     let audit = caller.audit(
         "data.rm",
         format!("project:{}", p.name),

@@ -250,7 +250,7 @@ pub async fn login(
         Some((user, Some(_))) if ok => user,
         _ => {
             state.logins.failed(&req.user, &address);
-            tracing::warn!(user = %req.user, %address, "failed login");
+            tracing::warn!(user = %crate::auth::for_log(&req.user), %address, "failed login");
             return Err(ApiError::Unauthorized("invalid user name or password"));
         }
     };
@@ -428,6 +428,15 @@ async fn new_password_hash(p: String) -> Result<String, ApiError> {
             "password",
             format!("a password is {MIN_PASSWORD} to {MAX_PASSWORD} bytes long"),
             Some(MIN_PASSWORD.to_string()),
+        ));
+    }
+    // Printable characters only (spaces and any script's letters are fine):
+    // a NUL or a control character is a mistake or an attack, never a secret.
+    if p.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "password",
+            "a password holds printable characters only (no NUL, tab, newline or other control character)",
+            Some("printable characters".into()),
         ));
     }
     tokio::task::spawn_blocking(move || auth::hash_password(&p))

@@ -8,7 +8,7 @@ use crate::clock::now_ms;
 use crate::control::{CancelOutcome, Command, Queued};
 use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize, authorize_as, job_visibility};
+use crate::policy::{self, Access, Resource, authorize, authorize_as, job_visibility};
 use aisc_billing::money::{BasisPoints, Cents};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
 use aisc_store::{Charging, JobFilter, JobRow, NewJob};
@@ -60,6 +60,7 @@ pub async fn submit_job(
     let req_grant = req.grant;
     let resolved = req.resolve()?;
     check_fits(&state, &resolved.spec)?;
+    check_paths(&state, &resolved.spec, &caller.user.name)?;
     let cap = state.limits.settings().max_queued_per_user;
     let store = &state.store;
     state
@@ -68,11 +69,18 @@ pub async fn submit_job(
             Ok(store.waiting_jobs(caller.user.id, cap).await?)
         })
         .await?;
-    if state.slurm_cluster.is_some() && state.store.unix_name(caller.user.id).await?.is_none() {
+    if (state.slurm_cluster.is_some() || state.jobs_need_unix_name)
+        && state.store.unix_name(caller.user.id).await?.is_none()
+    {
+        let what = if state.slurm_cluster.is_some() {
+            "jobs on Slurm run as"
+        } else {
+            "jobs on this root server run as (never root)"
+        };
         return Err(ApiError::invalid(
             "user",
             format!(
-                "{} has no Unix user name, which jobs on Slurm run as: an administrator sets one (aisc user set-unix-name {} NAME)",
+                "{} has no Unix user name, which {what}: an administrator sets one (aisc user set-unix-name {} NAME)",
                 caller.user.name, caller.user.name
             ),
             None,
@@ -224,6 +232,27 @@ async fn charge_to(
     })
 }
 
+/// Refuses a working directory, output or error path that no job may use
+/// (see `aisc_model::job_paths`), naming the field and the limit.
+fn check_paths(state: &AppState, spec: &JobSpec, user: &str) -> Result<(), ApiError> {
+    let expand = |p: &String| crate::control::expand_pattern(p, JobId(1), &spec.name, user);
+    let files: Vec<(&'static str, String)> = [("output", &spec.output), ("error", &spec.error)]
+        .into_iter()
+        .filter_map(|(f, p)| p.as_ref().map(|p| (f, expand(p))))
+        .collect();
+    let files: Vec<(&'static str, &std::path::Path)> = files
+        .iter()
+        .map(|(f, p)| (*f, std::path::Path::new(p.as_str())))
+        .collect();
+    aisc_model::job_paths::check(
+        std::path::Path::new(&spec.workdir),
+        &files,
+        &state.job_paths.roots,
+        &state.job_paths.hidden,
+    )
+    .map_err(|r| ApiError::invalid(r.field, r.detail, Some(r.limit)))
+}
+
 /// Refuses a job that could never run on this host, naming the limit.
 fn check_fits(state: &AppState, spec: &JobSpec) -> Result<(), ApiError> {
     let cap = &state.node.capacity;
@@ -351,7 +380,41 @@ async fn visible_job(
     Ok(row)
 }
 
-/// One job: spec, placement, exit status, usage and every transition with its reason.
+/// Whether the caller may read the job's content (`None`: metadata only);
+/// a read by the centre's staff from outside the tenant is audited.
+async fn content_reader(
+    state: &AppState,
+    caller: &Caller,
+    row: &JobRow,
+    what: &str,
+) -> Result<Option<policy::ContentReader>, ApiError> {
+    let resource = Resource::Job {
+        owner: row.owner,
+        project: row.project,
+        org: row.org,
+    };
+    let id = row.id;
+    match policy::read_content(caller, resource, state.auditors_read_content, || {
+        format!("job {id}")
+    }) {
+        Ok(policy::ContentReader::Centre) => {
+            let audit = caller.audit(
+                "job.read_content",
+                format!("job:{id}"),
+                format!("read {what} of job {id} (owner {})", row.owner_name),
+            );
+            state.store.record_audit(audit).await?;
+            Ok(Some(policy::ContentReader::Centre))
+        }
+        Ok(r) => Ok(Some(r)),
+        Err(ApiError::Forbidden(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// One job: spec, placement, exit status, usage and every transition with its
+/// reason. Auditors get its metadata only (no command, script, working
+/// directory, environment or paths) unless the centre allows them more.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = i64, Path, description = "Job id")), tag = "jobs",
     responses((status = 200, body = JobDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -362,7 +425,10 @@ pub async fn show(
 ) -> Result<Json<JobDetail>, ApiError> {
     let row = visible_job(&state, &caller, id, Access::Read).await?;
     let events = state.store.events(id).await?;
-    let (command, script, workdir, env_names) = match &row.spec {
+    let content =
+        content_reader(&state, &caller, &row, "its command, script and environment").await?;
+    let spec = row.spec.as_ref().filter(|_| content.is_some());
+    let (command, script, workdir, env_names) = match spec {
         Some(spec) => {
             let (command, script) = match &spec.command {
                 JobCommand::Argv(a) => (Some(a.clone()), None),
@@ -382,8 +448,8 @@ pub async fn show(
         command,
         script,
         workdir,
-        output_path: row.stdout_path.clone(),
-        error_path: row.stderr_path.clone(),
+        output_path: row.stdout_path.clone().filter(|_| content.is_some()),
+        error_path: row.stderr_path.clone().filter(|_| content.is_some()),
         env_names,
         events: events.iter().map(EventView::from_event).collect(),
     }))
@@ -415,14 +481,34 @@ pub async fn logs(
     Query(p): Query<LogParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let row = visible_job(&state, &caller, id, Access::Read).await?;
+    let resource = Resource::Job {
+        owner: row.owner,
+        project: row.project,
+        org: row.org,
+    };
+    let reader = policy::read_content(&caller, resource, state.auditors_read_content, || {
+        format!("job {id}")
+    })?;
+    if reader == policy::ContentReader::Centre && p.offset.unwrap_or(0) == 0 {
+        // Following a log reads it in pieces: its first piece stands for the read.
+        let audit = caller.audit(
+            "job.read_logs",
+            format!("job:{id}"),
+            format!("read the logs of job {id} (owner {})", row.owner_name),
+        );
+        state.store.record_audit(audit).await?;
+    }
     if row.spec.is_none() {
         return Err(ApiError::Gone(format!(
             "job {id}'s logs were destroyed with its project's data key (the project was closed)"
         )));
     }
-    let path = match p.stream.as_deref().unwrap_or("output") {
-        "output" | "stdout" => row.stdout_path.clone(),
-        "error" | "stderr" => row.stderr_path.clone(),
+    // Standard error merged into standard output is the output stream.
+    let merged = row.stderr_path == row.stdout_path;
+    let (stream, path) = match p.stream.as_deref().unwrap_or("output") {
+        "output" | "stdout" => ("output", row.stdout_path.clone()),
+        "error" | "stderr" if merged => ("output", row.stderr_path.clone()),
+        "error" | "stderr" => ("error", row.stderr_path.clone()),
         other => {
             return Err(ApiError::invalid(
                 "stream",
@@ -441,7 +527,11 @@ pub async fn logs(
         ));
     }
     let (bytes, size) = match path {
-        Some(path) => crate::sealed::read_log(&state.store, id, &path, offset, limit).await?,
+        Some(path) => {
+            let job_dir = crate::control::Controller::job_dir(&state.data_dir, id);
+            crate::sealed::read_log(&state.store, id, &job_dir, stream, &path, offset, limit)
+                .await?
+        }
         None => (Vec::new(), 0),
     };
     let next = offset + bytes.len() as u64;

@@ -46,6 +46,10 @@ pub struct SchemeRequest {
     /// Discount on the list price for scavenger jobs in percent (default 50; 0 charges full price, 100 nothing).
     #[serde(default)]
     pub scavenger_discount: Option<String>,
+    /// Reviews an application needs before it may be approved (default 1; 0 lets an
+    /// administrator approve without any review).
+    #[serde(default)]
+    pub min_reviews: Option<u32>,
 }
 
 /// A scheme and its pool.
@@ -63,6 +67,8 @@ pub struct SchemeView {
     pub max_rate: String,
     /// Discount on the list price for scavenger jobs.
     pub scavenger_discount: String,
+    /// Reviews an application needs before it may be approved.
+    pub min_reviews: u32,
     /// Review criteria.
     pub criteria: Vec<Criterion>,
     /// Opens (RFC 3339).
@@ -94,6 +100,7 @@ async fn view(state: &AppState, r: SchemeRow) -> Result<SchemeView, ApiError> {
         default_rate: format_percent(s.default_rate_bp),
         max_rate: format_percent(s.max_rate_bp),
         scavenger_discount: format_percent(s.scavenger_discount_bp),
+        min_reviews: s.min_reviews,
         opens_at: rfc3339(s.opens_ms),
         closes_at: rfc3339(s.closes_ms),
         funded: Cents(funded).to_string(),
@@ -141,6 +148,9 @@ pub async fn create(
             Some(d) => parse_percent(d).map_err(|e| invalid("scavenger_discount", e))?,
             None => aisc_model::scheme::DEFAULT_SCAVENGER_DISCOUNT_BP,
         },
+        min_reviews: req
+            .min_reviews
+            .unwrap_or(aisc_model::scheme::DEFAULT_MIN_REVIEWS),
     };
     scheme.check().map_err(|(field, limit)| {
         ApiError::invalid(field, format!("out of range: {limit}"), Some(limit))

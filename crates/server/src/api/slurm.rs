@@ -36,6 +36,32 @@ pub struct SyncRequest {
     pub dry_run: bool,
 }
 
+/// Checks a Unix user name: a POSIX name, not root, and (where this host
+/// has such an account) not a system account: uid at or above `min_uid`.
+pub fn check_unix_account(name: &str, min_uid: u32) -> Result<(), ApiError> {
+    check_unix_name(name)?;
+    let refuse = |why: String| {
+        Err(ApiError::invalid(
+            "unix_name",
+            why,
+            Some(format!(
+                "an ordinary account: not root, uid {min_uid} or above"
+            )),
+        ))
+    };
+    if name == "root" {
+        return refuse("root never runs jobs".into());
+    }
+    match nix::unistd::User::from_name(name) {
+        Ok(Some(u)) if u.uid.is_root() => refuse(format!("{name} is uid 0: no job runs as root")),
+        Ok(Some(u)) if u.uid.as_raw() < min_uid => refuse(format!(
+            "{name} is a system account (uid {} is below {min_uid})",
+            u.uid
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a POSIX user name.
 pub fn check_unix_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
@@ -71,7 +97,7 @@ pub async fn set_unix_name(
 ) -> Result<Json<super::identity::UserView>, ApiError> {
     authorize(&caller, Access::Manage, Resource::Centre)?;
     if let Some(u) = &req.unix_name {
-        check_unix_name(u)?;
+        check_unix_account(u, state.min_job_uid)?;
     }
     let id = state
         .store

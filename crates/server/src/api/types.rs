@@ -1,7 +1,6 @@
 //! What the API sends back.
 
 use aisc_billing::money::Cents;
-use aisc_billing::rating::{Price, charge};
 use aisc_model::units::format_duration;
 use aisc_store::{JobEvent, JobRow};
 use serde::{Deserialize, Serialize};
@@ -234,17 +233,11 @@ impl JobView {
             grant: r.charging.map(|c| c.grant),
             price_per_gpu_hour: r.charging.map(|c| Cents(c.price_cents).to_string()),
             lien: r.charging.map(|c| Cents(c.lien_cents).to_string()),
-            charge: r.charging.filter(|_| r.state.is_terminal()).map(|c| {
-                let gpu_ms = r.gpu_ms.unwrap_or(0);
-                charge(
-                    gpu_ms,
-                    Price {
-                        per_gpu_hour: Cents(c.price_cents),
-                    },
-                )
-                .min(Cents(c.lien_cents))
-                .to_string()
-            }),
+            // What the ledger charged (aisc_billing::carry), once settled.
+            charge: r
+                .charging
+                .filter(|_| r.state.is_terminal())
+                .map(|_| Cents(r.charged_cents.unwrap_or(0)).to_string()),
         }
     }
 }

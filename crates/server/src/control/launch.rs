@@ -90,7 +90,19 @@ impl Controller {
             .as_ref()
             .map_or_else(|| job_dir.join("output.log"), expand);
         let stderr = q.spec.error.as_ref().map(expand);
+        let run_as = if self.engine.confinement().mode == aisc_engine::confine::Mode::Accounts {
+            self.store
+                .unix_name(q.owner)
+                .await?
+                .or_else(|| self.engine.confinement().default_unix_name.clone())
+        } else {
+            None
+        };
         let launch = LaunchSpec {
+            time_limit_ms: u64::try_from(secs_to_ms(q.spec.time_limit_s)).unwrap_or(u64::MAX),
+            grace_ms: u64::try_from(self.kill_grace_ms).unwrap_or(0),
+            mem_mb: alloc.mem_mb,
+            run_as,
             job: q.id,
             name: q.spec.name.clone(),
             command: q.spec.command.clone(),

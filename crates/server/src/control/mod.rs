@@ -98,6 +98,8 @@ pub struct Controller {
     grant_available: HashMap<i64, i64>,
     /// Each grant's subsidy rate, basis points (grants do not change).
     grant_rates: HashMap<i64, u16>,
+    /// Each grant's metered total as last read or written here.
+    grant_metered: HashMap<i64, aisc_billing::carry::Metered>,
     /// Scheduling policy.
     policy: aisc_sched::Policy,
     /// Projects' shares, usage and caps.
@@ -156,6 +158,7 @@ impl Controller {
             last_pass: Instant::now(),
             grant_available: HashMap::new(),
             grant_rates: HashMap::new(),
+            grant_metered: HashMap::new(),
             fair: fairshare::FairShare::new(policy.half_life_s),
             policy,
             reservations: HashMap::new(),
@@ -494,7 +497,13 @@ impl Controller {
     /// processes it left behind are killed at once, unless the job is being
     /// stopped (cancel, time limit), when they get the rest of the grace period.
     async fn on_event(&mut self, ev: EngineEvent) {
-        let EngineEvent::Ended { job, outcome } = ev;
+        let (job, outcome) = match ev {
+            EngineEvent::Ended { job, outcome } => (job, outcome),
+            EngineEvent::NotStarted { job, reason } => {
+                self.not_started(job, reason).await;
+                return;
+            }
+        };
         let Some(active) = self.running.get_mut(&job) else {
             tracing::warn!(%job, "end reported for a job that is not running");
             return;
@@ -514,6 +523,39 @@ impl Controller {
         self.dirty = true;
     }
 
+    /// The launcher refused to start a job (its output file, its account, its
+    /// working directory): it fails with the launcher's reason, charged nothing.
+    async fn not_started(&mut self, job: JobId, reason: String) {
+        let Some(active) = self.running.remove(&job) else {
+            tracing::warn!(%job, "refusal reported for a job that is not running");
+            return;
+        };
+        let now = now_ms();
+        let set = Fields {
+            end_ms: Some(now),
+            wall_ms: Some(0),
+            gpu_ms: Some(0),
+            cpu_ms: Some(0),
+            ..Default::default()
+        };
+        let reason = format!("could not start: {}", reason.trim());
+        if let Err(e) = self
+            .record_end(job, active, JobState::Failed, reason, set)
+            .await
+        {
+            tracing::error!(%job, error = %e, "could not record a job that did not start");
+        }
+        self.release_engine(job);
+        self.dirty = true;
+    }
+
+    /// Removes what is left of a job on the engine (its cgroup), off the loop.
+    fn release_engine(&self, job: JobId) {
+        let engine = self.engine.clone();
+        let dir = Self::job_dir(&self.data_dir, job);
+        tokio::task::spawn_blocking(move || engine.release(job, &dir));
+    }
+
     /// Records how a running job ended, with its metered usage.
     async fn finish(
         &mut self,
@@ -522,8 +564,20 @@ impl Controller {
         outcome: Outcome,
         end_ms: i64,
     ) -> Result<(), StoreError> {
+        let watchdog = active.kill.is_none()
+            && active.slurm.is_none()
+            && LocalEngine::stopped_by_watchdog(&Self::job_dir(&self.data_dir, id));
         let (state, reason) = match (&active.kill, outcome) {
             (Some(k), _) => (k.state, k.reason.clone()),
+            (None, _) if watchdog => (
+                JobState::TimedOut,
+                format!(
+                    "time limit of {} reached; stopped by the job's own watchdog",
+                    format_duration(
+                        u64::try_from(active.deadline_ms - active.start_ms).unwrap_or(0) / 1000
+                    )
+                ),
+            ),
             (None, Outcome::Exited(0)) => (JobState::Completed, "exited with status 0".to_string()),
             (None, Outcome::Exited(code)) if (129..=192).contains(&code) => (
                 JobState::Failed,
@@ -539,6 +593,15 @@ impl Controller {
             (None, Outcome::Lost) => (JobState::Failed, "lost on server restart".to_string()),
         };
         let usage = aisc_billing::meter(&active.resources, active.start_ms, end_ms);
+        let overrun_ms = end_ms - active.deadline_ms - self.kill_grace_ms;
+        let reason = if active.slurm.is_none() && overrun_ms > 1000 {
+            format!(
+                "{reason}; it ran {} s past its time limit and grace (charged at most its lien)",
+                overrun_ms / 1000
+            )
+        } else {
+            reason
+        };
         let (exit_code, signal) = match outcome {
             Outcome::Exited(c) => (Some(c), None),
             Outcome::Signaled(s) => (None, Some(s)),
@@ -554,6 +617,9 @@ impl Controller {
             ..Default::default()
         };
         self.record_end(id, active, state, reason, set).await?;
+        if self.slurm.is_none() {
+            self.release_engine(id);
+        }
         self.seal_logs(id);
         Ok(())
     }

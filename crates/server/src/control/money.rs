@@ -8,9 +8,10 @@
 
 use super::Controller;
 use crate::clock::now_ms;
-use aisc_billing::ledger::{Account, EntryKind, holding, settlement};
+use aisc_billing::carry::{self, Metered};
+use aisc_billing::ledger::{Account, EntryKind, holding, settled};
 use aisc_billing::money::{BasisPoints, Cents};
-use aisc_billing::rating::{Price, charge};
+use aisc_billing::rating::Price;
 use aisc_model::{GrantId, JobId, ProjectId};
 use aisc_store::{Charging, Refusal, StoreError};
 
@@ -64,8 +65,11 @@ impl Controller {
     }
 
     /// Releases a job's lien and posts what it really used (`gpu_ms` at its
-    /// price, at most the lien), split between the scheme and the project.
-    /// Does nothing for a job that holds no lien, or was settled already.
+    /// price, by the carry rule of `aisc_billing::carry`: the whole cents its
+    /// exact cost moves its grant's metered total across, at most the lien),
+    /// split between the scheme and the project. Does nothing for a job that
+    /// holds no lien, or was settled already. When another settlement moved
+    /// the grant's total meanwhile (another server), it reads it again.
     pub(super) async fn settle(
         &mut self,
         job: JobId,
@@ -90,37 +94,58 @@ impl Controller {
         };
         let grant = GrantId(c.grant);
         let lien = Cents(c.lien_cents);
-        let cost = charge(
-            gpu_ms,
-            Price {
-                per_gpu_hour: Cents(c.price_cents),
-            },
-        )
-        .min(lien);
-        let subsidy_left = Cents(
-            self.store
-                .balance(&Account::GrantSubsidy(grant).key())
-                .await?,
-        );
-        let project = project.unwrap_or(ProjectId(0));
+        let price = Price {
+            per_gpu_hour: Cents(c.price_cents),
+        };
         let rate = BasisPoints::new(rate).unwrap_or(BasisPoints::FULL);
-        let (e, _) = settlement(grant, job, lien, cost, rate, subsidy_left, project);
-        match self
-            .store
-            .post(
-                crate::money::to_store(&e, None, now_ms(), format!("job {job}")),
-                None,
-            )
-            .await
-        {
-            Ok(_) => {
-                if let Some(a) = self.grant_available.get_mut(&c.grant) {
-                    *a += (lien - cost).0;
-                }
-                Ok(())
+        let project = project.unwrap_or(ProjectId(0));
+        for _ in 0..3 {
+            let before = self.metered(c.grant).await?;
+            let carried = carry::carry(before, Metered::of(gpu_ms, price), lien);
+            let subsidy_left = Cents(
+                self.store
+                    .balance(&Account::GrantSubsidy(grant).key())
+                    .await?,
+            );
+            let parts = carry::split(before.whole_cents(), carried.charge, rate, subsidy_left);
+            let e = settled(grant, job, lien, carried.charge, parts, project);
+            let mut entry = crate::money::to_store(&e, None, now_ms(), format!("job {job}"));
+            if carried.after != before {
+                entry.carry = Some(aisc_store::Carry {
+                    grant: c.grant,
+                    before: before.to_string(),
+                    after: carried.after.to_string(),
+                });
             }
-            Err(StoreError::Ledger(Refusal::Duplicate)) => Ok(()),
-            Err(e) => Err(e),
+            match self.store.post(entry, None).await {
+                Ok(_) => {
+                    self.grant_metered.insert(c.grant, carried.after);
+                    if let Some(a) = self.grant_available.get_mut(&c.grant) {
+                        *a += (lien - carried.charge).0;
+                    }
+                    return Ok(());
+                }
+                Err(StoreError::Ledger(Refusal::Duplicate)) => return Ok(()),
+                Err(StoreError::Ledger(Refusal::Stale)) => {
+                    self.grant_metered.remove(&c.grant);
+                }
+                Err(e) => return Err(e),
+            }
         }
+        Err(StoreError::Ledger(Refusal::Stale))
+    }
+
+    /// A grant's metered total (read once, then kept up to date here).
+    async fn metered(&mut self, grant: i64) -> Result<Metered, StoreError> {
+        if let Some(m) = self.grant_metered.get(&grant) {
+            return Ok(*m);
+        }
+        let text = self.store.grant_metered(grant).await?;
+        let m: Metered = text.parse().map_err(|_| StoreError::Corrupt {
+            column: "grants.metered",
+            value: text,
+        })?;
+        self.grant_metered.insert(grant, m);
+        Ok(m)
     }
 }

@@ -119,6 +119,10 @@ fn batch_script(command: &JobCommand) -> String {
     }
 }
 
+/// What slurmstepd reports in a job's signal field when it could not open
+/// the job's output or error file.
+const SLURM_OUTPUT_ERROR: i32 = 53;
+
 /// aisc's end state and reason for how a job ended on Slurm.
 fn end_state(end: &SlurmEnd, kill: Option<(JobState, String)>) -> (JobState, String) {
     if let Some(k) = kill
@@ -128,6 +132,12 @@ fn end_state(end: &SlurmEnd, kill: Option<(JobState, String)>) -> (JobState, Str
     }
     match (end.state.as_str(), end.exit_code, end.signal) {
         ("COMPLETED", _, _) => (JobState::Completed, "exited with status 0".into()),
+        // slurmstepd reports a batch step whose output or error file it could
+        // not open (as the job's user) as "signal" 53, before anything ran.
+        ("FAILED", _, Some(SLURM_OUTPUT_ERROR)) => (
+            JobState::Failed,
+            "could not start: Slurm could not open its output or error file as the job's user (a directory that does not exist or that the user cannot write)".into(),
+        ),
         ("FAILED", Some(c), _) => (JobState::Failed, format!("exited with status {c}")),
         ("FAILED", _, Some(s)) => (JobState::Failed, format!("killed by signal {s}")),
         ("CANCELLED", _, _) => (JobState::Cancelled, "cancelled in Slurm".into()),
@@ -682,6 +692,12 @@ mod tests {
         assert_eq!(
             end_state(&end("FAILED", Some(3), None), None),
             (JobState::Failed, "exited with status 3".into())
+        );
+        let (state, reason) = end_state(&end("FAILED", Some(0), Some(53)), None);
+        assert_eq!(state, JobState::Failed);
+        assert!(
+            reason.contains("could not open its output or error file"),
+            "{reason}"
         );
         assert_eq!(
             end_state(&end("TIMEOUT", None, Some(15)), None).0,

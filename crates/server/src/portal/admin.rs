@@ -312,6 +312,7 @@ async fn apply(state: &AppState, s: &Session, name: &str, form: &Form) -> Result
                 opens: text("opens"),
                 closes: text("closes"),
                 scavenger_discount: None,
+                min_reviews: None,
             };
             schemes::create(st(), c(), Body(req)).await.map(|_| ())
         }

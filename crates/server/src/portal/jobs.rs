@@ -317,22 +317,29 @@ pub async fn show(
             ..LogParams::default()
         }),
     )
-    .await?
-    .into_response();
-    let next = first
-        .headers()
-        .get("x-aisc-next-offset")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("0")
-        .to_string();
-    let complete = first
-        .headers()
-        .get("x-aisc-log-complete")
-        .is_some_and(|v| v.as_bytes() == b"true");
-    let bytes = axum::body::to_bytes(first.into_body(), LOG_FIRST_BYTES as usize + 1)
-        .await
-        .map_err(ApiError::internal)?;
-    let log = String::from_utf8_lossy(&bytes).into_owned();
+    .await;
+    // An auditor sees a job's metadata, not its log (unless the centre allows it).
+    let (log, next, complete) = match first {
+        Err(ApiError::Forbidden(why)) => (why, "0".to_string(), true),
+        Err(e) => return Err(e.into()),
+        Ok(first) => {
+            let first = first.into_response();
+            let next = first
+                .headers()
+                .get("x-aisc-next-offset")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("0")
+                .to_string();
+            let complete = first
+                .headers()
+                .get("x-aisc-log-complete")
+                .is_some_and(|v| v.as_bytes() == b"true");
+            let bytes = axum::body::to_bytes(first.into_body(), LOG_FIRST_BYTES as usize + 1)
+                .await
+                .map_err(ApiError::internal)?;
+            (String::from_utf8_lossy(&bytes).into_owned(), next, complete)
+        }
+    };
     let j = &d.job;
     let ended = j.ended_at.is_some();
     let cost = cost_so_far(j, now_ms());
