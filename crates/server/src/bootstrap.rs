@@ -41,14 +41,15 @@ fn system(action: &str, target: &str, summary: &str) -> NewAudit {
 /// token's hash commit together, and only then is the file renamed into place;
 /// a start that finds the temporary file beside a committed account finishes
 /// the rename.
-pub(crate) async fn admin(store: &Store, dir: &Path) -> Result<(), ServerError> {
+/// Returns whether it made the account (this is the centre's first start).
+pub(crate) async fn admin(store: &Store, dir: &Path) -> Result<bool, ServerError> {
     let path = dir.join("admin-token");
     let tmp = dir.join("admin-token.tmp");
     if store.user_count().await? > 0 {
         if tmp.exists() && !path.exists() {
             fs::rename(&tmp, &path).map_err(io_err("cannot write", &path))?;
         }
-        return Ok(());
+        return Ok(false);
     }
     let now = clock::now_ms();
     let token = auth::new_token();
@@ -96,6 +97,73 @@ pub(crate) async fn admin(store: &Store, dir: &Path) -> Result<(), ServerError> 
         "aisc: created the admin account; its API token is in {} (mode 0600)",
         path.display()
     );
+    Ok(true)
+}
+
+/// On a root server's first start, the admin's jobs need a Unix account
+/// (jobs never run as root): the account of whoever ran `sudo`, if it is an
+/// ordinary one; otherwise the unprivileged local account `aisc-admin`
+/// (made, without a home or a login shell, if missing). Not when the centre
+/// gave `--default-unix-name`, or the admin already has one.
+pub(crate) async fn admin_unix_name(
+    store: &Store,
+    confinement: &aisc_engine::confine::Confinement,
+) -> Result<(), ServerError> {
+    if confinement.mode != aisc_engine::confine::Mode::Accounts
+        || confinement.default_unix_name.is_some()
+    {
+        return Ok(());
+    }
+    let Some(admin) = store
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.name == "admin" && u.unix_name.is_none())
+    else {
+        return Ok(());
+    };
+    let ordinary = |name: &str| {
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .is_some_and(|u| u.uid.as_raw() >= confinement.min_uid)
+    };
+    let name = match std::env::var("SUDO_USER") {
+        Ok(u) if ordinary(&u) => u,
+        _ => {
+            const LOCAL: &str = "aisc-admin";
+            if nix::unistd::User::from_name(LOCAL).ok().flatten().is_none() {
+                let made = std::process::Command::new("useradd")
+                    .args(["--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", LOCAL])
+                    .status();
+                if !made.is_ok_and(|s| s.success()) {
+                    eprintln!(
+                        "aisc: warning: could not make the Unix account {LOCAL} for the admin's jobs; set one (aisc user set-unix-name admin NAME)"
+                    );
+                    return Ok(());
+                }
+            }
+            if !ordinary(LOCAL) {
+                eprintln!(
+                    "aisc: warning: {LOCAL} is a system account; give the admin an ordinary one (aisc user set-unix-name admin NAME)"
+                );
+                return Ok(());
+            }
+            LOCAL.to_string()
+        }
+    };
+    store
+        .set_unix_name(
+            admin.id,
+            Some(name.clone()),
+            system(
+                "user.unix_name",
+                "user:admin",
+                &format!("first start as root: the admin's jobs run as {name}"),
+            ),
+        )
+        .await?;
+    eprintln!("aisc: the admin's jobs run as the Unix account {name} (aisc user set-unix-name changes it)");
     Ok(())
 }
 

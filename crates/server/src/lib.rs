@@ -340,7 +340,9 @@ pub async fn run(
     let confinement = confinement(&config, dir)?;
     // Neither a job nor anyone else of this user may read this process's memory or environment.
     let _ = nix::sys::prctl::set_dumpable(false);
-    bootstrap::admin(&store, dir).await?;
+    if bootstrap::admin(&store, dir).await? {
+        bootstrap::admin_unix_name(&store, &confinement).await?;
+    }
     bootstrap::tenancy(&store).await?;
 
     let host = aisc_engine::discover(config.fake_gpus.as_ref());
