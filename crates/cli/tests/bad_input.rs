@@ -296,3 +296,110 @@ fn the_cli_reports_refusals_in_one_line_and_exits_non_zero() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the aisc server"));
 }
+
+#[test]
+fn out_of_range_fields_a_hostile_tenant_tried_are_refused_naming_the_field() {
+    let data = tempfile::tempdir().unwrap();
+    let w = data.path();
+    let server = Server::start(w, &["--fake-gpus", "2"]);
+    let refused = |args: &[&str], field: &str| {
+        let out = server.aisc(w, args);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(err.contains(&format!("{field}: ")), "{args:?}: {err}");
+        err
+    };
+    // A Slurm clock field out of its range, as Slurm refuses it.
+    let err = refused(&["submit", "--time", "1-25:61:61", "--", "true"], "time");
+    assert!(err.contains("hours must be below 24"), "{err}");
+    refused(&["submit", "--time", "2:60:00", "--", "true"], "time");
+    // Unix names: never root, never a system account.
+    refused(&["user", "set-unix-name", "admin", "root"], "unix_name");
+    let err = refused(&["user", "set-unix-name", "admin", "daemon"], "unix_name");
+    assert!(err.contains("system account"), "{err}");
+    // A password of NUL bytes.
+    let out = common::with_stdin(
+        &server,
+        w,
+        &["user", "create", "nul", "--password-stdin"],
+        &"\0".repeat(12),
+        Some(&server.token()),
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("printable"),
+        "{out:?}"
+    );
+    // Application dates: not in the past, not past the scheme's close.
+    server.ok(
+        w,
+        &[
+            "scheme",
+            "create",
+            "s",
+            "--pool",
+            "1000",
+            "--eligible",
+            "research-institute",
+            "--criterion",
+            "impact:100",
+            "--opens",
+            "2020-01-01",
+            "--closes",
+            "2099-01-01",
+        ],
+    );
+    let apply = |from: &str, to: &str| -> Vec<String> {
+        [
+            "apply",
+            "--project",
+            "default",
+            "--scheme",
+            "s",
+            "--class",
+            "local",
+            "--gpu-hours",
+            "1",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--justify",
+            "impact=x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let args = apply("2020-01-01", "2099-01-01");
+    let err = refused(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        "starts",
+    );
+    assert!(err.contains("in the past"), "{err}");
+    let args = apply(&common::today(), "2100-01-01");
+    let err = refused(&args.iter().map(String::as_str).collect::<Vec<_>>(), "ends");
+    assert!(err.contains("after scheme s closes"), "{err}");
+    let jobs = server.ok(w, &["jobs", "--json"]);
+    assert!(!jobs.contains("\"id\""), "nothing was submitted: {jobs}");
+}
+
+#[test]
+fn a_huge_user_name_in_a_failed_login_is_cut_in_the_servers_log() {
+    let data = tempfile::tempdir().unwrap();
+    let w = data.path();
+    let server = Server::start_env(w, &[], &[("RUST_LOG", "warn")]);
+    let name = "x".repeat(10_000);
+    let out = common::with_stdin(
+        &server,
+        w,
+        &["login", "--user", &name, "--password-stdin"],
+        "not the password at all",
+        None,
+    );
+    assert!(!out.status.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("failed login"), "{log}");
+    assert!(!log.contains(&"x".repeat(100)), "the whole name was logged");
+}

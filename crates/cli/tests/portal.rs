@@ -285,13 +285,19 @@ async fn a_session_is_a_strict_http_only_cookie_and_logout_ends_it() {
     assert_eq!(res.status(), 401);
 
     // Only local paths are followed after login.
+    // Nor anything a browser reads otherwise: a tab or newline (dropped, so
+    // `/\t/evil` is `//evil`) or one a header cannot carry (once a 500).
     for foreign in [
         "//evil.example/",
         "https://evil.example/",
         "/\\evil.example",
+        "/\t/evil.example/",
+        "/\n/x",
+        "/ /evil.example",
     ] {
         let (res, _) = login(&c, &base, "ann", foreign).await;
-        assert_eq!(res.headers()[LOCATION], "/", "{foreign} is not followed");
+        assert_eq!(res.status(), 303, "{foreign:?}");
+        assert_eq!(res.headers()[LOCATION], "/", "{foreign:?} is not followed");
     }
 }
 

@@ -249,6 +249,37 @@ fn a_cancel_goes_to_slurm() {
     });
 }
 
+#[test]
+fn an_output_file_slurm_cannot_open_is_the_jobs_reason_and_the_servers_files_are_refused() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    // A directory the job's user cannot write to: Slurm cannot open the file there.
+    std::fs::create_dir(w.join("closed")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(w.join("closed"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let id = server.submit(w, &["-o", "closed/out.log", "--", "echo", "x"]);
+    let job = server.wait_state(w, id, "failed");
+    assert!(
+        job["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not open its output or error file"),
+        "{job:#}"
+    );
+    // The server's own files are refused before anything reaches Slurm.
+    let secret = server.data_dir.join("admin-token").display().to_string();
+    let out = server.aisc(w, &["submit", "-o", &secret, "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("output: "),
+        "{out:?}"
+    );
+}
+
 /// Approves a grant of `hours` GPU-hours for a new project; returns the grant's id.
 fn grant(server: &Server, w: &Path, project: &str, hours: &str) -> String {
     for args in [

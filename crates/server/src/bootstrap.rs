@@ -134,7 +134,13 @@ pub(crate) async fn admin_unix_name(
             const LOCAL: &str = "aisc-admin";
             if nix::unistd::User::from_name(LOCAL).ok().flatten().is_none() {
                 let made = std::process::Command::new("useradd")
-                    .args(["--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", LOCAL])
+                    .args([
+                        "--user-group",
+                        "--no-create-home",
+                        "--shell",
+                        "/usr/sbin/nologin",
+                        LOCAL,
+                    ])
                     .status();
                 if !made.is_ok_and(|s| s.success()) {
                     eprintln!(
@@ -163,7 +169,9 @@ pub(crate) async fn admin_unix_name(
             ),
         )
         .await?;
-    eprintln!("aisc: the admin's jobs run as the Unix account {name} (aisc user set-unix-name changes it)");
+    eprintln!(
+        "aisc: the admin's jobs run as the Unix account {name} (aisc user set-unix-name changes it)"
+    );
     Ok(())
 }
 
