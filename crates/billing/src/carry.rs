@@ -21,7 +21,7 @@
 //! to the rate of its total to within one cent too.
 
 use crate::money::{BasisPoints, Cents};
-use crate::rating::{Price, Split};
+use crate::rating::{Price, Split, clamp};
 use serde::{Deserialize, Serialize};
 
 /// Units of a metered total per cent.
@@ -107,10 +107,6 @@ pub fn split(
         subsidy,
         tenant: charge - subsidy,
     }
-}
-
-fn clamp(v: i128) -> i64 {
-    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
 
 #[cfg(test)]

@@ -52,7 +52,8 @@ pub fn split(charge: Cents, rate: BasisPoints, subsidy_left: Cents) -> Split {
     }
 }
 
-fn clamp(v: i128) -> i64 {
+/// An exact amount as whole cents, saturating at the ends of `i64`.
+pub(crate) fn clamp(v: i128) -> i64 {
     i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
 

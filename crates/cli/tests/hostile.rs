@@ -82,6 +82,10 @@ fn a_members_job_reaches_none_of_the_servers_secrets_and_cannot_stall_it() {
         );
         assert!(!text.contains(&key_line), "the master key leaked: {text}");
     };
+    let untouched = || {
+        let now = std::fs::read_to_string(srv.join("admin-token")).unwrap();
+        assert_eq!(now.trim(), admin_token, "the token file is untouched");
+    };
     let d = srv.display().to_string();
     let server_pid = server.child.id();
 
@@ -112,13 +116,7 @@ fn a_members_job_reaches_none_of_the_servers_secrets_and_cannot_stall_it() {
         );
         secrets(&all_logs(&server, w, &token, id));
     }
-    assert_eq!(
-        std::fs::read_to_string(srv.join("admin-token"))
-            .unwrap()
-            .trim(),
-        admin_token,
-        "the token file is untouched"
-    );
+    untouched();
 
     // 2. The job itself: reads, writes and signals aimed at the server.
     let script = format!(
@@ -188,12 +186,7 @@ fn a_members_job_reaches_none_of_the_servers_secrets_and_cannot_stall_it() {
         "{j:#}"
     );
     secrets(&all_logs(&server, w, &token, id));
-    assert_eq!(
-        std::fs::read_to_string(srv.join("admin-token"))
-            .unwrap()
-            .trim(),
-        admin_token
-    );
+    untouched();
 
     // 5. A FIFO as the output file: refused at once; the centre keeps scheduling.
     nix::unistd::mkfifo(
@@ -259,58 +252,8 @@ fn auditors_see_metadata_not_content_and_centre_reads_of_content_are_audited() {
             "project", "create", "lab", "--org", "local", "--pi", "mallory",
         ],
     );
-    server.ok(
-        w,
-        &[
-            "scheme",
-            "create",
-            "s",
-            "--pool",
-            "1000",
-            "--eligible",
-            "research-institute",
-            "--criterion",
-            "impact:100",
-            "--opens",
-            "2020-01-01",
-            "--closes",
-            "2099-01-01",
-            "--min-reviews",
-            "0",
-        ],
-    );
-    let today = common::today();
-    let app = as_user(
-        &server,
-        w,
-        &token,
-        &[
-            "apply",
-            "--project",
-            "lab",
-            "--scheme",
-            "s",
-            "--class",
-            "local",
-            "--gpu-hours",
-            "1",
-            "--from",
-            &today,
-            "--to",
-            "2099-01-01",
-            "--justify",
-            "impact=x",
-        ],
-    );
-    assert!(app.status.success(), "{app:?}");
-    server.ok(
-        w,
-        &[
-            "decide",
-            String::from_utf8_lossy(&app.stdout).trim(),
-            "--approve",
-        ],
-    );
+    server.scheme_without_review(w, "s", "1000");
+    server.approved_grant(w, Some(&token), "lab", "s", "local", "1");
     let id = submit_as(
         &server,
         w,

@@ -145,48 +145,11 @@ fn a_grant_that_cannot_cover_a_job_keeps_it_waiting_and_a_restart_never_charges_
         &[
             "project", "create", "tiny", "--org", "local", "--pi", "admin",
         ],
-        &[
-            "scheme",
-            "create",
-            "s",
-            "--pool",
-            "1000",
-            "--eligible",
-            "research-institute",
-            "--criterion",
-            "impact:100",
-            "--opens",
-            "2020-01-01",
-            "--closes",
-            "2099-01-01",
-            "--min-reviews",
-            "0",
-        ],
     ] {
         server.ok(w, args);
     }
-    let today = common::today();
-    let app = server.ok(
-        w,
-        &[
-            "apply",
-            "--project",
-            "tiny",
-            "--scheme",
-            "s",
-            "--class",
-            "h800",
-            "--gpu-hours",
-            "1",
-            "--from",
-            today.as_str(),
-            "--to",
-            "2099-01-01",
-            "--justify",
-            "impact=x",
-        ],
-    );
-    server.ok(w, &["decide", app.trim(), "--approve"]);
+    server.scheme_without_review(w, "s", "1000");
+    let app = server.approved_grant(w, None, "tiny", "s", "h800", "1");
     let grant: i64 = app.trim().parse().unwrap();
 
     // Two jobs of 1 GPU for 40 minutes: each holds HK$66.67; the second does not fit until the first ends.

@@ -302,48 +302,11 @@ fn grant(server: &Server, w: &Path, project: &str, hours: &str) -> String {
         &[
             "project", "create", project, "--org", "local", "--pi", "admin",
         ],
-        &[
-            "scheme",
-            "create",
-            "s",
-            "--pool",
-            "100000",
-            "--eligible",
-            "research-institute",
-            "--criterion",
-            "impact:100",
-            "--opens",
-            "2020-01-01",
-            "--closes",
-            "2099-01-01",
-            "--min-reviews",
-            "0",
-        ],
     ] {
         server.ok(w, args);
     }
-    let today = common::today();
-    let app = server.ok(
-        w,
-        &[
-            "apply",
-            "--project",
-            project,
-            "--scheme",
-            "s",
-            "--class",
-            "h100",
-            "--gpu-hours",
-            hours,
-            "--from",
-            today.as_str(),
-            "--to",
-            "2099-01-01",
-            "--justify",
-            "impact=x",
-        ],
-    );
-    server.ok(w, &["decide", app.trim(), "--approve"]);
+    server.scheme_without_review(w, "s", "100000");
+    let app = server.approved_grant(w, None, project, "s", "h100", hours);
     app.trim().to_string()
 }
 

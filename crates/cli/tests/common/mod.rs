@@ -262,6 +262,71 @@ impl Server {
             .to_string()
     }
 
+    /// Makes scheme `name` (open 2020 to 2099, eligible: research institutes,
+    /// like `local`; approval needs no review) with a pool of `pool` HK$.
+    pub fn scheme_without_review(&self, cwd: &Path, name: &str, pool: &str) {
+        self.ok(
+            cwd,
+            &[
+                "scheme",
+                "create",
+                name,
+                "--pool",
+                pool,
+                "--eligible",
+                "research-institute",
+                "--criterion",
+                "impact:100",
+                "--opens",
+                "2020-01-01",
+                "--closes",
+                "2099-01-01",
+                "--min-reviews",
+                "0",
+            ],
+        );
+    }
+
+    /// Applies for `hours` GPU-hours of `class` for `project` under `scheme`,
+    /// from today, as `token`'s user (the admin's when `None`), and approves it
+    /// as the admin; returns the grant's id.
+    pub fn approved_grant(
+        &self,
+        cwd: &Path,
+        token: Option<&str>,
+        project: &str,
+        scheme: &str,
+        class: &str,
+        hours: &str,
+    ) -> String {
+        let today = today();
+        let args = [
+            "apply",
+            "--project",
+            project,
+            "--scheme",
+            scheme,
+            "--class",
+            class,
+            "--gpu-hours",
+            hours,
+            "--from",
+            &today,
+            "--to",
+            "2099-01-01",
+            "--justify",
+            "impact=x",
+        ];
+        let out = match token {
+            Some(t) => self.aisc_env(cwd, &args, &[("AISC_TOKEN", t)]),
+            None => self.aisc(cwd, &args),
+        };
+        assert!(out.status.success(), "apply: {out:?}");
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        self.ok(cwd, &["decide", &id, "--approve"]);
+        id
+    }
+
     /// Submits and returns the id printed alone on stdout.
     pub fn submit(&self, cwd: &Path, args: &[&str]) -> i64 {
         let mut all = vec!["submit"];
