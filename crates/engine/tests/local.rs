@@ -330,3 +330,58 @@ async fn the_watchdog_stops_a_job_at_its_time_limit_by_itself() {
     );
     assert!(LocalEngine::stopped_by_watchdog(&s.job_dir));
 }
+
+/// As root on a cgroup v1 host: the job is in a cgroup of its own with its
+/// memory limit, and may open only its own GPUs' device files (here device
+/// nodes with the NVIDIA major: an allowed one answers "no such device",
+/// there being no driver; a denied one "operation not permitted").
+#[tokio::test]
+async fn as_root_a_job_gets_a_cgroup_with_its_limits_and_only_its_gpus_devices() {
+    let cgroups = aisc_engine::confine::cgroup::Cgroups::detect();
+    if !matches!(cgroups, aisc_engine::confine::cgroup::Cgroups::V1(_)) {
+        eprintln!("skipped: needs root on a cgroup v1 host ({cgroups:?})");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, minor) in [("nv0", 0), ("nv1", 1)] {
+        let node = dir.path().join(name);
+        nix::sys::stat::mknod(
+            &node,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(195, minor),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let engine = engine(tx, Vec::new());
+    let mut s = spec(
+        dir.path(),
+        12,
+        sh(
+            "m=$(grep :memory: /proc/self/cgroup | cut -d: -f3); echo $m; \
+            cat /sys/fs/cgroup/memory$m/memory.limit_in_bytes; cat nv0; cat nv1; true",
+        ),
+    );
+    s.fake_gpus = false;
+    s.gpu_ids = vec![1];
+    s.mem_mb = 256;
+    engine.launch(&s).unwrap();
+    assert_eq!(next_end(&mut rx).await.1, Outcome::Exited(0));
+    let out = std::fs::read_to_string(&s.stdout).unwrap();
+    assert!(out.contains("aisc/job-12-"), "in its own cgroup: {out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"268435456"), "256 MiB of memory: {out}");
+    assert!(out.contains("nv0: Operation not permitted"), "{out}");
+    assert!(out.contains("nv1: No such device or address"), "{out}");
+    engine.release(JobId(12), &s.job_dir);
+    let name = aisc_engine::confine::cgroup_name(12, &s.job_dir);
+    assert!(
+        !std::path::Path::new("/sys/fs/cgroup/memory/aisc")
+            .join(name)
+            .exists(),
+        "the cgroup is removed"
+    );
+}
