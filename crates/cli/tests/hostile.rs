@@ -172,6 +172,13 @@ fn a_members_job_reaches_none_of_the_servers_secrets_and_cannot_stall_it() {
     secrets(&all_logs(&server, w, &token, id));
     assert_ne!(j["state"], "completed", "{j:#}");
 
+    // A working directory in the server user's home: not the job's to write.
+    let planted = "/root/aisc-hostile-planted";
+    let id = submit_as(&server, w, &token, &["-D", "/root", "--", "touch", planted]);
+    let j = ended(&server, w, id);
+    assert_ne!(j["state"], "completed", "{j:#}");
+    assert!(!Path::new(planted).exists(), "the job wrote into /root");
+
     // 4. A symlink to a secret as the output file: refused, the secret untouched.
     std::os::unix::fs::symlink(srv.join("admin-token"), w.join("out.log")).unwrap();
     let id = submit_as(
