@@ -5,7 +5,7 @@
 //!
 //! Needs `AISC_TEST_POSTGRES` (a `postgres://` URL of a server this test may
 //! make a database on); skipped without it unless
-//! `AISC_TEST_POSTGRES_REQUIRED=1`, as in `.ci/run`.
+//! `AISC_REQUIRE` naming `postgres`, as in `.ci/run`.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 mod common;
@@ -66,11 +66,7 @@ fn killing_the_leader_mid_stream_loses_and_repeats_nothing() {
     let w = work.path();
     let _drop = common::DropDatabases(vec![data.path().to_path_buf()]);
     let Some(db) = postgres_db(data.path()) else {
-        assert!(
-            std::env::var("AISC_TEST_POSTGRES_REQUIRED").is_err(),
-            "AISC_TEST_POSTGRES_REQUIRED is set but AISC_TEST_POSTGRES is not"
-        );
-        eprintln!("skipped: AISC_TEST_POSTGRES is not set");
+        common::missing("postgres", "AISC_TEST_POSTGRES is not set");
         return;
     };
     let args = ["--database", db.as_str(), "--kill-grace", "2s"];

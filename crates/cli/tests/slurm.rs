@@ -2,7 +2,7 @@
 //! slurmd with fake GPUs and slurmrestd, as `scripts/slurm-dev-cluster.sh up`
 //! starts them (`.ci/run` does). Outside CI, without that cluster, each test
 //! says what it needs and passes without running; in CI (`CI` or
-//! `AISC_SLURM_REQUIRED` set, as `.ci/run` does) a missing cluster fails them.
+//! `AISC_REQUIRE` naming `slurm`, as `.ci/run` does) a missing cluster fails them.
 //!
 //! The tests share the one cluster (and one stops slurmctld), so they take
 //! turns.
@@ -47,10 +47,7 @@ fn cluster() -> Option<Cluster> {
         "the Slurm engine tests need the dev Slurm cluster (slurmrestd at {url}, JWT key {key}): \
          start it as root with `scripts/slurm-dev-cluster.sh up`"
     );
-    if std::env::var_os("CI").is_some() || std::env::var_os("AISC_SLURM_REQUIRED").is_some() {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
+    common::missing("slurm", &msg);
     None
 }
 

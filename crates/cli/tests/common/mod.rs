@@ -51,6 +51,21 @@ pub fn postgres_db(data_dir: &Path) -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// Whether the run must have the real service `tier` (`postgres`, `slurm`,
+/// `browser`, `schemathesis`): `AISC_REQUIRE` names it, comma-separated, or
+/// is `all` (`.ci/run` names them all).
+pub fn required(tier: &str) -> bool {
+    std::env::var("AISC_REQUIRE")
+        .is_ok_and(|v| v.split(',').map(str::trim).any(|t| t == tier || t == "all"))
+}
+
+/// A test whose service is missing: it fails when the run requires `tier`
+/// (see [`required`]), else it says what it needs and is skipped.
+pub fn missing(tier: &str, why: &str) {
+    assert!(!required(tier), "{why} (AISC_REQUIRE names {tier})");
+    eprintln!("SKIPPED: {why}");
+}
+
 /// Today's date in Hong Kong (the centre's calendar), YYYY-MM-DD: the
 /// earliest day an application may start.
 pub fn today() -> String {

@@ -6,7 +6,7 @@
 //! the server `AISC_TEST_POSTGRES` names (e.g.
 //! `postgres://postgres@127.0.0.1:5432/postgres`), made for the test and
 //! dropped after it. Without that variable the PostgreSQL half is skipped,
-//! unless `AISC_TEST_POSTGRES_REQUIRED=1` (as in `.ci/run`) makes it fail.
+//! unless `AISC_REQUIRE` names `postgres` (as in `.ci/run`), which makes it fail.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is a failed test
 
 use aisc_store::{Database, Durability, Store, StoreError};
@@ -36,11 +36,13 @@ impl TestDb {
     /// A fresh PostgreSQL database, or `None` when no server is named.
     pub async fn postgres() -> Option<TestDb> {
         let Ok(server) = std::env::var("AISC_TEST_POSTGRES") else {
+            let required = std::env::var("AISC_REQUIRE")
+                .is_ok_and(|v| v.split(',').any(|t| matches!(t.trim(), "postgres" | "all")));
             assert!(
-                std::env::var("AISC_TEST_POSTGRES_REQUIRED").is_err(),
-                "AISC_TEST_POSTGRES_REQUIRED is set but AISC_TEST_POSTGRES is not"
+                !required,
+                "AISC_REQUIRE names postgres but AISC_TEST_POSTGRES is not set"
             );
-            eprintln!("skipped: AISC_TEST_POSTGRES is not set");
+            eprintln!("SKIPPED: AISC_TEST_POSTGRES is not set");
             return None;
         };
         static N: AtomicU32 = AtomicU32::new(0);
