@@ -15,8 +15,10 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct JobsArgs {
-    /// Only jobs in this state (pending, running, completed, failed, cancelled, timed_out, ...).
-    #[arg(long)]
+    /// Only jobs in this state.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+        aisc_model::job::ALL_STATES.map(aisc_model::JobState::as_str)
+    ))]
     state: Option<String>,
     /// Only my own jobs (an admin sees everyone's by default).
     #[arg(long)]

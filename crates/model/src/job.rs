@@ -41,6 +41,25 @@ pub const ALL_STATES: [JobState; 8] = [
 ];
 
 impl JobState {
+    /// The live states: not finished (the one list every layer derives its
+    /// own from: the store's queries, the CLI's filters, the API's docs).
+    pub const LIVE: [JobState; 3] = [JobState::Pending, JobState::Admitted, JobState::Running];
+
+    /// Live and not yet running: a job here has a reason it waits.
+    pub const WAITING: [JobState; 2] = [JobState::Pending, JobState::Admitted];
+
+    /// Live and holding resources: placed, started or starting.
+    pub const PLACED: [JobState; 2] = [JobState::Admitted, JobState::Running];
+
+    /// The names of `states`, comma-separated (`pending, admitted`).
+    pub fn names(states: &[JobState]) -> String {
+        states
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The name used in the API, the CLI and the store.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,10 +76,7 @@ impl JobState {
 
     /// A terminal state never changes again.
     pub fn is_terminal(self) -> bool {
-        !matches!(
-            self,
-            JobState::Pending | JobState::Admitted | JobState::Running
-        )
+        !JobState::LIVE.contains(&self)
     }
 
     /// Whether `self → to` is a legal step.
@@ -92,9 +108,7 @@ impl fmt::Display for JobState {
 
 /// A state name that is not one of [`ALL_STATES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown job state {0:?} (expected one of pending, admitted, running, completed, failed, cancelled, timed_out, preempted)"
-)]
+#[error("unknown job state {0:?} (expected one of {names})", names = JobState::names(&ALL_STATES))]
 pub struct UnknownState(pub String);
 
 impl FromStr for JobState {

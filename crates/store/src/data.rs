@@ -217,12 +217,16 @@ async fn close(
     project: ProjectId,
     at_ms: i64,
 ) -> Result<i64, StoreError> {
-    let active: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE project_id = $1 AND state IN ('pending', 'admitted', 'running')",
-    )
-    .bind(project.0)
-    .fetch_one(&mut *conn)
-    .await?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT COUNT(*) FROM jobs WHERE project_id = $1 AND state IN {}",
+            crate::jobs::sql_states(&aisc_model::JobState::LIVE)
+        )
+    });
+    let active: i64 = sqlx::query_scalar(SQL.as_str())
+        .bind(project.0)
+        .fetch_one(&mut *conn)
+        .await?;
     if active > 0 {
         return Err(StoreError::Refused(
             "the project has jobs that have not ended; cancel them first",

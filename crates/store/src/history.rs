@@ -58,18 +58,22 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<GpuInterval>, StoreError> {
-        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT gpus, start_ms, end_ms FROM jobs
-             WHERE end_ms > $2 AND start_ms IS NOT NULL AND start_ms < $1 AND gpus > 0
-             UNION ALL
-             SELECT gpus, start_ms, NULL FROM jobs
-             WHERE state IN ('admitted', 'running') AND end_ms IS NULL
-               AND start_ms IS NOT NULL AND start_ms < $1 AND gpus > 0",
-        )
-        .bind(to_ms)
-        .bind(from_ms)
-        .fetch_all(&self.read)
-        .await?;
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT gpus, start_ms, end_ms FROM jobs
+                 WHERE end_ms > $2 AND start_ms IS NOT NULL AND start_ms < $1 AND gpus > 0
+                 UNION ALL
+                 SELECT gpus, start_ms, NULL FROM jobs
+                 WHERE state IN {} AND end_ms IS NULL
+                   AND start_ms IS NOT NULL AND start_ms < $1 AND gpus > 0",
+                crate::jobs::sql_states(&aisc_model::JobState::PLACED)
+            )
+        });
+        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(SQL.as_str())
+            .bind(to_ms)
+            .bind(from_ms)
+            .fetch_all(&self.read)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(gpus, start_ms, end_ms)| GpuInterval {

@@ -9,6 +9,7 @@ use crate::writer::Op;
 use aisc_model::{JobId, JobSpec, JobState, OrgId, ProjectId, Resources, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::sync::LazyLock;
 
 /// A job to store as `pending`.
 #[derive(Debug, Clone)]
@@ -233,6 +234,12 @@ pub struct Visibility {
     pub orgs: Vec<OrgId>,
 }
 
+/// `('pending', 'admitted')`: the states as an SQL list, from `JobState`'s own lists.
+pub(crate) fn sql_states(states: &[JobState]) -> String {
+    let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    format!("({})", names.join(", "))
+}
+
 /// The columns every job query reads (a macro so that statements stay `&'static str`).
 macro_rules! columns {
     () => {
@@ -422,14 +429,18 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &JobChange) -> Resul
         }
         JobChange::Reasons(reasons) => {
             for (id, reason) in reasons {
-                sqlx::query(
-                    "UPDATE jobs SET reason = $1 WHERE id = $2 AND state IN ('pending', 'admitted') AND reason <> $3",
-                )
-                .bind(reason)
-                .bind(id.0)
-                .bind(reason)
-                .execute(&mut *conn)
-                .await?;
+                static SQL: LazyLock<String> = LazyLock::new(|| {
+                    format!(
+                        "UPDATE jobs SET reason = $1 WHERE id = $2 AND state IN {} AND reason <> $3",
+                        sql_states(&JobState::WAITING)
+                    )
+                });
+                sqlx::query(SQL.as_str())
+                    .bind(reason)
+                    .bind(id.0)
+                    .bind(reason)
+                    .execute(&mut *conn)
+                    .await?;
             }
             Ok(())
         }
@@ -624,13 +635,15 @@ impl Store {
 
     /// Every job not yet finished (pending, admitted, running), oldest first, with specs.
     pub async fn active(&self) -> Result<Vec<JobRow>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            columns!(),
-            ", j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id ",
-            "WHERE j.state IN ('pending', 'admitted', 'running') ORDER BY j.id"
-        );
-        let rows = sqlx::query(sql).fetch_all(&self.read).await?;
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, j.spec FROM jobs j JOIN users u ON u.id = j.owner_id LEFT JOIN projects p ON p.id = j.project_id \
+                 WHERE j.state IN {} ORDER BY j.id",
+                columns!(),
+                sql_states(&JobState::LIVE)
+            )
+        });
+        let rows = sqlx::query(SQL.as_str()).fetch_all(&self.read).await?;
         self.fresh_keys(&rows).await?;
         rows.iter().map(|r| read_row(r, Some(&self.keys))).collect()
     }

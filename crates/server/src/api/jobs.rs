@@ -304,11 +304,21 @@ fn check_fits(state: &AppState, spec: &JobSpec) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The `state` filter's schema: one of `aisc_model::job::ALL_STATES`.
+fn job_state_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(aisc_model::job::ALL_STATES.map(JobState::as_str)))
+        .description(Some("Only jobs in this state"))
+        .build()
+}
+
 /// Filters for listing jobs.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only jobs in this state.
+    #[param(schema_with = job_state_schema)]
     pub state: Option<String>,
     /// Only the caller's own jobs.
     #[serde(default)]
