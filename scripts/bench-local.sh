@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Short jobs (`true`, 1 CPU, no GPU) run to completion on the local engine:
 # jobs/s from the first submission until the last has ended, and the median
-# time from submission to `running`. Every job goes through the launcher
+# time a job is `running` (from its start to its recorded end: the launcher,
+# its confinement, `true` itself, and the end reported back). Every job goes through the launcher
 # (aisc_engine::confine): as root, a Unix account, a mount namespace and a
 # cgroup per job; otherwise Landlock. With BEFORE=/path/to/older/aisc the same
 # run is made with that binary too, in rotation, for a before/after figure.
@@ -18,16 +19,21 @@ chmod 755 "$work"
 trap 'pkill -f "aisc serve --listen 127.0.0.1:1819" 2>/dev/null; rm -rf "$work"' EXIT
 echo "# machine: $(nproc) cores, $(uname -r); $(id -un); $COUNT jobs a run"
 for run in $(seq "$RUNS"); do
-  for bin in "${bins[@]}"; do
-    d="$work/$run-$(basename "$(dirname "$(dirname "$bin")")")"
+  for i in "${!bins[@]}"; do
+    bin=${bins[$i]}
+    d="$work/$run-$i"
     mkdir -p "$d"
-    port=1819$run
+    port=1819$i
     extra=()
-    [ "$(id -u)" = 0 ] && extra=(--default-unix-name "${JOB_USER:-nobody}")
+    # As root, jobs need an account (a binary from before accounts has no such flag).
+    if [ "$(id -u)" = 0 ] && "$bin" serve --help | grep -q default-unix-name; then
+      extra=(--default-unix-name "${JOB_USER:-nobody}")
+    fi
     "$bin" serve --listen "127.0.0.1:$port" --data-dir "$d/data" --rate-limit-token 0 \
       --rate-limit-address 0 --max-queued-per-user 0 "${extra[@]}" 2>"$d/serve.log" &
     pid=$!
     for _ in $(seq 100); do grep -q listening "$d/serve.log" && break; sleep 0.1; done
+    grep -q listening "$d/serve.log" || { cat "$d/serve.log"; exit 1; }
     export AISC_URL="http://127.0.0.1:$port" AISC_TOKEN="$(cat "$d/data/admin-token")"
     start=$(date +%s.%N)
     seq "$COUNT" | (cd "$work" && xargs -P 4 -I{} "$bin" submit --chdir "$work" --cpus 1 --time 1m -- true >/dev/null)
@@ -36,9 +42,10 @@ for run in $(seq "$RUNS"); do
     lat=$("$bin" jobs --limit 1000 --json | python3 -c '
 import json, sys, statistics, datetime as d
 t = lambda s: d.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-jobs = json.load(sys.stdin)["jobs"]
-print(round(statistics.median(t(j["started_at"]) - t(j["submitted_at"]) for j in jobs) * 1000))')
-    printf '%s run %s: %.1f jobs/s, submission to running p50 %s ms\n' "$bin" "$run" \
+jobs = json.load(sys.stdin)
+jobs = jobs["jobs"] if isinstance(jobs, dict) else jobs
+print(round(statistics.median(t(j["ended_at"]) - t(j["started_at"]) for j in jobs) * 1000))')
+    printf '%s run %s: %.1f jobs/s, running p50 %s ms\n' "$bin" "$run" \
       "$(echo "$COUNT / ($end - $start)" | bc -l)" "$lat"
     kill $pid; wait $pid 2>/dev/null || true
   done

@@ -5,7 +5,7 @@ use super::cgroup::Cgroups;
 use super::files::{self, Opened};
 use super::{LAUNCH_FAILED, Mode, Plan, Target, hide, names};
 use nix::sys::signal::{SigHandler, Signal, kill, killpg};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Gid, Pid, Uid, User};
 use std::ffi::{CString, OsStr};
 use std::fs::{self, File, OpenOptions};
@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How the job's process ended.
 enum End {
@@ -344,39 +344,45 @@ fn child(
 
 /// Waits for the job, stopping it at the watchdog's deadline; records its exit status.
 fn watch(plan: &Plan, child: Pid, cgroups: &Cgroups) -> End {
-    let start = Instant::now();
-    let deadline = (plan.watchdog_ms > 0).then(|| start + Duration::from_millis(plan.watchdog_ms));
-    let mut term_sent: Option<Instant> = None;
-    let grace = Duration::from_millis(plan.grace_ms);
-    let group = nix::unistd::getpgrp();
+    // The job has been forked: a thread is safe now. It sleeps until the
+    // deadline and stops the job; this thread waits for the job to end, and
+    // the process exits (ending the watchdog) as soon as it has.
+    if plan.watchdog_ms > 0 {
+        let (deadline, grace) = (
+            Duration::from_millis(plan.watchdog_ms),
+            Duration::from_millis(plan.grace_ms),
+        );
+        let (marker, name, cgroups) = (
+            plan.job_dir.join(names::WATCHDOG),
+            plan.cgroup.clone(),
+            cgroups.clone(),
+        );
+        let group = nix::unistd::getpgrp();
+        std::thread::spawn(move || {
+            std::thread::sleep(deadline);
+            let _ = write_atomic(
+                &marker,
+                b"stopped at its time limit by its watchdog\n",
+                0o600,
+            );
+            // The launcher ignores SIGTERM; the job's processes get it.
+            let _ = killpg(group, Signal::SIGTERM);
+            cgroups.signal(&name, Signal::SIGTERM);
+            std::thread::sleep(grace);
+            loop {
+                kill_group_but_me(group);
+                cgroups.signal(&name, Signal::SIGKILL);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+    }
     let end = loop {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+        match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, code)) => break End::Exited(code),
             Ok(WaitStatus::Signaled(_, sig, _)) => break End::Signaled(sig),
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(_) => break End::Exited(LAUNCH_FAILED),
         }
-        let now = Instant::now();
-        match (deadline, term_sent) {
-            (Some(d), None) if now >= d => {
-                let _ = write_atomic(
-                    &plan.job_dir.join(names::WATCHDOG),
-                    b"stopped at its time limit by its watchdog\n",
-                    0o600,
-                );
-                // The launcher ignores SIGTERM; the job's processes get it.
-                let _ = killpg(group, Signal::SIGTERM);
-                cgroups.signal(&plan.cgroup, Signal::SIGTERM);
-                term_sent = Some(now);
-            }
-            (_, Some(t)) if now >= t + grace => {
-                kill_group_but_me(group);
-                cgroups.signal(&plan.cgroup, Signal::SIGKILL);
-            }
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(100));
     };
     let code = match &end {
         End::Exited(c) => *c,
