@@ -26,7 +26,7 @@ pub(super) fn landlock_status() -> String {
         r.and_then(|r| r.create()).is_ok()
     };
     if probe(ABI_WANTED, true) {
-        "Landlock with signal scoping".into()
+        "Landlock (signals to the server refused)".into()
     } else if probe(ABI::V1, false) {
         "Landlock without signal scoping on this kernel: a job could signal the server".into()
     } else {

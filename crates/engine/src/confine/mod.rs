@@ -95,7 +95,7 @@ impl Confinement {
                 cgroup::Cgroups::detect().describe()
             ),
             Mode::Landlock => format!(
-                "jobs run as this server's user ({}), confined by Landlock ({}) away from the data directory and key files, unable to signal the server, watched by a per-job watchdog",
+                "jobs run as this server's user ({}), confined by {} away from the data directory and key files, watched by a per-job watchdog; no cgroups (run as root for Unix accounts and resource limits)",
                 nix::unistd::User::from_uid(nix::unistd::geteuid())
                     .ok()
                     .flatten()
