@@ -29,6 +29,40 @@ pub fn lien(gpus: u32, time_limit_s: u64, price: Price) -> Cents {
     )))
 }
 
+/// Why a job's QOS cannot be priced on its grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("its grant does not allow the high QOS")]
+pub struct HighQosNotAllowed;
+
+/// What a grant says about pricing its jobs' QOS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QosTerms {
+    /// The grant allows the `high` QOS.
+    pub high_allowed: bool,
+    /// The scheme's discount for scavenger jobs.
+    pub scavenger_discount: BasisPoints,
+}
+
+/// The price per GPU-hour a job of `qos` pays on a grant with `terms`, from
+/// the class's list price: `normal` and `high` pay the list price (`high` only
+/// where the grant allows it, or for a centre administrator,
+/// `privileged`); `scavenger` pays it less the scheme's discount (rounded
+/// half to even).
+pub fn qos_price(
+    list: Price,
+    qos: aisc_model::Qos,
+    terms: QosTerms,
+    privileged: bool,
+) -> Result<Price, HighQosNotAllowed> {
+    match qos {
+        aisc_model::Qos::High if !terms.high_allowed && !privileged => Err(HighQosNotAllowed),
+        aisc_model::Qos::Scavenger => Ok(Price {
+            per_gpu_hour: terms.scavenger_discount.complement().of(list.per_gpu_hour),
+        }),
+        _ => Ok(list),
+    }
+}
+
 /// A charge divided between the scheme's pool and the tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Split {
@@ -65,6 +99,30 @@ mod tests {
     const H800: Price = Price {
         per_gpu_hour: Cents(2_500),
     }; // HK$25 per GPU-hour
+
+    #[test]
+    fn qos_prices_follow_the_grant() {
+        let terms = QosTerms {
+            high_allowed: false,
+            scavenger_discount: BasisPoints::new(5_000).unwrap_or(BasisPoints::FULL),
+        };
+        use aisc_model::Qos;
+        assert_eq!(qos_price(H800, Qos::Normal, terms, false), Ok(H800));
+        assert_eq!(
+            qos_price(H800, Qos::Scavenger, terms, false).map(|p| p.per_gpu_hour),
+            Ok(Cents(1_250))
+        );
+        assert_eq!(
+            qos_price(H800, Qos::High, terms, false),
+            Err(HighQosNotAllowed)
+        );
+        assert_eq!(qos_price(H800, Qos::High, terms, true), Ok(H800));
+        let allowed = QosTerms {
+            high_allowed: true,
+            ..terms
+        };
+        assert_eq!(qos_price(H800, Qos::High, allowed, false), Ok(H800));
+    }
 
     #[test]
     fn an_hour_costs_the_price() {

@@ -10,6 +10,7 @@ use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{self, Access, Resource, authorize, authorize_as, job_visibility};
 use aisc_billing::money::{BasisPoints, Cents};
+use aisc_billing::rating::{Price, QosTerms, qos_price};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
 use aisc_store::{Charging, JobFilter, JobRow, NewJob};
 use axum::Json;
@@ -198,36 +199,28 @@ async fn charge_to(
         .price(&state.store, grant.class)
         .await?
         .unwrap_or(grant.price_cents);
-    let price = match spec.qos {
-        aisc_model::Qos::High if !grant.high_qos && caller_is_admin => list,
-        aisc_model::Qos::High if !grant.high_qos => {
-            return Err(ApiError::invalid(
-                "qos",
-                format!(
-                    "grant {} does not allow the high QOS: an administrator grants it (aisc grants set {} --high-qos yes)",
-                    grant.id, grant.id
-                ),
-                Some("normal or scavenger".into()),
-            ));
-        }
-        // Scavenger jobs pay the list price less the scheme's discount (rounded half to even).
-        aisc_model::Qos::Scavenger => {
-            let discount =
-                BasisPoints::new(grant.scavenger_discount_bp).unwrap_or(BasisPoints::FULL);
-            discount.complement().of(Cents(list)).0
-        }
-        _ => list,
+    let terms = QosTerms {
+        high_allowed: grant.high_qos,
+        scavenger_discount: BasisPoints::new(grant.scavenger_discount_bp)
+            .unwrap_or(BasisPoints::FULL),
     };
-    let lien = aisc_billing::rating::lien(
-        spec.resources.gpus,
-        spec.time_limit_s,
-        aisc_billing::rating::Price {
-            per_gpu_hour: aisc_billing::money::Cents(price),
-        },
-    );
+    let list = Price {
+        per_gpu_hour: Cents(list),
+    };
+    let price = qos_price(list, spec.qos, terms, caller_is_admin).map_err(|_| {
+        ApiError::invalid(
+            "qos",
+            format!(
+                "grant {} does not allow the high QOS: an administrator grants it (aisc grants set {} --high-qos yes)",
+                grant.id, grant.id
+            ),
+            Some("normal or scavenger".into()),
+        )
+    })?;
+    let lien = aisc_billing::rating::lien(spec.resources.gpus, spec.time_limit_s, price);
     Ok(Charging {
         grant: grant.id,
-        price_cents: price,
+        price_cents: price.per_gpu_hour.0,
         lien_cents: lien.0,
     })
 }
