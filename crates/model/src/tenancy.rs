@@ -67,6 +67,59 @@ impl FromStr for OrgKind {
     }
 }
 
+/// A person's role at the centre as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CentreRole {
+    /// Runs the centre: may do anything, and every change is audited.
+    Admin,
+    /// Scores applications (never their own organisation's).
+    Reviewer,
+    /// Reads jobs' metadata, the ledger and the audit trail; changes nothing.
+    Auditor,
+    /// Everyone else: what their projects and organisations allow.
+    User,
+}
+
+/// Every centre role.
+pub const CENTRE_ROLES: [CentreRole; 4] = [
+    CentreRole::Admin,
+    CentreRole::Reviewer,
+    CentreRole::Auditor,
+    CentreRole::User,
+];
+
+impl CentreRole {
+    /// The name as stored and typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CentreRole::Admin => "admin",
+            CentreRole::Reviewer => "reviewer",
+            CentreRole::Auditor => "auditor",
+            CentreRole::User => "user",
+        }
+    }
+}
+
+impl std::fmt::Display for CentreRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CentreRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CENTRE_ROLES
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| {
+                let all: Vec<&str> = CENTRE_ROLES.iter().map(|r| r.as_str()).collect();
+                format!("{s:?} is not a role ({})", all.join(", "))
+            })
+    }
+}
+
 /// A person's role in a project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -161,7 +161,7 @@ pub struct Caller {
 impl Caller {
     /// Whether the caller is a centre administrator.
     pub fn is_admin(&self) -> bool {
-        self.user.role == "admin"
+        self.user.role == aisc_model::tenancy::CentreRole::Admin
     }
 
     /// An audit event by this caller, now.

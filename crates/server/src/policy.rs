@@ -14,7 +14,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use aisc_model::tenancy::ProjectRole;
+use aisc_model::tenancy::{CentreRole, ProjectRole};
 use aisc_model::{OrgId, ProjectId, UserId};
 use aisc_store::Visibility;
 
@@ -89,12 +89,12 @@ fn org_admin(caller: &Caller, org: OrgId) -> bool {
 
 /// Allows or refuses `access` to `resource` for `caller`.
 pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Result<(), ApiError> {
-    let role = caller.user.role.as_str();
-    if role == "admin" {
+    let role = caller.user.role;
+    if role == CentreRole::Admin {
         return Ok(());
     }
     let forbidden = |why: &str| Err(ApiError::Forbidden(why.to_string()));
-    if role == "auditor" {
+    if role == CentreRole::Auditor {
         return if matches!(access, Access::Read | Access::Finances) {
             Ok(())
         } else {
@@ -103,7 +103,9 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
     }
     match resource {
         Resource::Centre => forbidden("this is for centre administrators"),
-        Resource::Application { .. } if role == "reviewer" && access == Access::Read => Ok(()),
+        Resource::Application { .. } if role == CentreRole::Reviewer && access == Access::Read => {
+            Ok(())
+        }
         Resource::Application {
             project_name,
             project,
@@ -206,17 +208,17 @@ pub fn read_content(
     let tenant = {
         let mut c = caller.clone();
         let mut user = (*c.user).clone();
-        user.role = "user".into();
+        user.role = CentreRole::User;
         c.user = std::sync::Arc::new(user);
         authorize(&c, Access::Read, resource).is_ok()
     };
     if tenant {
         return Ok(ContentReader::Tenant);
     }
-    match caller.user.role.as_str() {
-        "admin" => Ok(ContentReader::Centre),
-        "auditor" if auditors_may => Ok(ContentReader::Centre),
-        "auditor" => Err(ApiError::Forbidden(format!(
+    match caller.user.role {
+        CentreRole::Admin => Ok(ContentReader::Centre),
+        CentreRole::Auditor if auditors_may => Ok(ContentReader::Centre),
+        CentreRole::Auditor => Err(ApiError::Forbidden(format!(
             "auditors see {}'s metadata, not its command, script, environment or logs (the centre has not allowed that: aisc serve --auditors-read-content)",
             what()
         ))),
@@ -248,7 +250,7 @@ pub fn belongs_to(caller: &Caller, org: OrgId) -> bool {
 
 /// The jobs a caller may list: `None` means all of them.
 pub fn job_visibility(caller: &Caller) -> Option<Visibility> {
-    if matches!(caller.user.role.as_str(), "admin" | "auditor") {
+    if matches!(caller.user.role, CentreRole::Admin | CentreRole::Auditor) {
         return None;
     }
     Some(Visibility {
@@ -274,7 +276,7 @@ mod tests {
             user: std::sync::Arc::new(AuthUser {
                 id: UserId(10),
                 name: "x".into(),
-                role: role.into(),
+                role: role.parse().expect("a centre role"),
                 scope: "full".into(),
                 projects: projects
                     .iter()

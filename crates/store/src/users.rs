@@ -49,7 +49,7 @@ pub struct AuthUser {
     /// Name.
     pub name: String,
     /// Centre role.
-    pub role: String,
+    pub role: aisc_model::tenancy::CentreRole,
     /// The token's scope (`full` or `read`).
     pub scope: String,
     /// Projects the user belongs to, with each project's organisation and the user's role.
@@ -482,7 +482,13 @@ impl Store {
             Ok(AuthUser {
                 id: UserId(r.try_get("id")?),
                 name: r.try_get("name")?,
-                role: r.try_get("role")?,
+                role: {
+                    let role: String = r.try_get("role")?;
+                    role.parse().map_err(|_| StoreError::Corrupt {
+                        column: "users.role",
+                        value: role,
+                    })?
+                },
                 scope: r.try_get("scope")?,
                 projects: parse_memberships(r.try_get("projects")?)?,
                 org_admin: parse_ids(r.try_get("org_admin")?)?,

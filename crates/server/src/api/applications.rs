@@ -479,7 +479,7 @@ pub async fn review(
     Body(req): Body<ReviewRequest>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     let a = visible_application(&state, &caller, id, Access::Read).await?;
-    if caller.user.role != "reviewer" {
+    if caller.user.role != aisc_model::tenancy::CentreRole::Reviewer {
         return Err(ApiError::Forbidden(
             "only reviewers score applications".into(),
         ));

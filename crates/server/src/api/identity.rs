@@ -20,8 +20,6 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa::{IntoParams, ToSchema};
 
-/// The centre roles a user can hold.
-pub const ROLES: [&str; 4] = ["admin", "reviewer", "auditor", "user"];
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 12;
 /// Longest password accepted (bytes).
@@ -532,16 +530,21 @@ pub async fn set_password(
     user_view(&state, id).await
 }
 
-/// Checks a role name.
+/// Checks a role name (one of `aisc_model::tenancy::CENTRE_ROLES`).
 fn check_role(role: &str) -> Result<(), ApiError> {
-    if ROLES.contains(&role) {
-        return Ok(());
-    }
-    Err(ApiError::invalid(
-        "role",
-        format!("{role:?} is not a role"),
-        Some(ROLES.join(", ")),
-    ))
+    role.parse::<aisc_model::tenancy::CentreRole>()
+        .map(|_| ())
+        .map_err(|_| {
+            let all: Vec<&str> = aisc_model::tenancy::CENTRE_ROLES
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
+            ApiError::invalid(
+                "role",
+                format!("{role:?} is not a role"),
+                Some(all.join(", ")),
+            )
+        })
 }
 
 /// Give a user another centre role (administrators). Takes effect at once, on

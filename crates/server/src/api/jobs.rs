@@ -90,7 +90,7 @@ pub async fn submit_job(
     let mut spec = resolved.spec;
     let project = submit_project(&state, caller, spec.account.as_deref()).await?;
     spec.account = Some(project.1.clone());
-    let is_admin = caller.user.role == "admin";
+    let is_admin = caller.is_admin();
     let charging = charge_to(&state, project.0, &project.1, req_grant, &spec, is_admin).await?;
     let reason = if spec.hold { "Held" } else { "Priority" };
     let submit_ms = now_ms();

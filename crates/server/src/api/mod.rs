@@ -231,7 +231,7 @@ pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
         id: caller.user.id.0,
         name: caller.user.name.clone(),
-        role: caller.user.role.clone(),
+        role: caller.user.role.to_string(),
     })
 }
 

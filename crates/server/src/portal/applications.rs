@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 /// `GET /applications`.
 pub async fn list(State(state): State<AppState>, s: Session) -> Result<Markup, PortalError> {
     let apps = api::list(State(state), s.caller.clone()).await?.0;
-    let reviewer = s.caller.user.role == "reviewer";
+    let reviewer = s.caller.user.role == aisc_model::tenancy::CentreRole::Reviewer;
     Ok(page(
         &s,
         if reviewer {
@@ -209,7 +209,7 @@ async fn render(
     )
     .await?
     .0;
-    let reviewer = s.caller.user.role == "reviewer";
+    let reviewer = s.caller.user.role == aisc_model::tenancy::CentreRole::Reviewer;
     let reviewed = a.reviews.iter().any(|r| r.reviewer == s.caller.user.name);
     let decidable = a.state == "submitted";
     // The same rule the API applies when a review is sent; here it only spares the form.

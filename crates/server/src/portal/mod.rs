@@ -242,8 +242,8 @@ pub fn bare(title: &str, body: Markup) -> Markup {
 /// A signed-in page: navigation for the user's role, then `body`.
 pub fn page(s: &Session, title: &str, nav: Nav, body: Markup) -> Markup {
     let admin = s.caller.is_admin();
-    let auditor = s.caller.user.role == "auditor";
-    let reviewer = s.caller.user.role == "reviewer";
+    let auditor = s.caller.user.role == aisc_model::tenancy::CentreRole::Auditor;
+    let reviewer = s.caller.user.role == aisc_model::tenancy::CentreRole::Reviewer;
     let link = |n: Nav, href: &str, text: &str| {
         html! {
             li { a href=(href) aria-current=[(n == nav).then_some("page")] { (text) } }
