@@ -248,9 +248,43 @@ pub fn belongs_to(caller: &Caller, org: OrgId) -> bool {
     org_admin(caller, org) || caller.user.projects.iter().any(|m| m.org == org)
 }
 
+/// Whether the caller may score an application of organisation `org`: a
+/// reviewer who belongs to no part of it (no conflict of interest).
+pub fn may_review(caller: &Caller, org: OrgId) -> Result<(), ApiError> {
+    if caller.user.role != CentreRole::Reviewer {
+        return Err(ApiError::Forbidden(
+            "only reviewers score applications".into(),
+        ));
+    }
+    if belongs_to(caller, org) {
+        return Err(ApiError::Forbidden(
+            "conflict of interest: you belong to the applicant's organisation".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whose tokens the caller may revoke: `None`, anyone's (administrators);
+/// else only their own.
+pub fn token_owner_scope(caller: &Caller) -> Option<UserId> {
+    (caller.user.role != CentreRole::Admin).then_some(caller.user.id)
+}
+
+/// Whether the caller may run a job at a QOS its grant does not allow (the
+/// `high` QOS): centre administrators.
+pub fn may_override_qos(caller: &Caller) -> bool {
+    caller.user.role == CentreRole::Admin
+}
+
+/// Whether the caller sees every tenant's jobs and projects (administrators
+/// and auditors), as [`job_visibility`] answers `None` for.
+pub fn sees_every_tenant(caller: &Caller) -> bool {
+    matches!(caller.user.role, CentreRole::Admin | CentreRole::Auditor)
+}
+
 /// The jobs a caller may list: `None` means all of them.
 pub fn job_visibility(caller: &Caller) -> Option<Visibility> {
-    if matches!(caller.user.role, CentreRole::Admin | CentreRole::Auditor) {
+    if sees_every_tenant(caller) {
         return None;
     }
     Some(Visibility {

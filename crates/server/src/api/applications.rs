@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize, authorize_as, belongs_to};
+use crate::policy::{Access, Resource, authorize, authorize_as};
 use aisc_billing::ledger::{Account, approval, subsidy_of};
 use aisc_billing::money::{BasisPoints, Cents};
 use aisc_model::review::{format_score, weighted_score};
@@ -479,16 +479,7 @@ pub async fn review(
     Body(req): Body<ReviewRequest>,
 ) -> Result<(StatusCode, Json<ApplicationView>), ApiError> {
     let a = visible_application(&state, &caller, id, Access::Read).await?;
-    if caller.user.role != aisc_model::tenancy::CentreRole::Reviewer {
-        return Err(ApiError::Forbidden(
-            "only reviewers score applications".into(),
-        ));
-    }
-    if belongs_to(&caller, a.org) {
-        return Err(ApiError::Forbidden(
-            "conflict of interest: you belong to the applicant's organisation".into(),
-        ));
-    }
+    crate::policy::may_review(&caller, a.org)?;
     let scheme = state.store.scheme(&a.scheme_name).await?;
     let weighted = weighted_score(&scheme.scheme.criteria, &req.scores)
         .map_err(|e| ApiError::invalid("scores", e, Some("0 to 10 per criterion".into())))?;

@@ -339,7 +339,7 @@ pub async fn revoke_token(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<ActionResult>, ApiError> {
-    let owner = (!caller.is_admin()).then_some(caller.user.id);
+    let owner = crate::policy::token_owner_scope(&caller);
     let audit = caller.audit("token.revoke", format!("token:{id}"), "revoked".into());
     match state.store.revoke_token(id, owner, now_ms(), audit).await {
         Ok(()) => {

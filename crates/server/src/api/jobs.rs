@@ -90,8 +90,8 @@ pub async fn submit_job(
     let mut spec = resolved.spec;
     let project = submit_project(&state, caller, spec.account.as_deref()).await?;
     spec.account = Some(project.1.clone());
-    let is_admin = caller.is_admin();
-    let charging = charge_to(&state, project.0, &project.1, req_grant, &spec, is_admin).await?;
+    let privileged = policy::may_override_qos(caller);
+    let charging = charge_to(&state, project.0, &project.1, req_grant, &spec, privileged).await?;
     let reason = if spec.hold { "Held" } else { "Priority" };
     let submit_ms = now_ms();
     let new = NewJob {

@@ -214,7 +214,8 @@ async fn render(
     let decidable = a.state == "submitted";
     // The same rule the API applies when a review is sent; here it only spares the form.
     let conflict = reviewer
-        && crate::policy::belongs_to(&s.caller, state.store.project(&a.project).await?.org);
+        && crate::policy::may_review(&s.caller, state.store.project(&a.project).await?.org)
+            .is_err();
     let choice =
         [("approve", "Approve"), ("reject", "Reject")].map(|(v, t)| (v.to_string(), t.to_string()));
     Ok(page(

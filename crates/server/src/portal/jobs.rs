@@ -82,7 +82,7 @@ pub async fn list(
             p { a class="button" href="/jobs/new" { "Submit a job" } }
             form method="get" action="/jobs" class="filters" aria-label="Filter jobs" {
                 (select("State", "state", &states, &filters))
-                @if s.caller.is_admin() || s.caller.user.role == aisc_model::tenancy::CentreRole::Auditor {
+                @if crate::policy::sees_every_tenant(&s.caller) {
                     (input("Project", "project", "text", &filters, None, ""))
                 } @else {
                     (select("Project", "project", &projects, &filters))
