@@ -1,8 +1,11 @@
 //! Metering, rating, liens and the ledger. Pure: the caller passes the times;
 //! nothing here reads a clock or a database.
 //!
-//! - [`money`]: integer HK cents and the one rounding rule;
-//! - [`rating`]: charge, lien and subsidy split;
+//! - [`money`]: integer HK cents, rounding half to even where a price or a
+//!   rate is applied once;
+//! - [`rating`]: prices by QOS, liens (rounded up) and splits;
+//! - [`carry`]: the one rule a job's charge follows: each grant's exact
+//!   metered total, charged by the whole cents it crosses;
 //! - [`ledger`]: double-entry entries, derived balances, and the rules no entry may break;
 //! - [`meter`]: a finished job's allocation and run time as [`Usage`] (wall,
 //!   GPU and CPU milliseconds). Usage is allocation-based, as Slurm's
@@ -31,7 +34,15 @@ pub struct Usage {
 /// Meters a run that held `alloc` from `start_ms` to `end_ms` (epoch ms).
 /// An end before the start (a clock step) meters as zero rather than negative.
 pub fn meter(alloc: &Resources, start_ms: i64, end_ms: i64) -> Usage {
-    let wall_ms = u64::try_from(end_ms.saturating_sub(start_ms)).unwrap_or(0);
+    meter_for(
+        alloc,
+        u64::try_from(end_ms.saturating_sub(start_ms)).unwrap_or(0),
+    )
+}
+
+/// Meters a run that held `alloc` for `wall_ms` (as an engine with its own
+/// accounting reports it, e.g. Slurm's elapsed time and allocated TRES).
+pub fn meter_for(alloc: &Resources, wall_ms: u64) -> Usage {
     Usage {
         wall_ms,
         gpu_ms: wall_ms.saturating_mul(u64::from(alloc.gpus)),

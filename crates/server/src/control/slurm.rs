@@ -632,8 +632,14 @@ impl Controller {
         let elapsed_ms = u64::try_from(end.elapsed_s)
             .unwrap_or(0)
             .saturating_mul(1000);
-        let gpus = u64::try_from(end.gpus).unwrap_or(0);
-        let cpus = u64::try_from(end.cpus).unwrap_or(0);
+        let gpus = u32::try_from(end.gpus).unwrap_or(0);
+        let held = aisc_model::Resources {
+            gpus,
+            cpus: u32::try_from(end.cpus).unwrap_or(0),
+            mem_mb: 0,
+        };
+        // Slurm's accounting says what it held and for how long; billing meters it as it meters local jobs.
+        let usage = aisc_billing::meter_for(&held, elapsed_ms);
         let source = if end.accounted {
             "usage from Slurm's accounting"
         } else {
@@ -645,9 +651,9 @@ impl Controller {
             end_ms: Some(end_ms),
             exit_code: end.exit_code,
             signal: end.signal,
-            wall_ms: Some(elapsed_ms),
-            gpu_ms: Some(elapsed_ms.saturating_mul(gpus)),
-            cpu_ms: Some(elapsed_ms.saturating_mul(cpus)),
+            wall_ms: Some(usage.wall_ms),
+            gpu_ms: Some(usage.gpu_ms),
+            cpu_ms: Some(usage.cpu_ms),
             ..Default::default()
         };
         self.record_end(job, a, state, reason, set).await
