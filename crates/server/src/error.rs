@@ -163,6 +163,17 @@ impl<T> OrNotFound<T> for Result<T, aisc_store::StoreError> {
     }
 }
 
+impl From<crate::control::ControlError> for ApiError {
+    fn from(e: crate::control::ControlError) -> Self {
+        use crate::control::ControlError;
+        match e {
+            ControlError::Conflict(m) => ApiError::Conflict(m),
+            ControlError::Unavailable(m) => ApiError::Unavailable(m),
+            ControlError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<aisc_store::StoreError> for ApiError {
     fn from(e: aisc_store::StoreError) -> Self {
         match e {

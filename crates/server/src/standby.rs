@@ -15,7 +15,7 @@
 //! jobs are queued and running ones re-adopted.
 
 use crate::AppState;
-use crate::control::Command;
+use crate::control::{Command, ControlError};
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -61,10 +61,11 @@ pub async fn until_leading<T>(
     }
 }
 
+const NO_LEADER: &str =
+    "this server is a standby and no leader answered; try again in a few seconds";
+
 fn unavailable() -> ApiError {
-    ApiError::Unavailable(
-        "this server is a standby and no leader answered; try again in a few seconds".into(),
-    )
+    ApiError::Unavailable(NO_LEADER.into())
 }
 
 /// A standby's answer to a command meant for the control loop.
@@ -73,10 +74,10 @@ fn answer(cmd: Command) {
         // Stored already: the leader's poll and its periodic re-read find them.
         Command::Submitted(_) | Command::GrantsChanged => {}
         Command::Cancel { reply, .. } => {
-            let _ = reply.send(Err(unavailable()));
+            let _ = reply.send(Err(ControlError::Unavailable(NO_LEADER.into())));
         }
         Command::Release { reply, .. } => {
-            let _ = reply.send(Err(unavailable()));
+            let _ = reply.send(Err(ControlError::Unavailable(NO_LEADER.into())));
         }
         // Dropping the reply: the asker reports what it cannot know here.
         other => drop(other),

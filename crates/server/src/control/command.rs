@@ -2,7 +2,6 @@
 //! it holds one.
 
 use super::{NodeStatus, QueueView};
-use crate::error::ApiError;
 use aisc_model::{JobId, JobSpec, Resources};
 use aisc_store::NewAudit;
 use tokio::sync::oneshot;
@@ -28,6 +27,21 @@ pub struct Queued {
     pub charging: Option<aisc_store::Charging>,
     /// When it was submitted, epoch ms.
     pub submit_ms: i64,
+}
+
+/// Why the control loop refused or could not do what it was asked. The API
+/// turns it into an answer; the loop knows nothing of HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The job is not in a state that allows it.
+    #[error("{0}")]
+    Conflict(String),
+    /// No control loop answers here now (a standby whose leader did not answer).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] aisc_store::StoreError),
 }
 
 /// What cancelling did.
@@ -57,7 +71,7 @@ pub enum Command {
         /// The request's audit event, written with the change.
         audit: NewAudit,
         /// The answer.
-        reply: oneshot::Sender<Result<CancelOutcome, ApiError>>,
+        reply: oneshot::Sender<Result<CancelOutcome, ControlError>>,
     },
     /// Release a held job.
     Release {
@@ -66,7 +80,7 @@ pub enum Command {
         /// The request's audit event, written with the change.
         audit: NewAudit,
         /// The answer.
-        reply: oneshot::Sender<Result<(), ApiError>>,
+        reply: oneshot::Sender<Result<(), ControlError>>,
     },
     /// Report free resources.
     Usage(oneshot::Sender<Resources>),

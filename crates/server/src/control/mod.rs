@@ -23,7 +23,7 @@ mod queue;
 mod recover;
 mod slurm;
 
-pub use command::{CancelOutcome, Command, Queued};
+pub use command::{CancelOutcome, Command, ControlError, Queued};
 pub use slurm::SlurmSettings;
 
 pub use nodes::NodeStatus;
@@ -32,7 +32,6 @@ pub use queue::{JobAccess, QueueEntry, QueueView};
 pub use launch::expand_pattern;
 
 use crate::clock::now_ms;
-use crate::error::ApiError;
 use aisc_engine::slurm::{SlurmEngine, SlurmEvent};
 use aisc_engine::{EngineEvent, LocalEngine, Outcome};
 use aisc_model::units::format_duration;
@@ -342,7 +341,7 @@ impl Controller {
         id: JobId,
         by: &str,
         audit: NewAudit,
-    ) -> Result<CancelOutcome, ApiError> {
+    ) -> Result<CancelOutcome, ControlError> {
         let now = now_ms();
         if self.pending.contains_key(&id) || self.held.contains_key(&id) {
             let change = JobChange::Transition {
@@ -384,7 +383,7 @@ impl Controller {
         Ok(CancelOutcome::Signalled)
     }
 
-    async fn release(&mut self, id: JobId, audit: NewAudit) -> Result<(), ApiError> {
+    async fn release(&mut self, id: JobId, audit: NewAudit) -> Result<(), ControlError> {
         if self.held.contains_key(&id) {
             self.store
                 .change_audited(JobChange::Release { id }, audit)
@@ -398,9 +397,9 @@ impl Controller {
             return Ok(());
         }
         if self.pending.contains_key(&id) {
-            Err(ApiError::Conflict(format!("job {id} is not held")))
+            Err(ControlError::Conflict(format!("job {id} is not held")))
         } else {
-            Err(ApiError::Conflict(format!("job {id} is not pending")))
+            Err(ControlError::Conflict(format!("job {id} is not pending")))
         }
     }
 
