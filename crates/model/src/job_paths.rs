@@ -92,6 +92,35 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a user writes (`..`, `.`, doubled slashes, absolute paths),
+        /// a path the rule accepts lies under the working directory or a root,
+        /// and never under the server's directory.
+        #[test]
+        fn an_accepted_path_stays_where_jobs_may_write(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("..".to_string()), Just(".".to_string()), Just("".to_string()),
+                    Just("srv".to_string()), Just("w".to_string()), Just("scratch".to_string()),
+                    "[a-z]{1,3}",
+                ],
+                0..8,
+            ),
+            absolute in any::<bool>(),
+        ) {
+            let file = format!("{}{}", if absolute { "/" } else { "" }, parts.join("/"));
+            let workdir = Path::new("/home/u/w");
+            let roots = [PathBuf::from("/scratch")];
+            let hidden = [PathBuf::from("/home/u/w/srv"), PathBuf::from("/srv")];
+            if check(workdir, &[("output", Path::new(&file))], &roots, &hidden).is_ok() {
+                let full = normalize(&workdir.join(&file));
+                prop_assert!(full.starts_with(workdir) || full.starts_with("/scratch"), "{}", full.display());
+                prop_assert!(!hidden.iter().any(|h| full.starts_with(h)), "{}", full.display());
+            }
+        }
+    }
 
     #[test]
     fn files_stay_under_the_workdir_or_a_root_and_out_of_the_servers_directory() {
