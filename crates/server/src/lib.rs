@@ -68,16 +68,6 @@ pub struct Config {
     pub auditors_read_content: bool,
 }
 
-/// Where jobs may put files (`aisc_model::job_paths`): under their working
-/// directory or these roots, never under the hidden paths.
-#[derive(Debug, Clone, Default)]
-pub struct JobPaths {
-    /// The centre's job roots.
-    pub roots: Vec<PathBuf>,
-    /// The server's own paths.
-    pub hidden: Vec<PathBuf>,
-}
-
 /// How local jobs are confined (see `aisc_engine::confine`).
 #[derive(Debug, Clone)]
 pub struct JobSettings {
@@ -192,15 +182,11 @@ pub struct AppState {
     pub node: Arc<Node>,
     /// Slurm's cluster name, when jobs run on Slurm.
     pub slurm_cluster: Option<String>,
-    /// Jobs run as their users' Unix accounts (a root server on the local
-    /// engine) and users without one have no default account to run as.
-    pub jobs_need_unix_name: bool,
     /// Auditors may read jobs' content (see [`Config::auditors_read_content`]).
     pub auditors_read_content: bool,
-    /// The lowest uid a job may run as (Unix names of system accounts are refused).
-    pub min_job_uid: u32,
-    /// Where jobs may and may not put their files.
-    pub job_paths: Arc<JobPaths>,
+    /// How local jobs are confined: their accounts' lowest uid, where they
+    /// may put files (job roots) and what they may never reach (hidden paths).
+    pub confinement: Arc<Confinement>,
     /// Whether users reach the server over https (then session cookies are `Secure`).
     pub public_https: bool,
     /// How far the audit chain was last verified.
@@ -217,6 +203,17 @@ pub struct AppState {
     pub role: Arc<standby::Role>,
     /// For passing requests on to the leader.
     pub http: reqwest::Client,
+}
+
+impl AppState {
+    /// Whether a user needs a Unix name of their own to submit: jobs on
+    /// Slurm run as it, and so do jobs of a root server that has no default
+    /// account (`--default-unix-name`).
+    pub fn jobs_need_unix_name(&self) -> bool {
+        self.slurm_cluster.is_some()
+            || (self.confinement.mode == aisc_engine::confine::Mode::Accounts
+                && self.confinement.default_unix_name.is_none())
+    }
 }
 
 /// Why the server could not start or stopped.
@@ -403,14 +400,7 @@ pub async fn run(
         host: Arc::new(host),
         node: Arc::new(api_node),
         auditors_read_content: config.auditors_read_content,
-        min_job_uid: confinement.min_uid,
-        job_paths: Arc::new(JobPaths {
-            roots: confinement.roots.clone(),
-            hidden: confinement.hidden.clone(),
-        }),
-        jobs_need_unix_name: slurm_cluster.is_none()
-            && confinement.mode == aisc_engine::confine::Mode::Accounts
-            && confinement.default_unix_name.is_none(),
+        confinement: Arc::new(confinement.clone()),
         slurm_cluster,
         public_https: tls.is_some()
             || config
@@ -435,7 +425,6 @@ pub async fn run(
         slurm,
         kill_grace: config.kill_grace,
         policy: config.policy,
-        confinement: confinement.clone(),
     };
     let role = state.role.clone();
     let shared = store.backend() == aisc_store::Backend::Postgres;
@@ -550,7 +539,6 @@ struct Leader {
     slurm: Option<(aisc_engine::slurm::SlurmClient, Vec<Node>, Box<SlurmChoice>)>,
     kill_grace: Duration,
     policy: aisc_sched::Policy,
-    confinement: Confinement,
 }
 
 impl Leader {
@@ -593,7 +581,7 @@ impl Leader {
         let store = self.state.store.clone();
         let dir = self.state.data_dir.as_ref().clone();
         let (engine_tx, engine_rx) = mpsc::unbounded_channel();
-        let engine = LocalEngine::new(engine_tx, self.confinement.clone());
+        let engine = LocalEngine::new(engine_tx, (*self.state.confinement).clone());
         let mut controller = Controller::new(
             store.clone(),
             engine,

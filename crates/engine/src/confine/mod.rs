@@ -116,15 +116,6 @@ pub enum Target {
     File(PathBuf),
 }
 
-impl Target {
-    /// The path.
-    pub fn path(&self) -> &Path {
-        match self {
-            Target::Captured(p) | Target::File(p) => p,
-        }
-    }
-}
-
 /// Limits the job's cgroup gets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
@@ -197,9 +188,4 @@ pub fn cgroup_name(job: i64, job_dir: &Path) -> String {
     let digest = sha2::Sha256::digest(job_dir.as_os_str().as_encoded_bytes());
     let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("job-{job}-{tag}")
-}
-
-/// Whether `path` is `dir` or lies beneath it (by components, no file system access).
-pub fn is_within(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
 }

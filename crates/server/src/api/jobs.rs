@@ -70,9 +70,7 @@ pub async fn submit_job(
             Ok(store.waiting_jobs(caller.user.id, cap).await?)
         })
         .await?;
-    if (state.slurm_cluster.is_some() || state.jobs_need_unix_name)
-        && state.store.unix_name(caller.user.id).await?.is_none()
-    {
+    if state.jobs_need_unix_name() && state.store.unix_name(caller.user.id).await?.is_none() {
         let what = if state.slurm_cluster.is_some() {
             "jobs on Slurm run as"
         } else {
@@ -240,8 +238,8 @@ fn check_paths(state: &AppState, spec: &JobSpec, user: &str) -> Result<(), ApiEr
     aisc_model::job_paths::check(
         std::path::Path::new(&spec.workdir),
         &files,
-        &state.job_paths.roots,
-        &state.job_paths.hidden,
+        &state.confinement.roots,
+        &state.confinement.hidden,
     )
     .map_err(|r| ApiError::invalid(r.field, r.detail, Some(r.limit)))
 }

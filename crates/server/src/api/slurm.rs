@@ -97,7 +97,7 @@ pub async fn set_unix_name(
 ) -> Result<Json<super::identity::UserView>, ApiError> {
     authorize(&caller, Access::Manage, Resource::Centre)?;
     if let Some(u) = &req.unix_name {
-        check_unix_account(u, state.min_job_uid)?;
+        check_unix_account(u, state.confinement.min_uid)?;
     }
     let id = state
         .store
