@@ -331,46 +331,8 @@ fn out_of_range_fields_a_hostile_tenant_tried_are_refused_naming_the_field() {
         "{out:?}"
     );
     // Application dates: not in the past, not past the scheme's close.
-    server.ok(
-        w,
-        &[
-            "scheme",
-            "create",
-            "s",
-            "--pool",
-            "1000",
-            "--eligible",
-            "research-institute",
-            "--criterion",
-            "impact:100",
-            "--opens",
-            "2020-01-01",
-            "--closes",
-            "2099-01-01",
-        ],
-    );
-    let apply = |from: &str, to: &str| -> Vec<String> {
-        [
-            "apply",
-            "--project",
-            "default",
-            "--scheme",
-            "s",
-            "--class",
-            "local",
-            "--gpu-hours",
-            "1",
-            "--from",
-            from,
-            "--to",
-            to,
-            "--justify",
-            "impact=x",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
+    server.scheme_without_review(w, "s", "1000");
+    let apply = |from: &str, to: &str| common::apply_args("default", "s", "local", "1", from, to);
     let args = apply("2020-01-01", "2099-01-01");
     let err = refused(
         &args.iter().map(String::as_str).collect::<Vec<_>>(),

@@ -66,6 +66,38 @@ pub fn missing(tier: &str, why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
+/// `aisc apply` for `hours` GPU-hours of `class` for `project` under
+/// `scheme` (one criterion, `impact`), from `from` to `to`.
+pub fn apply_args(
+    project: &str,
+    scheme: &str,
+    class: &str,
+    hours: &str,
+    from: &str,
+    to: &str,
+) -> Vec<String> {
+    [
+        "apply",
+        "--project",
+        project,
+        "--scheme",
+        scheme,
+        "--class",
+        class,
+        "--gpu-hours",
+        hours,
+        "--from",
+        from,
+        "--to",
+        to,
+        "--justify",
+        "impact=x",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// Today's date in Hong Kong (the centre's calendar), YYYY-MM-DD: the
 /// earliest day an application may start.
 pub fn today() -> String {
@@ -314,24 +346,8 @@ impl Server {
         class: &str,
         hours: &str,
     ) -> String {
-        let today = today();
-        let args = [
-            "apply",
-            "--project",
-            project,
-            "--scheme",
-            scheme,
-            "--class",
-            class,
-            "--gpu-hours",
-            hours,
-            "--from",
-            &today,
-            "--to",
-            "2099-01-01",
-            "--justify",
-            "impact=x",
-        ];
+        let args = apply_args(project, scheme, class, hours, &today(), "2099-01-01");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = match token {
             Some(t) => self.aisc_env(cwd, &args, &[("AISC_TOKEN", t)]),
             None => self.aisc(cwd, &args),
