@@ -150,10 +150,14 @@ fn killing_the_leader_mid_stream_loses_and_repeats_nothing() {
         &db,
         &format!("SELECT state, COUNT(*) FROM jobs WHERE id IN ({ids}) GROUP BY state"),
     );
+    let others = psql(
+        &db,
+        &format!("SELECT id, state, reason FROM jobs WHERE id IN ({ids}) AND state <> 'completed'"),
+    );
     assert_eq!(
         states.trim(),
         format!("completed|{}", accepted.len()),
-        "every job completed"
+        "every job completed; these did not: {others}"
     );
     let runs = std::fs::read_to_string(w.join("runs.log")).unwrap();
     let mut ran: BTreeMap<i64, u32> = BTreeMap::new();

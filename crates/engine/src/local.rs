@@ -234,6 +234,13 @@ impl LocalEngine {
             .ok_or_else(|| EngineError::Spawn(std::io::Error::other("no pid")))?;
         // Our child cannot be reaped before we wait on it, so its stat is there.
         let pid_start = procfs::stat(pid).map_or(0, |s| s.start_ticks);
+        // At once, before the launcher gets to it: if this server dies before it
+        // records the pid, the next one finds the launcher by this file.
+        let pid_file = spec.job_dir.join("pid");
+        if let Err(e) = write_private(&pid_file, format!("{pid}\n").as_bytes(), 0o600) {
+            // The launcher writes it too: the job goes on.
+            tracing::warn!(job = %spec.job, error = %e, "could not write the job's pid file");
+        }
         let events = self.events.clone();
         let job = spec.job;
         let job_dir = spec.job_dir.clone();

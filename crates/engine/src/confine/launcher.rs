@@ -183,18 +183,20 @@ fn streams(plan: &Plan, acct: Option<&Account>) -> Result<Streams, String> {
 }
 
 fn run(dir: &Path) -> Result<End, String> {
-    let plan_path = dir.join(names::PLAN);
-    let plan: Plan = serde_json::from_slice(
-        &fs::read(&plan_path).map_err(|e| format!("cannot read {}: {e}", plan_path.display()))?,
-    )
-    .map_err(|e| format!("bad launch plan: {e}"))?;
-    let _ = fs::remove_file(&plan_path);
+    // First of all (the server writes it too, right after the spawn): a server
+    // that takes over knows this process is the job's.
     write_atomic(
         &dir.join("pid"),
         format!("{}\n", std::process::id()).as_bytes(),
         0o600,
     )
     .map_err(|e| format!("cannot write the pid file: {e}"))?;
+    let plan_path = dir.join(names::PLAN);
+    let plan: Plan = serde_json::from_slice(
+        &fs::read(&plan_path).map_err(|e| format!("cannot read {}: {e}", plan_path.display()))?,
+    )
+    .map_err(|e| format!("bad launch plan: {e}"))?;
+    let _ = fs::remove_file(&plan_path);
     let acct = account(&plan)?;
     if let Some(a) = &acct {
         // The job reads its own directory (its script) through its group; it writes nothing there.
