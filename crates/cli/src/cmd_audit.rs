@@ -2,7 +2,7 @@
 
 use crate::client::Client;
 use crate::format::{print_json, short_time, table};
-use aisc_server::api::audit::{AuditVerification, AuditView};
+use aisc_api::audit::{AuditVerification, AuditView};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;

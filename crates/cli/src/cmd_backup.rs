@@ -2,7 +2,7 @@
 //! into a new data directory).
 
 use crate::client::Client;
-use aisc_server::api::backup::BackupManifest;
+use aisc_api::backup::BackupManifest;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use reqwest::Method;

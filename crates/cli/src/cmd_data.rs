@@ -7,7 +7,7 @@
 
 use crate::client::{Client, config_dir};
 use crate::format::{print_json, short_time, table};
-use aisc_server::api::data::{FileList, FileView, UploadView};
+use aisc_api::data::{FileList, FileView, UploadView};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};

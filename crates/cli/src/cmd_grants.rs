@@ -2,8 +2,8 @@
 
 use crate::client::Client;
 use crate::format::{print_json, short_time, table};
-use aisc_server::api::applications::{ApplicationView, GrantView};
-use aisc_server::api::statements::Statement;
+use aisc_api::applications::{ApplicationView, GrantView};
+use aisc_api::statements::Statement;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;

@@ -2,7 +2,7 @@
 
 use crate::client::{Client, base_url, config_dir};
 use crate::format::{short_time, table};
-use aisc_server::api::identity::{IssuedToken, TokenView, UserView};
+use aisc_api::identity::{IssuedToken, TokenView, UserView};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -174,7 +174,7 @@ pub async fn user(a: UserArgs) -> Result<ExitCode> {
             user,
             password_stdin,
         } => {
-            let me: aisc_server::api::types::WhoAmI = client.get_json("/api/v1/whoami").await?;
+            let me: aisc_api::jobs::WhoAmI = client.get_json("/api/v1/whoami").await?;
             let own = me.name == user;
             let (current, password) = if password_stdin {
                 let text = read_stdin_secret()?;

@@ -2,7 +2,7 @@
 
 use crate::client::Client;
 use crate::format::{mem, print_json, short_time, table};
-use aisc_server::api::inventory::{CapacityView, ClassView, PriceView};
+use aisc_api::inventory::{CapacityView, ClassView, PriceView};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use reqwest::Method;

@@ -3,8 +3,8 @@
 
 use crate::client::{Client, base_url};
 use crate::format::{elapsed_s, mem, print_json, short_time, table};
+use aisc_api::jobs::{ActionResult, JobDetail, JobList, JobView, NodeView, WhoAmI};
 use aisc_model::units::format_duration;
-use aisc_server::api::types::{ActionResult, JobDetail, JobList, JobView, NodeView, WhoAmI};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use reqwest::Method;

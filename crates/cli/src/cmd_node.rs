@@ -2,7 +2,7 @@
 
 use crate::client::Client;
 use crate::format::{mem, print_json, table};
-use aisc_server::api::nodes::NodeStateView;
+use aisc_api::nodes::NodeStateView;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;

@@ -2,8 +2,8 @@
 
 use crate::client::Client;
 use crate::format::{print_json, table};
-use aisc_server::api::keys::KeysView;
-use aisc_server::api::privacy::{ClosedView, ProjectExport};
+use aisc_api::keys::KeysView;
+use aisc_api::privacy::{ClosedView, ProjectExport};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use reqwest::Method;

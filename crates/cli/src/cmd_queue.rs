@@ -3,8 +3,8 @@
 
 use crate::client::Client;
 use crate::format::{print_json, table};
+use aisc_api::queue::{QueueEntry, QueueView};
 use aisc_model::units::format_duration;
-use aisc_server::control::{QueueEntry, QueueView};
 use anyhow::Result;
 use clap::Args;
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 
 use crate::client::Client;
 use crate::format::{print_json, short_time, table};
-use aisc_server::api::schemes::SchemeView;
+use aisc_api::schemes::SchemeView;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;

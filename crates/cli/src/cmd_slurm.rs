@@ -1,7 +1,7 @@
 //! `aisc slurm`: the Slurm engine's accounts.
 
 use crate::client::Client;
-use aisc_server::api::slurm::SyncReport;
+use aisc_api::slurm::SyncReport;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::json;

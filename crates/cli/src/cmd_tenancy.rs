@@ -2,8 +2,8 @@
 
 use crate::client::Client;
 use crate::format::{print_json, short_time, table};
-use aisc_server::api::tenancy::{OrgView, ProjectDetail, ProjectView};
-use aisc_server::api::types::ActionResult;
+use aisc_api::jobs::ActionResult;
+use aisc_api::tenancy::{OrgView, ProjectDetail, ProjectView};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use reqwest::Method;

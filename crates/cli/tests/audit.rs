@@ -126,7 +126,8 @@ fn a_plain_user_cannot_read_the_trail_nor_see_others_jobs() {
         let mut db = common::raw_db(data.path()).await;
         sqlx::query("INSERT INTO users (id, name, role, created_ms) VALUES (2, 'bob', 'user', 0)").execute(&mut db).await.unwrap();
         sqlx::query("INSERT INTO api_tokens (user_id, token_hash, label, created_ms) VALUES (2, $1, 'test', 0)")
-            .bind(aisc_server::auth::hash_token(token))
+            // Tokens are stored as the hex SHA-256 of the token (never the token).
+            .bind(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes())))
             .execute(&mut db)
             .await
             .unwrap();

@@ -1,5 +1,6 @@
 //! Organisations, projects and the roles people hold in them.
 
+use crate::ids::{OrgId, ProjectId, UserId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -201,4 +202,15 @@ mod tests {
         assert!("boss".parse::<ProjectRole>().is_err());
         assert!(ProjectRole::Pi > ProjectRole::Member);
     }
+}
+
+/// What decides who may see a job: its submitter, project and organisation.
+#[derive(Debug, Clone, Copy)]
+pub struct JobAccess {
+    /// Its submitter.
+    pub owner: UserId,
+    /// Its project.
+    pub project: Option<ProjectId>,
+    /// Its project's organisation.
+    pub org: Option<OrgId>,
 }

@@ -2,30 +2,9 @@
 //! (RFC 9457) naming, where it can, the field at fault and the limit crossed.
 //! 5xx errors are logged with their cause and answered without internals.
 
+pub use aisc_api::problem::Problem;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-/// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Problem {
-    /// A URN naming the kind of problem.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short summary of the kind.
-    pub title: String,
-    /// HTTP status.
-    pub status: u16,
-    /// What went wrong in this case.
-    pub detail: String,
-    /// The request field at fault.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// The limit that was crossed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<String>,
-}
 
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -6,61 +6,10 @@ use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
+pub use aisc_api::audit::{AuditParams, AuditVerification, AuditView};
 use aisc_store::Verification;
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-
-/// One audit event.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AuditView {
-    /// Sequence number.
-    pub id: i64,
-    /// When (RFC 3339).
-    pub at: String,
-    /// Who.
-    pub actor: String,
-    /// What (`job.submit`, `job.cancel`, ...).
-    pub action: String,
-    /// On what (`job:42`).
-    pub target: String,
-    /// In words.
-    pub summary: String,
-    /// From where.
-    pub source: String,
-    /// This event's hash (SHA-256, chained to the previous event's).
-    pub hash: String,
-}
-
-/// The result of checking the chain.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AuditVerification {
-    /// Whether every event matches its hash and follows the one before.
-    pub intact: bool,
-    /// Events checked (up to the first bad one).
-    pub checked: u64,
-    /// The first event that does not verify.
-    pub first_bad: Option<i64>,
-    /// What is wrong with it.
-    pub detail: Option<String>,
-}
-
-/// Paging.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct AuditParams {
-    /// Page size (1 to 1000, default 100).
-    pub limit: Option<u32>,
-    /// Only events with a smaller id.
-    pub before: Option<i64>,
-    /// Only this actor's events.
-    pub actor: Option<String>,
-    /// Only actions starting with this (`job.`, `grant.approve`).
-    pub action: Option<String>,
-    /// Only events whose target or summary contains this (any case).
-    pub q: Option<String>,
-}
 
 fn admin_only(caller: &Caller) -> Result<(), ApiError> {
     authorize(caller, Access::Read, Resource::Centre)
@@ -91,21 +40,24 @@ pub async fn list(
         text: some(p.q),
     };
     let rows = state.store.audit_list(p.before, limit, &search).await?;
-    Ok(Json(rows.into_iter().map(AuditView::from).collect()))
+    Ok(Json(
+        rows.into_iter()
+            .map(crate::api::audit::audit_view)
+            .collect(),
+    ))
 }
 
-impl From<aisc_store::AuditRow> for AuditView {
-    fn from(r: aisc_store::AuditRow) -> Self {
-        AuditView {
-            id: r.id,
-            at: rfc3339(r.at_ms),
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            summary: r.summary,
-            source: r.source,
-            hash: r.hash,
-        }
+/// The view of a stored audit event.
+pub fn audit_view(r: aisc_store::AuditRow) -> AuditView {
+    AuditView {
+        id: r.id,
+        at: rfc3339(r.at_ms),
+        actor: r.actor,
+        action: r.action,
+        target: r.target,
+        summary: r.summary,
+        source: r.source,
+        hash: r.hash,
     }
 }
 

@@ -10,31 +10,14 @@ use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
+pub use aisc_api::backup::BackupManifest;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
-
-/// What a backup holds, written into it as `backup.json`.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BackupManifest {
-    /// Format version (1).
-    pub version: u32,
-    /// When the snapshot was taken.
-    pub created_at: String,
-    /// The master keys that wrap its data keys (ids only): one must be loaded to restore it.
-    pub master_keys: Vec<String>,
-    /// Projects' files in it.
-    pub files: usize,
-    /// Sealed job logs in it.
-    pub logs: usize,
-    /// Files named by the snapshot but removed before they were copied (their rows are dropped).
-    pub files_gone: usize,
-}
 
 /// Sends what is written in 256 KiB pieces down a channel (the response body).
 struct ChannelWriter {

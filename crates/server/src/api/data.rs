@@ -18,6 +18,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, OrNotFound, Problem};
 use crate::policy::{self, Access, Resource, authorize};
 use crate::sealed::{self, ReadError};
+pub use aisc_api::data::{
+    FileList, FileView, ListParams, PartParams, QuotaRequest, UploadRequest, UploadView,
+};
 use aisc_store::{DataChange, DataObject, ProjectRow};
 use aisc_vault::stream::{self, Header};
 use axum::Json;
@@ -25,109 +28,25 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use utoipa::{IntoParams, ToSchema};
 
 /// The part size clients are told to use: 16 chunks.
 pub const PART_BYTES: usize = 16 * stream::CHUNK;
 /// The longest path.
 pub const MAX_PATH: usize = aisc_model::files::MAX_PATH;
 
-/// A file to upload.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UploadRequest {
-    /// Path in the project's space: segments of printable characters separated by `/`,
-    /// no `.` or `..` segment, at most 1,024 bytes.
-    pub path: String,
-    /// Its size in bytes.
-    pub size: i64,
-    /// SHA-256 of its bytes, 64 hex digits.
-    pub sha256: String,
-}
-
-/// An upload in progress.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UploadView {
-    /// Id.
-    pub id: i64,
-    /// Project.
-    pub project: String,
-    /// Path.
-    pub path: String,
-    /// Declared size.
-    pub size: i64,
-    /// Bytes received so far: the offset of the next part.
-    pub offset: u64,
-    /// The size of parts to send (the last may be shorter; every other must be a multiple of 65,536).
-    pub part_bytes: usize,
-}
-
-impl UploadView {
-    fn new(id: i64, project: String, path: String, size: i64, offset: u64) -> UploadView {
-        UploadView {
-            id,
-            project,
-            path,
-            size,
-            offset,
-            part_bytes: PART_BYTES,
-        }
+fn upload_view(id: i64, project: String, path: String, size: i64, offset: u64) -> UploadView {
+    UploadView {
+        id,
+        project,
+        path,
+        size,
+        offset,
+        part_bytes: PART_BYTES,
     }
-}
-
-/// A project's file.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct FileView {
-    /// Id.
-    pub id: i64,
-    /// Path.
-    pub path: String,
-    /// Bytes.
-    pub size: i64,
-    /// SHA-256, hex.
-    pub sha256: String,
-    /// Who put it.
-    pub owner: String,
-    /// When it was complete.
-    pub created_at: String,
-}
-
-/// A project's files and how much of its quota they take.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct FileList {
-    /// Files, by path.
-    pub files: Vec<FileView>,
-    /// Bytes its files and uploads in progress take.
-    pub used_bytes: i64,
-    /// Its quota, bytes.
-    pub quota_bytes: i64,
-}
-
-/// Where a part goes.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct PartParams {
-    /// The part's offset in the file: must equal the upload's `offset`.
-    pub offset: u64,
-}
-
-/// Which files to list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ListParams {
-    /// Only paths starting with this.
-    pub prefix: Option<String>,
-}
-
-/// A project's quota to set.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QuotaRequest {
-    /// Bytes (`null`: the server's default).
-    pub bytes: Option<i64>,
 }
 
 /// A file as the API shows it.
@@ -272,7 +191,7 @@ pub async fn begin(
     }
     Ok((
         StatusCode::CREATED,
-        Json(UploadView::new(id, p.name, req.path, req.size, 0)),
+        Json(upload_view(id, p.name, req.path, req.size, 0)),
     ))
 }
 
@@ -392,7 +311,7 @@ pub async fn status(
     let offset = tokio::task::spawn_blocking(move || open_part(&st, &obj).map(|(_, _, n)| n))
         .await
         .map_err(ApiError::internal)??;
-    Ok(Json(UploadView::new(id, p.name, o.path, o.size, offset)))
+    Ok(Json(upload_view(id, p.name, o.path, o.size, offset)))
 }
 
 /// Send a part: raw bytes at `offset`. Parts are whole multiples of 65,536 bytes, but the last.
@@ -454,7 +373,7 @@ pub async fn part(
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(Json(UploadView::new(id, p.name, o.path, o.size, offset)))
+    Ok(Json(upload_view(id, p.name, o.path, o.size, offset)))
 }
 
 /// Finish an upload: checks its size and SHA-256, then puts it in place of any file at its path.

@@ -2,13 +2,14 @@
 
 use crate::AppState;
 use crate::api::extract::{Body, JobIdPath, Query};
-use crate::api::types::{ActionResult, EventView, JobDetail, JobList, JobView, Submitted};
+use crate::api::types::{ActionResult, JobDetail, JobList, Submitted};
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::control::{CancelOutcome, Command, Queued};
 use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{self, Access, Resource, authorize, authorize_as, job_visibility};
+pub use aisc_api::jobs::{ListParams, LogParams};
 use aisc_billing::money::{BasisPoints, Cents};
 use aisc_billing::rating::{Price, QosTerms, qos_price};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
@@ -17,9 +18,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
 use tokio::sync::oneshot;
-use utoipa::IntoParams;
 
 /// Largest page of a listing.
 pub const MAX_LIST: u32 = 1000;
@@ -296,32 +295,6 @@ fn check_fits(state: &AppState, spec: &JobSpec) -> Result<(), ApiError> {
 }
 
 /// The `state` filter's schema: one of `aisc_model::job::ALL_STATES`.
-fn job_state_schema() -> utoipa::openapi::schema::Object {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(aisc_model::job::ALL_STATES.map(JobState::as_str)))
-        .description(Some("Only jobs in this state"))
-        .build()
-}
-
-/// Filters for listing jobs.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// Only jobs in this state.
-    #[param(schema_with = job_state_schema)]
-    pub state: Option<String>,
-    /// Only the caller's own jobs.
-    #[serde(default)]
-    pub mine: bool,
-    /// Only jobs charged to this project (among those the caller may see).
-    pub project: Option<String>,
-    /// Page size (1 to 1000, default 100).
-    pub limit: Option<u32>,
-    /// Only jobs with a smaller id (the previous page's `next_before`).
-    pub before: Option<i64>,
-}
-
 /// List jobs, newest first. Users see their own jobs; admins see all.
 #[utoipa::path(get, path = "/api/v1/jobs", params(ListParams), tag = "jobs",
     responses((status = 200, body = JobList), (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -359,7 +332,10 @@ pub async fn list(
         .then(|| rows.last().map(|r| r.id.0))
         .flatten();
     Ok(Json(JobList {
-        jobs: rows.iter().map(|r| JobView::from_row(r, fake)).collect(),
+        jobs: rows
+            .iter()
+            .map(|r| crate::api::types::job_view(r, fake))
+            .collect(),
         next_before,
     }))
 }
@@ -445,27 +421,15 @@ pub async fn show(
         None => (None, None, None, Vec::new()),
     };
     Ok(Json(JobDetail {
-        job: JobView::from_row(&row, state.host.gpus_fake()),
+        job: crate::api::types::job_view(&row, state.host.gpus_fake()),
         command,
         script,
         workdir,
         output_path: row.stdout_path.clone().filter(|_| content.is_some()),
         error_path: row.stderr_path.clone().filter(|_| content.is_some()),
         env_names,
-        events: events.iter().map(EventView::from_event).collect(),
+        events: events.iter().map(crate::api::types::event_view).collect(),
     }))
-}
-
-/// Which log and from where.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct LogParams {
-    /// `output` (default) or `error`.
-    pub stream: Option<String>,
-    /// Byte offset to read from (default 0).
-    pub offset: Option<u64>,
-    /// Most bytes to return (default and maximum 4 MiB).
-    pub limit: Option<u64>,
 }
 
 /// A chunk of a job's output. Headers: `X-Aisc-Next-Offset` (where to read next),

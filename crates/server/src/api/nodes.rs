@@ -3,40 +3,19 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::clock::now_ms;
-use crate::control::{Command, NodeStatus};
+use crate::control::Command;
 use crate::error::ApiError;
 use crate::policy::{Access, Resource, authorize};
+pub use aisc_api::nodes::{DrainRequest, NodeStateView};
 use aisc_store::NodeDrain;
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
-use utoipa::ToSchema;
 
 use super::extract::Body;
 
 /// The longest drain reason, in characters.
 pub const MAX_REASON_CHARS: usize = 200;
-
-/// Why a node is drained.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DrainRequest {
-    /// Why (1 to 200 characters), shown to users and kept in the audit trail.
-    pub reason: String,
-}
-
-/// A node with its drain, if any.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct NodeStateView {
-    /// The node and what it holds.
-    #[serde(flatten)]
-    pub node: NodeStatus,
-    /// Why it is drained.
-    pub drain_reason: Option<String>,
-    /// Who drained it.
-    pub drained_by: Option<String>,
-}
 
 /// Every node the scheduler places jobs on, with its state.
 pub async fn statuses(state: &AppState) -> Result<Vec<NodeStateView>, ApiError> {

@@ -4,62 +4,19 @@
 //! the audit trail its events: those are the centre's financial record.
 
 use crate::AppState;
-use crate::api::applications::{self, ApplicationView, GrantView};
+use crate::api::applications::{self};
 use crate::api::audit::AuditView;
 use crate::api::data::{self, FileView};
 use crate::api::extract::{Body, JobIdPath};
-use crate::api::tenancy::{self, ProjectDetail, project_by_name};
-use crate::api::types::{JobDetail, rfc3339};
+use crate::api::tenancy::{self, project_by_name};
+use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
+pub use aisc_api::privacy::{ClosedView, ConfirmRequest, ProjectExport};
 use aisc_store::{AuditSearch, DataChange, JobFilter, ProjectRow};
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// Everything a project holds in aisc, but its files' bytes and logs, which
-/// are fetched one by one (`aisc project export` does so).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ProjectExport {
-    /// When this was made.
-    pub exported_at: String,
-    /// The project and its members.
-    pub project: ProjectDetail,
-    /// Its applications for compute, with their justifications and reviews.
-    pub applications: Vec<ApplicationView>,
-    /// Its grants, with what was used and held.
-    pub grants: Vec<GrantView>,
-    /// Its jobs, each with its command or script, environment names (never values),
-    /// events, usage and cost, newest first.
-    pub jobs: Vec<JobDetail>,
-    /// Audit events about the project or its jobs, newest first.
-    pub audit: Vec<AuditView>,
-    /// Its files (fetch each with `GET /api/v1/projects/{project}/data/{path}`).
-    pub files: Vec<FileView>,
-}
-
-/// A confirmation: the project's name again.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmRequest {
-    /// The project's name, typed again.
-    pub confirm: String,
-}
-
-/// What closing or erasing did.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ClosedView {
-    /// The project.
-    pub project: String,
-    /// Closed at.
-    pub closed_at: Option<String>,
-    /// Erased at.
-    pub erased_at: Option<String>,
-    /// Jobs whose logs were removed from disk.
-    pub job_logs_removed: usize,
-}
 
 /// Export a project: its records as JSON (PIs, organisation administrators and centre administrators).
 #[utoipa::path(get, path = "/api/v1/projects/{project}/export", params(("project" = String, Path, description = "Project")), tag = "privacy",
@@ -161,7 +118,7 @@ async fn project_audit(
         out.extend(
             rows.into_iter()
                 .filter(|r| targets.contains(&r.target))
-                .map(AuditView::from),
+                .map(crate::api::audit::audit_view),
         );
     }
 }

@@ -8,67 +8,12 @@ use crate::auth::Caller;
 use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 use crate::policy::{Access, Resource, authorize};
+pub use aisc_api::statements::{Statement, StatementLineView, StatementParams};
 use aisc_billing::money::Cents;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-
-/// Which month, and how.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct StatementParams {
-    /// The month, YYYY-MM (Hong Kong time).
-    pub month: String,
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
-}
-
-/// One charged job.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct StatementLineView {
-    /// Job.
-    pub job: i64,
-    /// Job name.
-    pub name: String,
-    /// Grant charged.
-    pub grant: i64,
-    /// When it was charged.
-    pub charged_at: String,
-    /// GPU-seconds.
-    pub gpu_seconds: f64,
-    /// List price per GPU-hour.
-    pub price_per_gpu_hour: String,
-    /// Charge at list price.
-    pub charge: String,
-    /// Paid by the scheme.
-    pub subsidy: String,
-    /// Owed by the project.
-    pub tenant: String,
-}
-
-/// A project's statement for a month.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Statement {
-    /// Project.
-    pub project: String,
-    /// Month (YYYY-MM).
-    pub month: String,
-    /// Every charge, oldest first.
-    pub lines: Vec<StatementLineView>,
-    /// Total GPU-seconds.
-    pub gpu_seconds: f64,
-    /// Total charge.
-    pub charge: String,
-    /// Total subsidy.
-    pub subsidy: String,
-    /// Total owed by the project.
-    pub tenant: String,
-    /// The totals in HK cents: charge, subsidy, tenant.
-    pub cents: [i64; 3],
-}
 
 /// A project's statement for a month (its PI, its organisation's administrators, auditors).
 #[utoipa::path(get, path = "/api/v1/projects/{project}/statement", params(("project" = String, Path, description = "Project"), StatementParams),

@@ -27,8 +27,9 @@ mod slurm;
 pub use command::{CancelOutcome, Command, ControlError, Queued};
 pub use slurm::SlurmSettings;
 
+pub use aisc_model::tenancy::JobAccess;
 pub use nodes::NodeStatus;
-pub use queue::{JobAccess, QueueEntry, QueueView};
+pub use queue::{QueueEntry, QueueView};
 
 pub use launch::expand_pattern;
 

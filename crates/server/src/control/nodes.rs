@@ -2,33 +2,8 @@
 //! the jobs it has and takes no new ones until it is resumed.
 
 use super::Controller;
+pub use aisc_api::queue::NodeStatus;
 use aisc_sched::NodeState;
-use serde::{Deserialize, Serialize};
-
-/// A node, its state and what running jobs hold on it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NodeStatus {
-    /// Name.
-    pub name: String,
-    /// `up`, `drain` or `down`.
-    pub state: String,
-    /// GPUs.
-    pub gpus: u32,
-    /// GPU model, when known.
-    pub gpu_type: Option<String>,
-    /// CPU cores.
-    pub cpus: u32,
-    /// Memory, MiB.
-    pub mem_mb: u64,
-    /// GPUs held by running jobs.
-    pub gpus_busy: u32,
-    /// CPU cores held by running jobs.
-    pub cpus_busy: u32,
-    /// Memory held by running jobs, MiB.
-    pub mem_busy_mb: u64,
-    /// Running jobs on it.
-    pub jobs: u32,
-}
 
 fn state_name(s: NodeState) -> &'static str {
     match s {

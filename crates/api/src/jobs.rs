@@ -1,0 +1,221 @@
+//! Jobs: submission, listings, details, the caller and the nodes.
+
+use aisc_model::JobState;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Filters for listing jobs.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only jobs in this state.
+    #[param(schema_with = job_state_schema)]
+    pub state: Option<String>,
+    /// Only the caller's own jobs.
+    #[serde(default)]
+    pub mine: bool,
+    /// Only jobs charged to this project (among those the caller may see).
+    pub project: Option<String>,
+    /// Page size (1 to 1000, default 100).
+    pub limit: Option<u32>,
+    /// Only jobs with a smaller id (the previous page's `next_before`).
+    pub before: Option<i64>,
+}
+
+/// Which log and from where.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogParams {
+    /// `output` (default) or `error`.
+    pub stream: Option<String>,
+    /// Byte offset to read from (default 0).
+    pub offset: Option<u64>,
+    /// Most bytes to return (default and maximum 4 MiB).
+    pub limit: Option<u64>,
+}
+
+/// A job in a listing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    /// Job id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Submitter.
+    pub user: String,
+    /// Project charged.
+    pub account: Option<String>,
+    /// `pending`, `admitted`, `running`, `completed`, `failed`, `cancelled`, `timed_out` or `preempted`.
+    pub state: String,
+    /// Why it is in this state; for a pending job, why it waits (`Priority`, `Resources`, `Held`, ...).
+    pub reason: String,
+    /// Held until released.
+    pub held: bool,
+    /// GPUs asked for.
+    pub gpus: u32,
+    /// GPU model asked for.
+    pub gpu_type: Option<String>,
+    /// CPU cores asked for.
+    pub cpus: u32,
+    /// Memory asked for, MiB.
+    pub mem_mb: u64,
+    /// Time limit, seconds.
+    pub time_limit_s: u64,
+    /// Time limit as `[D-]HH:MM:SS`.
+    pub time_limit: String,
+    /// Quality of service (shown when the job's spec is loaded: `aisc show`).
+    pub qos: Option<String>,
+    /// Accepted at (RFC 3339).
+    pub submitted_at: String,
+    /// Started at.
+    pub started_at: Option<String>,
+    /// Ended at.
+    pub ended_at: Option<String>,
+    /// Node it runs or ran on.
+    pub node: Option<String>,
+    /// GPU indices on that node.
+    pub gpu_ids: Vec<u32>,
+    /// Whether those GPUs are fakes declared with `--fake-gpus`.
+    pub gpus_fake: bool,
+    /// Exit status.
+    pub exit_code: Option<i32>,
+    /// Signal that ended it.
+    pub signal: Option<i32>,
+    /// Metered wall-clock seconds.
+    pub wall_seconds: Option<f64>,
+    /// Metered GPU-seconds (GPUs held x wall seconds).
+    pub gpu_seconds: Option<f64>,
+    /// Metered CPU-seconds (cores held x wall seconds).
+    pub cpu_seconds: Option<f64>,
+    /// The grant it is charged to.
+    pub grant: Option<i64>,
+    /// List price per GPU-hour it is charged at (`HK$10.00`).
+    pub price_per_gpu_hour: Option<String>,
+    /// Its worst case, held against the grant while it is admitted or running.
+    pub lien: Option<String>,
+    /// What it cost at list price, once it has ended (GPU-seconds x price, at most the lien).
+    pub charge: Option<String>,
+}
+
+/// One state transition.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// When (RFC 3339).
+    pub at: String,
+    /// From (absent for the submission).
+    pub from: Option<String>,
+    /// To.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A job with its spec and history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobDetail {
+    /// The summary fields.
+    #[serde(flatten)]
+    pub job: JobView,
+    /// The program and arguments (for command jobs).
+    pub command: Option<Vec<String>>,
+    /// The batch script (for script jobs).
+    pub script: Option<String>,
+    /// Working directory.
+    pub workdir: Option<String>,
+    /// Standard output file.
+    pub output_path: Option<String>,
+    /// Standard error file (same as output when merged).
+    pub error_path: Option<String>,
+    /// Names of the environment variables it was given (values are not shown).
+    pub env_names: Vec<String>,
+    /// Every transition, oldest first.
+    pub events: Vec<EventView>,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Submitted {
+    /// The new job's id.
+    pub id: i64,
+    /// `pending`.
+    pub state: String,
+    /// Why it waits at first (`Priority` or `Held`).
+    pub reason: String,
+    /// Script directives that were ignored, and similar notes.
+    pub warnings: Vec<String>,
+}
+
+/// A list of jobs, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobList {
+    /// The jobs.
+    pub jobs: Vec<JobView>,
+    /// Pass as `before` to get the next page, when there may be one.
+    pub next_before: Option<i64>,
+}
+
+/// The answer to cancel and release.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionResult {
+    /// The job.
+    pub id: i64,
+    /// What happened, in words.
+    pub result: String,
+}
+
+/// Who the caller is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    /// User id.
+    pub id: i64,
+    /// User name.
+    pub name: String,
+    /// Centre role.
+    pub role: String,
+}
+
+/// One GPU of a node.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GpuView {
+    /// Index (`CUDA_VISIBLE_DEVICES`).
+    pub index: u32,
+    /// Model.
+    pub name: String,
+    /// NVML UUID, for real GPUs.
+    pub uuid: Option<String>,
+    /// Memory, MiB.
+    pub memory_mb: u64,
+    /// Declared with `--fake-gpus`: not a real device.
+    pub fake: bool,
+}
+
+/// A node and what is free on it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NodeView {
+    /// Name.
+    pub name: String,
+    /// Engine that runs its jobs.
+    pub engine: String,
+    /// CPU cores.
+    pub cpus: u32,
+    /// Memory, MiB.
+    pub mem_mb: u64,
+    /// GPUs.
+    pub gpus: Vec<GpuView>,
+    /// How the GPUs were found.
+    pub gpu_source: String,
+    /// GPUs held by running jobs.
+    pub gpus_busy: u32,
+    /// Cores held by running jobs.
+    pub cpus_busy: u32,
+    /// Memory held by running jobs, MiB.
+    pub mem_busy_mb: u64,
+}
+
+fn job_state_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(aisc_model::job::ALL_STATES.map(JobState::as_str)))
+        .description(Some("Only jobs in this state"))
+        .build()
+}
