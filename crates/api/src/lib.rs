@@ -22,3 +22,43 @@ pub mod statements;
 pub mod tenancy;
 
 pub use problem::Problem;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The API document's schemas and security. Its paths are the server's: it
+/// merges them in from its route table.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "aisc", description = "The API of an AI supercomputing centre: jobs, grants, billing."),
+    components(schemas(aisc_model::JobRequest, jobs::Submitted, jobs::JobList, jobs::JobView, jobs::JobDetail, jobs::EventView, jobs::ActionResult,
+        jobs::WhoAmI, jobs::NodeView, jobs::GpuView, Problem,
+        audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
+        identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,
+        tenancy::OrgAdminRequest, tenancy::ProjectRequest, tenancy::ProjectView, tenancy::MemberView, tenancy::ProjectDetail,
+        tenancy::MemberRequest, inventory::ClassRequest, inventory::ClassView, inventory::NodesRequest, inventory::PriceRequest,
+        inventory::PriceView, inventory::CapacityView, schemes::SchemeRequest, schemes::SchemeView, aisc_model::scheme::Criterion,
+        applications::ApplicationRequest, applications::ReviewRequest, applications::DecisionRequest, applications::ReviewView,
+        applications::ApplicationView, applications::GrantView, applications::GrantLimitsRequest, statements::Statement,
+        statements::StatementLineView, queue::QueueView, queue::QueueEntry,
+        slurm::UnixNameRequest, slurm::SyncRequest, slurm::SyncReport,
+        identity::RoleRequest, identity::PasswordRequest, nodes::DrainRequest, nodes::NodeStateView, queue::NodeStatus,
+        data::UploadRequest, data::UploadView, data::FileView, data::FileList, data::QuotaRequest, keys::MasterKeyView, keys::KeysView,
+        keys::RetireRequest, privacy::ProjectExport, privacy::ConfirmRequest, privacy::ClosedView, backup::BackupManifest)),
+    modifiers(&BearerAuth)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}

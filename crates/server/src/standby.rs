@@ -19,7 +19,7 @@ use crate::control::{Command, ControlError};
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -84,22 +84,13 @@ fn answer(cmd: Command) {
     }
 }
 
-/// Routes whose answer only the control loop has.
-fn needs_leader(method: &Method, path: &str) -> bool {
-    if path.starts_with("/api/v1/queue") || path.starts_with("/api/v1/nodes") {
-        return true;
-    }
-    *method == Method::POST
-        && path.starts_with("/api/v1/jobs/")
-        && (path.ends_with("/cancel") || path.ends_with("/release"))
-}
-
 /// The most a passed-on request body may hold (these routes take small JSON).
 const MAX_PASSED_BODY: usize = 1 << 20;
 
-/// Middleware: on a standby, passes requests that need the control loop to the leader.
+/// Middleware of the routes that need the control loop (marked `leader` in
+/// `api::routes`): on a standby, passes the request on to the leader.
 pub async fn follow_leader(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if state.role.leading() || !needs_leader(req.method(), req.uri().path()) {
+    if state.role.leading() {
         return next.run(req).await;
     }
     match pass_on(&state, req).await {
