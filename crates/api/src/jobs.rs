@@ -212,6 +212,7 @@ pub struct NodeView {
     pub mem_busy_mb: u64,
 }
 
+/// The `state` filter's schema: one of `aisc_model::job::ALL_STATES`.
 fn job_state_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)

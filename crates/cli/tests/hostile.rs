@@ -253,14 +253,10 @@ fn auditors_see_metadata_not_content_and_centre_reads_of_content_are_audited() {
     server.user_with_password(w, "audrey", "auditor", PASSWORD);
     let auditor = server.login(w, "audrey", PASSWORD);
     // A project the centre's administrator has no part in, with a grant of its own.
-    server.ok(
-        w,
-        &[
-            "project", "create", "lab", "--org", "local", "--pi", "mallory",
-        ],
-    );
-    server.scheme_without_review(w, "s", "1000");
-    server.approved_grant(w, Some(&token), "lab", "s", "local", "1");
+    common::World::new(&server, w)
+        .project("lab", "mallory")
+        .applicant(&token)
+        .grant();
     let id = submit_as(
         &server,
         w,

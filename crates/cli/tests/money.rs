@@ -125,31 +125,11 @@ fn a_grant_that_cannot_cover_a_job_keeps_it_waiting_and_a_restart_never_charges_
     let w = work.path();
     let mut server = Server::start(data.path(), &["--fake-gpus", "2"]);
     // A small grant: 1 GPU-hour of h800 at HK$100 = HK$100.00.
-    for args in [
-        &[
-            "class",
-            "create",
-            "h800",
-            "--model",
-            "H800",
-            "--gpus-per-node",
-            "8",
-            "--cpus-per-node",
-            "8",
-            "--mem-per-node",
-            "64G",
-            "--nodes",
-            "1",
-        ][..],
-        &["price", "set", "h800", "100", "--from", "2020-01-01"],
-        &[
-            "project", "create", "tiny", "--org", "local", "--pi", "admin",
-        ],
-    ] {
-        server.ok(w, args);
-    }
-    server.scheme_without_review(w, "s", "1000");
-    let app = server.approved_grant(w, None, "tiny", "s", "h800", "1");
+    let app = common::World::new(&server, w)
+        .class("h800", "H800", 8, 8, "64G")
+        .price("100")
+        .project("tiny", "admin")
+        .grant();
     let grant: i64 = app.trim().parse().unwrap();
 
     // Two jobs of 1 GPU for 40 minutes: each holds HK$66.67; the second does not fit until the first ends.

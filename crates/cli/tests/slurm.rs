@@ -279,32 +279,14 @@ fn an_output_file_slurm_cannot_open_is_the_jobs_reason_and_the_servers_files_are
 
 /// Approves a grant of `hours` GPU-hours for a new project; returns the grant's id.
 fn grant(server: &Server, w: &Path, project: &str, hours: &str) -> String {
-    for args in [
-        &[
-            "class",
-            "create",
-            "h100",
-            "--model",
-            "H100",
-            "--gpus-per-node",
-            "8",
-            "--cpus-per-node",
-            "64",
-            "--mem-per-node",
-            "500G",
-            "--nodes",
-            "4",
-        ][..],
-        &["price", "set", "h100", "100", "--from", "2020-01-01"],
-        &[
-            "project", "create", project, "--org", "local", "--pi", "admin",
-        ],
-    ] {
-        server.ok(w, args);
-    }
-    server.scheme_without_review(w, "s", "100000");
-    let app = server.approved_grant(w, None, project, "s", "h100", hours);
-    app.trim().to_string()
+    common::World::new(server, w)
+        .class("h100", "H100", 8, 64, "500G")
+        .nodes(4)
+        .price("100")
+        .project(project, "admin")
+        .pool("100000")
+        .hours(hours)
+        .grant()
 }
 
 /// The account's GrpTRESMins on gres/gpu.

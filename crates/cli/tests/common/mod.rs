@@ -536,3 +536,146 @@ pub fn http() -> reqwest::Client {
 pub fn http_with(f: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder) -> reqwest::Client {
     aisc_engine::http_client(|| f(reqwest::Client::builder())).expect("an HTTP client")
 }
+
+/// A funded project in one call: a resource class and its list price (when
+/// asked for), a project in organisation `local`, scheme `s` (no review
+/// needed) with a pool, and an approved grant from today. Defaults: the
+/// built-in class `local`, project `default`'s PI `admin`, a pool of HK$1000,
+/// one GPU-hour, applied for by the admin.
+#[allow(missing_debug_implementations)]
+pub struct World<'a> {
+    server: &'a Server,
+    cwd: &'a Path,
+    class: String,
+    class_args: Option<Vec<String>>,
+    price: Option<String>,
+    project: String,
+    pi: String,
+    create_project: bool,
+    scheme: String,
+    pool: String,
+    hours: String,
+    applicant: Option<String>,
+}
+
+impl<'a> World<'a> {
+    /// Project `default` funded from class `local`, unless told otherwise.
+    pub fn new(server: &'a Server, cwd: &'a Path) -> Self {
+        World {
+            server,
+            cwd,
+            class: "local".into(),
+            class_args: None,
+            price: None,
+            project: "default".into(),
+            pi: "admin".into(),
+            create_project: false,
+            scheme: "s".into(),
+            pool: "1000".into(),
+            hours: "1".into(),
+            applicant: None,
+        }
+    }
+
+    /// A class of its own: `aisc class create NAME --model MODEL` with one
+    /// node of `gpus` GPUs, `cpus` cores and `mem` memory.
+    pub fn class(mut self, name: &str, model: &str, gpus: u32, cpus: u32, mem: &str) -> Self {
+        self.class = name.into();
+        self.class_args = Some(
+            [
+                "class",
+                "create",
+                name,
+                "--model",
+                model,
+                "--gpus-per-node",
+                &gpus.to_string(),
+                "--cpus-per-node",
+                &cpus.to_string(),
+                "--mem-per-node",
+                mem,
+                "--nodes",
+                "1",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        self
+    }
+
+    /// How many nodes the class has (after `class`).
+    pub fn nodes(mut self, n: u32) -> Self {
+        if let Some(a) = self.class_args.as_mut()
+            && let Some(last) = a.last_mut()
+        {
+            *last = n.to_string();
+        }
+        self
+    }
+
+    /// The class's list price per GPU-hour from 2020, HK$.
+    pub fn price(mut self, hkd: &str) -> Self {
+        self.price = Some(hkd.into());
+        self
+    }
+
+    /// A new project in `local`, led by `pi`.
+    pub fn project(mut self, name: &str, pi: &str) -> Self {
+        self.project = name.into();
+        self.pi = pi.into();
+        self.create_project = true;
+        self
+    }
+
+    /// The scheme's pool, HK$.
+    pub fn pool(mut self, hkd: &str) -> Self {
+        self.pool = hkd.into();
+        self
+    }
+
+    /// The GPU-hours applied for.
+    pub fn hours(mut self, hours: &str) -> Self {
+        self.hours = hours.into();
+        self
+    }
+
+    /// Applies with this token (its user must be a member of the project).
+    pub fn applicant(mut self, token: &str) -> Self {
+        self.applicant = Some(token.into());
+        self
+    }
+
+    /// Makes it all; returns the grant's id.
+    pub fn grant(self) -> String {
+        let (s, w) = (self.server, self.cwd);
+        if let Some(args) = &self.class_args {
+            s.ok(w, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+        if let Some(p) = &self.price {
+            s.ok(w, &["price", "set", &self.class, p, "--from", "2020-01-01"]);
+        }
+        if self.create_project {
+            s.ok(
+                w,
+                &[
+                    "project",
+                    "create",
+                    &self.project,
+                    "--org",
+                    "local",
+                    "--pi",
+                    &self.pi,
+                ],
+            );
+        }
+        s.scheme_without_review(w, &self.scheme, &self.pool);
+        s.approved_grant(
+            w,
+            self.applicant.as_deref(),
+            &self.project,
+            &self.scheme,
+            &self.class,
+            &self.hours,
+        )
+    }
+}

@@ -294,7 +294,6 @@ fn check_fits(state: &AppState, spec: &JobSpec) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The `state` filter's schema: one of `aisc_model::job::ALL_STATES`.
 /// List jobs, newest first. Users see their own jobs; admins see all.
 #[utoipa::path(get, path = "/api/v1/jobs", params(ListParams), tag = "jobs",
     responses((status = 200, body = JobList), (status = 422, body = Problem, content_type = "application/problem+json")),
