@@ -1,6 +1,8 @@
-//! Where jobs really run: the local engine, which runs each job as a process
-//! group on this host, or the Slurm engine ([`slurm`]), which hands admitted
-//! jobs to a Slurm cluster through slurmrestd.
+//! Where jobs really run, behind one trait, [`Engine`]: the local engine
+//! ([`Local`] over [`LocalEngine`]), which runs each job as a process group
+//! on this host, the Slurm engine ([`slurm::Slurm`]), which hands admitted
+//! jobs to a Slurm cluster through slurmrestd, and a fake one for tests
+//! ([`fake::FakeEngine`]).
 //!
 //! Guarantees of the local engine:
 //! - each job runs in its own process group, in its working directory, with
@@ -21,10 +23,19 @@
 //! that leaves its process group (`setsid`) escapes cancellation there.
 
 pub mod confine;
+mod engine;
+pub mod fake;
 mod host;
 mod local;
+mod on_host;
 mod procfs;
 pub mod slurm;
+
+pub use engine::{
+    Accounts, Admission, Alloc, End, Engine, EngineEvent, Events, How, Measured, Ran, RecoverJob,
+    Recovered, StartJob, Started, Verdict, expand_pattern, verdict_of,
+};
+pub use on_host::Local;
 
 pub use host::{FakeGpus, GpuInfo, HostInfo, discover};
 
@@ -48,7 +59,7 @@ pub fn http_client(
         .build()
         .or_else(|_| builder().tls_certs_only(Vec::new()).build())
 }
-pub use local::{EngineEvent, LaunchSpec, Launched, LocalEngine, Outcome, Recovery};
+pub use local::{LaunchSpec, Launched, LocalEngine, LocalEvent, Outcome, Recovery};
 
 /// What can go wrong starting or watching a job.
 #[derive(Debug, thiserror::Error)]

@@ -79,7 +79,7 @@ pub enum Outcome {
 
 /// What the engine reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EngineEvent {
+pub enum LocalEvent {
     /// The launcher could not start the job (its output file was refused,
     /// its user has no account, its working directory is missing, ...).
     NotStarted {
@@ -112,14 +112,14 @@ pub enum Recovery {
 /// Runs jobs as local process groups, each through the launcher.
 #[derive(Debug, Clone)]
 pub struct LocalEngine {
-    events: mpsc::UnboundedSender<EngineEvent>,
+    events: mpsc::UnboundedSender<LocalEvent>,
     poll: Duration,
     confinement: Arc<Confinement>,
 }
 
 impl LocalEngine {
     /// An engine that reports on `events` and confines jobs as `confinement` says.
-    pub fn new(events: mpsc::UnboundedSender<EngineEvent>, confinement: Confinement) -> Self {
+    pub fn new(events: mpsc::UnboundedSender<LocalEvent>, confinement: Confinement) -> Self {
         LocalEngine {
             events,
             poll: Duration::from_millis(200),
@@ -258,9 +258,9 @@ impl LocalEngine {
             };
             let ev = match (outcome, launch_error(&job_dir).await) {
                 (Outcome::Exited(LAUNCH_FAILED), Some(reason)) => {
-                    EngineEvent::NotStarted { job, reason }
+                    LocalEvent::NotStarted { job, reason }
                 }
-                _ => EngineEvent::Ended { job, outcome },
+                _ => LocalEvent::Ended { job, outcome },
             };
             let _ = events.send(ev);
         });
@@ -319,7 +319,7 @@ impl LocalEngine {
                 tokio::time::sleep(poll).await;
             }
             let outcome = read_exit(&job_dir).map_or(Outcome::Lost, Outcome::Exited);
-            let _ = events.send(EngineEvent::Ended { job, outcome });
+            let _ = events.send(LocalEvent::Ended { job, outcome });
         });
     }
 

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
 
 use aisc_engine::confine::Confinement;
-use aisc_engine::{EngineEvent, LaunchSpec, LocalEngine, Outcome, Recovery};
+use aisc_engine::{LaunchSpec, LocalEngine, LocalEvent, Outcome, Recovery};
 use aisc_model::{JobCommand, JobId};
 use nix::sys::signal::Signal;
 use std::path::Path;
@@ -35,7 +35,7 @@ fn account(dir: &Path) -> Option<String> {
     Some("aisc-test".into())
 }
 
-fn engine(tx: mpsc::UnboundedSender<EngineEvent>, hidden: Vec<std::path::PathBuf>) -> LocalEngine {
+fn engine(tx: mpsc::UnboundedSender<LocalEvent>, hidden: Vec<std::path::PathBuf>) -> LocalEngine {
     let mut c = Confinement::new(
         vec![env!("CARGO_BIN_EXE_aisc-launch").into()],
         Confinement::mode_for_this_process(),
@@ -69,11 +69,11 @@ fn sh(script: &str) -> JobCommand {
     JobCommand::Argv(vec!["/bin/sh".into(), "-c".into(), script.into()])
 }
 
-async fn next_end(rx: &mut mpsc::UnboundedReceiver<EngineEvent>) -> (JobId, Outcome) {
+async fn next_end(rx: &mut mpsc::UnboundedReceiver<LocalEvent>) -> (JobId, Outcome) {
     let ev = tokio::time::timeout(Duration::from_secs(20), rx.recv())
         .await
         .expect("job ended in time");
-    let Some(EngineEvent::Ended { job, outcome }) = ev else {
+    let Some(LocalEvent::Ended { job, outcome }) = ev else {
         panic!("not an end: {ev:?}")
     };
     (job, outcome)
@@ -188,12 +188,12 @@ async fn a_missing_working_directory_is_an_error_not_a_start() {
     assert!(reason.contains("working directory"), "{reason}");
 }
 
-async fn not_started(rx: &mut mpsc::UnboundedReceiver<EngineEvent>) -> String {
+async fn not_started(rx: &mut mpsc::UnboundedReceiver<LocalEvent>) -> String {
     let ev = tokio::time::timeout(Duration::from_secs(20), rx.recv())
         .await
         .expect("answered in time");
     match ev {
-        Some(EngineEvent::NotStarted { reason, .. }) => reason,
+        Some(LocalEvent::NotStarted { reason, .. }) => reason,
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -16,7 +16,7 @@ pub mod slurm_sync;
 pub mod standby;
 
 use aisc_engine::confine::Confinement;
-use aisc_engine::{FakeGpus, HostInfo, LocalEngine};
+use aisc_engine::{FakeGpus, HostInfo, Local};
 use aisc_model::Resources;
 use aisc_sched::Node;
 use aisc_store::{Durability, Store, StoreError};
@@ -580,13 +580,39 @@ impl Leader {
     ) -> Result<impl Future<Output = ()> + Send + 'static, ServerError> {
         let store = self.state.store.clone();
         let dir = self.state.data_dir.as_ref().clone();
-        let (engine_tx, engine_rx) = mpsc::unbounded_channel();
-        let engine = LocalEngine::new(engine_tx, (*self.state.confinement).clone());
+        // One engine runs every job: Slurm's cluster when one is configured, else this host.
+        let (engine, nodes): (Box<dyn aisc_engine::Engine>, Vec<Node>) = match self.slurm {
+            Some((client, nodes, choice)) => {
+                let instance = store.instance_id().await?;
+                let mut settings = choice.settings.clone();
+                let gpus: usize = nodes.iter().map(|n| n.capacity.gpus as usize).sum();
+                settings.queue_depth = choice.queue_depth.unwrap_or((2 * gpus).max(256));
+                let engine =
+                    aisc_engine::slurm::Slurm::start(client, choice.poll, &instance, settings);
+                if let Some(every) = choice.sync_every {
+                    tokio::spawn(slurm_sync::run_loop(
+                        store.clone(),
+                        choice.cluster.clone(),
+                        every,
+                    ));
+                }
+                (Box::new(engine), nodes)
+            }
+            None => {
+                let engine = Local::new(
+                    (*self.state.confinement).clone(),
+                    self.node.name.clone(),
+                    dir.clone(),
+                )
+                .fake_gpus(self.host_fake)
+                .grace_ms(u64::try_from(self.kill_grace.as_millis()).unwrap_or(u64::MAX));
+                (Box::new(engine), vec![self.node])
+            }
+        };
         let mut controller = Controller::new(
             store.clone(),
             engine,
-            self.node,
-            self.host_fake,
+            nodes,
             dir,
             self.kill_grace,
             self.policy,
@@ -594,28 +620,12 @@ impl Leader {
         if shared {
             controller.share_database();
         }
-        if let Some((client, nodes, choice)) = self.slurm {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let instance = store.instance_id().await?;
-            let engine = aisc_engine::slurm::SlurmEngine::start(client, tx, choice.poll, &instance);
-            let mut settings = choice.settings.clone();
-            let gpus: usize = nodes.iter().map(|n| n.capacity.gpus as usize).sum();
-            settings.queue_depth = choice.queue_depth.unwrap_or((2 * gpus).max(256));
-            controller.use_slurm(engine, rx, settings, nodes);
-            if let Some(every) = choice.sync_every {
-                tokio::spawn(slurm_sync::run_loop(
-                    store.clone(),
-                    choice.cluster.clone(),
-                    every,
-                ));
-            }
-        }
         controller.recover().await?;
         controller.load_drains().await?;
         sealed::sweep_objects(&self.state).await;
         tokio::spawn(sealed::seal_leftover_logs(self.state.clone()));
         drop(self.state);
-        Ok(controller.run(control_rx, engine_rx))
+        Ok(controller.run(control_rx))
     }
 }
 

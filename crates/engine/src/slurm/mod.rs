@@ -16,6 +16,9 @@
 mod accounting;
 pub mod accounts;
 mod client;
+mod run;
+
+pub use run::{Slurm, SlurmSettings};
 
 pub use client::{
     CtldJob, DbJob, JobDesc, SlurmClient, SlurmConfig, SlurmNode, Submission, mint_token,

@@ -1,86 +1,83 @@
 //! A job's end: how it is recorded (state, reason, usage, charge, requeue),
-//! a refusal by the launcher, and what is cleaned up after it.
+//! and what is cleaned up after it. The same for every engine: the engine
+//! says how the job ended and, where it measured it, what it used; billing
+//! meters it.
 
 use super::{Active, Controller};
 use crate::clock::now_ms;
-use aisc_engine::{LocalEngine, Outcome};
-use aisc_model::units::format_duration;
-use aisc_model::{JobId, JobState};
+use aisc_engine::{End, verdict_of};
+use aisc_model::{JobId, JobState, Resources};
 use aisc_store::{Fields, StoreError};
 
 impl Controller {
-    /// The launcher refused to start a job (its output file, its account, its
-    /// working directory): it fails with the launcher's reason, charged nothing.
-    pub(super) async fn not_started(&mut self, job: JobId, reason: String) {
-        let Some(active) = self.running.remove(&job) else {
-            tracing::warn!(%job, "refusal reported for a job that is not running");
-            return;
-        };
-        let now = now_ms();
-        let set = Fields {
-            end_ms: Some(now),
-            wall_ms: Some(0),
-            gpu_ms: Some(0),
-            cpu_ms: Some(0),
-            ..Default::default()
-        };
-        let reason = format!("could not start: {}", reason.trim());
-        if let Err(e) = self
-            .record_end(job, active, JobState::Failed, reason, set)
-            .await
-        {
-            tracing::error!(%job, error = %e, "could not record a job that did not start");
-        }
-        self.release_engine(job);
-        self.dirty = true;
-    }
-
-    /// Removes what is left of a job on the engine (its cgroup), off the loop.
-    pub(super) fn release_engine(&self, job: JobId) {
-        let engine = self.engine.clone();
-        let dir = Self::job_dir(&self.data_dir, job);
-        tokio::task::spawn_blocking(move || engine.release(job, &dir));
-    }
-
-    /// Records how a running job ended, with its metered usage.
+    /// Records how an admitted job ended.
     pub(super) async fn finish(
         &mut self,
         id: JobId,
-        active: Active,
-        outcome: Outcome,
-        end_ms: i64,
+        mut active: Active,
+        end: End,
     ) -> Result<(), StoreError> {
-        let watchdog = active.kill.is_none()
-            && active.slurm.is_none()
-            && LocalEngine::stopped_by_watchdog(&Self::job_dir(&self.data_dir, id));
-        let (state, reason) = match (&active.kill, outcome) {
-            (Some(k), _) => (k.state, k.reason.clone()),
-            (None, _) if watchdog => (
-                JobState::TimedOut,
-                format!(
-                    "time limit of {} reached; stopped by the job's own watchdog",
-                    format_duration(
-                        u64::try_from(active.deadline_ms - active.start_ms).unwrap_or(0) / 1000
-                    )
-                ),
-            ),
-            (None, Outcome::Exited(0)) => (JobState::Completed, "exited with status 0".to_string()),
-            (None, Outcome::Exited(code)) if (129..=192).contains(&code) => (
-                JobState::Failed,
-                format!(
-                    "exited with status {code} (its command was killed by signal {})",
-                    code - 128
-                ),
-            ),
-            (None, Outcome::Exited(code)) => {
-                (JobState::Failed, format!("exited with status {code}"))
-            }
-            (None, Outcome::Signaled(sig)) => (JobState::Failed, format!("killed by signal {sig}")),
-            (None, Outcome::Lost) => (JobState::Failed, "lost on server restart".to_string()),
+        let kill = active.kill.as_ref().map(|k| (k.state, k.reason.clone()));
+        let (state, reason) = match (end.verdict, kill) {
+            (Some(v), _) if v.firm => (v.state, v.reason),
+            (_, Some(k)) => k,
+            (Some(v), None) => (v.state, v.reason),
+            (None, None) => verdict_of(end.exit_code, end.signal),
         };
-        let usage = aisc_billing::meter(&active.resources, active.start_ms, end_ms);
+        let end_ms = end.at_ms.unwrap_or_else(now_ms);
+        if !active.started {
+            let Some(ran) = end.ran else {
+                // It never ran (cancelled while it waited in the engine, or refused at launch).
+                let to = if state == JobState::Cancelled {
+                    JobState::Cancelled
+                } else {
+                    JobState::Failed
+                };
+                let end_ms = end_ms.max(active.start_ms);
+                let set = Fields {
+                    end_ms: Some(end_ms),
+                    engine_job_id: active.engine_id,
+                    ..Default::default()
+                };
+                if let Some(c) = active.charging {
+                    self.settle(id, &c, active.project, 0).await?;
+                }
+                return self
+                    .transition(id, JobState::Admitted, to, &reason, end_ms, set)
+                    .await;
+            };
+            active.start_ms = ran.at_ms;
+            let set = Fields {
+                start_ms: Some(ran.at_ms),
+                node: Some(ran.node),
+                engine_job_id: active.engine_id,
+                ..Default::default()
+            };
+            self.transition(
+                id,
+                JobState::Admitted,
+                JobState::Running,
+                &ran.reason,
+                ran.at_ms,
+                set,
+            )
+            .await?;
+        }
+        let end_ms = end_ms.max(active.start_ms);
+        let usage = match end.measured {
+            // The engine says what it held and for how long; billing meters it as it meters any job.
+            Some(m) => aisc_billing::meter_for(
+                &Resources {
+                    gpus: m.gpus,
+                    cpus: m.cpus,
+                    mem_mb: 0,
+                },
+                m.elapsed_ms,
+            ),
+            None => aisc_billing::meter(&active.resources, active.start_ms, end_ms),
+        };
         let overrun_ms = end_ms - active.deadline_ms - self.kill_grace_ms;
-        let reason = if active.slurm.is_none() && overrun_ms > 1000 {
+        let reason = if self.engine.limits_by_aisc() && overrun_ms > 1000 {
             format!(
                 "{reason}; it ran {} s past its time limit and grace (charged at most its lien)",
                 overrun_ms / 1000
@@ -88,25 +85,25 @@ impl Controller {
         } else {
             reason
         };
-        let (exit_code, signal) = match outcome {
-            Outcome::Exited(c) => (Some(c), None),
-            Outcome::Signaled(s) => (None, Some(s)),
-            Outcome::Lost => (None, None),
+        let reason = match end.note {
+            Some(note) => format!("{reason}; {note}"),
+            None => reason,
         };
         let set = Fields {
             end_ms: Some(end_ms),
-            exit_code,
-            signal,
+            exit_code: end.exit_code,
+            signal: end.signal,
             wall_ms: Some(usage.wall_ms),
             gpu_ms: Some(usage.gpu_ms),
             cpu_ms: Some(usage.cpu_ms),
             ..Default::default()
         };
+        let logs_here = active.logs_here;
         self.record_end(id, active, state, reason, set).await?;
-        if self.slurm.is_none() {
-            self.release_engine(id);
+        self.engine.release(id);
+        if logs_here {
+            self.seal_logs(id);
         }
-        self.seal_logs(id);
         Ok(())
     }
 

@@ -1,13 +1,13 @@
-//! Starting a planned job: stored `admitted` first, then spawned, then `running`.
+//! Starting planned jobs: each stored `admitted` first (its lien held), then
+//! handed to the engine as one batch; `running` when the engine says so.
 
 use super::money::Hold;
 use super::{Active, Controller, Queued, secs_to_ms};
 use crate::clock::now_ms;
-use aisc_engine::LaunchSpec;
-use aisc_model::{JobId, JobState};
+use aisc_engine::{Accounts, Alloc, StartJob};
+use aisc_model::{JobId, JobState, ProjectId};
 use aisc_sched::Placement;
 use aisc_store::{Fields, StoreError};
-use std::path::{Path, PathBuf};
 
 impl Controller {
     /// Holds a job's lien before it is admitted (on any engine). When its
@@ -32,144 +32,199 @@ impl Controller {
         Ok(Some(q))
     }
 
-    pub(super) async fn start(
+    /// Hands planned jobs to the engine: those the plan started (they fit
+    /// what is free), then, where the engine keeps a queue of its own, the
+    /// next waiting ones in priority order as long as fewer than its depth
+    /// wait there. Jobs waiting for a grant, a quota or a release are never
+    /// handed over. Each is admitted (lien, then `admitted`) before the batch
+    /// is started.
+    pub(super) async fn hand_over(
+        &mut self,
+        starts: Vec<aisc_sched::Start>,
+        waiting: &[(JobId, aisc_model::PendingReason)],
+    ) {
+        use aisc_model::PendingReason as R;
+        let mut room = match self.engine.queue_depth() {
+            None => usize::MAX,
+            Some(depth) => {
+                let queued = self
+                    .running
+                    .values()
+                    .filter(|a| !a.started && !a.released)
+                    .count();
+                depth.saturating_sub(queued)
+            }
+        };
+        let next = waiting
+            .iter()
+            .filter(|_| self.engine.queue_depth().is_some())
+            .filter(|(_, r)| matches!(r, R::Priority | R::Resources | R::Reservation))
+            .map(|(id, _)| (*id, Placement { allocs: Vec::new() }));
+        let order: Vec<(JobId, Placement)> = starts
+            .into_iter()
+            .map(|s| (s.id, s.placement))
+            .chain(next)
+            .collect();
+        let mut batch = Vec::new();
+        for (id, placement) in order {
+            if room == 0 {
+                break;
+            }
+            let Some(q) = self.pending.remove(&id) else {
+                continue;
+            };
+            self.reasons.remove(&id);
+            room -= 1;
+            match self.admit(q, placement).await {
+                Ok(Some(job)) => batch.push(job),
+                Ok(None) => {}
+                Err(e) => tracing::error!(job = %id, error = %e, "could not record a start"),
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        for ev in self.engine.start(batch) {
+            self.on_engine(ev).await;
+        }
+    }
+
+    /// Admits a planned job: its lien, then `admitted` with what the engine
+    /// says of it. Returns what the engine needs to start it, or `None` when
+    /// it went back to the queue (its grant cannot cover it) or was refused.
+    async fn admit(
         &mut self,
         q: Queued,
         placement: Placement,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<StartJob>, StoreError> {
         // The lien first: a job is never admitted without its worst case held.
         let Some(q) = self.lien_or_wait(q).await? else {
-            return Ok(());
+            return Ok(None);
         };
-        // The local engine has one node: a placement is one allocation on it.
-        let alloc = placement
-            .allocs
-            .first()
-            .cloned()
-            .unwrap_or(aisc_sched::Alloc {
-                node: 0,
-                gpus: Vec::new(),
-                cpus: q.spec.resources.cpus,
-                mem_mb: q.spec.resources.mem_mb,
-            });
-        let node = self
-            .nodes
-            .get(alloc.node)
-            .map(|n| n.name.clone())
-            .unwrap_or_default();
         let now = now_ms();
-        let gpus = if alloc.gpus.is_empty() {
-            "no GPUs".to_string()
-        } else {
-            let fake = if self.fake_gpus { " (fake)" } else { "" };
-            format!("GPUs {}{fake}", join(&alloc.gpus))
+        let unix_name = match self.engine.accounts() {
+            Accounts::Unused => None,
+            Accounts::Optional | Accounts::Required => self.store.unix_name(q.owner).await?,
         };
+        if unix_name.is_none() && self.engine.accounts() == Accounts::Required {
+            let reason = format!(
+                "refused: user {} has no Unix user name for {} (an administrator sets one: aisc user set-unix-name {} NAME)",
+                q.user,
+                self.engine.name(),
+                q.user
+            );
+            self.never_ran(q, JobState::Pending, JobState::Failed, reason, now)
+                .await?;
+            return Ok(None);
+        }
+        let class = match q.charging {
+            Some(c) => Some(self.grant_class(c.grant).await?),
+            None => None,
+        };
+        let account = match q.project {
+            Some(p) => Some(self.project_name(p).await?),
+            None => None,
+        };
+        let allocs = placement
+            .allocs
+            .iter()
+            .map(|a| Alloc {
+                node: self
+                    .nodes
+                    .get(a.node)
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
+                gpu_ids: a.gpus.clone(),
+                cpus: a.cpus,
+                mem_mb: a.mem_mb,
+            })
+            .collect();
+        let job = StartJob {
+            job: q.id,
+            user: q.user.clone(),
+            unix_name,
+            account,
+            class,
+            spec: q.spec.clone(),
+            allocs,
+        };
+        let admission = self.engine.admission(&job);
         let set = Fields {
-            node: Some(node.clone()),
-            gpu_ids: Some(alloc.gpus.clone()),
+            node: admission.node,
+            gpu_ids: admission.gpu_ids,
+            engine_submit_ms: admission.handed_over.then_some(now),
             ..Default::default()
         };
-        let reason = format!("placed on {node} with {gpus}");
         self.transition(
             q.id,
             JobState::Pending,
             JobState::Admitted,
-            &reason,
+            &admission.reason,
             now,
             set,
         )
         .await?;
+        self.running.insert(
+            q.id,
+            Active {
+                placement,
+                resources: q.spec.resources,
+                start_ms: now,
+                deadline_ms: now.saturating_add(secs_to_ms(q.spec.time_limit_s)),
+                kill: None,
+                project: q.project,
+                charging: q.charging,
+                qos: q.spec.qos,
+                started: false,
+                released: false,
+                engine_id: None,
+                queued: Some(Box::new(q)),
+                logs_here: false,
+            },
+        );
+        Ok(Some(job))
+    }
 
-        let job_dir = Self::job_dir(&self.data_dir, q.id);
-        let workdir = PathBuf::from(&q.spec.workdir);
-        let expand =
-            |p: &String| resolve_path(&workdir, &expand_pattern(p, q.id, &q.spec.name, &q.user));
-        let stdout = q
-            .spec
-            .output
-            .as_ref()
-            .map_or_else(|| job_dir.join("output.log"), expand);
-        let stderr = q.spec.error.as_ref().map(expand);
-        let run_as = if self.engine.confinement().mode == aisc_engine::confine::Mode::Accounts {
-            self.store
-                .unix_name(q.owner)
-                .await?
-                .or_else(|| self.engine.confinement().default_unix_name.clone())
-        } else {
-            None
-        };
-        let launch = LaunchSpec {
-            time_limit_ms: u64::try_from(secs_to_ms(q.spec.time_limit_s)).unwrap_or(u64::MAX),
-            grace_ms: u64::try_from(self.kill_grace_ms).unwrap_or(0),
-            mem_mb: alloc.mem_mb,
-            run_as,
-            job: q.id,
-            name: q.spec.name.clone(),
-            command: q.spec.command.clone(),
-            workdir,
-            env: q.spec.env.clone(),
-            gpu_ids: alloc.gpus.clone(),
-            fake_gpus: self.fake_gpus,
-            cpus: alloc.cpus,
-            job_dir,
-            stdout: stdout.clone(),
-            stderr: stderr.clone(),
-        };
-        let now = now_ms();
-        match self.engine.launch(&launch) {
-            Ok(l) => {
-                let set = Fields {
-                    pid: Some(l.pid),
-                    pid_start: Some(l.pid_start),
-                    start_ms: Some(now),
-                    stdout_path: Some(stdout.display().to_string()),
-                    stderr_path: Some(stderr.as_ref().unwrap_or(&stdout).display().to_string()),
-                    ..Default::default()
-                };
-                let active = Active {
-                    leader_outcome: None,
-                    resources: q.spec.resources,
-                    pid: l.pid,
-                    start_ms: now,
-                    deadline_ms: now.saturating_add(secs_to_ms(q.spec.time_limit_s)),
-                    kill: None,
-                    placement,
-                    project: q.project,
-                    charging: q.charging,
-                    qos: q.spec.qos,
-                    slurm: None,
-                };
-                self.running.insert(q.id, active);
-                self.transition(
-                    q.id,
-                    JobState::Admitted,
-                    JobState::Running,
-                    "started",
-                    now,
-                    set,
-                )
-                .await
-            }
-            Err(e) => {
-                if let Some(c) = q.charging {
-                    self.settle(q.id, &c, q.project, 0).await?;
-                }
-                let set = Fields {
-                    end_ms: Some(now),
-                    ..Default::default()
-                };
-                let reason = format!("could not start: {e}");
-                self.transition(
-                    q.id,
-                    JobState::Admitted,
-                    JobState::Failed,
-                    &reason,
-                    now,
-                    set,
-                )
-                .await
-            }
+    async fn grant_class(&mut self, grant: i64) -> Result<String, StoreError> {
+        if let Some(c) = self.grant_class.get(&grant) {
+            return Ok(c.clone());
         }
+        let g = self.store.grant(grant).await?;
+        self.grant_class.insert(grant, g.class_name.clone());
+        Ok(g.class_name)
+    }
+
+    async fn project_name(&mut self, p: ProjectId) -> Result<String, StoreError> {
+        if let Some(n) = self.project_names.get(&p) {
+            return Ok(n.clone());
+        }
+        let all = self.store.projects().await?;
+        let name = all
+            .iter()
+            .find(|x| x.id == p)
+            .map(|x| x.name.clone())
+            .ok_or(StoreError::NotFound)?;
+        self.project_names = all.into_iter().map(|x| (x.id, x.name)).collect();
+        Ok(name)
+    }
+
+    /// Ends a job that never ran: its lien released, nothing charged.
+    pub(super) async fn never_ran(
+        &mut self,
+        q: Queued,
+        from: JobState,
+        to: JobState,
+        reason: String,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if let Some(c) = q.charging {
+            self.settle(q.id, &c, q.project, 0).await?;
+        }
+        let set = Fields {
+            end_ms: Some(now),
+            ..Default::default()
+        };
+        self.transition(q.id, from, to, &reason, now, set).await
     }
 }
 
@@ -215,60 +270,5 @@ impl Controller {
         });
         self.dirty = true;
         Ok(Some(new_id))
-    }
-}
-
-/// Expands `%j` (job id), `%x` (name), `%u` (user) and `%%` as `sbatch -o` does.
-pub fn expand_pattern(pattern: &str, id: JobId, name: &str, user: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('j') | Some('A') => out.push_str(&id.to_string()),
-            Some('x') => out.push_str(name),
-            Some('u') => out.push_str(user),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
-}
-
-fn resolve_path(workdir: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        workdir.join(p)
-    }
-}
-
-fn join(ids: &[u32]) -> String {
-    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_patterns_expand_like_sbatch() {
-        assert_eq!(
-            expand_pattern("slurm-%j.out", JobId(42), "n", "u"),
-            "slurm-42.out"
-        );
-        assert_eq!(
-            expand_pattern("%x-%u-%j-%%-%q", JobId(1), "train", "ann"),
-            "train-ann-1-%-%q"
-        );
-        assert_eq!(expand_pattern("end%", JobId(1), "n", "u"), "end%");
     }
 }

@@ -15,6 +15,7 @@
 
 mod command;
 mod end;
+mod events;
 mod fairshare;
 mod follow;
 mod launch;
@@ -22,25 +23,22 @@ mod money;
 mod nodes;
 mod queue;
 mod recover;
-mod slurm;
 
+pub use aisc_engine::slurm::SlurmSettings;
 pub use command::{CancelOutcome, Command, ControlError, Queued};
-pub use slurm::SlurmSettings;
 
 pub use aisc_model::tenancy::JobAccess;
 pub use nodes::NodeStatus;
 pub use queue::{QueueEntry, QueueView};
 
-pub use launch::expand_pattern;
+pub use aisc_engine::expand_pattern;
 
 use crate::clock::now_ms;
-use aisc_engine::slurm::{SlurmEngine, SlurmEvent};
-use aisc_engine::{EngineEvent, LocalEngine, Outcome};
+use aisc_engine::{Engine, How};
 use aisc_model::units::format_duration;
 use aisc_model::{JobId, JobState, PendingReason, ProjectId, Resources};
 use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
 use aisc_store::{Fields, JobChange, NewAudit, Store, StoreError};
-use nix::sys::signal::Signal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,37 +52,34 @@ struct Kill {
     sigkill_sent: bool,
 }
 
-/// A job Slurm runs: its Slurm id once known, and whether it was seen running.
-#[derive(Debug, Clone, Copy)]
-struct SlurmJob {
-    id: Option<u32>,
-    started: bool,
-    /// Slurm says it ended; its usage is being read.
-    finished: bool,
-}
-
+/// An admitted job: handed to the engine, running, or being stopped.
 struct Active {
-    /// How the group leader ended, when other processes of the job remain in their grace period.
-    leader_outcome: Option<Outcome>,
     placement: Placement,
     resources: Resources,
-    pid: i64,
     start_ms: i64,
     deadline_ms: i64,
     kill: Option<Kill>,
     project: Option<aisc_model::ProjectId>,
     charging: Option<aisc_store::Charging>,
     qos: aisc_model::Qos,
-    /// Set when the job runs on Slurm (then pid, deadline and signals are unused).
-    slurm: Option<SlurmJob>,
+    /// The engine reported it running (else it waits in the engine's own queue).
+    started: bool,
+    /// It ended in the engine and holds nothing there; its end is being read.
+    released: bool,
+    /// The engine's own id for it, once known.
+    engine_id: Option<i64>,
+    /// The job as it was queued, until it starts: queued again if the engine
+    /// could not take it for now.
+    queued: Option<Box<Queued>>,
+    /// Its logs are on this host: sealed when it ends.
+    logs_here: bool,
 }
 
 /// The loop's state.
 pub struct Controller {
     store: Store,
-    engine: LocalEngine,
+    engine: Box<dyn Engine>,
     nodes: Vec<Node>,
-    fake_gpus: bool,
     data_dir: PathBuf,
     kill_grace_ms: i64,
     /// Pending jobs the scheduler considers.
@@ -101,15 +96,16 @@ pub struct Controller {
     grant_rates: HashMap<i64, u16>,
     /// Each grant's metered total as last read or written here.
     grant_metered: HashMap<i64, aisc_billing::carry::Metered>,
+    /// Each grant's class name (grants do not change class).
+    grant_class: HashMap<i64, String>,
+    /// Project names (the engine's accounts).
+    project_names: HashMap<ProjectId, String>,
     /// Scheduling policy.
     policy: aisc_sched::Policy,
     /// Projects' shares, usage and caps.
     fair: fairshare::FairShare,
     /// Reservations made by the last pass, by job: when, seconds.
     reservations: HashMap<JobId, u64>,
-    /// The Slurm engine, when jobs run on Slurm rather than here.
-    slurm: Option<slurm::SlurmSide>,
-    slurm_events: Option<mpsc::UnboundedReceiver<SlurmEvent>>,
     /// Other servers accept jobs into the same database (PostgreSQL): poll for them.
     shared_db: bool,
     /// The highest job id the poll has seen pending (see `follow`).
@@ -134,12 +130,11 @@ impl std::fmt::Debug for Controller {
 }
 
 impl Controller {
-    /// A controller for one local node.
+    /// A controller running jobs on `engine`, whose nodes are `nodes`.
     pub fn new(
         store: Store,
-        engine: LocalEngine,
-        node: Node,
-        fake_gpus: bool,
+        engine: Box<dyn Engine>,
+        nodes: Vec<Node>,
         data_dir: PathBuf,
         kill_grace: Duration,
         policy: aisc_sched::Policy,
@@ -147,8 +142,7 @@ impl Controller {
         Controller {
             store,
             engine,
-            nodes: vec![node],
-            fake_gpus,
+            nodes,
             data_dir,
             kill_grace_ms: i64::try_from(kill_grace.as_millis()).unwrap_or(i64::MAX),
             pending: BTreeMap::new(),
@@ -160,27 +154,14 @@ impl Controller {
             grant_available: HashMap::new(),
             grant_rates: HashMap::new(),
             grant_metered: HashMap::new(),
+            grant_class: HashMap::new(),
+            project_names: HashMap::new(),
             fair: fairshare::FairShare::new(policy.half_life_s),
             policy,
             reservations: HashMap::new(),
-            slurm: None,
-            slurm_events: None,
             shared_db: false,
             seen: JobId(0),
         }
-    }
-
-    /// Runs jobs on Slurm instead of this host: `nodes` are Slurm's.
-    pub fn use_slurm(
-        &mut self,
-        engine: SlurmEngine,
-        events: mpsc::UnboundedReceiver<SlurmEvent>,
-        settings: SlurmSettings,
-        nodes: Vec<Node>,
-    ) {
-        self.slurm = Some(slurm::SlurmSide::new(engine, settings));
-        self.slurm_events = Some(events);
-        self.nodes = nodes;
     }
 
     /// Puts a pending job where it belongs: with the jobs the scheduler
@@ -195,36 +176,26 @@ impl Controller {
 
     /// The directory holding a job's script, pid and exit files and default log.
     pub fn job_dir(data_dir: &Path, id: JobId) -> PathBuf {
-        data_dir.join("jobs").join(id.to_string())
+        aisc_engine::Local::job_dir(data_dir, id)
     }
 
     /// Runs until the command channel closes.
-    pub async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<Command>,
-        mut events: mpsc::UnboundedReceiver<EngineEvent>,
-    ) {
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(1024);
-        let mut slurm_events = self.slurm_events.take();
-        let mut slurm_batch = Vec::with_capacity(1024);
+        let mut engine_open = true;
         let mut poll = tokio::time::interval(follow::POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let wake = self.next_wake();
             tokio::select! {
-                n = async {
-                    match slurm_events.as_mut() {
-                        Some(rx) => rx.recv_many(&mut slurm_batch, 4096).await,
-                        None => std::future::pending().await,
+                evs = self.engine.next_events(), if engine_open => match evs {
+                    Some(evs) => {
+                        for ev in evs {
+                            self.on_engine(ev).await;
+                        }
                     }
-                } => {
-                    if n == 0 {
-                        slurm_events = None;
-                    }
-                    for ev in slurm_batch.drain(..) {
-                        self.on_slurm(ev).await;
-                    }
-                }
+                    None => engine_open = false,
+                },
                 n = commands.recv_many(&mut batch, 4096) => {
                     if n == 0 {
                         break;
@@ -233,7 +204,6 @@ impl Controller {
                         self.on_command(cmd).await;
                     }
                 }
-                Some(ev) = events.recv() => self.on_event(ev).await,
                 _ = poll.tick(), if self.shared_db => self.poll_new_jobs().await,
                 _ = tokio::time::sleep_until(wake) => {}
             }
@@ -256,22 +226,23 @@ impl Controller {
 
     fn next_wake(&self) -> Instant {
         let now = now_ms();
+        let by_aisc = self.engine.limits_by_aisc();
         let next = self
             .running
             .values()
+            .filter(|_| by_aisc)
             .map(|a| match &a.kill {
-                // The leader is gone; poll for the rest of the group to leave.
-                _ if a.leader_outcome.is_some() => now + 100,
                 None => a.deadline_ms,
                 Some(k) if !k.sigkill_sent => k.term_at_ms.saturating_add(self.kill_grace_ms),
                 Some(_) => i64::MAX,
             })
+            .chain(self.engine.poll_at(now))
             .min()
             .unwrap_or(i64::MAX)
             .min(now + 1000);
         let mut wake =
             Instant::now() + Duration::from_millis(u64::try_from(next - now).unwrap_or(0));
-        if let Some(retry) = self.slurm.as_ref().and_then(|s| s.retry_at())
+        if let Some(retry) = self.engine.unavailable_until()
             && !self.pending.is_empty()
         {
             wake = wake.min(retry);
@@ -405,8 +376,8 @@ impl Controller {
         }
     }
 
-    /// Stores why (with the audit event of whoever asked), then sends SIGTERM
-    /// to the job's process group.
+    /// Stores why (with the audit event of whoever asked), then asks the
+    /// engine to stop the job (SIGTERM to its process group; Slurm: a cancel).
     async fn begin_kill(
         &mut self,
         id: JobId,
@@ -431,97 +402,49 @@ impl Controller {
                 term_at_ms: now,
                 sigkill_sent: false,
             });
-            self.engine.signal(a.pid, Signal::SIGTERM);
+            self.engine.signal(id, How::Term);
         }
-        self.cancel_on_slurm(id);
         Ok(())
     }
 
+    /// Time limits and kill grace, where aisc enforces them; then whatever
+    /// the engine finds when it looks.
     async fn enforce_limits(&mut self) {
         let now = now_ms();
-        let expired: Vec<(JobId, u64)> = self
-            .running
-            .iter()
-            // Slurm enforces its jobs' limits itself.
-            .filter(|(_, a)| a.slurm.is_none() && a.kill.is_none() && now >= a.deadline_ms)
-            .map(|(id, a)| {
-                (
-                    *id,
-                    u64::try_from(a.deadline_ms - a.start_ms).unwrap_or(0) / 1000,
-                )
-            })
-            .collect();
-        for (id, limit_s) in expired {
-            let reason = format!("time limit of {} reached", format_duration(limit_s));
-            if let Err(e) = self
-                .begin_kill(id, JobState::TimedOut, reason, now, None)
-                .await
-            {
-                tracing::error!(job = %id, error = %e, "could not record time-out");
-            }
-        }
-        let mut done = Vec::new();
-        for (id, a) in self.running.iter_mut() {
-            if a.slurm.is_some() {
-                // Slurm signals its jobs itself.
-                continue;
-            }
-            if let Some(k) = &mut a.kill
-                && !k.sigkill_sent
-                && now >= k.term_at_ms.saturating_add(self.kill_grace_ms)
-            {
-                k.sigkill_sent = true;
-                self.engine.signal(a.pid, Signal::SIGKILL);
-                if a.leader_outcome.is_some() {
-                    // The leader is gone and SIGKILL took the stragglers: the job has ended.
-                    a.leader_outcome = Some(Outcome::Signaled(9));
+        if self.engine.limits_by_aisc() {
+            let expired: Vec<(JobId, u64)> = self
+                .running
+                .iter()
+                .filter(|(_, a)| a.kill.is_none() && now >= a.deadline_ms)
+                .map(|(id, a)| {
+                    (
+                        *id,
+                        u64::try_from(a.deadline_ms - a.start_ms).unwrap_or(0) / 1000,
+                    )
+                })
+                .collect();
+            for (id, limit_s) in expired {
+                let reason = format!("time limit of {} reached", format_duration(limit_s));
+                if let Err(e) = self
+                    .begin_kill(id, JobState::TimedOut, reason, now, None)
+                    .await
+                {
+                    tracing::error!(job = %id, error = %e, "could not record time-out");
                 }
             }
-            if let Some(outcome) = a.leader_outcome
-                && (a.kill.as_ref().is_some_and(|k| k.sigkill_sent)
-                    || !self.engine.group_alive(a.pid))
-            {
-                done.push((*id, outcome));
-            }
-        }
-        for (id, outcome) in done {
-            if let Some(active) = self.running.remove(&id) {
-                if let Err(e) = self.finish(id, active, outcome, now).await {
-                    tracing::error!(job = %id, error = %e, "could not record the end of a job");
+            for (id, a) in self.running.iter_mut() {
+                if let Some(k) = &mut a.kill
+                    && !k.sigkill_sent
+                    && now >= k.term_at_ms.saturating_add(self.kill_grace_ms)
+                {
+                    k.sigkill_sent = true;
+                    self.engine.signal(*id, How::Kill);
                 }
-                self.dirty = true;
             }
         }
-    }
-
-    /// The group leader ended. As with Slurm, a job ends with its script:
-    /// processes it left behind are killed at once, unless the job is being
-    /// stopped (cancel, time limit), when they get the rest of the grace period.
-    async fn on_event(&mut self, ev: EngineEvent) {
-        let (job, outcome) = match ev {
-            EngineEvent::Ended { job, outcome } => (job, outcome),
-            EngineEvent::NotStarted { job, reason } => {
-                self.not_started(job, reason).await;
-                return;
-            }
-        };
-        let Some(active) = self.running.get_mut(&job) else {
-            tracing::warn!(%job, "end reported for a job that is not running");
-            return;
-        };
-        let stopping = active.kill.as_ref().is_some_and(|k| !k.sigkill_sent);
-        if stopping && self.engine.group_alive(active.pid) {
-            active.leader_outcome = Some(outcome);
-            return;
+        for ev in self.engine.poll(now) {
+            self.on_engine(ev).await;
         }
-        self.engine.signal(active.pid, Signal::SIGKILL);
-        let Some(active) = self.running.remove(&job) else {
-            return;
-        };
-        if let Err(e) = self.finish(job, active, outcome, now_ms()).await {
-            tracing::error!(%job, error = %e, "could not record the end of a job");
-        }
-        self.dirty = true;
     }
 
     async fn transition(
@@ -571,7 +494,7 @@ impl Controller {
             policy: self.policy,
             grant_available,
             projects,
-            engine_unavailable: self.slurm.as_ref().is_some_and(|s| s.unavailable()),
+            engine_unavailable: self.engine.unavailable_until().is_some(),
             nodes: self.nodes.clone(),
             running: self
                 .running
@@ -606,18 +529,7 @@ impl Controller {
             }
         }
         self.reservations = plan.reservations.iter().map(|r| (r.job, r.at)).collect();
-        if self.slurm.is_some() {
-            self.hand_to_slurm(plan.starts, &plan.waiting).await;
-        } else {
-            for start in plan.starts {
-                if let Some(q) = self.pending.remove(&start.id) {
-                    self.reasons.remove(&start.id);
-                    if let Err(e) = self.start(q, start.placement).await {
-                        tracing::error!(job = %start.id, error = %e, "could not record a start");
-                    }
-                }
-            }
-        }
+        self.hand_over(plan.starts, &plan.waiting).await;
         let changed: Vec<(JobId, String)> = plan
             .waiting
             .into_iter()
@@ -632,14 +544,11 @@ impl Controller {
         }
     }
 
-    /// Whether a job holds resources as the scheduler counts them. On Slurm,
-    /// only jobs that run do (where Slurm placed them); jobs waiting in
-    /// Slurm's queue are bounded by the queue depth instead.
+    /// Whether a job holds resources as the scheduler counts them: once the
+    /// engine runs it (where the engine placed it), until the engine lets go.
+    /// Jobs waiting in an engine's own queue are bounded by its queue depth instead.
     fn occupies(&self, a: &Active) -> bool {
-        match a.slurm {
-            None => true,
-            Some(s) => s.started && !s.finished,
-        }
+        a.started && !a.released
     }
 }
 

@@ -2,15 +2,15 @@
 
 use super::{Active, Controller, Kill, Queued, secs_to_ms};
 use crate::clock::now_ms;
-use aisc_engine::{Outcome, Recovery};
+use aisc_engine::{End, How, RecoverJob, Recovered, Verdict};
 use aisc_model::JobState;
 use aisc_sched::Placement;
 use aisc_store::{Fields, JobRow, StoreError};
-use std::path::Path;
 
 impl Controller {
     /// Loads unfinished jobs after a (re)start: pending jobs are queued again,
-    /// live processes re-adopted, and jobs that died meanwhile finished.
+    /// admitted and running ones asked of the engine (followed again, or
+    /// finished when they ended meanwhile).
     pub async fn recover(&mut self) -> Result<(), StoreError> {
         for row in self.store.active().await? {
             // Jobs accepted after this read have higher ids: the poll finds those.
@@ -20,18 +20,12 @@ impl Controller {
                     let Some(q) = super::follow::queued(&row) else {
                         continue;
                     };
-                    if let Some(s) = self.slurm.as_mut()
-                        && row.engine_submit_ms.is_some()
-                    {
-                        s.maybe_submitted.insert(row.id);
+                    if row.engine_submit_ms.is_some() {
+                        self.engine.may_hold(row.id);
                     }
                     self.queue(q);
                 }
-                JobState::Admitted | JobState::Running if self.slurm.is_some() => {
-                    self.recover_on_slurm(row).await?
-                }
-                JobState::Admitted => self.recover_admitted(&row).await?,
-                JobState::Running => self.recover_running(&row).await?,
+                JobState::Admitted | JobState::Running => self.recover_one(row).await?,
                 _ => {}
             }
         }
@@ -45,64 +39,51 @@ impl Controller {
         Ok(())
     }
 
-    /// A job handed to Slurm before the restart: followed again if Slurm's id
-    /// is known; otherwise queued again, to be looked for in Slurm before it
-    /// is submitted (so it is adopted, not submitted twice).
-    async fn recover_on_slurm(&mut self, row: JobRow) -> Result<(), StoreError> {
-        let slurm_id = row.engine_job_id.and_then(|i| u32::try_from(i).ok());
+    async fn recover_one(&mut self, row: JobRow) -> Result<(), StoreError> {
         let running = row.state == JobState::Running;
-        if slurm_id.is_none() && !running {
-            let now = now_ms();
-            self.transition(
-                row.id,
-                JobState::Admitted,
-                JobState::Pending,
-                "server restarted while handing it to Slurm: looked for there before it is submitted again",
-                now,
-                Fields::default(),
-            )
-            .await?;
-            let Some(spec) = row.spec.clone() else {
-                return Ok(());
-            };
-            if let Some(s) = self.slurm.as_mut() {
-                s.maybe_submitted.insert(row.id);
-            }
-            self.queue(Queued {
-                id: row.id,
-                user: row.owner_name.clone(),
-                owner: row.owner,
-                org: row.org,
-                spec,
-                held: false,
-                project: row.project,
-                charging: row.charging,
-                submit_ms: row.submit_ms,
-            });
-            return Ok(());
-        }
-        let start = row.start_ms.unwrap_or_else(now_ms);
-        let mut active = self.active_from_row(&row, 0, start);
-        active.slurm = Some(super::SlurmJob {
-            id: slurm_id,
-            started: running,
-            finished: false,
-        });
-        if let Some(s) = &self.slurm {
-            s.engine.track(row.id, slurm_id);
-        }
-        self.running.insert(row.id, active);
-        Ok(())
-    }
-
-    async fn recover_admitted(&mut self, row: &JobRow) -> Result<(), StoreError> {
-        let dir = Self::job_dir(&self.data_dir, row.id);
+        let job = RecoverJob {
+            job: row.id,
+            running,
+            engine_id: row.engine_job_id,
+            pid: row.pid.zip(row.pid_start),
+            time_limit_ms: row.time_limit_s.saturating_mul(1000),
+        };
         let now = now_ms();
-        match self.engine.recover(row.id, &dir, None) {
-            Recovery::Alive(l) => {
+        match self.engine.recover(&job) {
+            Recovered::Resubmit { reason } => {
+                self.transition(
+                    row.id,
+                    JobState::Admitted,
+                    JobState::Pending,
+                    &reason,
+                    now,
+                    Fields::default(),
+                )
+                .await?;
+                let Some(spec) = row.spec.clone() else {
+                    return Ok(());
+                };
+                self.queue(Queued {
+                    id: row.id,
+                    user: row.owner_name.clone(),
+                    owner: row.owner,
+                    org: row.org,
+                    spec,
+                    held: false,
+                    project: row.project,
+                    charging: row.charging,
+                    submit_ms: row.submit_ms,
+                });
+            }
+            Recovered::Waiting => {
+                let start = row.start_ms.unwrap_or(now);
+                let active = self.active_from_row(&row, start, false);
+                self.running.insert(row.id, active);
+            }
+            Recovered::Running { pid } if !running => {
                 let set = Fields {
-                    pid: Some(l.pid),
-                    pid_start: Some(l.pid_start),
+                    pid: pid.map(|p| p.0),
+                    pid_start: pid.map(|p| p.1),
                     start_ms: Some(now),
                     ..Default::default()
                 };
@@ -115,28 +96,38 @@ impl Controller {
                     set,
                 )
                 .await?;
-                let active = self.active_from_row(row, l.pid, now);
-                self.running.insert(row.id, active);
+                let active = self.active_from_row(&row, now, true);
+                self.adopt(row.id, active);
             }
-            Recovery::Ended(outcome) => {
-                let set = Fields {
-                    start_ms: Some(now),
-                    ..Default::default()
+            Recovered::Running { pid } => {
+                tracing::info!(job = %row.id, pid = ?pid.map(|p| p.0), "re-adopted running job");
+                let start = row.start_ms.unwrap_or(now);
+                let active = self.active_from_row(&row, start, true);
+                self.adopt(row.id, active);
+            }
+            Recovered::Ended(end) => {
+                let start = if running {
+                    row.start_ms.unwrap_or(now)
+                } else {
+                    let set = Fields {
+                        start_ms: Some(now),
+                        ..Default::default()
+                    };
+                    self.transition(
+                        row.id,
+                        JobState::Admitted,
+                        JobState::Running,
+                        "started before server restart",
+                        now,
+                        set,
+                    )
+                    .await?;
+                    now
                 };
-                self.transition(
-                    row.id,
-                    JobState::Admitted,
-                    JobState::Running,
-                    "started before server restart",
-                    now,
-                    set,
-                )
-                .await?;
-                let active = self.active_from_row(row, 0, now);
-                let end = exit_time_ms(&dir).unwrap_or(now);
-                self.finish(row.id, active, outcome, end).await?;
+                let active = self.active_from_row(&row, start, true);
+                self.finish(row.id, active, end).await?;
             }
-            Recovery::NeverStarted => {
+            Recovered::NeverStarted if !running => {
                 let set = Fields {
                     end_ms: Some(now),
                     ..Default::default()
@@ -151,33 +142,34 @@ impl Controller {
                 )
                 .await?;
             }
-        }
-        Ok(())
-    }
-
-    async fn recover_running(&mut self, row: &JobRow) -> Result<(), StoreError> {
-        let dir = Self::job_dir(&self.data_dir, row.id);
-        let start = row.start_ms.unwrap_or_else(now_ms);
-        let known = row.pid.zip(row.pid_start);
-        let mut active = self.active_from_row(row, row.pid.unwrap_or(0), start);
-        match self.engine.recover(row.id, &dir, known) {
-            Recovery::Alive(_) => {
-                tracing::info!(job = %row.id, pid = active.pid, "re-adopted running job");
-                self.running.insert(row.id, active);
-            }
-            Recovery::Ended(outcome) => {
-                let end = exit_time_ms(&dir).unwrap_or_else(now_ms);
-                self.finish(row.id, active, outcome, end).await?;
-            }
-            Recovery::NeverStarted => {
-                active.kill = None;
-                self.finish(row.id, active, Outcome::Lost, now_ms()).await?;
+            Recovered::NeverStarted => {
+                let start = row.start_ms.unwrap_or(now);
+                let active = self.active_from_row(&row, start, true);
+                let end = End {
+                    verdict: Some(Verdict {
+                        state: JobState::Failed,
+                        reason: "lost on server restart".into(),
+                        firm: true,
+                    }),
+                    ..End::default()
+                };
+                self.finish(row.id, active, end).await?;
             }
         }
         Ok(())
     }
 
-    fn active_from_row(&self, row: &JobRow, pid: i64, start_ms: i64) -> Active {
+    /// Follows a recovered job again. A stop recorded before the restart is
+    /// asked of the engine again (the last server may have died between
+    /// recording it and sending it); its grace counts from now.
+    fn adopt(&mut self, id: aisc_model::JobId, active: Active) {
+        if active.kill.is_some() {
+            self.engine.signal(id, How::Term);
+        }
+        self.running.insert(id, active);
+    }
+
+    fn active_from_row(&self, row: &JobRow, start_ms: i64, started: bool) -> Active {
         let node = row
             .node
             .as_ref()
@@ -193,7 +185,6 @@ impl Controller {
                 sigkill_sent: false,
             });
         Active {
-            leader_outcome: None,
             placement: Placement::on_node(
                 node,
                 row.gpu_ids.clone(),
@@ -201,23 +192,17 @@ impl Controller {
                 row.resources.mem_mb,
             ),
             resources: row.resources,
-            pid,
             start_ms,
             deadline_ms: start_ms.saturating_add(secs_to_ms(row.time_limit_s)),
             kill,
             project: row.project,
             charging: row.charging,
             qos: row.spec.as_ref().map(|s| s.qos).unwrap_or_default(),
-            slurm: None,
+            started,
+            released: false,
+            engine_id: row.engine_job_id,
+            queued: None,
+            logs_here: row.stdout_path.is_some(),
         }
     }
-}
-
-fn exit_time_ms(job_dir: &Path) -> Option<i64> {
-    let modified = std::fs::metadata(job_dir.join("exit"))
-        .ok()?
-        .modified()
-        .ok()?;
-    let d = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_millis()).ok()
 }

@@ -1,0 +1,161 @@
+//! A fake engine, for tests: it runs nothing. It starts every job at once
+//! (or refuses those a test names), records the stops it is asked for, and
+//! reports whatever the test sends through its [`FakeHandle`].
+
+use crate::engine::{
+    Accounts, Admission, End, Engine, EngineEvent, Events, How, RecoverJob, Recovered, StartJob,
+    Started,
+};
+use aisc_model::JobId;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Default)]
+struct Seen {
+    started: Vec<JobId>,
+    signals: Vec<(JobId, How)>,
+    refuse: HashSet<JobId>,
+}
+
+/// The fake engine.
+#[derive(Debug)]
+pub struct FakeEngine {
+    events: mpsc::UnboundedReceiver<EngineEvent>,
+    seen: Arc<Mutex<Seen>>,
+    limits_by_aisc: bool,
+}
+
+/// What a test holds of a [`FakeEngine`]: it reports through it and reads
+/// what the engine was asked to do.
+#[derive(Debug, Clone)]
+pub struct FakeHandle {
+    tx: mpsc::UnboundedSender<EngineEvent>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl FakeEngine {
+    /// A fake engine (aisc enforces time limits, as on the local engine) and its handle.
+    pub fn new() -> (Self, FakeHandle) {
+        let (tx, events) = mpsc::unbounded_channel();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        (
+            FakeEngine {
+                events,
+                seen: seen.clone(),
+                limits_by_aisc: true,
+            },
+            FakeHandle { tx, seen },
+        )
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl FakeHandle {
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reports an event as the engine.
+    pub fn send(&self, ev: EngineEvent) {
+        let _ = self.tx.send(ev);
+    }
+
+    /// Reports that `job` exited with `code`.
+    pub fn exit(&self, job: JobId, code: i32) {
+        self.send(EngineEvent::Ended {
+            job,
+            end: End {
+                exit_code: Some(code),
+                ..End::default()
+            },
+        });
+    }
+
+    /// The jobs started so far, in order.
+    pub fn started(&self) -> Vec<JobId> {
+        self.seen().started.clone()
+    }
+
+    /// The stops and signals asked for so far, in order.
+    pub fn signals(&self) -> Vec<(JobId, How)> {
+        self.seen().signals.clone()
+    }
+
+    /// Makes the engine refuse to start `job`.
+    pub fn refuse(&self, job: JobId) {
+        self.seen().refuse.insert(job);
+    }
+}
+
+impl Engine for FakeEngine {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn accounts(&self) -> Accounts {
+        Accounts::Unused
+    }
+
+    fn admission(&self, job: &StartJob) -> Admission {
+        let node = job.allocs.first().map(|a| a.node.clone());
+        Admission {
+            reason: format!("placed on {} (fake engine)", node.as_deref().unwrap_or("?")),
+            node,
+            gpu_ids: job.allocs.first().map(|a| a.gpu_ids.clone()),
+            handed_over: false,
+        }
+    }
+
+    fn start(&mut self, jobs: Vec<StartJob>) -> Vec<EngineEvent> {
+        let mut seen = self.seen();
+        jobs.into_iter()
+            .map(|j| {
+                if seen.refuse.contains(&j.job) {
+                    return EngineEvent::NotStarted {
+                        job: j.job,
+                        reason: "could not start: refused by the fake engine".into(),
+                        retry: false,
+                    };
+                }
+                seen.started.push(j.job);
+                EngineEvent::Started(Started {
+                    job: j.job,
+                    at_ms: crate::engine::now_ms(),
+                    node: None,
+                    gpu_ids: None,
+                    pid: None,
+                    engine_id: None,
+                    logs: None,
+                    reason: "started".into(),
+                })
+            })
+            .collect()
+    }
+
+    fn signal(&mut self, job: JobId, how: How) {
+        self.seen().signals.push((job, how));
+    }
+
+    fn next_events(&mut self) -> Events<'_> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            (self.events.recv_many(&mut out, 4096).await > 0).then_some(out)
+        })
+    }
+
+    fn limits_by_aisc(&self) -> bool {
+        self.limits_by_aisc
+    }
+
+    fn recover(&mut self, job: &RecoverJob) -> Recovered {
+        if job.running {
+            Recovered::Running { pid: None }
+        } else {
+            Recovered::NeverStarted
+        }
+    }
+}

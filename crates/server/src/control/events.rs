@@ -1,0 +1,172 @@
+//! What the engine reports, applied to aisc's state machine: the same for
+//! every engine.
+//!
+//! Guarantees:
+//! - a job the engine holds under its own id has that id stored; a stop
+//!   asked for before the engine knew the job is sent again once it does;
+//! - a job the engine could not take for now (it was unavailable) goes back
+//!   to `pending` with reason `EngineUnavailable`, so none is lost; one it
+//!   refused fails with the engine's reason, its lien released;
+//! - `running` is stored when the engine says so, with where and when.
+
+use super::Controller;
+use crate::clock::now_ms;
+use aisc_engine::{EngineEvent, How, Started};
+use aisc_model::{JobId, JobState, PendingReason};
+use aisc_sched::Placement;
+use aisc_store::{Fields, JobChange, StoreError};
+
+impl Controller {
+    /// One report from the engine.
+    pub(super) async fn on_engine(&mut self, ev: EngineEvent) {
+        let res = match ev {
+            EngineEvent::Accepted { job, engine_id } => self.accepted(job, engine_id).await,
+            EngineEvent::NotStarted { job, reason, retry } => {
+                self.not_started(job, reason, retry).await
+            }
+            EngineEvent::Waiting { job, reason } => {
+                if !self.running.contains_key(&job) {
+                    return;
+                }
+                self.store
+                    .change(JobChange::Reasons(vec![(job, reason)]))
+                    .await
+            }
+            EngineEvent::Started(s) => self.started(s).await,
+            EngineEvent::Released { job } => {
+                if let Some(a) = self.running.get_mut(&job) {
+                    a.released = true;
+                    self.dirty = true;
+                }
+                Ok(())
+            }
+            EngineEvent::Ended { job, end } => {
+                let Some(active) = self.running.remove(&job) else {
+                    tracing::warn!(%job, "end reported for a job that is not running");
+                    return;
+                };
+                self.dirty = true;
+                self.finish(job, active, end).await
+            }
+            EngineEvent::Reachable(_) => {
+                self.dirty = true;
+                Ok(())
+            }
+        };
+        if let Err(e) = res {
+            tracing::error!(error = %e, "could not record what the engine reported");
+        }
+    }
+
+    async fn accepted(&mut self, job: JobId, engine_id: i64) -> Result<(), StoreError> {
+        if let Some(a) = self.running.get_mut(&job) {
+            a.engine_id = Some(engine_id);
+            if a.kill.is_some() {
+                self.engine.signal(job, How::Term);
+            }
+        }
+        self.store
+            .change(JobChange::EngineJob {
+                id: job,
+                engine_job_id: engine_id,
+            })
+            .await
+    }
+
+    async fn started(&mut self, s: Started) -> Result<(), StoreError> {
+        let node = s
+            .node
+            .as_ref()
+            .and_then(|n| self.nodes.iter().position(|x| &x.name == n));
+        let Some(a) = self.running.get_mut(&s.job) else {
+            return Ok(());
+        };
+        if a.started {
+            return Ok(());
+        }
+        // Where the engine placed it, when it did: what the scheduler counts from now on.
+        if let (Some(node), Some(gpus)) = (node, &s.gpu_ids) {
+            a.placement =
+                Placement::on_node(node, gpus.clone(), a.resources.cpus, a.resources.mem_mb);
+        }
+        a.started = true;
+        a.queued = None;
+        a.logs_here = s.logs.is_some();
+        if s.engine_id.is_some() {
+            a.engine_id = s.engine_id;
+        }
+        let limit = a.deadline_ms.saturating_sub(a.start_ms);
+        a.start_ms = s.at_ms;
+        a.deadline_ms = s.at_ms.saturating_add(limit);
+        let (stdout, stderr) = s.logs.unzip();
+        let set = Fields {
+            start_ms: Some(s.at_ms),
+            node: s.node,
+            gpu_ids: s.gpu_ids,
+            engine_job_id: s.engine_id,
+            pid: s.pid.map(|p| p.0),
+            pid_start: s.pid.map(|p| p.1),
+            stdout_path: stdout,
+            stderr_path: stderr,
+            ..Default::default()
+        };
+        self.transition(
+            s.job,
+            JobState::Admitted,
+            JobState::Running,
+            &s.reason,
+            now_ms().max(s.at_ms),
+            set,
+        )
+        .await
+    }
+
+    /// The engine could not start a job: back to the queue when it may later
+    /// (charged nothing meanwhile), else failed with the engine's reason.
+    async fn not_started(
+        &mut self,
+        job: JobId,
+        reason: String,
+        retry: bool,
+    ) -> Result<(), StoreError> {
+        let Some(mut active) = self.running.remove(&job) else {
+            tracing::warn!(%job, "refusal reported for a job that is not running");
+            return Ok(());
+        };
+        self.dirty = true;
+        let now = now_ms();
+        if active.started {
+            // It was reported running (the launcher refused it after the spawn).
+            let set = Fields {
+                end_ms: Some(now),
+                wall_ms: Some(0),
+                gpu_ms: Some(0),
+                cpu_ms: Some(0),
+                ..Default::default()
+            };
+            self.record_end(job, active, JobState::Failed, reason, set)
+                .await?;
+            self.engine.release(job);
+            return Ok(());
+        }
+        let Some(q) = active.queued.take() else {
+            return Ok(());
+        };
+        if retry {
+            self.transition(
+                job,
+                JobState::Admitted,
+                JobState::Pending,
+                &reason,
+                now,
+                Fields::default(),
+            )
+            .await?;
+            self.reasons.insert(job, PendingReason::EngineUnavailable);
+            self.queue(*q);
+            return Ok(());
+        }
+        self.never_ran(*q, JobState::Admitted, JobState::Failed, reason, now)
+            .await
+    }
+}
