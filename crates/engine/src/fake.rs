@@ -23,7 +23,10 @@ struct Seen {
 pub struct FakeEngine {
     events: mpsc::UnboundedReceiver<EngineEvent>,
     seen: Arc<Mutex<Seen>>,
-    limits_by_aisc: bool,
+    /// `None`: it starts jobs at once and aisc enforces their limits (as the
+    /// local engine); `Some(depth)`: it keeps a queue of its own, reports
+    /// nothing at once and enforces limits itself (as Slurm).
+    queue: Option<usize>,
 }
 
 /// What a test holds of a [`FakeEngine`]: it reports through it and reads
@@ -43,10 +46,17 @@ impl FakeEngine {
             FakeEngine {
                 events,
                 seen: seen.clone(),
-                limits_by_aisc: true,
+                queue: None,
             },
             FakeHandle { tx, seen },
         )
+    }
+
+    /// Makes it an engine with a queue of its own `depth` deep, which
+    /// enforces limits itself and reports starts only when the test does.
+    pub fn with_queue(mut self, depth: usize) -> Self {
+        self.queue = Some(depth);
+        self
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
@@ -111,18 +121,22 @@ impl Engine for FakeEngine {
     }
 
     fn start(&mut self, jobs: Vec<StartJob>) -> Vec<EngineEvent> {
-        let mut seen = self.seen();
+        let queued = self.queue.is_some();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         jobs.into_iter()
-            .map(|j| {
+            .filter_map(|j| {
                 if seen.refuse.contains(&j.job) {
-                    return EngineEvent::NotStarted {
+                    return Some(EngineEvent::NotStarted {
                         job: j.job,
                         reason: "could not start: refused by the fake engine".into(),
                         retry: false,
-                    };
+                    });
                 }
                 seen.started.push(j.job);
-                EngineEvent::Started(Started {
+                if queued {
+                    return None;
+                }
+                Some(EngineEvent::Started(Started {
                     job: j.job,
                     at_ms: crate::engine::now_ms(),
                     node: None,
@@ -131,7 +145,7 @@ impl Engine for FakeEngine {
                     engine_id: None,
                     logs: None,
                     reason: "started".into(),
-                })
+                }))
             })
             .collect()
     }
@@ -147,15 +161,19 @@ impl Engine for FakeEngine {
         })
     }
 
+    fn queue_depth(&self) -> Option<usize> {
+        self.queue
+    }
+
     fn limits_by_aisc(&self) -> bool {
-        self.limits_by_aisc
+        self.queue.is_none()
     }
 
     fn recover(&mut self, job: &RecoverJob) -> Recovered {
-        if job.running {
-            Recovered::Running { pid: None }
-        } else {
-            Recovered::NeverStarted
+        match (job.running, self.queue) {
+            (true, _) => Recovered::Running { pid: None },
+            (false, Some(_)) => Recovered::Waiting,
+            (false, None) => Recovered::NeverStarted,
         }
     }
 }

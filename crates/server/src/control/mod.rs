@@ -23,6 +23,8 @@ mod money;
 mod nodes;
 mod queue;
 mod recover;
+#[cfg(test)]
+mod tests;
 
 pub use aisc_engine::slurm::SlurmSettings;
 pub use command::{CancelOutcome, Command, ControlError, Queued};
