@@ -210,16 +210,7 @@ impl Ledger {
 
     /// The entry that funds a scheme's pool.
     pub fn fund(&self, scheme: SchemeId, amount: Cents) -> Result<Entry, LedgerError> {
-        non_negative(amount)?;
-        Ok(entry(
-            EntryKind::Fund,
-            None,
-            None,
-            &[
-                (Account::SchemeFunding(scheme), -amount),
-                (Account::SchemePool(scheme), amount),
-            ],
-        ))
+        crate::rules::fund(scheme, amount)
     }
 
     /// The entry that approves a grant of `value` (list price) at subsidy `rate`,
@@ -231,43 +222,27 @@ impl Ledger {
         value: Cents,
         rate: BasisPoints,
     ) -> Result<Entry, LedgerError> {
-        non_negative(value)?;
-        let subsidy = subsidy_of(value, rate);
-        let available = self.balance(Account::SchemePool(scheme));
-        if subsidy > available {
-            return Err(LedgerError::PoolOverCommitted {
-                available,
-                needed: subsidy,
-            });
-        }
-        Ok(entry(
-            EntryKind::Approve,
-            Some(grant),
-            None,
-            &[
-                (Account::SchemePool(scheme), -subsidy),
-                (Account::GrantSubsidy(grant), subsidy),
-                (Account::GrantAllocation(grant), -value),
-                (Account::GrantAvailable(grant), value),
-            ],
-        ))
+        crate::rules::approve(
+            scheme,
+            grant,
+            value,
+            rate,
+            self.balance(Account::SchemePool(scheme)),
+        )
     }
 
     /// The entry that holds a job's worst case against its grant. Refused
     /// ([`LedgerError::GrantExhausted`]) if the grant's available value cannot cover it.
     pub fn lien(&self, grant: GrantId, job: JobId, amount: Cents) -> Result<Entry, LedgerError> {
-        non_negative(amount)?;
         if self.liens.contains_key(&job) || self.charged.contains(&job) {
             return Err(LedgerError::LienExists(job));
         }
-        let available = self.balance(Account::GrantAvailable(grant));
-        if amount > available {
-            return Err(LedgerError::GrantExhausted {
-                available,
-                needed: amount,
-            });
-        }
-        Ok(holding(grant, job, amount))
+        crate::rules::lien(
+            grant,
+            job,
+            amount,
+            self.balance(Account::GrantAvailable(grant)),
+        )
     }
 
     /// The entry that ends a job: releases its lien, posts its real `charge`
@@ -285,18 +260,10 @@ impl Ledger {
             return Err(LedgerError::AlreadyCharged(job));
         }
         let (grant, lien) = *self.liens.get(&job).ok_or(LedgerError::NoLien(job))?;
-        if charge > lien {
-            return Err(LedgerError::ChargeOverLien { charge, lien });
-        }
-        Ok(settlement(
-            grant,
-            job,
-            lien,
-            charge,
-            rate,
-            self.balance(Account::GrantSubsidy(grant)),
-            project,
-        ))
+        let subsidy_left = self.balance(Account::GrantSubsidy(grant));
+        let parts = split(charge, rate, subsidy_left);
+        let e = crate::rules::settle(grant, job, lien, charge, parts, subsidy_left, project)?;
+        Ok((e, parts))
     }
 
     /// Applies an entry, or refuses it and changes nothing. The job checks

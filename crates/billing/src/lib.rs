@@ -6,7 +6,10 @@
 //! - [`rating`]: prices by QOS, liens (rounded up) and splits;
 //! - [`carry`]: the one rule a job's charge follows: each grant's exact
 //!   metered total, charged by the whole cents it crosses;
-//! - [`ledger`]: double-entry entries, derived balances, and the rules no entry may break;
+//! - [`ledger`]: double-entry entries and derived balances (an in-memory
+//!   ledger for the property tests);
+//! - [`rules`]: the rules no entry may break, used by production and by the
+//!   in-memory ledger alike;
 //! - [`meter`]: a finished job's allocation and run time as [`Usage`] (wall,
 //!   GPU and CPU milliseconds). Usage is allocation-based, as Slurm's
 //!   `CPUTime`: a job that holds 4 GPUs for 10 s used 40 GPU-seconds whether
@@ -16,6 +19,7 @@ pub mod carry;
 pub mod ledger;
 pub mod money;
 pub mod rating;
+pub mod rules;
 
 use aisc_model::Resources;
 use serde::{Deserialize, Serialize};

@@ -63,6 +63,33 @@ pub fn qos_price(
     }
 }
 
+/// What a job is charged with when it is submitted: its price per GPU-hour
+/// and the lien of its worst case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobCharge {
+    /// Per GPU-hour, after its QOS.
+    pub price: Price,
+    /// Its worst case (GPUs x time limit at that price), rounded up.
+    pub lien: Cents,
+}
+
+/// Prices a job of `qos` asking `gpus` for `time_limit_s` on a grant with
+/// `terms`, from the class's `list` price ([`qos_price`], then [`lien`]).
+pub fn job_charge(
+    list: Price,
+    qos: aisc_model::Qos,
+    terms: QosTerms,
+    privileged: bool,
+    gpus: u32,
+    time_limit_s: u64,
+) -> Result<JobCharge, HighQosNotAllowed> {
+    let price = qos_price(list, qos, terms, privileged)?;
+    Ok(JobCharge {
+        price,
+        lien: lien(gpus, time_limit_s, price),
+    })
+}
+
 /// A charge divided between the scheme's pool and the tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Split {

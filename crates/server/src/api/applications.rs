@@ -12,8 +12,9 @@ pub use aisc_api::applications::{
     ApplicationRequest, ApplicationView, DecisionRequest, GrantLimitsRequest, GrantView,
     ReviewRequest, ReviewView,
 };
-use aisc_billing::ledger::{Account, approval, subsidy_of};
+use aisc_billing::ledger::{Account, LedgerError, subsidy_of};
 use aisc_billing::money::{BasisPoints, Cents};
+use aisc_billing::rules;
 use aisc_model::review::{format_score, weighted_score};
 use aisc_model::scheme::format_percent;
 use aisc_model::{GrantId, SchemeId};
@@ -424,7 +425,21 @@ pub async fn decide(
         })?;
         let value = Cents(gpu_hours.saturating_mul(price.cents_per_gpu_hour));
         let rate = BasisPoints::new(rate_bp).unwrap_or(BasisPoints::FULL);
-        let entry = approval(SchemeId(a.scheme), GrantId(id), value, rate);
+        // The ledger's rule, on the pool as read now; the store checks it again at commit.
+        let pool = Cents(
+            state
+                .store
+                .balance(&Account::SchemePool(SchemeId(a.scheme)).key())
+                .await?,
+        );
+        let entry = rules::approve(SchemeId(a.scheme), GrantId(id), value, rate, pool)
+            .map_err(|e| match e {
+                LedgerError::PoolOverCommitted { available, needed } => ApiError::Conflict(format!(
+                    "the scheme's uncommitted pool cannot cover this grant's subsidy (short by {})",
+                    needed - available
+                )),
+                other => ApiError::Conflict(other.to_string()),
+            })?;
         let terms = format!(
             "approved: {gpu_hours} GPU-hours of {} ({value} at list price), subsidy {}",
             a.class_name,

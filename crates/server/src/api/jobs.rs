@@ -11,7 +11,7 @@ use crate::error::{ApiError, Problem};
 use crate::policy::{self, Access, Resource, authorize, authorize_as, job_visibility};
 pub use aisc_api::jobs::{ListParams, LogParams};
 use aisc_billing::money::{BasisPoints, Cents};
-use aisc_billing::rating::{Price, QosTerms, qos_price};
+use aisc_billing::rating::{Price, QosTerms};
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
 use aisc_store::{Charging, JobFilter, JobRow, NewJob};
 use axum::Json;
@@ -204,7 +204,15 @@ async fn charge_to(
     let list = Price {
         per_gpu_hour: Cents(list),
     };
-    let price = qos_price(list, spec.qos, terms, caller_is_admin).map_err(|_| {
+    let charge = aisc_billing::rating::job_charge(
+        list,
+        spec.qos,
+        terms,
+        caller_is_admin,
+        spec.resources.gpus,
+        spec.time_limit_s,
+    )
+    .map_err(|_| {
         ApiError::invalid(
             "qos",
             format!(
@@ -214,11 +222,10 @@ async fn charge_to(
             Some("normal or scavenger".into()),
         )
     })?;
-    let lien = aisc_billing::rating::lien(spec.resources.gpus, spec.time_limit_s, price);
     Ok(Charging {
         grant: grant.id,
-        price_cents: price.per_gpu_hour.0,
-        lien_cents: lien.0,
+        price_cents: charge.price.per_gpu_hour.0,
+        lien_cents: charge.lien.0,
     })
 }
 

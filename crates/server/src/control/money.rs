@@ -9,9 +9,10 @@
 use super::Controller;
 use crate::clock::now_ms;
 use aisc_billing::carry::{self, Metered};
-use aisc_billing::ledger::{Account, EntryKind, holding, settled};
+use aisc_billing::ledger::{Account, EntryKind};
 use aisc_billing::money::{BasisPoints, Cents};
 use aisc_billing::rating::Price;
+use aisc_billing::rules;
 use aisc_model::{GrantId, JobId, ProjectId};
 use aisc_store::{Charging, Refusal, StoreError};
 
@@ -39,8 +40,30 @@ impl Controller {
     }
 
     /// Holds a job's worst case against its grant, before it is admitted.
+    /// The ledger's rule decides on the grant's available amount as known
+    /// here (read again once when it says no, in case it moved); the
+    /// store's guard checks again at commit.
     pub(super) async fn hold(&mut self, job: JobId, c: &Charging) -> Result<Hold, StoreError> {
-        let e = holding(GrantId(c.grant), job, Cents(c.lien_cents));
+        let (grant, lien) = (GrantId(c.grant), Cents(c.lien_cents));
+        let e = match rules::lien(grant, job, lien, Cents(self.available(c.grant).await?)) {
+            Ok(e) => e,
+            Err(_) => {
+                self.grant_available.remove(&c.grant);
+                match rules::lien(grant, job, lien, Cents(self.available(c.grant).await?)) {
+                    Ok(e) => e,
+                    // Held already (an admission a crash interrupted): its lien stands.
+                    Err(_)
+                        if self
+                            .store
+                            .has_entry(EntryKind::Lien.as_str(), job.0)
+                            .await? =>
+                    {
+                        return Ok(Hold::Held);
+                    }
+                    Err(_) => return Ok(Hold::Exhausted),
+                }
+            }
+        };
         let memo = format!("lien of job {job}");
         match self
             .store
@@ -108,7 +131,19 @@ impl Controller {
                     .await?,
             );
             let parts = carry::split(before.whole_cents(), carried.charge, rate, subsidy_left);
-            let e = settled(grant, job, lien, carried.charge, parts, project);
+            let e = rules::settle(
+                grant,
+                job,
+                lien,
+                carried.charge,
+                parts,
+                subsidy_left,
+                project,
+            )
+            .map_err(|e| {
+                tracing::error!(%job, error = %e, "the ledger's rules refused a settlement");
+                StoreError::Refused("the ledger's rules refused the settlement")
+            })?;
             let mut entry = crate::money::to_store(&e, None, now_ms(), format!("job {job}"));
             if carried.after != before {
                 entry.carry = Some(aisc_store::Carry {
