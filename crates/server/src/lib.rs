@@ -12,6 +12,7 @@ pub mod money;
 pub mod policy;
 pub mod portal;
 pub mod sealed;
+pub mod service;
 pub mod slurm_sync;
 pub mod standby;
 

@@ -13,7 +13,7 @@
 //! resources: refusals there are 403.
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::service::ServiceError;
 use aisc_model::tenancy::{CentreRole, ProjectRole};
 use aisc_model::{OrgId, ProjectId, UserId};
 use aisc_store::Visibility;
@@ -88,12 +88,16 @@ fn org_admin(caller: &Caller, org: OrgId) -> bool {
 }
 
 /// Allows or refuses `access` to `resource` for `caller`.
-pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Result<(), ApiError> {
+pub fn authorize(
+    caller: &Caller,
+    access: Access,
+    resource: Resource<'_>,
+) -> Result<(), ServiceError> {
     let role = caller.user.role;
     if role == CentreRole::Admin {
         return Ok(());
     }
-    let forbidden = |why: &str| Err(ApiError::Forbidden(why.to_string()));
+    let forbidden = |why: &str| Err(ServiceError::Forbidden(why.to_string()));
     if role == CentreRole::Auditor {
         return if matches!(access, Access::Read | Access::Finances) {
             Ok(())
@@ -129,14 +133,14 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
             if owner == caller.user.id || leads || admins {
                 Ok(())
             } else {
-                Err(ApiError::NotFound("job".into()))
+                Err(ServiceError::NotFound("job".into()))
             }
         }
         Resource::Project { name, id, org } => {
             let member = role_in(caller, id);
             let admins = org_admin(caller, org);
             if member.is_none() && !admins {
-                return Err(ApiError::NotFound(format!("project {name}")));
+                return Err(ServiceError::NotFound(format!("project {name}")));
             }
             match access {
                 Access::Read => Ok(()),
@@ -156,7 +160,9 @@ pub fn authorize(caller: &Caller, access: Access, resource: Resource<'_>) -> Res
             let admins = org_admin(caller, id);
             let member = caller.user.projects.iter().any(|m| m.org == id);
             match access {
-                _ if !admins && !member => Err(ApiError::NotFound(format!("organisation {name}"))),
+                _ if !admins && !member => {
+                    Err(ServiceError::NotFound(format!("organisation {name}")))
+                }
                 Access::Read => Ok(()),
                 _ if admins => Ok(()),
                 _ => forbidden(&format!("only administrators of {name} may do that")),
@@ -175,11 +181,11 @@ pub fn may_change_file(
     project: Resource<'_>,
     owner_name: &str,
     path: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     if caller.user.name == owner_name || authorize(caller, Access::Manage, project).is_ok() {
         return Ok(());
     }
-    Err(ApiError::Forbidden(format!(
+    Err(ServiceError::Forbidden(format!(
         "{path} is {owner_name}'s: only its uploader, the project's PI or its organisation's administrators may delete or replace it"
     )))
 }
@@ -204,7 +210,7 @@ pub fn read_content(
     resource: Resource<'_>,
     auditors_may: bool,
     what: impl FnOnce() -> String,
-) -> Result<ContentReader, ApiError> {
+) -> Result<ContentReader, ServiceError> {
     let tenant = {
         let mut c = caller.clone();
         let mut user = (*c.user).clone();
@@ -218,7 +224,7 @@ pub fn read_content(
     match caller.user.role {
         CentreRole::Admin => Ok(ContentReader::Centre),
         CentreRole::Auditor if auditors_may => Ok(ContentReader::Centre),
-        CentreRole::Auditor => Err(ApiError::Forbidden(format!(
+        CentreRole::Auditor => Err(ServiceError::Forbidden(format!(
             "auditors see {}'s metadata, not its command, script, environment or logs (the centre has not allowed that: aisc serve --auditors-read-content)",
             what()
         ))),
@@ -234,9 +240,9 @@ pub fn authorize_as(
     access: Access,
     resource: Resource<'_>,
     what: impl FnOnce() -> String,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     authorize(caller, access, resource).map_err(|e| match e {
-        ApiError::NotFound(_) => ApiError::NotFound(what()),
+        ServiceError::NotFound(_) => ServiceError::NotFound(what()),
         other => other,
     })
 }
@@ -250,14 +256,14 @@ pub fn belongs_to(caller: &Caller, org: OrgId) -> bool {
 
 /// Whether the caller may score an application of organisation `org`: a
 /// reviewer who belongs to no part of it (no conflict of interest).
-pub fn may_review(caller: &Caller, org: OrgId) -> Result<(), ApiError> {
+pub fn may_review(caller: &Caller, org: OrgId) -> Result<(), ServiceError> {
     if caller.user.role != CentreRole::Reviewer {
-        return Err(ApiError::Forbidden(
+        return Err(ServiceError::Forbidden(
             "only reviewers score applications".into(),
         ));
     }
     if belongs_to(caller, org) {
-        return Err(ApiError::Forbidden(
+        return Err(ServiceError::Forbidden(
             "conflict of interest: you belong to the applicant's organisation".into(),
         ));
     }
@@ -336,11 +342,11 @@ mod tests {
         }
     }
 
-    fn status(r: Result<(), ApiError>) -> u16 {
+    fn status(r: Result<(), ServiceError>) -> u16 {
         match r {
             Ok(()) => 200,
-            Err(ApiError::NotFound(_)) => 404,
-            Err(ApiError::Forbidden(_)) => 403,
+            Err(ServiceError::NotFound(_)) => 404,
+            Err(ServiceError::Forbidden(_)) => 403,
             Err(_) => 500,
         }
     }

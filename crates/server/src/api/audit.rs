@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 
 fn admin_only(caller: &Caller) -> Result<(), ApiError> {
-    authorize(caller, Access::Read, Resource::Centre)
+    Ok(authorize(caller, Access::Read, Resource::Centre)?)
 }
 
 /// The audit trail, newest first.

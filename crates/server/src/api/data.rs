@@ -204,7 +204,7 @@ async fn may_replace(
     path: &str,
 ) -> Result<(), ApiError> {
     match state.store.data_object(p.id, path).await {
-        Ok(existing) => policy::may_change_file(
+        Ok(existing) => Ok(policy::may_change_file(
             caller,
             Resource::Project {
                 name: &p.name,
@@ -213,7 +213,7 @@ async fn may_replace(
             },
             &existing.owner_name,
             path,
-        ),
+        )?),
         Err(aisc_store::StoreError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
     }

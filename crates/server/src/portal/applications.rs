@@ -4,10 +4,11 @@
 use super::forms::{Form, answer, error_box, input, select};
 use super::{Nav, PortalError, Session, day, page};
 use crate::AppState;
-use crate::api::applications::{self as api, ApplicationRequest, DecisionRequest, ReviewRequest};
-use crate::api::extract::{Body, IdPath};
+use crate::api::applications::{ApplicationRequest, DecisionRequest, ReviewRequest};
+use crate::api::extract::IdPath;
 use crate::api::{inventory, schemes, tenancy};
 use crate::error::ApiError;
+use crate::service::applications as service;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 
 /// `GET /applications`.
 pub async fn list(State(state): State<AppState>, s: Session) -> Result<Markup, PortalError> {
-    let apps = api::list(State(state), s.caller.clone()).await?.0;
+    let apps = service::list(&state, &s.caller).await?;
     let reviewer = s.caller.user.role == aisc_model::tenancy::CentreRole::Reviewer;
     Ok(page(
         &s,
@@ -184,9 +185,10 @@ pub async fn apply(
                 .collect::<BTreeMap<_, _>>(),
         });
     let res = match req {
-        Ok(req) => api::apply(State(state.clone()), s.caller.clone(), Body(req))
+        Ok(req) => service::apply(&state, &s.caller, req)
             .await
-            .map(|(_, j)| format!("/applications/{}", j.0.id)),
+            .map(|a| format!("/applications/{}", a.id))
+            .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     answer(res, async |e| apply_form(&state, &s, &form, Some(e)).await).await
@@ -199,9 +201,7 @@ async fn render(
     form: &Form,
     error: Option<&ApiError>,
 ) -> Result<Markup, PortalError> {
-    let a = api::show(State(state.clone()), s.caller.clone(), IdPath(id))
-        .await?
-        .0;
+    let a = service::show(state, &s.caller, id).await?;
     let scheme = schemes::show(
         State(state.clone()),
         s.caller.clone(),
@@ -326,17 +326,18 @@ pub async fn review(
     }
     let res = match bad {
         Some(e) => Err(e),
-        None => api::review(
-            State(state.clone()),
-            s.caller.clone(),
-            IdPath(id),
-            Body(ReviewRequest {
+        None => service::review(
+            &state,
+            &s.caller,
+            id,
+            ReviewRequest {
                 scores,
                 comment: form.text("comment").unwrap_or_default(),
-            }),
+            },
         )
         .await
-        .map(|_| format!("/applications/{id}")),
+        .map(|_| format!("/applications/{id}"))
+        .map_err(ApiError::from),
     };
     answer(res, async |e| render(&state, &s, id, &form, Some(e)).await).await
 }
@@ -364,14 +365,10 @@ pub async fn decide(
         }),
     };
     let res = match req {
-        Ok(req) => api::decide(
-            State(state.clone()),
-            s.caller.clone(),
-            IdPath(id),
-            Body(req),
-        )
-        .await
-        .map(|_| format!("/applications/{id}")),
+        Ok(req) => service::decide(&state, &s.caller, id, req)
+            .await
+            .map(|_| format!("/applications/{id}"))
+            .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     answer(res, async |e| render(&state, &s, id, &form, Some(e)).await).await

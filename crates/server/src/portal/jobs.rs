@@ -5,10 +5,12 @@ use super::forms::{self, Form, answer, error_box, input, select};
 use super::{Nav, PortalError, Session, page, see_other, short};
 use crate::AppState;
 use crate::api::extract::{JobIdPath, Query as ApiQuery};
-use crate::api::jobs::{self as api, ListParams, LogParams};
+use crate::api::jobs::{ListParams, LogParams};
 use crate::api::types::JobView;
 use crate::clock::now_ms;
 use crate::error::ApiError;
+use crate::service::ServiceError;
+use crate::service::jobs as service;
 use aisc_billing::money::Cents;
 use aisc_billing::rating::{Price, charge};
 use aisc_model::JobRequest;
@@ -49,9 +51,7 @@ pub async fn list(
         limit: Some(200),
         before: f.before,
     };
-    let list = api::list(State(state), s.caller.clone(), ApiQuery(params))
-        .await?
-        .0;
+    let list = service::list(&state, &s.caller, params).await?;
     let jobs: Vec<&JobView> = list.jobs.iter().collect();
     let states: Vec<(String, String)> = std::iter::once((String::new(), "any".to_string()))
         .chain(
@@ -270,7 +270,9 @@ pub async fn submit(
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
     let res = match job_request(&form) {
-        Ok(req) => api::submit_job(&state, &s.caller, req).await,
+        Ok(req) => crate::service::jobs::submit(&state, &s.caller, req)
+            .await
+            .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     let res = res.map(|done| format!("/jobs/{}", done.id));
@@ -305,40 +307,26 @@ pub async fn show(
     s: Session,
     JobIdPath(id): JobIdPath,
 ) -> Result<Markup, PortalError> {
-    let d = api::show(State(state.clone()), s.caller.clone(), JobIdPath(id))
-        .await?
-        .0;
-    let first = api::logs(
-        State(state),
-        s.caller.clone(),
-        JobIdPath(id),
-        ApiQuery(LogParams {
+    let d = service::show(&state, &s.caller, id).await?;
+    let first = service::log(
+        &state,
+        &s.caller,
+        id,
+        LogParams {
             limit: Some(LOG_FIRST_BYTES),
             ..LogParams::default()
-        }),
+        },
     )
     .await;
     // An auditor sees a job's metadata, not its log (unless the centre allows it).
     let (log, next, complete) = match first {
-        Err(ApiError::Forbidden(why)) => (why, "0".to_string(), true),
+        Err(ServiceError::Forbidden(why)) => (why, "0".to_string(), true),
         Err(e) => return Err(e.into()),
-        Ok(first) => {
-            let first = first.into_response();
-            let next = first
-                .headers()
-                .get("x-aisc-next-offset")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("0")
-                .to_string();
-            let complete = first
-                .headers()
-                .get("x-aisc-log-complete")
-                .is_some_and(|v| v.as_bytes() == b"true");
-            let bytes = axum::body::to_bytes(first.into_body(), LOG_FIRST_BYTES as usize + 1)
-                .await
-                .map_err(ApiError::internal)?;
-            (String::from_utf8_lossy(&bytes).into_owned(), next, complete)
-        }
+        Ok(first) => (
+            String::from_utf8_lossy(&first.bytes).into_owned(),
+            first.next.to_string(),
+            first.complete,
+        ),
     };
     let j = &d.job;
     let ended = j.ended_at.is_some();
@@ -410,12 +398,11 @@ pub async fn show(
 pub async fn log_chunk(
     State(state): State<AppState>,
     s: Session,
-    id: JobIdPath,
-    q: ApiQuery<LogParams>,
+    JobIdPath(id): JobIdPath,
+    ApiQuery(q): ApiQuery<LogParams>,
 ) -> Result<Response, PortalError> {
-    Ok(api::logs(State(state), s.caller, id, q)
-        .await?
-        .into_response())
+    let chunk = service::log(&state, &s.caller, id, q).await?;
+    Ok(crate::api::jobs::log_answer(chunk)?.into_response())
 }
 
 /// `POST /jobs/{id}/cancel`.
@@ -426,6 +413,6 @@ pub async fn cancel(
     form: Form,
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
-    api::cancel(State(state), s.caller.clone(), JobIdPath(id)).await?;
+    service::cancel(&state, &s.caller, id).await?;
     Ok(see_other(&format!("/jobs/{id}")))
 }

@@ -139,6 +139,12 @@ impl From<ApiError> for PortalError {
     }
 }
 
+impl From<crate::service::ServiceError> for PortalError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        PortalError::Api(e.into())
+    }
+}
+
 impl From<aisc_store::StoreError> for PortalError {
     fn from(e: aisc_store::StoreError) -> Self {
         PortalError::Api(e.into())
