@@ -210,7 +210,7 @@ pub async fn apply(
     );
     let id = state.store.apply_for(new, audit).await?;
     let a = state.store.application(id).await?;
-    Ok(application_view(state, a).await?)
+    application_view(state, a).await
 }
 
 /// Applications the caller may see, newest first (reviewers and auditors see all).
@@ -236,7 +236,7 @@ pub async fn show(
     id: i64,
 ) -> Result<ApplicationView, ServiceError> {
     let a = visible_application(state, caller, id, Access::Read).await?;
-    Ok(application_view(state, a).await?)
+    application_view(state, a).await
 }
 
 /// Scores an application (reviewers; not of their own organisation's; once).
@@ -278,7 +278,7 @@ pub async fn review(
         other => other?,
     }
     let a = state.store.application(id).await?;
-    Ok(application_view(state, a).await?)
+    application_view(state, a).await
 }
 
 /// Approves (reserving the grant's subsidy from the pool) or rejects an application (centre administrators; once).
@@ -392,7 +392,7 @@ pub async fn decide(
     }
     grants_changed(state).await;
     let a = state.store.application(id).await?;
-    Ok(application_view(state, a).await?)
+    application_view(state, a).await
 }
 
 pub(crate) async fn visible_application(
