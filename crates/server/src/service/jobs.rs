@@ -308,7 +308,7 @@ pub async fn list(
         state: job_state,
         owner: p.mine.then_some(caller.user.id),
         project: p.project.filter(|n| !n.is_empty()),
-        visible_to: job_visibility(&caller),
+        visible_to: job_visibility(caller),
         before: p.before.map(JobId),
         limit,
     };
