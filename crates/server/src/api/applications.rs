@@ -138,7 +138,7 @@ pub async fn set_grant_limits(
     Ok(Json(grant_view(&state, g).await?))
 }
 
-fn grant_resource(g: &GrantRow) -> Resource<'_> {
+pub(crate) fn grant_resource(g: &GrantRow) -> Resource<'_> {
     Resource::Project {
         name: &g.project_name,
         id: g.project,
@@ -152,13 +152,9 @@ pub async fn list_grants(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<GrantView>>, ApiError> {
-    let mut out = Vec::new();
-    for g in state.store.grants().await? {
-        if authorize(&caller, Access::Read, grant_resource(&g)).is_ok() {
-            out.push(grant_view(&state, g).await?);
-        }
-    }
-    Ok(Json(out))
+    Ok(Json(
+        crate::service::applications::list_grants(&state, &caller).await?,
+    ))
 }
 
 /// One grant.

@@ -11,7 +11,7 @@ use aisc_store::Verification;
 use axum::Json;
 use axum::extract::State;
 
-fn admin_only(caller: &Caller) -> Result<(), ApiError> {
+pub(crate) fn admin_only(caller: &Caller) -> Result<(), ApiError> {
     Ok(authorize(caller, Access::Read, Resource::Centre)?)
 }
 
@@ -24,27 +24,7 @@ pub async fn list(
     caller: Caller,
     Query(p): Query<AuditParams>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
-    admin_only(&caller)?;
-    let limit = p.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("{limit} is out of range"),
-            Some("1 to 1000".into()),
-        ));
-    }
-    let some = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let search = aisc_store::AuditSearch {
-        actor: some(p.actor),
-        action: some(p.action),
-        text: some(p.q),
-    };
-    let rows = state.store.audit_list(p.before, limit, &search).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(crate::api::audit::audit_view)
-            .collect(),
-    ))
+    Ok(Json(crate::service::audit::list(&state, &caller, p).await?))
 }
 
 /// The view of a stored audit event.
@@ -108,7 +88,7 @@ impl ChainCheck {
     }
 }
 
-fn view(result: Verification) -> AuditVerification {
+pub(crate) fn view(result: Verification) -> AuditVerification {
     match result {
         Verification::Intact { checked } => AuditVerification {
             intact: true,

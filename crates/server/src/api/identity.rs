@@ -10,13 +10,12 @@ use crate::api::extract::{Body, IdPath, Query};
 use crate::api::types::{ActionResult, rfc3339};
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
-use crate::error::{ApiError, OrNotFound, Problem};
-use crate::policy::{Access, Resource, authorize};
+use crate::error::{ApiError, Problem};
 pub use aisc_api::identity::{
     IssuedToken, LoginRequest, PasswordRequest, RoleRequest, TokenListParams, TokenRequest,
     TokenView, UserRequest, UserView,
 };
-use aisc_store::{NewAudit, NewToken, NewUser};
+use aisc_store::{NewAudit, NewToken};
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
@@ -43,14 +42,18 @@ pub fn user_view_of(u: aisc_store::UserRow) -> UserView {
     }
 }
 
-fn lifetime_ms(field: &'static str, expires: Option<&str>, default: &str) -> Result<i64, ApiError> {
+pub(crate) fn lifetime_ms(
+    field: &'static str,
+    expires: Option<&str>,
+    default: &str,
+) -> Result<i64, ApiError> {
     let text = expires.unwrap_or(default);
     let secs = aisc_model::units::parse_time_limit(text)
         .map_err(|e| ApiError::invalid(field, e.to_string(), Some("1s to 365 days".into())))?;
     Ok(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
 }
 
-fn scope(s: Option<&str>) -> Result<String, ApiError> {
+pub(crate) fn scope(s: Option<&str>) -> Result<String, ApiError> {
     match s.unwrap_or("full") {
         v @ ("full" | "read") => Ok(v.to_string()),
         other => Err(ApiError::invalid(
@@ -61,7 +64,7 @@ fn scope(s: Option<&str>) -> Result<String, ApiError> {
     }
 }
 
-fn label(s: Option<&str>, default: &str) -> Result<String, ApiError> {
+pub(crate) fn label(s: Option<&str>, default: &str) -> Result<String, ApiError> {
     let l = s.unwrap_or(default).trim().to_string();
     if l.is_empty() || l.chars().count() > 100 || l.chars().any(char::is_control) {
         return Err(ApiError::invalid(
@@ -74,7 +77,7 @@ fn label(s: Option<&str>, default: &str) -> Result<String, ApiError> {
 }
 
 /// Makes, stores and returns a token for `user`.
-async fn issue(
+pub(crate) async fn issue(
     state: &AppState,
     user: aisc_model::UserId,
     user_name: &str,
@@ -115,39 +118,10 @@ pub async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Body(req): Body<LoginRequest>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    let address = addr.ip().to_string();
-    state.logins.check(&req.user, &address)?;
-    let life = lifetime_ms("expires", req.expires.as_deref(), LOGIN_TOKEN_DEFAULT)?;
-    let scope = scope(req.scope.as_deref())?;
-    let label = label(req.label.as_deref(), "login")?;
-    let found = state.store.user_for_login(&req.user).await?;
-    let hash = found
-        .as_ref()
-        .and_then(|(_, h)| h.clone())
-        .unwrap_or_else(|| auth::DUMMY_HASH.to_string());
-    let password = req.password.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let user = match found {
-        Some((user, Some(_))) if ok => user,
-        _ => {
-            state.logins.failed(&req.user, &address);
-            tracing::warn!(user = %crate::auth::for_log(&req.user), %address, "failed login");
-            return Err(ApiError::Unauthorized("invalid user name or password"));
-        }
-    };
-    state.logins.succeeded(&req.user);
-    let audit = NewAudit {
-        at_ms: now_ms(),
-        actor: user.name.clone(),
-        action: "token.create".into(),
-        target: format!("user:{}", user.name),
-        summary: format!("logged in with a password; token {label:?} ({scope})"),
-        source: address,
-    };
-    let issued = issue(&state, user.id, &user.name, label, scope, life, audit).await?;
-    Ok((StatusCode::CREATED, Json(issued)))
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::service::identity::login(&state, addr, req).await?),
+    ))
 }
 
 /// Create a token for the caller.
@@ -193,25 +167,8 @@ pub async fn list_tokens(
     caller: Caller,
     Query(p): Query<TokenListParams>,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
-    if p.all {
-        authorize(&caller, Access::Read, Resource::Centre)?;
-    }
-    let rows = state
-        .store
-        .tokens((!p.all).then_some(caller.user.id))
-        .await?;
     Ok(Json(
-        rows.into_iter()
-            .map(|t| TokenView {
-                id: t.id,
-                user: t.user,
-                label: t.label,
-                scope: t.scope,
-                created_at: rfc3339(t.created_ms),
-                expires_at: t.expires_ms.map(rfc3339),
-                revoked_at: t.revoked_ms.map(rfc3339),
-            })
-            .collect(),
+        crate::service::identity::list_tokens(&state, &caller, p).await?,
     ))
 }
 
@@ -224,24 +181,12 @@ pub async fn revoke_token(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<ActionResult>, ApiError> {
-    let owner = crate::policy::token_owner_scope(&caller);
-    let audit = caller.audit("token.revoke", format!("token:{id}"), "revoked".into());
-    match state.store.revoke_token(id, owner, now_ms(), audit).await {
-        Ok(()) => {
-            state.tokens.clear();
-            Ok(Json(ActionResult {
-                id,
-                result: "revoked".into(),
-            }))
-        }
-        Err(aisc_store::StoreError::NotFound) => {
-            Err(ApiError::NotFound(format!("live token {id}")))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(Json(
+        crate::service::identity::revoke_token(&state, &caller, id).await?,
+    ))
 }
 
-fn check_user_name(name: &str) -> Result<(), ApiError> {
+pub(crate) fn check_user_name(name: &str) -> Result<(), ApiError> {
     aisc_model::tenancy::check_name(name)
         .map_err(|e| ApiError::invalid("name", e, Some("64".into())))
 }
@@ -256,38 +201,9 @@ pub async fn create_user(
     caller: Caller,
     Body(req): Body<UserRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    check_user_name(&req.name)?;
-    let role = req.role.clone().unwrap_or_else(|| "user".into());
-    check_role(&role)?;
-    let password_hash = match req.password {
-        Some(p) => Some(new_password_hash(p).await?),
-        None => None,
-    };
-    let now = now_ms();
-    let has_password = password_hash.is_some();
-    let user = NewUser {
-        name: req.name.clone(),
-        role: role.clone(),
-        password_hash,
-        created_ms: now,
-    };
-    let audit = caller.audit(
-        "user.create",
-        format!("user:{}", req.name),
-        format!("created with role {role}"),
-    );
-    let id = state.store.create_user(user, Some(audit)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(UserView {
-            id: id.0,
-            name: req.name,
-            role,
-            has_password,
-            created_at: rfc3339(now),
-            unix_name: None,
-        }),
+        Json(crate::service::identity::create_user(&state, &caller, req).await?),
     ))
 }
 
@@ -299,17 +215,13 @@ pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
-    authorize(&caller, Access::Read, Resource::Centre)?;
-    let rows = state.store.users().await?;
     Ok(Json(
-        rows.into_iter()
-            .map(crate::api::identity::user_view_of)
-            .collect(),
+        crate::service::identity::list_users(&state, &caller).await?,
     ))
 }
 
 /// Checks a new password's length and hashes it (on the blocking pool: argon2 is slow by design).
-async fn new_password_hash(p: String) -> Result<String, ApiError> {
+pub(crate) async fn new_password_hash(p: String) -> Result<String, ApiError> {
     if p.len() < MIN_PASSWORD || p.len() > MAX_PASSWORD {
         return Err(ApiError::invalid(
             "password",
@@ -333,7 +245,7 @@ async fn new_password_hash(p: String) -> Result<String, ApiError> {
 
 /// Refuses a change of one's own password unless `current` is the password
 /// set now; wrong guesses count against the login limits.
-async fn check_current(
+pub(crate) async fn check_current(
     state: &AppState,
     caller: &Caller,
     current: Option<String>,
@@ -379,29 +291,13 @@ pub async fn set_password(
     Path(name): Path<String>,
     Body(req): Body<PasswordRequest>,
 ) -> Result<Json<UserView>, ApiError> {
-    // Read-only tokens never get here: the extractor refuses them anything but GET.
-    if caller.user.name != name {
-        authorize(&caller, Access::Manage, Resource::Centre)?;
-    } else {
-        check_current(&state, &caller, req.current.clone()).await?;
-    }
-    let id = state
-        .store
-        .user_id(&name)
-        .await
-        .or_404(|| format!("user {name}"))?;
-    let hash = new_password_hash(req.password).await?;
-    let audit = caller.audit(
-        "user.password",
-        format!("user:{name}"),
-        "password set".into(),
-    );
-    state.store.set_password(id, hash, audit).await?;
-    user_view(&state, id).await
+    Ok(Json(
+        crate::service::identity::set_password(&state, &caller, name, req).await?,
+    ))
 }
 
 /// Checks a role name (one of `aisc_model::tenancy::CENTRE_ROLES`).
-fn check_role(role: &str) -> Result<(), ApiError> {
+pub(crate) fn check_role(role: &str) -> Result<(), ApiError> {
     role.parse::<aisc_model::tenancy::CentreRole>()
         .map(|_| ())
         .map_err(|_| {
@@ -432,22 +328,9 @@ pub async fn set_role(
     Path(name): Path<String>,
     Body(req): Body<RoleRequest>,
 ) -> Result<Json<UserView>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    check_role(&req.role)?;
-    let id = state
-        .store
-        .user_id(&name)
-        .await
-        .or_404(|| format!("user {name}"))?;
-    let audit = caller.audit(
-        "user.role",
-        format!("user:{name}"),
-        format!("role set to {}", req.role),
-    );
-    state.store.set_role(id, req.role.clone(), audit).await?;
-    // Cached callers carry the old role: forget them so the new one applies at once.
-    state.tokens.clear();
-    user_view(&state, id).await
+    Ok(Json(
+        crate::service::identity::set_role(&state, &caller, name, req).await?,
+    ))
 }
 
 /// One user as the API shows them.

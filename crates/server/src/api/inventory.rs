@@ -7,18 +7,16 @@ use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize};
 pub use aisc_api::inventory::{
     CapacityView, ClassRequest, ClassView, NodesRequest, PriceRequest, PriceView,
 };
 use aisc_billing::money::Cents;
-use aisc_model::inventory::{Peak, ResourceClass, capacity, check_class};
-use aisc_store::{ClassRow, InventoryChange};
+use aisc_store::ClassRow;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-async fn class_by_name(state: &AppState, name: &str) -> Result<ClassRow, ApiError> {
+pub(crate) async fn class_by_name(state: &AppState, name: &str) -> Result<ClassRow, ApiError> {
     state
         .store
         .class(name)
@@ -26,7 +24,7 @@ async fn class_by_name(state: &AppState, name: &str) -> Result<ClassRow, ApiErro
         .or_404(|| format!("resource class {name}"))
 }
 
-async fn view(state: &AppState, row: ClassRow) -> Result<ClassView, ApiError> {
+pub(crate) async fn view(state: &AppState, row: ClassRow) -> Result<ClassView, ApiError> {
     let price = state.store.price_at(row.id, now_ms()).await?;
     let c = row.class;
     Ok(ClassView {
@@ -49,11 +47,9 @@ pub async fn list_classes(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<Vec<ClassView>>, ApiError> {
-    let mut out = Vec::new();
-    for row in state.store.classes().await? {
-        out.push(view(&state, row).await?);
-    }
-    Ok(Json(out))
+    Ok(Json(
+        crate::service::inventory::list_classes(&state, &_caller).await?,
+    ))
 }
 
 /// Add a resource class (centre administrators).
@@ -66,41 +62,10 @@ pub async fn create_class(
     caller: Caller,
     Body(req): Body<ClassRequest>,
 ) -> Result<(StatusCode, Json<ClassView>), ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    let mem = aisc_model::units::parse_mem_mb(&req.mem_per_node)
-        .map_err(|e| ApiError::invalid("mem_per_node", e.to_string(), Some("1M to 64T".into())))?;
-    let rc = ResourceClass {
-        name: req.name,
-        gpu_model: req.gpu_model,
-        gpus_per_node: req.gpus_per_node,
-        cpus_per_node: req.cpus_per_node,
-        mem_mb_per_node: mem,
-        peak: Peak {
-            fp64: req.tflops_fp64,
-            fp32: req.tflops_fp32,
-            bf16: req.tflops_bf16,
-            fp8: req.tflops_fp8,
-        },
-        nodes: req.nodes,
-    };
-    check_class(&rc).map_err(|(field, limit)| {
-        ApiError::invalid(field, format!("out of range ({limit})"), Some(limit))
-    })?;
-    let audit = caller.audit(
-        "class.create",
-        format!("class:{}", rc.name),
-        format!(
-            "{} x {} {} per node, {} nodes",
-            rc.gpus_per_node, rc.gpu_model, rc.name, rc.nodes
-        ),
-    );
-    let name = rc.name.clone();
-    state
-        .store
-        .inventory(InventoryChange::CreateClass(rc, now_ms()), audit)
-        .await?;
-    let row = class_by_name(&state, &name).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, row).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::service::inventory::create_class(&state, &caller, req).await?),
+    ))
 }
 
 /// Change how many nodes of a class the centre has (centre administrators).
@@ -114,32 +79,8 @@ pub async fn set_nodes(
     Path(class): Path<String>,
     Body(req): Body<NodesRequest>,
 ) -> Result<Json<ClassView>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    let before = class_by_name(&state, &class).await?;
-    if req.nodes > 100_000 {
-        return Err(ApiError::invalid(
-            "nodes",
-            "out of range",
-            Some("0 to 100000".into()),
-        ));
-    }
-    let audit = caller.audit(
-        "class.nodes",
-        format!("class:{class}"),
-        format!("nodes {} -> {}", before.class.nodes, req.nodes),
-    );
-    state
-        .store
-        .inventory(
-            InventoryChange::SetNodes {
-                class: class.clone(),
-                nodes: req.nodes,
-            },
-            audit,
-        )
-        .await?;
     Ok(Json(
-        view(&state, class_by_name(&state, &class).await?).await?,
+        crate::service::inventory::set_nodes(&state, &caller, class, req).await?,
     ))
 }
 
@@ -177,39 +118,9 @@ pub async fn set_price(
     Path(class): Path<String>,
     Body(req): Body<PriceRequest>,
 ) -> Result<(StatusCode, Json<PriceView>), ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    class_by_name(&state, &class).await?;
-    let price = Cents::parse_hkd(&req.per_gpu_hour)
-        .map_err(|e| ApiError::invalid("per_gpu_hour", e, None))?;
-    if price < Cents::ZERO || price > Cents(10_000_000) {
-        return Err(ApiError::invalid(
-            "per_gpu_hour",
-            "out of range",
-            Some("HK$0.00 to HK$100,000.00".into()),
-        ));
-    }
-    let effective = aisc_model::calendar::parse_date(&req.effective)
-        .map_err(|e| ApiError::invalid("effective", e, None))?;
-    let audit = caller.audit(
-        "price.set",
-        format!("class:{class}"),
-        format!("{price} per GPU-hour from {}", req.effective),
-    );
-    let change = InventoryChange::SetPrice {
-        class,
-        cents_per_gpu_hour: price.0,
-        effective_ms: effective,
-        at_ms: now_ms(),
-    };
-    state.store.inventory(change, audit).await?;
-    state.charging.clear();
     Ok((
         StatusCode::CREATED,
-        Json(PriceView {
-            per_gpu_hour: price.to_string(),
-            cents: price.0,
-            effective_at: rfc3339(effective),
-        }),
+        Json(crate::service::inventory::set_price(&state, &caller, class, req).await?),
     ))
 }
 
@@ -219,14 +130,7 @@ pub async fn get_capacity(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<CapacityView>, ApiError> {
-    let rows = state.store.classes().await?;
-    let c = capacity(rows.iter().map(|r| &r.class));
-    Ok(Json(CapacityView {
-        gpus: c.gpus,
-        pflops_fp64: c.fp64,
-        pflops_fp32: c.fp32,
-        pflops_bf16: c.bf16,
-        pflops_fp8: c.fp8,
-        classes: rows.len(),
-    }))
+    Ok(Json(
+        crate::service::inventory::get_capacity(&state, &_caller).await?,
+    ))
 }

@@ -52,7 +52,7 @@ pub async fn list(
     Ok(Json(statuses(&state).await?))
 }
 
-async fn set(
+pub(crate) async fn set(
     state: &AppState,
     caller: &Caller,
     name: &str,
@@ -127,8 +127,9 @@ pub async fn drain(
     Path(name): Path<String>,
     Body(req): Body<DrainRequest>,
 ) -> Result<Json<NodeStateView>, ApiError> {
-    let reason = check_reason(&req.reason)?;
-    Ok(Json(set(&state, &caller, &name, Some(reason)).await?))
+    Ok(Json(
+        crate::service::nodes::drain(&state, &caller, name, req).await?,
+    ))
 }
 
 /// Resume a drained node: it takes new jobs again (administrators).
@@ -142,5 +143,7 @@ pub async fn resume(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<NodeStateView>, ApiError> {
-    Ok(Json(set(&state, &caller, &name, None).await?))
+    Ok(Json(
+        crate::service::nodes::resume(&state, &caller, name).await?,
+    ))
 }

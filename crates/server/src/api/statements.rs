@@ -5,9 +5,8 @@ use crate::AppState;
 use crate::api::extract::Query;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
-use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize};
+use crate::service::statements as service;
 pub use aisc_api::statements::{Statement, StatementLineView, StatementParams};
 use aisc_billing::money::Cents;
 use axum::Json;
@@ -27,22 +26,6 @@ pub async fn statement(
     Path(project): Path<String>,
     Query(p): Query<StatementParams>,
 ) -> Result<Response, ApiError> {
-    let pr = state
-        .store
-        .project(&project)
-        .await
-        .or_404(|| format!("project {project}"))?;
-    authorize(
-        &caller,
-        Access::Finances,
-        Resource::Project {
-            name: &pr.name,
-            id: pr.id,
-            org: pr.org,
-        },
-    )?;
-    let (from, to) = aisc_model::calendar::parse_month(&p.month)
-        .map_err(|e| ApiError::invalid("month", e, None))?;
     let csv = match p.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -54,51 +37,60 @@ pub async fn statement(
             ));
         }
     };
-    let lines = state.store.statement(pr.id.0, from, to).await?;
-    let totals = lines.iter().fold([0i64; 3], |t, l| {
-        [t[0] + l.charge, t[1] + l.subsidy, t[2] + l.tenant]
-    });
-    let gpu_ms: i64 = lines.iter().map(|l| l.gpu_ms).sum();
+    let data = service::statement(&state, &caller, &project, &p.month).await?;
     if csv {
-        let mut out = String::from(
-            "job,name,grant,charged_at,gpu_seconds,price_per_gpu_hour_hkd,charge_hkd,subsidy_hkd,tenant_hkd\n",
-        );
-        let hkd = |c: i64| {
-            let sign = if c < 0 { "-" } else { "" };
-            format!("{sign}{}.{:02}", (c / 100).abs(), (c % 100).abs())
-        };
-        for l in &lines {
-            let name = l.name.replace('"', "\"\"");
-            out.push_str(&format!(
-                "{},\"{name}\",{},{},{:.3},{},{},{},{}\n",
-                l.job,
-                l.grant,
-                rfc3339(l.at_ms),
-                l.gpu_ms as f64 / 1000.0,
-                hkd(l.price_cents),
-                hkd(l.charge),
-                hkd(l.subsidy),
-                hkd(l.tenant)
-            ));
-        }
-        out.push_str(&format!(
-            "total,,,,{:.3},,{},{},{}\n",
-            gpu_ms as f64 / 1000.0,
-            hkd(totals[0]),
-            hkd(totals[1]),
-            hkd(totals[2])
-        ));
-        let mut res = out.into_response();
+        let mut res = to_csv(&data).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/csv; charset=utf-8"),
         );
         return Ok(res);
     }
-    Ok(Json(Statement {
-        project: pr.name,
-        month: p.month,
-        lines: lines
+    Ok(Json(to_view(data)).into_response())
+}
+
+/// A statement as CSV, a line per charge and a total.
+pub(crate) fn to_csv(data: &service::StatementData) -> String {
+    let mut out = String::from(
+        "job,name,grant,charged_at,gpu_seconds,price_per_gpu_hour_hkd,charge_hkd,subsidy_hkd,tenant_hkd\n",
+    );
+    let hkd = |c: i64| {
+        let sign = if c < 0 { "-" } else { "" };
+        format!("{sign}{}.{:02}", (c / 100).abs(), (c % 100).abs())
+    };
+    for l in &data.lines {
+        let name = l.name.replace('"', "\"\"");
+        out.push_str(&format!(
+            "{},\"{name}\",{},{},{:.3},{},{},{},{}\n",
+            l.job,
+            l.grant,
+            rfc3339(l.at_ms),
+            l.gpu_ms as f64 / 1000.0,
+            hkd(l.price_cents),
+            hkd(l.charge),
+            hkd(l.subsidy),
+            hkd(l.tenant)
+        ));
+    }
+    let totals = data.totals;
+    out.push_str(&format!(
+        "total,,,,{:.3},,{},{},{}\n",
+        data.gpu_ms as f64 / 1000.0,
+        hkd(totals[0]),
+        hkd(totals[1]),
+        hkd(totals[2])
+    ));
+    out
+}
+
+/// A statement as the API's JSON answers it.
+pub(crate) fn to_view(data: service::StatementData) -> Statement {
+    let totals = data.totals;
+    Statement {
+        project: data.project,
+        month: data.month,
+        lines: data
+            .lines
             .iter()
             .map(|l| StatementLineView {
                 job: l.job,
@@ -112,11 +104,10 @@ pub async fn statement(
                 tenant: Cents(l.tenant).to_string(),
             })
             .collect(),
-        gpu_seconds: gpu_ms as f64 / 1000.0,
+        gpu_seconds: data.gpu_ms as f64 / 1000.0,
         charge: Cents(totals[0]).to_string(),
         subsidy: Cents(totals[1]).to_string(),
         tenant: Cents(totals[2]).to_string(),
         cents: totals,
-    })
-    .into_response())
+    }
 }

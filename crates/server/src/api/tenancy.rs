@@ -11,13 +11,13 @@ pub use aisc_api::tenancy::{
     MemberRequest, MemberView, OrgAdminRequest, OrgRequest, OrgView, ProjectDetail, ProjectRequest,
     ProjectView,
 };
-use aisc_model::tenancy::{OrgKind, ProjectRole, check_name};
+use aisc_model::tenancy::check_name;
 use aisc_store::{OrgRow, ProjectRow, StoreError, TenancyChange};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-fn org_view(o: OrgRow) -> OrgView {
+pub(crate) fn org_view(o: OrgRow) -> OrgView {
     OrgView {
         id: o.id.0,
         name: o.name,
@@ -26,7 +26,7 @@ fn org_view(o: OrgRow) -> OrgView {
     }
 }
 
-fn project_view(p: &ProjectRow) -> ProjectView {
+pub(crate) fn project_view(p: &ProjectRow) -> ProjectView {
     ProjectView {
         id: p.id.0,
         name: p.name.clone(),
@@ -36,11 +36,11 @@ fn project_view(p: &ProjectRow) -> ProjectView {
     }
 }
 
-fn named(field: &str, name: &str) -> Result<(), ApiError> {
+pub(crate) fn named(field: &str, name: &str) -> Result<(), ApiError> {
     check_name(name).map_err(|e| ApiError::invalid(field, e, Some("64".into())))
 }
 
-async fn org_by_name(state: &AppState, name: &str) -> Result<OrgRow, ApiError> {
+pub(crate) async fn org_by_name(state: &AppState, name: &str) -> Result<OrgRow, ApiError> {
     state
         .store
         .org(name)
@@ -71,7 +71,7 @@ pub(crate) async fn project_by_name(
     Ok(p)
 }
 
-async fn user_by_name(
+pub(crate) async fn user_by_name(
     state: &AppState,
     field: &str,
     name: &str,
@@ -96,32 +96,9 @@ pub async fn create_org(
     caller: Caller,
     Body(req): Body<OrgRequest>,
 ) -> Result<(StatusCode, Json<OrgView>), ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    named("name", &req.name)?;
-    let kind: OrgKind = req
-        .kind
-        .parse()
-        .map_err(|e: String| ApiError::invalid("kind", e, None))?;
-    let now = crate::clock::now_ms();
-    let change = TenancyChange::CreateOrg {
-        name: req.name.clone(),
-        kind: kind.to_string(),
-        at_ms: now,
-    };
-    let audit = caller.audit(
-        "org.create",
-        format!("org:{}", req.name),
-        format!("created ({kind})"),
-    );
-    let id = state.store.tenancy(change, Some(audit)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(OrgView {
-            id,
-            name: req.name,
-            kind: kind.to_string(),
-            created_at: rfc3339(now),
-        }),
+        Json(crate::service::tenancy::create_org(&state, &caller, req).await?),
     ))
 }
 
@@ -131,22 +108,8 @@ pub async fn list_orgs(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<OrgView>>, ApiError> {
-    let all = state.store.orgs().await?;
     Ok(Json(
-        all.into_iter()
-            .filter(|o| {
-                authorize(
-                    &caller,
-                    Access::Read,
-                    Resource::Org {
-                        name: &o.name,
-                        id: o.id,
-                    },
-                )
-                .is_ok()
-            })
-            .map(org_view)
-            .collect(),
+        crate::service::tenancy::list_orgs(&state, &caller).await?,
     ))
 }
 
@@ -191,49 +154,9 @@ pub async fn create_project(
     caller: Caller,
     Body(req): Body<ProjectRequest>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
-    named("name", &req.name)?;
-    let o = org_by_name(&state, &req.org).await?;
-    authorize(
-        &caller,
-        Access::Manage,
-        Resource::Org {
-            name: &o.name,
-            id: o.id,
-        },
-    )?;
-    let pi = user_by_name(&state, "pi", &req.pi).await?;
-    let title = req.title.clone().unwrap_or_else(|| req.name.clone());
-    if title.trim().is_empty() || title.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "title",
-            "a title is 1 to 200 characters",
-            Some("200".into()),
-        ));
-    }
-    let now = crate::clock::now_ms();
-    let change = TenancyChange::CreateProject {
-        org: o.id,
-        name: req.name.clone(),
-        title: title.clone(),
-        pi,
-        at_ms: now,
-    };
-    let audit = caller.audit(
-        "project.create",
-        format!("project:{}", req.name),
-        format!("created in {} with PI {}", o.name, req.pi),
-    );
-    let id = state.store.tenancy(change, Some(audit)).await?;
-    state.tokens.clear();
     Ok((
         StatusCode::CREATED,
-        Json(ProjectView {
-            id,
-            name: req.name,
-            title,
-            org: o.name,
-            created_at: rfc3339(now),
-        }),
+        Json(crate::service::tenancy::create_project(&state, &caller, req).await?),
     ))
 }
 
@@ -243,23 +166,8 @@ pub async fn list_projects(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<ProjectView>>, ApiError> {
-    let all = state.store.projects().await?;
     Ok(Json(
-        all.iter()
-            .filter(|p| {
-                authorize(
-                    &caller,
-                    Access::Read,
-                    Resource::Project {
-                        name: &p.name,
-                        id: p.id,
-                        org: p.org,
-                    },
-                )
-                .is_ok()
-            })
-            .map(project_view)
-            .collect(),
+        crate::service::tenancy::list_projects(&state, &caller).await?,
     ))
 }
 
@@ -272,18 +180,9 @@ pub async fn show_project(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<ProjectDetail>, ApiError> {
-    let p = project_by_name(&state, &caller, &name, Access::Read).await?;
-    let members = state.store.members(p.id).await?;
-    Ok(Json(ProjectDetail {
-        project: project_view(&p),
-        members: members
-            .into_iter()
-            .map(|(user, role)| MemberView {
-                user,
-                role: role.as_str().into(),
-            })
-            .collect(),
-    }))
+    Ok(Json(
+        crate::service::tenancy::show_project(&state, &caller, name).await?,
+    ))
 }
 
 /// Add a member to a project, or change their role (the project's PI, or its organisation's administrators).
@@ -298,35 +197,9 @@ pub async fn set_member(
     Path((project, user)): Path<(String, String)>,
     Body(req): Body<MemberRequest>,
 ) -> Result<Json<ActionResult>, ApiError> {
-    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
-    let role: ProjectRole = req
-        .role
-        .as_deref()
-        .unwrap_or("member")
-        .parse()
-        .map_err(|e: String| ApiError::invalid("role", e, None))?;
-    let uid = user_by_name(&state, "user", &user).await?;
-    let audit = caller.audit(
-        "project.member.set",
-        format!("project:{project}"),
-        format!("{user} is {}", role.as_str()),
-    );
-    state
-        .store
-        .tenancy(
-            TenancyChange::SetMember {
-                project: p.id,
-                user: uid,
-                role,
-            },
-            Some(audit),
-        )
-        .await?;
-    state.tokens.clear();
-    Ok(Json(ActionResult {
-        id: p.id.0,
-        result: format!("{user} is {} of {project}", role.as_str()),
-    }))
+    Ok(Json(
+        crate::service::tenancy::set_member(&state, &caller, (project, user), req).await?,
+    ))
 }
 
 /// Remove a member from a project (the project's PI, or its organisation's administrators).

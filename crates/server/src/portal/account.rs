@@ -4,10 +4,10 @@
 use super::forms::{Form, answer, error_box, input};
 use super::{Nav, PortalError, Session, page, short};
 use crate::AppState;
-use crate::api::extract::{Body, IdPath, Query as ApiQuery};
-use crate::api::identity::{self, PasswordRequest, TokenListParams};
+use crate::api::extract::IdPath;
+use crate::api::identity::{PasswordRequest, TokenListParams};
 use crate::error::ApiError;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use maud::{Markup, html};
 
@@ -17,13 +17,8 @@ async fn render(
     form: &Form,
     error: Option<&ApiError>,
 ) -> Result<Markup, PortalError> {
-    let tokens = identity::list_tokens(
-        State(state.clone()),
-        s.caller.clone(),
-        ApiQuery(TokenListParams::default()),
-    )
-    .await?
-    .0;
+    let tokens =
+        crate::service::identity::list_tokens(state, &s.caller, TokenListParams::default()).await?;
     let live: Vec<_> = tokens.iter().filter(|t| t.revoked_at.is_none()).collect();
     let blank = Form::default();
     Ok(page(
@@ -112,8 +107,9 @@ pub async fn password(
                 .map(str::to_string),
         };
         let me = s.caller.user.name.clone();
-        identity::set_password(State(state.clone()), s.caller.clone(), Path(me), Body(req))
+        crate::service::identity::set_password(&state, &s.caller, me, req)
             .await
+            .map_err(ApiError::from)
             .map(|_| "/account?done=1#pw".to_string())
     };
     answer(res, async |e| {
@@ -130,8 +126,9 @@ pub async fn revoke(
     form: Form,
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
-    let res = identity::revoke_token(State(state.clone()), s.caller.clone(), IdPath(id))
+    let res = crate::service::identity::revoke_token(&state, &s.caller, id)
         .await
+        .map_err(ApiError::from)
         .map(|_| "/account#tokens".to_string());
     answer(res, async |e| {
         render(&state, &s, &Form::default(), Some(e)).await

@@ -6,9 +6,8 @@
 use super::forms::{self, Form, Kind, answer, error_box, input, select};
 use super::{Nav, PortalError, Session, page, short};
 use crate::AppState;
-use crate::api::audit::{self, AuditParams};
-use crate::api::extract::{Body, Query as ApiQuery};
-use crate::api::{identity, inventory, nodes, schemes, tenancy};
+use crate::api::audit::AuditParams;
+use crate::api::{nodes, schemes};
 use crate::error::ApiError;
 use crate::policy::{Access, Resource, authorize};
 use aisc_model::scheme::Criterion;
@@ -32,14 +31,12 @@ fn form_of<'a>(
 
 async fn render(state: &AppState, s: &Session, failed: Failed<'_>) -> Result<Markup, PortalError> {
     authorize(&s.caller, Access::Read, Resource::Centre)?;
-    let c = || s.caller.clone();
-    let st = || State(state.clone());
-    let orgs = tenancy::list_orgs(st(), c()).await?.0;
-    let projects = tenancy::list_projects(st(), c()).await?.0;
-    let classes = inventory::list_classes(st(), c()).await?.0;
-    let schemes = schemes::list(st(), c()).await?.0;
+    let orgs = crate::service::tenancy::list_orgs(state, &s.caller).await?;
+    let projects = crate::service::tenancy::list_projects(state, &s.caller).await?;
+    let classes = crate::service::inventory::list_classes(state, &s.caller).await?;
+    let schemes = crate::service::schemes::list(state, &s.caller).await?;
     let nodes = nodes::statuses(state).await?;
-    let users = identity::list_users(st(), c()).await?.0;
+    let users = crate::service::identity::list_users(state, &s.caller).await?;
     let admin = s.caller.is_admin();
     let empty = Form::default();
     let opts = |v: &[&str]| {
@@ -239,13 +236,14 @@ fn criteria(text: &str) -> Result<Vec<Criterion>, ApiError> {
 }
 
 async fn apply(state: &AppState, s: &Session, name: &str, form: &Form) -> Result<(), ApiError> {
-    let st = || State(state.clone());
-    let c = || s.caller.clone();
     let class = || form.text("class").unwrap_or_default();
     match name {
         "org" => {
             let req = forms::request(form, &[("name", Kind::Text), ("kind", Kind::Text)])?;
-            tenancy::create_org(st(), c(), Body(req)).await.map(|_| ())
+            crate::service::tenancy::create_org(state, &s.caller, req)
+                .await
+                .map_err(ApiError::from)
+                .map(|_| ())
         }
         "project" => {
             let req = forms::request(
@@ -257,8 +255,9 @@ async fn apply(state: &AppState, s: &Session, name: &str, form: &Form) -> Result
                     ("title", Kind::Text),
                 ],
             )?;
-            tenancy::create_project(st(), c(), Body(req))
+            crate::service::tenancy::create_project(state, &s.caller, req)
                 .await
+                .map_err(ApiError::from)
                 .map(|_| ())
         }
         "class" => {
@@ -275,14 +274,16 @@ async fn apply(state: &AppState, s: &Session, name: &str, form: &Form) -> Result
                     ("tflops_fp64", Kind::Float),
                 ],
             )?;
-            inventory::create_class(st(), c(), Body(req))
+            crate::service::inventory::create_class(state, &s.caller, req)
                 .await
+                .map_err(ApiError::from)
                 .map(|_| ())
         }
         "class-nodes" => {
             let req = forms::request(form, &[("nodes", Kind::Int)])?;
-            inventory::set_nodes(st(), c(), Path(class()), Body(req))
+            crate::service::inventory::set_nodes(state, &s.caller, class(), req)
                 .await
+                .map_err(ApiError::from)
                 .map(|_| ())
         }
         "price" => {
@@ -290,8 +291,9 @@ async fn apply(state: &AppState, s: &Session, name: &str, form: &Form) -> Result
                 form,
                 &[("per_gpu_hour", Kind::Text), ("effective", Kind::Text)],
             )?;
-            inventory::set_price(st(), c(), Path(class()), Body(req))
+            crate::service::inventory::set_price(state, &s.caller, class(), req)
                 .await
+                .map_err(ApiError::from)
                 .map(|_| ())
         }
         "scheme" => {
@@ -314,13 +316,17 @@ async fn apply(state: &AppState, s: &Session, name: &str, form: &Form) -> Result
                 scavenger_discount: None,
                 min_reviews: None,
             };
-            schemes::create(st(), c(), Body(req)).await.map(|_| ())
+            crate::service::schemes::create(state, &s.caller, req)
+                .await
+                .map_err(ApiError::from)
+                .map(|_| ())
         }
         "role" => {
             let req = forms::request(form, &[("role", Kind::Text)])?;
             let user = form.text("user").unwrap_or_default();
-            identity::set_role(st(), c(), Path(user), Body(req))
+            crate::service::identity::set_role(state, &s.caller, user, req)
                 .await
+                .map_err(ApiError::from)
                 .map(|_| ())
         }
         "user" => {
@@ -332,8 +338,9 @@ async fn apply(state: &AppState, s: &Session, name: &str, form: &Form) -> Result
                     ("password", Kind::Text),
                 ],
             )?;
-            identity::create_user(st(), c(), Body(req))
+            crate::service::identity::create_user(state, &s.caller, req)
                 .await
+                .map_err(ApiError::from)
                 .map(|_| ())
         }
         other => Err(ApiError::NotFound(format!("form {other}"))),
@@ -377,18 +384,20 @@ pub async fn node_action(
     s.check(&form)?;
     let res = match action.as_str() {
         "drain" => match nodes::check_reason(form.get("reason").unwrap_or_default()) {
-            Ok(reason) => nodes::drain(
-                State(state.clone()),
-                s.caller.clone(),
-                Path(name),
-                Body(nodes::DrainRequest { reason }),
+            Ok(reason) => crate::service::nodes::drain(
+                &state,
+                &s.caller,
+                name,
+                nodes::DrainRequest { reason },
             )
             .await
+            .map_err(ApiError::from)
             .map(|_| ()),
             Err(e) => Err(e),
         },
-        "resume" => nodes::resume(State(state.clone()), s.caller.clone(), Path(name))
+        "resume" => crate::service::nodes::resume(&state, &s.caller, name)
             .await
+            .map_err(ApiError::from)
             .map(|_| ()),
         other => Err(ApiError::NotFound(format!("node action {other}"))),
     };
@@ -442,16 +451,15 @@ pub async fn audit(
         .collect(),
     );
     let limit = p.limit.unwrap_or(100);
-    let events = audit::list(
-        State(state),
-        s.caller.clone(),
-        ApiQuery(AuditParams {
+    let events = crate::service::audit::list(
+        &state,
+        &s.caller,
+        AuditParams {
             limit: Some(limit),
             ..p.clone()
-        }),
+        },
     )
-    .await?
-    .0;
+    .await?;
     let older = (events.len() == limit as usize)
         .then(|| events.last().map(|e| e.id))
         .flatten();

@@ -6,7 +6,6 @@ use super::{Nav, PortalError, Session, day, page};
 use crate::AppState;
 use crate::api::applications::{ApplicationRequest, DecisionRequest, ReviewRequest};
 use crate::api::extract::IdPath;
-use crate::api::{inventory, schemes, tenancy};
 use crate::error::ApiError;
 use crate::service::applications as service;
 use axum::extract::{Query, State};
@@ -59,20 +58,14 @@ async fn apply_form(
     form: &Form,
     error: Option<&ApiError>,
 ) -> Result<Markup, PortalError> {
-    let all = schemes::list(State(state.clone()), s.caller.clone())
-        .await?
-        .0;
+    let all = crate::service::schemes::list(state, &s.caller).await?;
     let open: Vec<_> = all.into_iter().filter(|v| v.open).collect();
     let chosen = form
         .get("scheme")
         .and_then(|n| open.iter().find(|v| v.name == n))
         .or(open.first());
-    let projects = tenancy::list_projects(State(state.clone()), s.caller.clone())
-        .await?
-        .0;
-    let classes = inventory::list_classes(State(state.clone()), s.caller.clone())
-        .await?
-        .0;
+    let projects = crate::service::tenancy::list_projects(state, &s.caller).await?;
+    let classes = crate::service::inventory::list_classes(state, &s.caller).await?;
     let opt = |v: &str, t: String| (v.to_string(), t);
     let scheme_opts: Vec<_> = open
         .iter()
@@ -202,13 +195,7 @@ async fn render(
     error: Option<&ApiError>,
 ) -> Result<Markup, PortalError> {
     let a = service::show(state, &s.caller, id).await?;
-    let scheme = schemes::show(
-        State(state.clone()),
-        s.caller.clone(),
-        axum::extract::Path(a.scheme.clone()),
-    )
-    .await?
-    .0;
+    let scheme = crate::service::schemes::show(state, &s.caller, a.scheme.clone()).await?;
     let reviewer = s.caller.user.role == aisc_model::tenancy::CentreRole::Reviewer;
     let reviewed = a.reviews.iter().any(|r| r.reviewer == s.caller.user.name);
     let decidable = a.state == "submitted";

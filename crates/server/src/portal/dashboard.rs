@@ -3,7 +3,7 @@
 
 use super::{Nav, PortalError, Session, charts, page, svg};
 use crate::AppState;
-use crate::api::{inventory, nodes, schemes};
+use crate::api::nodes;
 use crate::clock::now_ms;
 use crate::control::Command;
 use aisc_billing::money::Cents;
@@ -62,12 +62,8 @@ fn utilisation(title: &str, x_desc: &str, labels: Vec<String>, values: &[f64]) -
 async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
     let now = now_ms();
     let caller = s.caller.clone();
-    let capacity = inventory::get_capacity(State(state.clone()), caller.clone())
-        .await?
-        .0;
-    let classes = inventory::list_classes(State(state.clone()), caller.clone())
-        .await?
-        .0;
+    let capacity = crate::service::inventory::get_capacity(state, &caller).await?;
+    let classes = crate::service::inventory::list_classes(state, &caller).await?;
     let nodes = nodes::statuses(state).await?;
     let (reply, rx) = oneshot::channel();
     let (waiting, held) = match state.control.send(Command::QueueLength(reply)).await {
@@ -116,7 +112,7 @@ async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
         })
         .collect();
 
-    let scheme_views = schemes::list(State(state.clone()), caller.clone()).await?.0;
+    let scheme_views = crate::service::schemes::list(state, &caller).await?;
     let scheme_rows = state.store.schemes().await?;
     let mut pools = Vec::new();
     for v in scheme_views {

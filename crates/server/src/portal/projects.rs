@@ -4,10 +4,8 @@
 use super::forms::{Form, answer, error_box, input, select};
 use super::{Nav, PortalError, Session, charts, day, page, short, svg};
 use crate::AppState;
-use crate::api::applications;
-use crate::api::extract::{Body, Query as ApiQuery};
-use crate::api::statements::{self, Statement, StatementParams};
-use crate::api::tenancy::{self, MemberRequest};
+use crate::api::statements::Statement;
+use crate::api::tenancy::MemberRequest;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::policy::{Access, Resource, authorize};
@@ -19,9 +17,7 @@ use serde::Deserialize;
 
 /// `GET /projects`.
 pub async fn list(State(state): State<AppState>, s: Session) -> Result<Markup, PortalError> {
-    let projects = tenancy::list_projects(State(state), s.caller.clone())
-        .await?
-        .0;
+    let projects = crate::service::tenancy::list_projects(&state, &s.caller).await?;
     Ok(page(
         &s,
         "Projects",
@@ -46,16 +42,9 @@ async fn render(
     form: &Form,
     error: Option<&ApiError>,
 ) -> Result<Markup, PortalError> {
-    let detail = tenancy::show_project(
-        State(state.clone()),
-        s.caller.clone(),
-        Path(name.to_string()),
-    )
-    .await?
-    .0;
-    let grants: Vec<_> = applications::list_grants(State(state.clone()), s.caller.clone())
+    let detail = crate::service::tenancy::show_project(state, &s.caller, name.to_string()).await?;
+    let grants: Vec<_> = crate::service::applications::list_grants(state, &s.caller)
         .await?
-        .0
         .into_iter()
         .filter(|g| g.project == name)
         .collect();
@@ -167,15 +156,16 @@ pub async fn add_member(
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
     let user = form.text("user").unwrap_or_default();
-    let res = tenancy::set_member(
-        State(state.clone()),
-        s.caller.clone(),
-        Path((name.clone(), user)),
-        Body(MemberRequest {
+    let res = crate::service::tenancy::set_member(
+        &state,
+        &s.caller,
+        (name.clone(), user),
+        MemberRequest {
             role: form.text("role"),
-        }),
+        },
     )
-    .await;
+    .await
+    .map_err(ApiError::from);
     let res = res.map(|_| format!("/projects/{name}#members"));
     answer(res, async |e| {
         render(&state, &s, &name, &form, Some(e)).await
@@ -197,29 +187,20 @@ pub async fn statement(
     Query(q): Query<StatementQuery>,
 ) -> Result<Response, PortalError> {
     let csv = q.format.as_deref() == Some("csv");
-    let params = StatementParams {
-        month: q.month.clone(),
-        format: Some(if csv { "csv" } else { "json" }.into()),
-    };
-    let res = statements::statement(
-        State(state),
-        s.caller.clone(),
-        Path(name.clone()),
-        ApiQuery(params),
-    )
-    .await?;
+    let data = crate::service::statements::statement(&state, &s.caller, &name, &q.month).await?;
     if csv {
-        let mut res = res;
+        let mut res = crate::api::statements::to_csv(&data).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
         let file = format!("attachment; filename=\"statement-{name}-{}.csv\"", q.month);
         if let Ok(v) = HeaderValue::from_str(&file) {
             res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }
         return Ok(res);
     }
-    let bytes = axum::body::to_bytes(res.into_body(), 64 << 20)
-        .await
-        .map_err(ApiError::internal)?;
-    let st: Statement = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    let st: Statement = crate::api::statements::to_view(data);
     Ok(page(
         &s,
         &format!("Statement: {name}, {}", st.month),

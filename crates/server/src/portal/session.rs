@@ -3,8 +3,7 @@
 use super::forms::{Form, encode};
 use super::{PortalError, bare, see_other};
 use crate::AppState;
-use crate::api::extract::{Body, IdPath};
-use crate::api::identity::{self, LoginRequest};
+use crate::api::identity::LoginRequest;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
@@ -242,8 +241,11 @@ pub async fn login(
         expires: Some(SESSION_LIFETIME.into()),
         scope: None,
     };
-    match identity::login(State(state.clone()), ConnectInfo(addr), Body(req)).await {
-        Ok((_, axum::Json(issued))) => {
+    match crate::service::identity::login(&state, addr, req)
+        .await
+        .map_err(ApiError::from)
+    {
+        Ok(issued) => {
             let value = format!("{}:{}", issued.id, issued.token);
             let secure = secure(&headers, &state);
             let mut res = see_other(&next);
@@ -270,8 +272,7 @@ pub async fn logout(
     form: Form,
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
-    let _revoked =
-        identity::revoke_token(State(state.clone()), s.caller.clone(), IdPath(s.token_id)).await?;
+    let _revoked = crate::service::identity::revoke_token(&state, &s.caller, s.token_id).await?;
     let mut res = see_other(&format!("/login?next={}", encode("/")));
     res.headers_mut().append(
         header::SET_COOKIE,

@@ -3,6 +3,7 @@
 
 use super::{Found, ServiceError};
 use crate::AppState;
+use crate::api::applications::grant_resource;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
@@ -500,4 +501,18 @@ pub(crate) async fn grants_changed(state: &AppState) {
         .control
         .send(crate::control::Command::GrantsChanged)
         .await;
+}
+
+/// Grants the caller may see, with what is used, held and remaining.
+pub async fn list_grants(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<GrantView>, ServiceError> {
+    let mut out = Vec::new();
+    for g in state.store.grants().await? {
+        if authorize(caller, Access::Read, grant_resource(&g)).is_ok() {
+            out.push(grant_view(state, g).await?);
+        }
+    }
+    Ok(out)
 }

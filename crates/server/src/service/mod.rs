@@ -5,7 +5,14 @@
 //! the portal's pages call the same services and render.
 
 pub mod applications;
+pub mod audit;
+pub mod identity;
+pub mod inventory;
 pub mod jobs;
+pub mod nodes;
+pub mod schemes;
+pub mod statements;
+pub mod tenancy;
 
 use crate::error::{ApiError, BoxError};
 
@@ -23,6 +30,9 @@ pub enum ServiceError {
         /// The limit, if one applies.
         limit: Option<String>,
     },
+    /// The credentials given are not valid.
+    #[error("{0}")]
+    Unauthorized(&'static str),
     /// No such thing, or not the caller's to see.
     #[error("{0} not found")]
     NotFound(String),
@@ -140,6 +150,7 @@ impl From<ApiError> for ServiceError {
                 limit,
             },
             ApiError::NotFound(m) => ServiceError::NotFound(m),
+            ApiError::Unauthorized(m) => ServiceError::Unauthorized(m),
             ApiError::Forbidden(m) => ServiceError::Forbidden(m),
             ApiError::Conflict(m) => ServiceError::Conflict(m),
             ApiError::Gone(m) => ServiceError::Gone(m),
@@ -168,6 +179,7 @@ impl From<ServiceError> for ApiError {
                 detail,
                 limit,
             },
+            ServiceError::Unauthorized(m) => ApiError::Unauthorized(m),
             ServiceError::NotFound(m) => ApiError::NotFound(m),
             ServiceError::Forbidden(m) => ApiError::Forbidden(m),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
