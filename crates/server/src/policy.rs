@@ -254,6 +254,17 @@ pub fn belongs_to(caller: &Caller, org: OrgId) -> bool {
     org_admin(caller, org) || caller.user.projects.iter().any(|m| m.org == org)
 }
 
+/// Whether `authorize` would allow it: for what a page offers (links,
+/// buttons), decided by the same rules as the action itself.
+pub fn allows(caller: &Caller, access: Access, resource: Resource<'_>) -> bool {
+    authorize(caller, access, resource).is_ok()
+}
+
+/// Whether the caller scores applications (a reviewer).
+pub fn reviews(caller: &Caller) -> bool {
+    caller.user.role == CentreRole::Reviewer
+}
+
 /// Whether the caller may score an application of organisation `org`: a
 /// reviewer who belongs to no part of it (no conflict of interest).
 pub fn may_review(caller: &Caller, org: OrgId) -> Result<(), ServiceError> {

@@ -37,7 +37,7 @@ async fn render(state: &AppState, s: &Session, failed: Failed<'_>) -> Result<Mar
     let schemes = crate::service::schemes::list(state, &s.caller).await?;
     let nodes = nodes::statuses(state).await?;
     let users = crate::service::identity::list_users(state, &s.caller).await?;
-    let admin = s.caller.is_admin();
+    let admin = crate::policy::allows(&s.caller, Access::Manage, Resource::Centre);
     let empty = Form::default();
     let opts = |v: &[&str]| {
         v.iter()

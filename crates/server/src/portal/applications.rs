@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 /// `GET /applications`.
 pub async fn list(State(state): State<AppState>, s: Session) -> Result<Markup, PortalError> {
     let apps = service::list(&state, &s.caller).await?;
-    let reviewer = s.caller.user.role == aisc_model::tenancy::CentreRole::Reviewer;
+    let reviewer = crate::policy::reviews(&s.caller);
     Ok(page(
         &s,
         if reviewer {
@@ -196,7 +196,7 @@ async fn render(
 ) -> Result<Markup, PortalError> {
     let a = service::show(state, &s.caller, id).await?;
     let scheme = crate::service::schemes::show(state, &s.caller, a.scheme.clone()).await?;
-    let reviewer = s.caller.user.role == aisc_model::tenancy::CentreRole::Reviewer;
+    let reviewer = crate::policy::reviews(&s.caller);
     let reviewed = a.reviews.iter().any(|r| r.reviewer == s.caller.user.name);
     let decidable = a.state == "submitted";
     // The same rule the API applies when a review is sent; here it only spares the form.
@@ -259,7 +259,7 @@ async fn render(
                     }
                 }
             }
-            @if s.caller.is_admin() && decidable {
+            @if crate::policy::allows(&s.caller, crate::policy::Access::Manage, crate::policy::Resource::Centre) && decidable {
                 section aria-labelledby="decide" {
                     h2 id="decide" { "Committee decision" }
                     form method="post" action=(format!("/applications/{id}/decision")) class="stack" {

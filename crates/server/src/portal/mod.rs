@@ -247,9 +247,10 @@ pub fn bare(title: &str, body: Markup) -> Markup {
 
 /// A signed-in page: navigation for the user's role, then `body`.
 pub fn page(s: &Session, title: &str, nav: Nav, body: Markup) -> Markup {
-    let admin = s.caller.is_admin();
-    let auditor = s.caller.user.role == aisc_model::tenancy::CentreRole::Auditor;
-    let reviewer = s.caller.user.role == aisc_model::tenancy::CentreRole::Reviewer;
+    use crate::policy::{Access, Resource, allows};
+    // What the navigation offers is what policy allows.
+    let centre = allows(&s.caller, Access::Read, Resource::Centre);
+    let reviewer = crate::policy::reviews(&s.caller);
     let link = |n: Nav, href: &str, text: &str| {
         html! {
             li { a href=(href) aria-current=[(n == nav).then_some("page")] { (text) } }
@@ -268,8 +269,8 @@ pub fn page(s: &Session, title: &str, nav: Nav, body: Markup) -> Markup {
                             (link(Nav::Jobs, "/jobs", "Jobs"))
                             (link(Nav::Projects, "/projects", "Projects"))
                             (link(Nav::Applications, "/applications", if reviewer { "Reviews" } else { "Applications" }))
-                            @if admin || auditor { (link(Nav::Admin, "/admin", "Admin")) }
-                            @if admin || auditor { (link(Nav::Audit, "/audit", "Audit")) }
+                            @if centre { (link(Nav::Admin, "/admin", "Admin")) }
+                            @if centre { (link(Nav::Audit, "/audit", "Audit")) }
                         }
                     }
                     form class="who" method="post" action="/logout" {
