@@ -19,7 +19,7 @@ port=${PORT:-18181}
 "$R/aisc" serve --listen "127.0.0.1:$port" --data-dir "$dir/data" --engine slurm --slurm-url "$URL" \
     --slurm-jwt-key "$KEY" --slurm-default-partition h100 --slurm-sync-interval 0 2>"$dir/serve.log" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"; rm -f /tmp/aisc-bench-*.out' EXIT
 for _ in $(seq 100); do grep -q listening "$dir/serve.log" && break; sleep 0.1; done
 export AISC_URL="http://127.0.0.1:$port" AISC_TOKEN="$(cat "$dir/data/admin-token")"
 "$R/aisc" user set-unix-name admin aiscdev1 2>/dev/null

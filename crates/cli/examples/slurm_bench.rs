@@ -104,8 +104,10 @@ async fn main() -> Res<()> {
             let count: usize = arg(5)?.parse()?;
             let clients: usize = arg(6)?.parse()?;
             let http = aisc_engine::http_client(reqwest::Client::builder)?;
+            // A job's output goes under its working directory (aisc refuses
+            // other paths, /dev/null included): one small file per job.
             let body = serde_json::json!({"command": ["true"], "chdir": "/tmp", "name": name, "gpus": "1",
-                "cpus": 1, "mem": "1G", "time": "5", "output": "/dev/null"});
+                "cpus": 1, "mem": "1G", "time": "5", "output": "aisc-bench-%j.out"});
             let start = Instant::now();
             let tasks: Vec<_> = (0..clients)
                 .map(|c| {

@@ -365,3 +365,41 @@ async fn a_restarted_loop_follows_the_jobs_the_last_one_left() {
     w.when(id, JobState::Completed).await;
     assert_eq!(w.cancel(pending).await, CancelOutcome::Cancelled);
 }
+
+#[tokio::test]
+async fn guaranteed_work_preempts_a_scavenger_job_which_is_requeued() {
+    let w = world(FakeEngine::new()).await;
+    let mut scavenger = spec(2, 60, false);
+    scavenger.qos = aisc_model::Qos::Scavenger;
+    scavenger.requeue = true;
+    let s = w.submit(scavenger).await;
+    w.when(s, JobState::Running).await;
+    let g = w.submit(spec(2, 60, false)).await;
+    // It needs the scavenger job's GPUs: that job is stopped, not the other way round.
+    assert_eq!(w.signals(1).await, vec![(s, How::Term)]);
+    assert_eq!(w.store.job(g).await.expect("job").state, JobState::Pending);
+    w.fake.send(EngineEvent::Ended {
+        job: s,
+        end: End {
+            signal: Some(15),
+            ..End::default()
+        },
+    });
+    let row = w.when(s, JobState::Preempted).await;
+    assert!(
+        row.reason.starts_with(&format!("preempted for job {g}")),
+        "{}",
+        row.reason
+    );
+    let copy = row
+        .reason
+        .rsplit("requeued as job ")
+        .next()
+        .and_then(|id| id.parse().ok())
+        .map(JobId)
+        .expect("requeued");
+    w.when(g, JobState::Running).await;
+    // The copy waits for GPUs again, as scavenger work.
+    let row = w.when(copy, JobState::Pending).await;
+    assert_eq!(row.spec.map(|s| s.qos), Some(aisc_model::Qos::Scavenger));
+}
