@@ -142,42 +142,23 @@ impl<T> OrNotFound<T> for Result<T, aisc_store::StoreError> {
     }
 }
 
+// The domain's errors mean what the services' errors mean: one mapping each
+// (in `crate::service`), then the service error's answer.
 impl From<crate::control::ControlError> for ApiError {
     fn from(e: crate::control::ControlError) -> Self {
-        use crate::control::ControlError;
-        match e {
-            ControlError::Conflict(m) => ApiError::Conflict(m),
-            ControlError::Unavailable(m) => ApiError::Unavailable(m),
-            ControlError::Store(e) => e.into(),
-        }
+        crate::service::ServiceError::from(e).into()
     }
 }
 
 impl From<aisc_store::StoreError> for ApiError {
     fn from(e: aisc_store::StoreError) -> Self {
-        match e {
-            aisc_store::StoreError::NotFound => ApiError::NotFound("resource".into()),
-            aisc_store::StoreError::Exists(what) => {
-                ApiError::Conflict(format!("{what} already exists"))
-            }
-            aisc_store::StoreError::Refused(why) => ApiError::Conflict(why.into()),
-            aisc_store::StoreError::OverQuota { used, quota } => ApiError::invalid(
-                "size",
-                format!("the project's files take {used} bytes already; this does not fit"),
-                Some(format!("{quota} bytes (the project's quota)")),
-            ),
-            other => ApiError::internal(other),
-        }
+        crate::service::ServiceError::from(e).into()
     }
 }
 
 impl From<aisc_model::SpecError> for ApiError {
     fn from(e: aisc_model::SpecError) -> Self {
-        ApiError::Invalid {
-            field: e.field.to_string(),
-            detail: e.message,
-            limit: e.limit,
-        }
+        crate::service::ServiceError::from(e).into()
     }
 }
 

@@ -60,20 +60,9 @@ impl Controller {
                     Fields::default(),
                 )
                 .await?;
-                let Some(spec) = row.spec.clone() else {
-                    return Ok(());
-                };
-                self.queue(Queued {
-                    id: row.id,
-                    user: row.owner_name.clone(),
-                    owner: row.owner,
-                    org: row.org,
-                    spec,
-                    held: false,
-                    project: row.project,
-                    charging: row.charging,
-                    submit_ms: row.submit_ms,
-                });
+                if let Some(q) = super::follow::queued(&row) {
+                    self.queue(Queued { held: false, ..q });
+                }
             }
             Recovered::Waiting => {
                 let start = row.start_ms.unwrap_or(now);
