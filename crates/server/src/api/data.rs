@@ -28,7 +28,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -38,7 +37,13 @@ pub const PART_BYTES: usize = 16 * stream::CHUNK;
 /// The longest path.
 pub const MAX_PATH: usize = aisc_model::files::MAX_PATH;
 
-fn upload_view(id: i64, project: String, path: String, size: i64, offset: u64) -> UploadView {
+pub(crate) fn upload_view(
+    id: i64,
+    project: String,
+    path: String,
+    size: i64,
+    offset: u64,
+) -> UploadView {
     UploadView {
         id,
         project,
@@ -74,7 +79,7 @@ pub fn check_path(path: &str) -> Result<(), ApiError> {
     })
 }
 
-fn check_sha256(s: &str) -> Result<(), ApiError> {
+pub(crate) fn check_sha256(s: &str) -> Result<(), ApiError> {
     if s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -91,7 +96,7 @@ fn check_sha256(s: &str) -> Result<(), ApiError> {
 
 /// A project whose files the caller may read: its members, and those who
 /// manage it (its organisation's administrators, for an export).
-async fn readable_project(
+pub(crate) async fn readable_project(
     state: &AppState,
     caller: &Caller,
     project: &str,
@@ -107,11 +112,11 @@ async fn readable_project(
     }
 }
 
-fn quota_of(state: &AppState, p: &ProjectRow) -> i64 {
+pub(crate) fn quota_of(state: &AppState, p: &ProjectRow) -> i64 {
     p.data_quota_bytes.unwrap_or(state.data_quota_bytes)
 }
 
-fn open_project(p: &ProjectRow) -> Result<(), ApiError> {
+pub(crate) fn open_project(p: &ProjectRow) -> Result<(), ApiError> {
     if p.closed_ms.is_some() {
         return Err(ApiError::Gone(format!(
             "project {} is closed: its files were destroyed",
@@ -197,7 +202,7 @@ pub async fn begin(
 
 /// Whether the caller may put a file at `path`: anyone who may add files
 /// when none is there, else only who may replace the file there.
-async fn may_replace(
+pub(crate) async fn may_replace(
     state: &AppState,
     caller: &Caller,
     p: &ProjectRow,
@@ -222,7 +227,7 @@ async fn may_replace(
 /// An upload in progress, its project, and the caller's right to it: its
 /// uploader's alone (another member's upload does not exist for them), or,
 /// to abandon it (`manage`), anyone who may delete the project's files.
-async fn upload(
+pub(crate) async fn upload(
     state: &AppState,
     caller: &Caller,
     id: i64,
@@ -264,7 +269,7 @@ async fn upload(
 
 /// Opens an upload's file under an exclusive lock, dropping a torn last part.
 /// Returns it with its header, key and plaintext length so far.
-fn open_part(
+pub(crate) fn open_part(
     state: &AppState,
     o: &DataObject,
 ) -> Result<(nix::fcntl::Flock<fs::File>, sealed::Opened, u64), ApiError> {
@@ -303,15 +308,9 @@ pub async fn status(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<UploadView>, ApiError> {
-    let (o, p) = upload(&state, &caller, id, false).await?;
-    // Another member may have put a file at this path since the upload began.
-    may_replace(&state, &caller, &p, &o.path).await?;
-    let st = state.clone();
-    let obj = o.clone();
-    let offset = tokio::task::spawn_blocking(move || open_part(&st, &obj).map(|(_, _, n)| n))
-        .await
-        .map_err(ApiError::internal)??;
-    Ok(Json(upload_view(id, p.name, o.path, o.size, offset)))
+    Ok(Json(
+        crate::service::data::status(&state, &caller, id).await?,
+    ))
 }
 
 /// Send a part: raw bytes at `offset`. Parts are whole multiples of 65,536 bytes, but the last.
@@ -328,52 +327,9 @@ pub async fn part(
     Query(q): Query<PartParams>,
     bytes: Bytes,
 ) -> Result<Json<UploadView>, ApiError> {
-    let (o, p) = upload(&state, &caller, id, false).await?;
-    // Another member may have put a file at this path since the upload began.
-    may_replace(&state, &caller, &p, &o.path).await?;
-    let st = state.clone();
-    let obj = o.clone();
-    let offset = tokio::task::spawn_blocking(move || -> Result<u64, ApiError> {
-        let (mut lock, opened, received) = open_part(&st, &obj)?;
-        if q.offset != received {
-            return Err(ApiError::Conflict(format!(
-                "offset {} is not where upload {} stands: send the part at offset {received}",
-                q.offset, obj.id
-            )));
-        }
-        let size = u64::try_from(obj.size).unwrap_or(0);
-        if received + bytes.len() as u64 > size {
-            return Err(ApiError::invalid(
-                "body",
-                format!(
-                    "{} bytes at offset {received} go past the declared size",
-                    bytes.len()
-                ),
-                Some(format!("{size} bytes in all")),
-            ));
-        }
-        let ctx = sealed::object_context(obj.id);
-        stream::append(
-            &mut *lock,
-            &opened.header,
-            &opened.key,
-            &ctx,
-            opened.len,
-            &bytes,
-        )
-        .map_err(|e| match e {
-            aisc_vault::VaultError::Format { reason, .. } => ApiError::Conflict(format!(
-                "{reason}: parts before the last must be multiples of {} bytes",
-                stream::CHUNK
-            )),
-            other => ApiError::internal(other),
-        })?;
-        lock.sync_data().map_err(ApiError::internal)?;
-        Ok(received + bytes.len() as u64)
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    Ok(Json(upload_view(id, p.name, o.path, o.size, offset)))
+    Ok(Json(
+        crate::service::data::part(&state, &caller, id, q, bytes).await?,
+    ))
 }
 
 /// Finish an upload: checks its size and SHA-256, then puts it in place of any file at its path.
@@ -387,83 +343,9 @@ pub async fn complete(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<FileView>, ApiError> {
-    let (o, p) = upload(&state, &caller, id, false).await?;
-    // Another member may have put a file at this path since the upload began.
-    may_replace(&state, &caller, &p, &o.path).await?;
-    let st = state.clone();
-    let obj = o.clone();
-    let digest = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
-        let (mut lock, mut opened, received) = open_part(&st, &obj)?;
-        let size = u64::try_from(obj.size).unwrap_or(0);
-        if received != size {
-            return Err(ApiError::invalid(
-                "size",
-                format!(
-                    "{received} of {size} bytes received; send the rest from offset {received}"
-                ),
-                Some(format!("{size} bytes")),
-            ));
-        }
-        let ctx = sealed::object_context(obj.id);
-        let len = stream::finish(&mut *lock, &opened.header, &opened.key, &ctx, opened.len)
-            .map_err(ApiError::internal)?;
-        lock.sync_data().map_err(ApiError::internal)?;
-        let mut hash = Sha256::new();
-        let mut at = 0;
-        while at < size {
-            let (bytes, _) = stream::read_range(
-                &mut opened.file,
-                &opened.header,
-                &opened.key,
-                &ctx,
-                len,
-                at,
-                PART_BYTES as u64,
-            )
-            .map_err(ApiError::internal)?;
-            at += bytes.len() as u64;
-            hash.update(&bytes);
-            if bytes.is_empty() {
-                break;
-            }
-        }
-        Ok(hex::encode(hash.finalize()))
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    let file = sealed::object_path(&state.data_dir, p.id, id);
-    if digest != o.sha256 {
-        let _ = state
-            .store
-            .data_change(DataChange::Remove { id }, None)
-            .await;
-        let _ = tokio::fs::remove_file(&file).await;
-        return Err(ApiError::invalid(
-            "sha256",
-            format!(
-                "the bytes received have SHA-256 {digest}; the upload was discarded, send it again"
-            ),
-            Some(format!("{} (as declared)", o.sha256)),
-        ));
-    }
-    let audit = caller.audit(
-        "data.put",
-        format!("project:{}", p.name),
-        format!("{} ({} bytes, sha256 {})", o.path, o.size, o.sha256),
-    );
-    let now = crate::clock::now_ms();
-    let replaced = state
-        .store
-        .data_change(DataChange::CompleteUpload { id, at_ms: now }, Some(audit))
-        .await?;
-    if replaced > 0 {
-        let _ = tokio::fs::remove_file(sealed::object_path(&state.data_dir, p.id, replaced)).await;
-    }
-    let done = DataObject {
-        complete_ms: Some(now),
-        ..o
-    };
-    Ok(Json(file_view(&done)))
+    Ok(Json(
+        crate::service::data::complete(&state, &caller, id).await?,
+    ))
 }
 
 /// Abandon an upload.
@@ -494,20 +376,12 @@ pub async fn list(
     Path(project): Path<String>,
     Query(q): Query<ListParams>,
 ) -> Result<Json<FileList>, ApiError> {
-    let p = readable_project(&state, &caller, &project).await?;
-    open_project(&p)?;
-    let files = state
-        .store
-        .data_objects(p.id, q.prefix.as_deref().unwrap_or(""))
-        .await?;
-    Ok(Json(FileList {
-        files: files.iter().map(file_view).collect(),
-        used_bytes: state.store.data_used(p.id).await?,
-        quota_bytes: quota_of(&state, &p),
-    }))
+    Ok(Json(
+        crate::service::data::list(&state, &caller, project, q).await?,
+    ))
 }
 
-async fn object_at(
+pub(crate) async fn object_at(
     state: &AppState,
     caller: &Caller,
     project: &str,
@@ -530,7 +404,7 @@ async fn object_at(
 }
 
 /// The first byte asked for by `Range: bytes=N-` (the one form served; others get the whole file).
-fn range_start(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn range_start(headers: &HeaderMap) -> Option<u64> {
     let v = headers.get(header::RANGE)?.to_str().ok()?;
     let n = v.strip_prefix("bytes=")?.strip_suffix('-')?;
     n.parse().ok()
@@ -679,39 +553,7 @@ pub async fn set_quota(
     Path(project): Path<String>,
     Body(req): Body<QuotaRequest>,
 ) -> Result<Json<FileList>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
-    if let Some(b) = req.bytes
-        && b < 0
-    {
-        return Err(ApiError::invalid(
-            "bytes",
-            format!("{b} is negative"),
-            Some("0 or more".into()),
-        ));
-    }
-    let audit = caller.audit(
-        "data.quota",
-        format!("project:{}", p.name),
-        match req.bytes {
-            Some(b) => format!("quota {b} bytes"),
-            None => "quota: the server's default".into(),
-        },
-    );
-    state
-        .store
-        .data_change(
-            DataChange::Quota {
-                project: p.id,
-                bytes: req.bytes,
-            },
-            Some(audit),
-        )
-        .await?;
-    let p = state.store.project_by_id(p.id).await?;
-    Ok(Json(FileList {
-        files: Vec::new(),
-        used_bytes: state.store.data_used(p.id).await?,
-        quota_bytes: quota_of(&state, &p),
-    }))
+    Ok(Json(
+        crate::service::data::set_quota(&state, &caller, project, req).await?,
+    ))
 }

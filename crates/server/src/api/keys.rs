@@ -6,13 +6,12 @@ use crate::AppState;
 use crate::api::extract::Body;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize};
 pub use aisc_api::keys::{KeysView, MasterKeyView, RetireRequest};
 use aisc_vault::KeySource;
 use axum::Json;
 use axum::extract::State;
 
-async fn view(state: &AppState, rewrapped: Option<i64>) -> Result<KeysView, ApiError> {
+pub(crate) async fn view(state: &AppState, rewrapped: Option<i64>) -> Result<KeysView, ApiError> {
     let masters = state.store.master_keys();
     let report = state.store.key_report().await?;
     let count = |kid: &str| {
@@ -50,8 +49,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<KeysView>, ApiError> {
-    authorize(&caller, Access::Read, Resource::Centre)?;
-    Ok(Json(view(&state, None).await?))
+    Ok(Json(crate::service::keys::list(&state, &caller).await?))
 }
 
 /// Rotate the master key: with a key file, a new key is written to it first (the old ones stay
@@ -65,20 +63,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<KeysView>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    let _one = state.key_rotation.lock().await;
-    let masters = state.store.master_keys();
-    let next = match masters.source() {
-        KeySource::File(_) => masters.rotated().map_err(ApiError::internal)?,
-        KeySource::Variable { .. } => masters,
-    };
-    let audit = caller.audit(
-        "keys.rotate",
-        "keys".into(),
-        format!("current master key {}", next.current().kid()),
-    );
-    let n = state.store.rewrap_keys(next, audit).await?;
-    Ok(Json(view(&state, Some(n)).await?))
+    Ok(Json(crate::service::keys::rotate(&state, &caller).await?))
 }
 
 /// Retire a master key that wraps no data key any more (after a rotation). With a key file it is
@@ -93,40 +78,7 @@ pub async fn retire(
     caller: Caller,
     Body(req): Body<RetireRequest>,
 ) -> Result<Json<KeysView>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    let _one = state.key_rotation.lock().await;
-    let masters = state.store.master_keys();
-    if masters.get(&req.kid).is_none() {
-        return Err(ApiError::invalid(
-            "kid",
-            format!("{:?} is not a loaded master key", req.kid),
-            Some("an id from aisc keys list".into()),
-        ));
-    }
-    if masters.current().kid() == req.kid {
-        return Err(ApiError::Conflict(
-            "the current master key cannot be retired; rotate first".into(),
-        ));
-    }
-    let report = state.store.key_report().await?;
-    if let Some((_, n)) = report.wrapped_by.iter().find(|(k, _)| *k == req.kid) {
-        return Err(ApiError::Conflict(format!(
-            "master key {} still wraps {n} data keys; rotate first",
-            req.kid
-        )));
-    }
-    if let KeySource::Variable { name, .. } = masters.source() {
-        return Err(ApiError::Conflict(format!(
-            "the master keys come from {name}: remove the key from it and restart"
-        )));
-    }
-    let next = masters.without(&req.kid).map_err(ApiError::internal)?;
-    state.store.set_master_keys(next);
-    let audit = caller.audit(
-        "keys.retire",
-        "keys".into(),
-        format!("retired master key {}", req.kid),
-    );
-    state.store.record_audit(audit).await?;
-    Ok(Json(view(&state, None).await?))
+    Ok(Json(
+        crate::service::keys::retire(&state, &caller, req).await?,
+    ))
 }

@@ -4,17 +4,13 @@
 //! the audit trail its events: those are the centre's financial record.
 
 use crate::AppState;
-use crate::api::applications::{self};
 use crate::api::audit::AuditView;
-use crate::api::data::{self, FileView};
-use crate::api::extract::{Body, JobIdPath};
-use crate::api::tenancy::{self, project_by_name};
+use crate::api::extract::Body;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize};
 pub use aisc_api::privacy::{ClosedView, ConfirmRequest, ProjectExport};
-use aisc_store::{AuditSearch, DataChange, JobFilter, ProjectRow};
+use aisc_store::{AuditSearch, JobFilter, ProjectRow};
 use axum::Json;
 use axum::extract::{Path, State};
 
@@ -28,54 +24,13 @@ pub async fn export(
     caller: Caller,
     Path(project): Path<String>,
 ) -> Result<Json<ProjectExport>, ApiError> {
-    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
-    let Json(detail) =
-        tenancy::show_project(State(state.clone()), caller.clone(), Path(project.clone())).await?;
-    let Json(apps) = applications::list(State(state.clone()), caller.clone()).await?;
-    let Json(grants) = applications::list_grants(State(state.clone()), caller.clone()).await?;
-    let mut jobs = Vec::new();
-    for id in project_jobs(&state, &p).await? {
-        let Json(d) =
-            crate::api::jobs::show(State(state.clone()), caller.clone(), JobIdPath(id)).await?;
-        jobs.push(d);
-    }
-    let targets: std::collections::HashSet<String> = jobs
-        .iter()
-        .map(|j| format!("job:{}", j.job.id))
-        .chain([format!("project:{}", p.name)])
-        .collect();
-    let audit = project_audit(&state, &targets).await?;
-    // Read directly: the project's managers export its files even when not members.
-    let files: Vec<FileView> = if p.closed_ms.is_none() {
-        state
-            .store
-            .data_objects(p.id, "")
-            .await?
-            .iter()
-            .map(data::file_view)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let audit_event = caller.audit(
-        "project.export",
-        format!("project:{}", p.name),
-        format!("{} jobs, {} files", jobs.len(), files.len()),
-    );
-    state.store.record_audit(audit_event).await?;
-    Ok(Json(ProjectExport {
-        exported_at: rfc3339(crate::clock::now_ms()),
-        project: detail,
-        applications: apps.into_iter().filter(|a| a.project == p.name).collect(),
-        grants: grants.into_iter().filter(|g| g.project == p.name).collect(),
-        jobs,
-        audit,
-        files,
-    }))
+    Ok(Json(
+        crate::service::privacy::export(&state, &caller, project).await?,
+    ))
 }
 
 /// Every job of the project, newest first.
-async fn project_jobs(
+pub(crate) async fn project_jobs(
     state: &AppState,
     p: &ProjectRow,
 ) -> Result<Vec<aisc_model::JobId>, ApiError> {
@@ -100,7 +55,7 @@ async fn project_jobs(
 }
 
 /// Audit events whose target is in `targets`, newest first (one pass over the trail).
-async fn project_audit(
+pub(crate) async fn project_audit(
     state: &AppState,
     targets: &std::collections::HashSet<String>,
 ) -> Result<Vec<AuditView>, ApiError> {
@@ -123,7 +78,7 @@ async fn project_audit(
     }
 }
 
-fn confirmed(p: &ProjectRow, req: &ConfirmRequest) -> Result<(), ApiError> {
+pub(crate) fn confirmed(p: &ProjectRow, req: &ConfirmRequest) -> Result<(), ApiError> {
     if req.confirm == p.name {
         Ok(())
     } else {
@@ -136,7 +91,7 @@ fn confirmed(p: &ProjectRow, req: &ConfirmRequest) -> Result<(), ApiError> {
 }
 
 /// Removes the project's jobs' directories (their sealed logs, now unreadable).
-async fn remove_job_dirs(state: &AppState, p: &ProjectRow) -> Result<usize, ApiError> {
+pub(crate) async fn remove_job_dirs(state: &AppState, p: &ProjectRow) -> Result<usize, ApiError> {
     let ids = project_jobs(state, p).await?;
     let dirs: Vec<_> = ids
         .iter()
@@ -153,7 +108,7 @@ async fn remove_job_dirs(state: &AppState, p: &ProjectRow) -> Result<usize, ApiE
     .map_err(ApiError::internal)
 }
 
-async fn closed_view(
+pub(crate) async fn closed_view(
     state: &AppState,
     p: &ProjectRow,
     removed: usize,
@@ -182,21 +137,9 @@ pub async fn close(
     Path(project): Path<String>,
     Body(req): Body<ConfirmRequest>,
 ) -> Result<Json<ClosedView>, ApiError> {
-    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
-    confirmed(&p, &req)?;
-    let audit = caller.audit(
-        "project.close",
-        format!("project:{}", p.name),
-        "closed; data key destroyed".into(),
-    );
-    let change = DataChange::Close {
-        project: p.id,
-        at_ms: crate::clock::now_ms(),
-    };
-    state.store.data_change(change, Some(audit)).await?;
-    state.charging.clear();
-    let removed = remove_job_dirs(&state, &p).await?;
-    Ok(Json(closed_view(&state, &p, removed).await?))
+    Ok(Json(
+        crate::service::privacy::close(&state, &caller, project, req).await?,
+    ))
 }
 
 /// Erase a project (centre administrators): close it, then remove the personal data in its
@@ -214,21 +157,7 @@ pub async fn erase(
     Path(project): Path<String>,
     Body(req): Body<ConfirmRequest>,
 ) -> Result<Json<ClosedView>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
-    confirmed(&p, &req)?;
-    let audit = caller.audit(
-        "project.erase",
-        format!("project:{}", p.name),
-        "erased; data key destroyed".into(),
-    );
-    let change = DataChange::Erase {
-        project: p.id,
-        at_ms: crate::clock::now_ms(),
-    };
-    state.store.data_change(change, Some(audit)).await?;
-    state.charging.clear();
-    state.tokens.clear();
-    let removed = remove_job_dirs(&state, &p).await?;
-    Ok(Json(closed_view(&state, &p, removed).await?))
+    Ok(Json(
+        crate::service::privacy::erase(&state, &caller, project, req).await?,
+    ))
 }

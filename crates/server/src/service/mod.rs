@@ -6,10 +6,13 @@
 
 pub mod applications;
 pub mod audit;
+pub mod data;
 pub mod identity;
 pub mod inventory;
 pub mod jobs;
+pub mod keys;
 pub mod nodes;
+pub mod privacy;
 pub mod schemes;
 pub mod statements;
 pub mod tenancy;
