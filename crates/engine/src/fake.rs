@@ -16,6 +16,7 @@ struct Seen {
     started: Vec<JobId>,
     signals: Vec<(JobId, How)>,
     refuse: HashSet<JobId>,
+    down: bool,
 }
 
 /// The fake engine.
@@ -95,6 +96,18 @@ impl FakeHandle {
         self.seen().signals.clone()
     }
 
+    /// Makes the engine unreachable: it takes no jobs until [`FakeHandle::up`].
+    pub fn down(&self) {
+        self.seen().down = true;
+        self.send(EngineEvent::Reachable(false));
+    }
+
+    /// Makes the engine reachable again.
+    pub fn up(&self) {
+        self.seen().down = false;
+        self.send(EngineEvent::Reachable(true));
+    }
+
     /// Makes the engine refuse to start `job`.
     pub fn refuse(&self, job: JobId) {
         self.seen().refuse.insert(job);
@@ -163,6 +176,12 @@ impl Engine for FakeEngine {
 
     fn queue_depth(&self) -> Option<usize> {
         self.queue
+    }
+
+    fn unavailable_until(&self) -> Option<tokio::time::Instant> {
+        self.seen()
+            .down
+            .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(200))
     }
 
     fn limits_by_aisc(&self) -> bool {

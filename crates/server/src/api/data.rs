@@ -357,12 +357,7 @@ pub async fn abandon(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
-    let (o, _) = upload(&state, &caller, id, true).await?;
-    state
-        .store
-        .data_change(DataChange::Remove { id }, None)
-        .await?;
-    let _ = tokio::fs::remove_file(sealed::object_path(&state.data_dir, o.project, id)).await;
+    crate::service::data::abandon(&state, &caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -517,27 +512,7 @@ pub async fn remove(
     caller: Caller,
     Path((project, path)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (o, p) = object_at(&state, &caller, &project, &path, true).await?;
-    policy::may_change_file(
-        &caller,
-        Resource::Project {
-            name: &p.name,
-            id: p.id,
-            org: p.org,
-        },
-        &o.owner_name,
-        &o.path,
-    )?;
-    let audit = caller.audit(
-        "data.rm",
-        format!("project:{}", p.name),
-        format!("{} ({} bytes)", o.path, o.size),
-    );
-    state
-        .store
-        .data_change(DataChange::Remove { id: o.id }, Some(audit))
-        .await?;
-    let _ = tokio::fs::remove_file(sealed::object_path(&state.data_dir, p.id, o.id)).await;
+    crate::service::data::remove(&state, &caller, project, path).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -332,23 +332,8 @@ async fn a_job_the_engine_refuses_fails_and_one_it_cannot_take_yet_waits() {
 
 #[tokio::test]
 async fn a_restarted_loop_follows_the_jobs_the_last_one_left() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(&dir).await;
-    let user = NewUser {
-        name: "ann".into(),
-        role: "user".into(),
-        password_hash: None,
-        created_ms: now_ms(),
-    };
-    let owner = store.create_user(user, None).await.expect("user");
-    let (engine, fake) = FakeEngine::new();
-    let w = World {
-        tx: run(&store, engine).await,
-        _dir: dir,
-        store: store.clone(),
-        owner,
-        fake,
-    };
+    let w = world(FakeEngine::new()).await;
+    let store = w.store.clone();
     let id = w.submit(spec(0, 60, false)).await;
     w.when(id, JobState::Running).await;
     let pending = w.submit(spec(0, 60, true)).await;
@@ -402,4 +387,29 @@ async fn guaranteed_work_preempts_a_scavenger_job_which_is_requeued() {
     // The copy waits for GPUs again, as scavenger work.
     let row = w.when(copy, JobState::Pending).await;
     assert_eq!(row.spec.map(|s| s.qos), Some(aisc_model::Qos::Scavenger));
+}
+
+#[tokio::test]
+async fn while_the_engine_is_unreachable_jobs_wait_and_start_when_it_is_back() {
+    let w = world(FakeEngine::new()).await;
+    w.fake.down();
+    let id = w.submit(spec(1, 60, false)).await;
+    for _ in 0..1000 {
+        if w.store.job(id).await.expect("job").reason == "EngineUnavailable" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let row = w.store.job(id).await.expect("job");
+    assert_eq!(
+        (row.state, row.reason.as_str()),
+        (JobState::Pending, "EngineUnavailable")
+    );
+    assert!(
+        w.fake.started().is_empty(),
+        "nothing is handed to an unreachable engine"
+    );
+    w.fake.up();
+    w.when(id, JobState::Running).await;
+    assert_eq!(w.fake.started(), vec![id]);
 }

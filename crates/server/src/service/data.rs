@@ -235,3 +235,45 @@ pub async fn set_quota(
         quota_bytes: quota_of(state, &p),
     })
 }
+
+/// Abandons an upload (its uploader; or, to clean up, anyone who may delete the project's files).
+pub async fn abandon(state: &AppState, caller: &Caller, id: i64) -> Result<(), ServiceError> {
+    let (o, _) = upload(state, caller, id, true).await?;
+    state
+        .store
+        .data_change(DataChange::Remove { id }, None)
+        .await?;
+    let _ = tokio::fs::remove_file(sealed::object_path(&state.data_dir, o.project, id)).await;
+    Ok(())
+}
+
+/// Deletes a project's file (its uploader, the PI, the organisation's or the centre's administrators).
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    project: String,
+    path: String,
+) -> Result<(), ServiceError> {
+    let (o, p) = object_at(state, caller, &project, &path, true).await?;
+    crate::policy::may_change_file(
+        caller,
+        Resource::Project {
+            name: &p.name,
+            id: p.id,
+            org: p.org,
+        },
+        &o.owner_name,
+        &o.path,
+    )?;
+    let audit = caller.audit(
+        "data.rm",
+        format!("project:{}", p.name),
+        format!("{} ({} bytes)", o.path, o.size),
+    );
+    state
+        .store
+        .data_change(DataChange::Remove { id: o.id }, Some(audit))
+        .await?;
+    let _ = tokio::fs::remove_file(sealed::object_path(&state.data_dir, p.id, o.id)).await;
+    Ok(())
+}
