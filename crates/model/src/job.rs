@@ -171,6 +171,18 @@ impl fmt::Display for PendingReason {
     }
 }
 
+/// What a job is charged to: a grant, the list price per GPU-hour in force
+/// when it was submitted, and the lien its worst case holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charging {
+    /// The grant.
+    pub grant: i64,
+    /// HK cents per GPU-hour.
+    pub price_cents: i64,
+    /// HK cents held while it is admitted or running.
+    pub lien_cents: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,32 +2,11 @@
 //! it holds one.
 
 use super::{NodeStatus, QueueView};
-use aisc_model::{JobId, JobSpec, Resources};
+use aisc_model::{JobId, Resources};
 use aisc_store::NewAudit;
 use tokio::sync::oneshot;
 
-/// A pending job as the control loop holds it.
-#[derive(Debug, Clone)]
-pub struct Queued {
-    /// The job.
-    pub id: JobId,
-    /// Its submitter's name (for `%u` in output paths).
-    pub user: String,
-    /// Its submitter.
-    pub owner: aisc_model::UserId,
-    /// The organisation of the project it is charged to (who may see it).
-    pub org: Option<aisc_model::OrgId>,
-    /// What it runs and asks for.
-    pub spec: JobSpec,
-    /// Held until released.
-    pub held: bool,
-    /// The project it is charged to.
-    pub project: Option<aisc_model::ProjectId>,
-    /// The grant, price and lien it is charged with.
-    pub charging: Option<aisc_store::Charging>,
-    /// When it was submitted, epoch ms.
-    pub submit_ms: i64,
-}
+pub use aisc_control::Queued;
 
 /// Why the control loop refused or could not do what it was asked. The API
 /// turns it into an answer; the loop knows nothing of HTTP.

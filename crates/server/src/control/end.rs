@@ -5,8 +5,9 @@
 
 use super::{Active, Controller};
 use crate::clock::now_ms;
-use aisc_engine::{End, verdict_of};
-use aisc_model::{JobId, JobState, Resources};
+use aisc_control::ending;
+use aisc_engine::End;
+use aisc_model::{JobId, JobState};
 use aisc_store::{Fields, StoreError};
 
 impl Controller {
@@ -17,22 +18,13 @@ impl Controller {
         mut active: Active,
         end: End,
     ) -> Result<(), StoreError> {
-        let kill = active.kill.as_ref().map(|k| (k.state, k.reason.clone()));
-        let (state, reason) = match (end.verdict, kill) {
-            (Some(v), _) if v.firm => (v.state, v.reason),
-            (_, Some(k)) => k,
-            (Some(v), None) => (v.state, v.reason),
-            (None, None) => verdict_of(end.exit_code, end.signal),
-        };
+        let stop = active.kill.as_ref().map(|k| (k.state, k.reason.as_str()));
+        let (state, reason) = ending::outcome(&end, stop);
         let end_ms = end.at_ms.unwrap_or_else(now_ms);
         if !active.started {
             let Some(ran) = end.ran else {
                 // It never ran (cancelled while it waited in the engine, or refused at launch).
-                let to = if state == JobState::Cancelled {
-                    JobState::Cancelled
-                } else {
-                    JobState::Failed
-                };
+                let to = ending::never_ran(state);
                 let end_ms = end_ms.max(active.start_ms);
                 let set = Fields {
                     end_ms: Some(end_ms),
@@ -64,31 +56,13 @@ impl Controller {
             .await?;
         }
         let end_ms = end_ms.max(active.start_ms);
-        let usage = match end.measured {
-            // The engine says what it held and for how long; billing meters it as it meters any job.
-            Some(m) => aisc_billing::meter_for(
-                &Resources {
-                    gpus: m.gpus,
-                    cpus: m.cpus,
-                    mem_mb: 0,
-                },
-                m.elapsed_ms,
-            ),
-            None => aisc_billing::meter(&active.resources, active.start_ms, end_ms),
-        };
-        let overrun_ms = end_ms - active.deadline_ms - self.kill_grace_ms;
-        let reason = if self.engine.limits_by_aisc() && overrun_ms > 1000 {
-            format!(
-                "{reason}; it ran {} s past its time limit and grace (charged at most its lien)",
-                overrun_ms / 1000
-            )
-        } else {
-            reason
-        };
-        let reason = match end.note {
-            Some(note) => format!("{reason}; {note}"),
-            None => reason,
-        };
+        // What the engine measured, else what the job held by aisc's clock; billing meters both.
+        let usage = ending::usage(end.measured, &active.resources, active.start_ms, end_ms);
+        let overrun = self
+            .engine
+            .limits_by_aisc()
+            .then(|| end_ms - active.deadline_ms - self.kill_grace_ms);
+        let reason = ending::reason(reason, overrun, end.note.as_deref());
         let set = Fields {
             end_ms: Some(end_ms),
             exit_code: end.exit_code,

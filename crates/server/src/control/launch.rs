@@ -4,6 +4,7 @@
 use super::money::Hold;
 use super::{Active, Controller, Queued, secs_to_ms};
 use crate::clock::now_ms;
+use aisc_control::handover;
 use aisc_engine::{Accounts, Alloc, StartJob};
 use aisc_model::{JobId, JobState, ProjectId};
 use aisc_sched::Placement;
@@ -43,22 +44,16 @@ impl Controller {
         starts: Vec<aisc_sched::Start>,
         waiting: &[(JobId, aisc_model::PendingReason)],
     ) {
-        use aisc_model::PendingReason as R;
-        let mut room = match self.engine.queue_depth() {
-            None => usize::MAX,
-            Some(depth) => {
-                let queued = self
-                    .running
-                    .values()
-                    .filter(|a| !a.started && !a.released)
-                    .count();
-                depth.saturating_sub(queued)
-            }
-        };
+        let waiting_in_engine = self
+            .running
+            .values()
+            .filter(|a| !a.started && !a.released)
+            .count();
+        let depth = self.engine.queue_depth();
+        let mut room = handover::room(depth, waiting_in_engine);
         let next = waiting
             .iter()
-            .filter(|_| self.engine.queue_depth().is_some())
-            .filter(|(_, r)| matches!(r, R::Priority | R::Resources | R::Reservation))
+            .filter(|(_, r)| depth.is_some() && handover::may_wait_in_engine(*r))
             .map(|(id, _)| (*id, Placement { allocs: Vec::new() }));
         let order: Vec<(JobId, Placement)> = starts
             .into_iter()

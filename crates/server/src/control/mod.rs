@@ -37,7 +37,6 @@ pub use aisc_engine::expand_pattern;
 
 use crate::clock::now_ms;
 use aisc_engine::{Engine, How};
-use aisc_model::units::format_duration;
 use aisc_model::{JobId, JobState, PendingReason, ProjectId, Resources};
 use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
 use aisc_store::{Fields, JobChange, NewAudit, Store, StoreError};
@@ -47,12 +46,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-struct Kill {
-    state: JobState,
-    reason: String,
-    term_at_ms: i64,
-    sigkill_sent: bool,
-}
+use aisc_control::stops::{self, Due, Stop};
 
 /// An admitted job: handed to the engine, running, or being stopped.
 struct Active {
@@ -60,7 +54,7 @@ struct Active {
     resources: Resources,
     start_ms: i64,
     deadline_ms: i64,
-    kill: Option<Kill>,
+    kill: Option<Stop>,
     project: Option<aisc_model::ProjectId>,
     charging: Option<aisc_store::Charging>,
     qos: aisc_model::Qos,
@@ -233,11 +227,7 @@ impl Controller {
             .running
             .values()
             .filter(|_| by_aisc)
-            .map(|a| match &a.kill {
-                None => a.deadline_ms,
-                Some(k) if !k.sigkill_sent => k.term_at_ms.saturating_add(self.kill_grace_ms),
-                Some(_) => i64::MAX,
-            })
+            .map(|a| stops::next_due(a.deadline_ms, a.kill.as_ref(), self.kill_grace_ms))
             .chain(self.engine.poll_at(now))
             .min()
             .unwrap_or(i64::MAX)
@@ -398,11 +388,11 @@ impl Controller {
             None => self.store.change(change).await?,
         }
         if let Some(a) = self.running.get_mut(&id) {
-            a.kill = Some(Kill {
+            a.kill = Some(Stop {
                 state,
                 reason,
                 term_at_ms: now,
-                sigkill_sent: false,
+                kill_sent: false,
             });
             self.engine.signal(id, How::Term);
         }
@@ -414,33 +404,36 @@ impl Controller {
     async fn enforce_limits(&mut self) {
         let now = now_ms();
         if self.engine.limits_by_aisc() {
-            let expired: Vec<(JobId, u64)> = self
+            let due: Vec<(JobId, Due)> = self
                 .running
                 .iter()
-                .filter(|(_, a)| a.kill.is_none() && now >= a.deadline_ms)
-                .map(|(id, a)| {
-                    (
-                        *id,
-                        u64::try_from(a.deadline_ms - a.start_ms).unwrap_or(0) / 1000,
+                .filter_map(|(id, a)| {
+                    stops::due(
+                        now,
+                        a.start_ms,
+                        a.deadline_ms,
+                        a.kill.as_ref(),
+                        self.kill_grace_ms,
                     )
+                    .map(|d| (*id, d))
                 })
                 .collect();
-            for (id, limit_s) in expired {
-                let reason = format!("time limit of {} reached", format_duration(limit_s));
-                if let Err(e) = self
-                    .begin_kill(id, JobState::TimedOut, reason, now, None)
-                    .await
-                {
-                    tracing::error!(job = %id, error = %e, "could not record time-out");
-                }
-            }
-            for (id, a) in self.running.iter_mut() {
-                if let Some(k) = &mut a.kill
-                    && !k.sigkill_sent
-                    && now >= k.term_at_ms.saturating_add(self.kill_grace_ms)
-                {
-                    k.sigkill_sent = true;
-                    self.engine.signal(*id, How::Kill);
+            for (id, due) in due {
+                match due {
+                    Due::TimeLimit(stop) => {
+                        if let Err(e) = self
+                            .begin_kill(id, stop.state, stop.reason, now, None)
+                            .await
+                        {
+                            tracing::error!(job = %id, error = %e, "could not record time-out");
+                        }
+                    }
+                    Due::Kill => {
+                        if let Some(k) = self.running.get_mut(&id).and_then(|a| a.kill.as_mut()) {
+                            k.kill_sent = true;
+                            self.engine.signal(id, How::Kill);
+                        }
+                    }
                 }
             }
         }

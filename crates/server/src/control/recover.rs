@@ -1,7 +1,8 @@
 //! Recovery after a (re)start: what became of the jobs the last server left.
 
-use super::{Active, Controller, Kill, Queued, secs_to_ms};
+use super::{Active, Controller, Queued, secs_to_ms};
 use crate::clock::now_ms;
+use aisc_control::stops::Stop;
 use aisc_engine::{End, How, RecoverJob, Recovered, Verdict};
 use aisc_model::JobState;
 use aisc_sched::Placement;
@@ -167,11 +168,11 @@ impl Controller {
         let kill = row
             .kill_state
             .zip(row.kill_reason.clone())
-            .map(|(state, reason)| Kill {
+            .map(|(state, reason)| Stop {
                 state,
                 reason,
                 term_at_ms: now_ms(),
-                sigkill_sent: false,
+                kill_sent: false,
             });
         Active {
             placement: Placement::on_node(
