@@ -9,6 +9,7 @@
 //!   used, and whether it ran at all;
 //! - [`handover`]: which planned and waiting jobs go to an engine that keeps
 //!   a queue of its own;
+//! - [`queue::Queue`]: the jobs that wait, held ones apart, with their reasons;
 //! - [`Queued`]: a pending job as the loop holds it.
 //!
 //! Not yet here: the loop's state itself and its effects (admission, liens,
@@ -16,6 +17,7 @@
 
 pub mod ending;
 pub mod handover;
+pub mod queue;
 pub mod stops;
 
 use aisc_model::job::Charging;

@@ -162,8 +162,7 @@ impl Controller {
                 Fields::default(),
             )
             .await?;
-            self.reasons.insert(job, PendingReason::EngineUnavailable);
-            self.queue(*q);
+            self.queue.wait(*q, PendingReason::EngineUnavailable);
             return Ok(());
         }
         self.never_ran(*q, JobState::Admitted, JobState::Failed, reason, now)

@@ -30,9 +30,7 @@ impl Controller {
     }
 
     fn knows(&self, id: JobId) -> bool {
-        self.pending.contains_key(&id)
-            || self.held.contains_key(&id)
-            || self.running.contains_key(&id)
+        self.queue.contains(id) || self.running.contains_key(&id)
     }
 
     /// Queues pending jobs that another server accepted since the last poll:
@@ -60,7 +58,7 @@ impl Controller {
             };
             for row in rows {
                 if let Some(q) = queued(&row) {
-                    self.queue(q);
+                    self.queue.insert(q);
                     self.dirty = true;
                 }
             }

@@ -19,9 +19,8 @@ impl Controller {
             && self.hold(q.id, &c).await? == Hold::Exhausted
         {
             let id = q.id;
-            self.pending.insert(id, q);
-            self.reasons
-                .insert(id, aisc_model::PendingReason::GrantExhausted);
+            self.queue
+                .wait(q, aisc_model::PendingReason::GrantExhausted);
             self.store
                 .change(aisc_store::JobChange::Reasons(vec![(
                     id,
@@ -65,10 +64,9 @@ impl Controller {
             if room == 0 {
                 break;
             }
-            let Some(q) = self.pending.remove(&id) else {
+            let Some(q) = self.queue.take_pending(id) else {
                 continue;
             };
-            self.reasons.remove(&id);
             room -= 1;
             match self.admit(q, placement).await {
                 Ok(Some(job)) => batch.push(job),
@@ -252,7 +250,7 @@ impl Controller {
             source: "local".into(),
         };
         let new_id = self.store.submit(new, audit).await?;
-        self.queue(Queued {
+        self.queue.insert(Queued {
             id: new_id,
             user: row.owner_name,
             owner: row.owner,

@@ -37,15 +37,16 @@ pub use aisc_engine::expand_pattern;
 
 use crate::clock::now_ms;
 use aisc_engine::{Engine, How};
-use aisc_model::{JobId, JobState, PendingReason, ProjectId, Resources};
+use aisc_model::{JobId, JobState, ProjectId, Resources};
 use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
 use aisc_store::{Fields, JobChange, NewAudit, Store, StoreError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use aisc_control::queue::{NotHeld, Queue};
 use aisc_control::stops::{self, Due, Stop};
 
 /// An admitted job: handed to the engine, running, or being stopped.
@@ -78,11 +79,8 @@ pub struct Controller {
     nodes: Vec<Node>,
     data_dir: PathBuf,
     kill_grace_ms: i64,
-    /// Pending jobs the scheduler considers.
-    pending: BTreeMap<JobId, Queued>,
-    /// Pending jobs held until released: kept apart, so that no pass spends time on them.
-    held: BTreeMap<JobId, Queued>,
-    reasons: HashMap<JobId, PendingReason>,
+    /// The jobs that wait (held ones apart), with their reasons.
+    queue: Queue,
     running: HashMap<JobId, Active>,
     dirty: bool,
     last_pass: Instant,
@@ -118,8 +116,7 @@ const PERIODIC_PASS: Duration = Duration::from_secs(5);
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Controller")
-            .field("pending", &self.pending.len())
-            .field("held", &self.held.len())
+            .field("queue", &self.queue.counts())
             .field("running", &self.running.len())
             .finish_non_exhaustive()
     }
@@ -141,9 +138,7 @@ impl Controller {
             nodes,
             data_dir,
             kill_grace_ms: i64::try_from(kill_grace.as_millis()).unwrap_or(i64::MAX),
-            pending: BTreeMap::new(),
-            held: BTreeMap::new(),
-            reasons: HashMap::new(),
+            queue: Queue::new(),
             running: HashMap::new(),
             dirty: true,
             last_pass: Instant::now(),
@@ -157,16 +152,6 @@ impl Controller {
             reservations: HashMap::new(),
             shared_db: false,
             seen: JobId(0),
-        }
-    }
-
-    /// Puts a pending job where it belongs: with the jobs the scheduler
-    /// considers, or with the held ones.
-    fn queue(&mut self, q: Queued) {
-        if q.held {
-            self.held.insert(q.id, q);
-        } else {
-            self.pending.insert(q.id, q);
         }
     }
 
@@ -205,7 +190,7 @@ impl Controller {
             }
             self.enforce_limits().await;
             // Priorities age and reservations come due without any event: look again now and then.
-            if !self.pending.is_empty() && self.last_pass.elapsed() >= PERIODIC_PASS {
+            if self.queue.has_pending() && self.last_pass.elapsed() >= PERIODIC_PASS {
                 self.dirty = true;
             }
             if self.dirty && self.last_pass.elapsed() >= MIN_PASS_INTERVAL {
@@ -235,7 +220,7 @@ impl Controller {
         let mut wake =
             Instant::now() + Duration::from_millis(u64::try_from(next - now).unwrap_or(0));
         if let Some(retry) = self.engine.unavailable_until()
-            && !self.pending.is_empty()
+            && self.queue.has_pending()
         {
             wake = wake.min(retry);
         }
@@ -250,7 +235,7 @@ impl Controller {
         match cmd {
             Command::Submitted(q) => {
                 if self.accepts(q.id) {
-                    self.queue(*q);
+                    self.queue.insert(*q);
                     self.dirty = true;
                 }
             }
@@ -282,7 +267,7 @@ impl Controller {
                 let _ = reply.send(self.queue_view());
             }
             Command::QueueLength(reply) => {
-                let _ = reply.send((self.pending.len(), self.held.len()));
+                let _ = reply.send(self.queue.counts());
             }
             Command::GrantsChanged => {
                 self.fair.invalidate();
@@ -308,7 +293,7 @@ impl Controller {
         audit: NewAudit,
     ) -> Result<CancelOutcome, ControlError> {
         let now = now_ms();
-        if self.pending.contains_key(&id) || self.held.contains_key(&id) {
+        if self.queue.contains(id) {
             let change = JobChange::Transition {
                 id,
                 from: JobState::Pending,
@@ -321,13 +306,12 @@ impl Controller {
                 }),
             };
             self.store.change_audited(change, audit).await?;
-            if let Some(q) = self.pending.remove(&id).or_else(|| self.held.remove(&id))
+            if let Some(q) = self.queue.take(id)
                 && let Some(c) = q.charging
             {
                 // A lien may remain from an admission that did not complete (a crash): release it.
                 self.settle(id, &c, q.project, 0).await?;
             }
-            self.reasons.remove(&id);
             self.dirty = true;
             return Ok(CancelOutcome::Cancelled);
         }
@@ -349,22 +333,19 @@ impl Controller {
     }
 
     async fn release(&mut self, id: JobId, audit: NewAudit) -> Result<(), ControlError> {
-        if self.held.contains_key(&id) {
-            self.store
-                .change_audited(JobChange::Release { id }, audit)
-                .await?;
-            if let Some(mut q) = self.held.remove(&id) {
-                q.held = false;
-                self.pending.insert(id, q);
+        match self.queue.may_release(id) {
+            Ok(()) => {
+                self.store
+                    .change_audited(JobChange::Release { id }, audit)
+                    .await?;
+                self.queue.release(id);
+                self.dirty = true;
+                Ok(())
             }
-            self.reasons.remove(&id);
-            self.dirty = true;
-            return Ok(());
-        }
-        if self.pending.contains_key(&id) {
-            Err(ControlError::Conflict(format!("job {id} is not held")))
-        } else {
-            Err(ControlError::Conflict(format!("job {id} is not pending")))
+            Err(NotHeld::Pending) => Err(ControlError::Conflict(format!("job {id} is not held"))),
+            Err(NotHeld::NotPending) => {
+                Err(ControlError::Conflict(format!("job {id} is not pending")))
+            }
         }
     }
 
@@ -464,8 +445,8 @@ impl Controller {
 
     async fn schedule(&mut self) {
         let grants: std::collections::BTreeSet<i64> = self
-            .pending
-            .values()
+            .queue
+            .pending()
             .filter_map(|q| q.charging.map(|c| c.grant))
             .collect();
         let mut grant_available = std::collections::BTreeMap::new();
@@ -505,8 +486,8 @@ impl Controller {
                     stopping: a.kill.is_some(),
                 })
                 .collect(),
-            // Held jobs are kept apart (self.held): their reason, Held, was stored with them.
-            pending: self.pending.values().map(pending_job).collect(),
+            // Held jobs are kept apart: their reason, Held, was stored with them.
+            pending: self.queue.pending().map(pending_job).collect(),
         };
         let plan = aisc_sched::plan(&snapshot, now_s);
         for p in &plan.preempt {
@@ -525,11 +506,10 @@ impl Controller {
         }
         self.reservations = plan.reservations.iter().map(|r| (r.job, r.at)).collect();
         self.hand_over(plan.starts, &plan.waiting).await;
-        let changed: Vec<(JobId, String)> = plan
-            .waiting
+        let changed: Vec<(JobId, String)> = self
+            .queue
+            .note_reasons(plan.waiting)
             .into_iter()
-            .filter(|(id, _)| self.pending.contains_key(id))
-            .filter(|(id, r)| self.reasons.insert(*id, *r) != Some(*r))
             .map(|(id, r)| (id, r.to_string()))
             .collect();
         if !changed.is_empty()

@@ -13,19 +13,16 @@ impl Controller {
         let now_s = u64::try_from(now / 1000).unwrap_or(0);
         let fs = FairShare::new(&self.projects_at(now));
         let mut jobs: Vec<(u128, QueueEntry)> = self
-            .pending
-            .values()
-            .chain(self.held.values())
+            .queue
+            .pending()
+            .chain(self.queue.held())
             .map(|q| {
                 let j = pending_job(q);
                 let f = fs.factors(&self.policy, &j, now_s);
                 let reason = if q.held {
                     PendingReason::Held
                 } else {
-                    self.reasons
-                        .get(&q.id)
-                        .copied()
-                        .unwrap_or(PendingReason::Priority)
+                    self.queue.reason(q.id).unwrap_or(PendingReason::Priority)
                 };
                 let entry = QueueEntry {
                     id: q.id.0,

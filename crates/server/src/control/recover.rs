@@ -24,15 +24,15 @@ impl Controller {
                     if row.engine_submit_ms.is_some() {
                         self.engine.may_hold(row.id);
                     }
-                    self.queue(q);
+                    self.queue.insert(q);
                 }
                 JobState::Admitted | JobState::Running => self.recover_one(row).await?,
                 _ => {}
             }
         }
-        if !self.running.is_empty() || !self.pending.is_empty() || !self.held.is_empty() {
+        if !self.running.is_empty() || !self.queue.is_empty() {
             tracing::info!(
-                pending = self.pending.len() + self.held.len(),
+                pending = self.queue.counts().0 + self.queue.counts().1,
                 running = self.running.len(),
                 "recovered jobs"
             );
@@ -62,7 +62,7 @@ impl Controller {
                 )
                 .await?;
                 if let Some(q) = super::follow::queued(&row) {
-                    self.queue(Queued { held: false, ..q });
+                    self.queue.insert(Queued { held: false, ..q });
                 }
             }
             Recovered::Waiting => {

@@ -1,0 +1,200 @@
+//! The jobs that wait: those the scheduler considers, those held until
+//! released (kept apart, so that no pass spends time on them), and the
+//! reason each waits with, as last recorded.
+
+use crate::Queued;
+use aisc_model::{JobId, PendingReason};
+use std::collections::{BTreeMap, HashMap};
+
+/// Why a release was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotHeld {
+    /// It waits, but is not held.
+    Pending,
+    /// It does not wait at all.
+    NotPending,
+}
+
+/// The waiting jobs.
+#[derive(Debug, Default)]
+pub struct Queue {
+    pending: BTreeMap<JobId, Queued>,
+    held: BTreeMap<JobId, Queued>,
+    reasons: HashMap<JobId, PendingReason>,
+}
+
+impl Queue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Queue::default()
+    }
+
+    /// Puts a job where it belongs: with the jobs the scheduler considers, or with the held ones.
+    pub fn insert(&mut self, q: Queued) {
+        if q.held {
+            self.held.insert(q.id, q);
+        } else {
+            self.pending.insert(q.id, q);
+        }
+    }
+
+    /// Puts a job back to wait with `reason` (its grant could not cover it,
+    /// or the engine could not take it).
+    pub fn wait(&mut self, q: Queued, reason: PendingReason) {
+        self.reasons.insert(q.id, reason);
+        self.insert(q);
+    }
+
+    /// Whether the job waits (held or not).
+    pub fn contains(&self, id: JobId) -> bool {
+        self.pending.contains_key(&id) || self.held.contains_key(&id)
+    }
+
+    /// Takes a waiting job out (to start it, or because it was cancelled).
+    pub fn take(&mut self, id: JobId) -> Option<Queued> {
+        self.reasons.remove(&id);
+        self.pending.remove(&id).or_else(|| self.held.remove(&id))
+    }
+
+    /// Takes a job out only if the scheduler considers it (not held).
+    pub fn take_pending(&mut self, id: JobId) -> Option<Queued> {
+        let q = self.pending.remove(&id)?;
+        self.reasons.remove(&id);
+        Some(q)
+    }
+
+    /// Whether a release of `id` would be accepted.
+    pub fn may_release(&self, id: JobId) -> Result<(), NotHeld> {
+        if self.held.contains_key(&id) {
+            Ok(())
+        } else if self.pending.contains_key(&id) {
+            Err(NotHeld::Pending)
+        } else {
+            Err(NotHeld::NotPending)
+        }
+    }
+
+    /// Releases a held job: the scheduler considers it from now on.
+    pub fn release(&mut self, id: JobId) {
+        if let Some(mut q) = self.held.remove(&id) {
+            q.held = false;
+            self.reasons.remove(&id);
+            self.pending.insert(id, q);
+        }
+    }
+
+    /// Records the reasons the plan gives waiting jobs; returns those that
+    /// changed (to be stored), for jobs still waiting.
+    pub fn note_reasons(
+        &mut self,
+        waiting: impl IntoIterator<Item = (JobId, PendingReason)>,
+    ) -> Vec<(JobId, PendingReason)> {
+        waiting
+            .into_iter()
+            .filter(|(id, _)| self.pending.contains_key(id))
+            .filter(|(id, r)| self.reasons.insert(*id, *r) != Some(*r))
+            .collect()
+    }
+
+    /// The reason a job waits with, as last recorded.
+    pub fn reason(&self, id: JobId) -> Option<PendingReason> {
+        self.reasons.get(&id).copied()
+    }
+
+    /// The jobs the scheduler considers, by id.
+    pub fn pending(&self) -> impl Iterator<Item = &Queued> {
+        self.pending.values()
+    }
+
+    /// The held jobs, by id.
+    pub fn held(&self) -> impl Iterator<Item = &Queued> {
+        self.held.values()
+    }
+
+    /// How many wait for the scheduler, and how many are held.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.pending.len(), self.held.len())
+    }
+
+    /// Whether any job the scheduler considers waits.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Whether nothing waits at all.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty() && self.held.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aisc_model::{JobCommand, JobSpec, Resources, UserId};
+
+    fn queued(id: i64, held: bool) -> Queued {
+        Queued {
+            id: JobId(id),
+            user: "ann".into(),
+            owner: UserId(1),
+            org: None,
+            spec: JobSpec {
+                name: "j".into(),
+                account: None,
+                resources: Resources::default(),
+                gpu_type: None,
+                time_limit_s: 60,
+                command: JobCommand::Argv(vec!["true".into()]),
+                workdir: "/tmp".into(),
+                env: Default::default(),
+                output: None,
+                error: None,
+                hold: held,
+                qos: Default::default(),
+                requeue: false,
+            },
+            held,
+            project: None,
+            charging: None,
+            submit_ms: 0,
+        }
+    }
+
+    #[test]
+    fn held_jobs_wait_apart_until_released() {
+        let mut q = Queue::new();
+        q.insert(queued(1, false));
+        q.insert(queued(2, true));
+        assert_eq!(
+            q.pending().map(|j| j.id).collect::<Vec<_>>(),
+            vec![JobId(1)]
+        );
+        assert_eq!(q.counts(), (1, 1));
+        assert_eq!(q.may_release(JobId(1)), Err(NotHeld::Pending));
+        assert_eq!(q.may_release(JobId(3)), Err(NotHeld::NotPending));
+        assert_eq!(q.may_release(JobId(2)), Ok(()));
+        q.release(JobId(2));
+        assert_eq!(q.counts(), (2, 0));
+        assert!(q.take_pending(JobId(2)).is_some_and(|j| !j.held));
+    }
+
+    #[test]
+    fn only_changed_reasons_of_waiting_jobs_are_recorded() {
+        let mut q = Queue::new();
+        q.insert(queued(1, false));
+        q.insert(queued(2, false));
+        let first = q.note_reasons([
+            (JobId(1), PendingReason::Resources),
+            (JobId(2), PendingReason::Priority),
+            (JobId(9), PendingReason::Priority),
+        ]);
+        assert_eq!(first.len(), 2, "job 9 does not wait here");
+        let again = q.note_reasons([
+            (JobId(1), PendingReason::Resources),
+            (JobId(2), PendingReason::GrantExhausted),
+        ]);
+        assert_eq!(again, vec![(JobId(2), PendingReason::GrantExhausted)]);
+        assert!(q.take(JobId(2)).is_some());
+        assert_eq!(q.reason(JobId(2)), None);
+    }
+}
