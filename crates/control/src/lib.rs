@@ -9,6 +9,7 @@
 //!   used, and whether it ran at all;
 //! - [`handover`]: which planned and waiting jobs go to an engine that keeps
 //!   a queue of its own;
+//! - [`running::Running`]: the admitted jobs, what each holds and until when;
 //! - [`queue::Queue`]: the jobs that wait, held ones apart, with their reasons;
 //! - [`Queued`]: a pending job as the loop holds it.
 //!
@@ -18,6 +19,7 @@
 pub mod ending;
 pub mod handover;
 pub mod queue;
+pub mod running;
 pub mod stops;
 
 use aisc_model::job::Charging;

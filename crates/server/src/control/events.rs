@@ -25,7 +25,7 @@ impl Controller {
                 self.not_started(job, reason, retry).await
             }
             EngineEvent::Waiting { job, reason } => {
-                if !self.running.contains_key(&job) {
+                if !self.running.contains(job) {
                     return;
                 }
                 self.store
@@ -34,14 +34,14 @@ impl Controller {
             }
             EngineEvent::Started(s) => self.started(s).await,
             EngineEvent::Released { job } => {
-                if let Some(a) = self.running.get_mut(&job) {
+                if let Some(a) = self.running.get_mut(job) {
                     a.released = true;
                     self.dirty = true;
                 }
                 Ok(())
             }
             EngineEvent::Ended { job, end } => {
-                let Some(active) = self.running.remove(&job) else {
+                let Some(active) = self.running.remove(job) else {
                     tracing::warn!(%job, "end reported for a job that is not running");
                     return;
                 };
@@ -59,7 +59,7 @@ impl Controller {
     }
 
     async fn accepted(&mut self, job: JobId, engine_id: i64) -> Result<(), StoreError> {
-        if let Some(a) = self.running.get_mut(&job) {
+        if let Some(a) = self.running.get_mut(job) {
             a.engine_id = Some(engine_id);
             if a.kill.is_some() {
                 self.engine.signal(job, How::Term);
@@ -78,26 +78,22 @@ impl Controller {
             .node
             .as_ref()
             .and_then(|n| self.nodes.iter().position(|x| &x.name == n));
-        let Some(a) = self.running.get_mut(&s.job) else {
+        let Some(a) = self.running.get_mut(s.job) else {
             return Ok(());
         };
-        if a.started {
+        // Where the engine placed it, when it did: what the scheduler counts from now on.
+        let placement = match (node, &s.gpu_ids) {
+            (Some(node), Some(gpus)) => Some(Placement::on_node(
+                node,
+                gpus.clone(),
+                a.resources.cpus,
+                a.resources.mem_mb,
+            )),
+            _ => None,
+        };
+        if !a.start(s.at_ms, placement, s.engine_id, s.logs.is_some()) {
             return Ok(());
         }
-        // Where the engine placed it, when it did: what the scheduler counts from now on.
-        if let (Some(node), Some(gpus)) = (node, &s.gpu_ids) {
-            a.placement =
-                Placement::on_node(node, gpus.clone(), a.resources.cpus, a.resources.mem_mb);
-        }
-        a.started = true;
-        a.queued = None;
-        a.logs_here = s.logs.is_some();
-        if s.engine_id.is_some() {
-            a.engine_id = s.engine_id;
-        }
-        let limit = a.deadline_ms.saturating_sub(a.start_ms);
-        a.start_ms = s.at_ms;
-        a.deadline_ms = s.at_ms.saturating_add(limit);
         let (stdout, stderr) = s.logs.unzip();
         let set = Fields {
             start_ms: Some(s.at_ms),
@@ -129,7 +125,7 @@ impl Controller {
         reason: String,
         retry: bool,
     ) -> Result<(), StoreError> {
-        let Some(mut active) = self.running.remove(&job) else {
+        let Some(mut active) = self.running.remove(job) else {
             tracing::warn!(%job, "refusal reported for a job that is not running");
             return Ok(());
         };

@@ -30,7 +30,7 @@ impl Controller {
     }
 
     fn knows(&self, id: JobId) -> bool {
-        self.queue.contains(id) || self.running.contains_key(&id)
+        self.queue.contains(id) || self.running.contains(id)
     }
 
     /// Queues pending jobs that another server accepted since the last poll:

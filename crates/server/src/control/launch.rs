@@ -2,7 +2,7 @@
 //! handed to the engine as one batch; `running` when the engine says so.
 
 use super::money::Hold;
-use super::{Active, Controller, Queued, secs_to_ms};
+use super::{Active, Controller, Queued};
 use crate::clock::now_ms;
 use aisc_control::handover;
 use aisc_engine::{Accounts, Alloc, StartJob};
@@ -43,11 +43,7 @@ impl Controller {
         starts: Vec<aisc_sched::Start>,
         waiting: &[(JobId, aisc_model::PendingReason)],
     ) {
-        let waiting_in_engine = self
-            .running
-            .values()
-            .filter(|a| !a.started && !a.released)
-            .count();
+        let waiting_in_engine = self.running.waiting_in_engine();
         let depth = self.engine.queue_depth();
         let mut room = handover::room(depth, waiting_in_engine);
         let next = waiting
@@ -157,24 +153,8 @@ impl Controller {
             set,
         )
         .await?;
-        self.running.insert(
-            q.id,
-            Active {
-                placement,
-                resources: q.spec.resources,
-                start_ms: now,
-                deadline_ms: now.saturating_add(secs_to_ms(q.spec.time_limit_s)),
-                kill: None,
-                project: q.project,
-                charging: q.charging,
-                qos: q.spec.qos,
-                started: false,
-                released: false,
-                engine_id: None,
-                queued: Some(Box::new(q)),
-                logs_here: false,
-            },
-        );
+        self.running
+            .insert(q.id, Active::admitted(q, placement, now));
         Ok(Some(job))
     }
 

@@ -38,7 +38,7 @@ pub use aisc_engine::expand_pattern;
 use crate::clock::now_ms;
 use aisc_engine::{Engine, How};
 use aisc_model::{JobId, JobState, ProjectId, Resources};
-use aisc_sched::{Node, PendingJob, Placement, RunningJob, Snapshot};
+use aisc_sched::{Node, PendingJob, RunningJob, Snapshot};
 use aisc_store::{Fields, JobChange, NewAudit, Store, StoreError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -47,30 +47,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use aisc_control::queue::{NotHeld, Queue};
-use aisc_control::stops::{self, Due, Stop};
-
-/// An admitted job: handed to the engine, running, or being stopped.
-struct Active {
-    placement: Placement,
-    resources: Resources,
-    start_ms: i64,
-    deadline_ms: i64,
-    kill: Option<Stop>,
-    project: Option<aisc_model::ProjectId>,
-    charging: Option<aisc_store::Charging>,
-    qos: aisc_model::Qos,
-    /// The engine reported it running (else it waits in the engine's own queue).
-    started: bool,
-    /// It ended in the engine and holds nothing there; its end is being read.
-    released: bool,
-    /// The engine's own id for it, once known.
-    engine_id: Option<i64>,
-    /// The job as it was queued, until it starts: queued again if the engine
-    /// could not take it for now.
-    queued: Option<Box<Queued>>,
-    /// Its logs are on this host: sealed when it ends.
-    logs_here: bool,
-}
+use aisc_control::running::{Active, Running};
+use aisc_control::stops::Due;
 
 /// The loop's state.
 pub struct Controller {
@@ -81,7 +59,7 @@ pub struct Controller {
     kill_grace_ms: i64,
     /// The jobs that wait (held ones apart), with their reasons.
     queue: Queue,
-    running: HashMap<JobId, Active>,
+    running: Running,
     dirty: bool,
     last_pass: Instant,
     /// What each grant seen has available for new liens, HK cents.
@@ -139,7 +117,7 @@ impl Controller {
             data_dir,
             kill_grace_ms: i64::try_from(kill_grace.as_millis()).unwrap_or(i64::MAX),
             queue: Queue::new(),
-            running: HashMap::new(),
+            running: Running::new(),
             dirty: true,
             last_pass: Instant::now(),
             grant_available: HashMap::new(),
@@ -207,12 +185,12 @@ impl Controller {
 
     fn next_wake(&self) -> Instant {
         let now = now_ms();
-        let by_aisc = self.engine.limits_by_aisc();
         let next = self
-            .running
-            .values()
-            .filter(|_| by_aisc)
-            .map(|a| stops::next_due(a.deadline_ms, a.kill.as_ref(), self.kill_grace_ms))
+            .engine
+            .limits_by_aisc()
+            .then(|| self.running.next_due(self.kill_grace_ms))
+            .flatten()
+            .into_iter()
             .chain(self.engine.poll_at(now))
             .min()
             .unwrap_or(i64::MAX)
@@ -253,7 +231,7 @@ impl Controller {
                 let _ = reply.send(res);
             }
             Command::Usage(reply) => {
-                let used = self.running.values().map(|a| a.placement.total()).fold(
+                let used = self.running.iter().map(|(_, a)| a.placement.total()).fold(
                     Resources::default(),
                     |acc, t| Resources {
                         gpus: acc.gpus + t.gpus,
@@ -315,7 +293,7 @@ impl Controller {
             self.dirty = true;
             return Ok(CancelOutcome::Cancelled);
         }
-        let Some(active) = self.running.get(&id) else {
+        let Some(active) = self.running.get(id) else {
             return Ok(CancelOutcome::NotActive);
         };
         if active.kill.is_some() {
@@ -368,13 +346,7 @@ impl Controller {
             Some(a) => self.store.change_audited(change, a).await?,
             None => self.store.change(change).await?,
         }
-        if let Some(a) = self.running.get_mut(&id) {
-            a.kill = Some(Stop {
-                state,
-                reason,
-                term_at_ms: now,
-                kill_sent: false,
-            });
+        if self.running.stop(id, state, reason, now) {
             self.engine.signal(id, How::Term);
         }
         Ok(())
@@ -385,20 +357,7 @@ impl Controller {
     async fn enforce_limits(&mut self) {
         let now = now_ms();
         if self.engine.limits_by_aisc() {
-            let due: Vec<(JobId, Due)> = self
-                .running
-                .iter()
-                .filter_map(|(id, a)| {
-                    stops::due(
-                        now,
-                        a.start_ms,
-                        a.deadline_ms,
-                        a.kill.as_ref(),
-                        self.kill_grace_ms,
-                    )
-                    .map(|d| (*id, d))
-                })
-                .collect();
+            let due = self.running.due(now, self.kill_grace_ms);
             for (id, due) in due {
                 match due {
                     Due::TimeLimit(stop) => {
@@ -410,8 +369,7 @@ impl Controller {
                         }
                     }
                     Due::Kill => {
-                        if let Some(k) = self.running.get_mut(&id).and_then(|a| a.kill.as_mut()) {
-                            k.kill_sent = true;
+                        if self.running.killed(id) {
                             self.engine.signal(id, How::Kill);
                         }
                     }
@@ -474,10 +432,9 @@ impl Controller {
             nodes: self.nodes.clone(),
             running: self
                 .running
-                .iter()
-                .filter(|(_, a)| self.occupies(a))
+                .occupying()
                 .map(|(id, a)| RunningJob {
-                    id: *id,
+                    id,
                     project: a.project.unwrap_or(ProjectId(0)),
                     qos: a.qos,
                     placement: a.placement.clone(),
@@ -491,7 +448,7 @@ impl Controller {
         };
         let plan = aisc_sched::plan(&snapshot, now_s);
         for p in &plan.preempt {
-            if self.running.get(&p.id).is_some_and(|a| a.kill.is_none()) {
+            if self.running.may_stop(p.id) {
                 let reason = format!(
                     "preempted for job {} (guaranteed work needs its GPUs)",
                     p.for_job
@@ -517,13 +474,6 @@ impl Controller {
         {
             tracing::error!(error = %e, "could not record pending reasons");
         }
-    }
-
-    /// Whether a job holds resources as the scheduler counts them: once the
-    /// engine runs it (where the engine placed it), until the engine lets go.
-    /// Jobs waiting in an engine's own queue are bounded by its queue depth instead.
-    fn occupies(&self, a: &Active) -> bool {
-        a.started && !a.released
     }
 }
 
