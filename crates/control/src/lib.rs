@@ -1,21 +1,23 @@
-//! The job lifecycle's decisions, without I/O: no clock (time is passed
-//! in), no database, no engine, no async runtime. The control loop in
-//! `aisc-server` holds the state and does the I/O; it asks this crate what
-//! to do:
+//! The job lifecycle's core, without I/O: no clock (time is passed in), no
+//! database, no engine, no async runtime. [`core::Core`] holds the waiting
+//! and admitted jobs and decides about them: what a cancel comes to, what
+//! falls due (time limits, kill grace), which planned jobs go to the engine,
+//! what a job the engine could not start becomes, how a job ended and what it
+//! used. The control loop in `aisc-server` is its driver: it does what the
+//! core decided (the store first, then the engine) and tells it what its I/O
+//! found (a lien its grant could not cover).
 //!
-//! - [`stops`]: when a job's time limit is reached and when its grace
-//!   period has run out (where aisc enforces limits);
-//! - [`ending`]: in which state and with what reason a job ended, what it
-//!   used, and whether it ran at all;
-//! - [`handover`]: which planned and waiting jobs go to an engine that keeps
-//!   a queue of its own;
+//! - [`core`]: the state and its decisions;
 //! - [`running::Running`]: the admitted jobs, what each holds and until when;
 //! - [`queue::Queue`]: the jobs that wait, held ones apart, with their reasons;
+//! - [`stops`], [`ending`], [`handover`]: the rules the core applies;
 //! - [`Queued`]: a pending job as the loop holds it.
 //!
-//! Not yet here: the loop's state itself and its effects (admission, liens,
-//! transitions) as a reactor; see `ARCHITECTURE.md`.
+//! Not yet here: the sequence of an admission (lien, `admitted`, the
+//! engine's start) and of an end (settlement, requeue) is still written in
+//! the driver, not returned as effects.
 
+pub mod core;
 pub mod ending;
 pub mod handover;
 pub mod queue;

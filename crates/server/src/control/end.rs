@@ -5,40 +5,52 @@
 
 use super::{Active, Controller};
 use crate::clock::now_ms;
-use aisc_control::ending;
+use aisc_control::core::Finish;
 use aisc_engine::End;
 use aisc_model::{JobId, JobState};
 use aisc_store::{Fields, StoreError};
 
 impl Controller {
-    /// Records how an admitted job ended.
+    /// Records how an admitted job ended (decided by the core: see
+    /// `aisc_control::core::Core::finish`).
     pub(super) async fn finish(
         &mut self,
         id: JobId,
-        mut active: Active,
+        active: Active,
         end: End,
     ) -> Result<(), StoreError> {
-        let stop = active.kill.as_ref().map(|k| (k.state, k.reason.as_str()));
-        let (state, reason) = ending::outcome(&end, stop);
-        let end_ms = end.at_ms.unwrap_or_else(now_ms);
-        if !active.started {
-            let Some(ran) = end.ran else {
-                // It never ran (cancelled while it waited in the engine, or refused at launch).
-                let to = ending::never_ran(state);
-                let end_ms = end_ms.max(active.start_ms);
-                let set = Fields {
-                    end_ms: Some(end_ms),
-                    engine_job_id: active.engine_id,
-                    ..Default::default()
-                };
-                if let Some(c) = active.charging {
-                    self.settle(id, &c, active.project, 0).await?;
-                }
-                return self
-                    .transition(id, JobState::Admitted, to, &reason, end_ms, set)
-                    .await;
+        let finish = self.core.finish(active, end, now_ms());
+        self.record_finish(id, finish).await
+    }
+
+    /// Stores an end the core decided: never ran (its lien released), or ran
+    /// (its start first where the engine never reported it), then charged,
+    /// then cleaned up.
+    pub(super) async fn record_finish(&mut self, id: JobId, f: Finish) -> Result<(), StoreError> {
+        let Finish {
+            active,
+            state,
+            reason,
+            end_ms,
+            usage,
+            exit: (exit_code, signal),
+            never_ran,
+            ran,
+        } = f;
+        if never_ran {
+            let set = Fields {
+                end_ms: Some(end_ms),
+                engine_job_id: active.engine_id,
+                ..Default::default()
             };
-            active.start_ms = ran.at_ms;
+            if let Some(c) = active.charging {
+                self.settle(id, &c, active.project, 0).await?;
+            }
+            return self
+                .transition(id, JobState::Admitted, state, &reason, end_ms, set)
+                .await;
+        }
+        if let Some(ran) = ran {
             let set = Fields {
                 start_ms: Some(ran.at_ms),
                 node: Some(ran.node),
@@ -55,18 +67,10 @@ impl Controller {
             )
             .await?;
         }
-        let end_ms = end_ms.max(active.start_ms);
-        // What the engine measured, else what the job held by aisc's clock; billing meters both.
-        let usage = ending::usage(end.measured, &active.resources, active.start_ms, end_ms);
-        let overrun = self
-            .engine
-            .limits_by_aisc()
-            .then(|| end_ms - active.deadline_ms - self.kill_grace_ms);
-        let reason = ending::reason(reason, overrun, end.note.as_deref());
         let set = Fields {
             end_ms: Some(end_ms),
-            exit_code: end.exit_code,
-            signal: end.signal,
+            exit_code,
+            signal,
             wall_ms: Some(usage.wall_ms),
             gpu_ms: Some(usage.gpu_ms),
             cpu_ms: Some(usage.cpu_ms),

@@ -11,8 +11,9 @@
 
 use super::Controller;
 use crate::clock::now_ms;
+use aisc_control::core::NotStarted;
 use aisc_engine::{EngineEvent, How, Started};
-use aisc_model::{JobId, JobState, PendingReason};
+use aisc_model::{JobId, JobState};
 use aisc_sched::Placement;
 use aisc_store::{Fields, JobChange, StoreError};
 
@@ -25,7 +26,7 @@ impl Controller {
                 self.not_started(job, reason, retry).await
             }
             EngineEvent::Waiting { job, reason } => {
-                if !self.running.contains(job) {
+                if !self.core.running.contains(job) {
                     return;
                 }
                 self.store
@@ -34,19 +35,19 @@ impl Controller {
             }
             EngineEvent::Started(s) => self.started(s).await,
             EngineEvent::Released { job } => {
-                if let Some(a) = self.running.get_mut(job) {
+                if let Some(a) = self.core.running.get_mut(job) {
                     a.released = true;
                     self.dirty = true;
                 }
                 Ok(())
             }
             EngineEvent::Ended { job, end } => {
-                let Some(active) = self.running.remove(job) else {
+                let Some(finish) = self.core.ended(job, end, now_ms()) else {
                     tracing::warn!(%job, "end reported for a job that is not running");
                     return;
                 };
                 self.dirty = true;
-                self.finish(job, active, end).await
+                self.record_finish(job, finish).await
             }
             EngineEvent::Reachable(_) => {
                 self.dirty = true;
@@ -59,7 +60,7 @@ impl Controller {
     }
 
     async fn accepted(&mut self, job: JobId, engine_id: i64) -> Result<(), StoreError> {
-        if let Some(a) = self.running.get_mut(job) {
+        if let Some(a) = self.core.running.get_mut(job) {
             a.engine_id = Some(engine_id);
             if a.kill.is_some() {
                 self.engine.signal(job, How::Term);
@@ -78,7 +79,7 @@ impl Controller {
             .node
             .as_ref()
             .and_then(|n| self.nodes.iter().position(|x| &x.name == n));
-        let Some(a) = self.running.get_mut(s.job) else {
+        let Some(a) = self.core.running.get_mut(s.job) else {
             return Ok(());
         };
         // Where the engine placed it, when it did: what the scheduler counts from now on.
@@ -125,43 +126,44 @@ impl Controller {
         reason: String,
         retry: bool,
     ) -> Result<(), StoreError> {
-        let Some(mut active) = self.running.remove(job) else {
-            tracing::warn!(%job, "refusal reported for a job that is not running");
-            return Ok(());
-        };
-        self.dirty = true;
         let now = now_ms();
-        if active.started {
-            // It was reported running (the launcher refused it after the spawn).
-            let set = Fields {
-                end_ms: Some(now),
-                wall_ms: Some(0),
-                gpu_ms: Some(0),
-                cpu_ms: Some(0),
-                ..Default::default()
-            };
-            self.record_end(job, active, JobState::Failed, reason, set)
-                .await?;
-            self.engine.release(job);
-            return Ok(());
+        match self.core.not_started(job, retry) {
+            NotStarted::Unknown => {
+                tracing::warn!(%job, "refusal reported for a job that is not running");
+                Ok(())
+            }
+            NotStarted::Started(active) => {
+                self.dirty = true;
+                // It was reported running (the launcher refused it after the spawn).
+                let set = Fields {
+                    end_ms: Some(now),
+                    wall_ms: Some(0),
+                    gpu_ms: Some(0),
+                    cpu_ms: Some(0),
+                    ..Default::default()
+                };
+                self.record_end(job, *active, JobState::Failed, reason, set)
+                    .await?;
+                self.engine.release(job);
+                Ok(())
+            }
+            NotStarted::Requeued => {
+                self.dirty = true;
+                self.transition(
+                    job,
+                    JobState::Admitted,
+                    JobState::Pending,
+                    &reason,
+                    now,
+                    Fields::default(),
+                )
+                .await
+            }
+            NotStarted::NeverRan(q) => {
+                self.dirty = true;
+                self.never_ran(*q, JobState::Admitted, JobState::Failed, reason, now)
+                    .await
+            }
         }
-        let Some(q) = active.queued.take() else {
-            return Ok(());
-        };
-        if retry {
-            self.transition(
-                job,
-                JobState::Admitted,
-                JobState::Pending,
-                &reason,
-                now,
-                Fields::default(),
-            )
-            .await?;
-            self.queue.wait(*q, PendingReason::EngineUnavailable);
-            return Ok(());
-        }
-        self.never_ran(*q, JobState::Admitted, JobState::Failed, reason, now)
-            .await
     }
 }

@@ -85,7 +85,7 @@ impl FairShare {
 impl Controller {
     /// Every project's share, usage (running jobs' GPU time so far included) and cap at `now_ms`.
     pub(super) fn projects_at(&self, now_ms: i64) -> BTreeMap<ProjectId, Project> {
-        let running = self.running.iter().filter_map(|(_, a)| {
+        let running = self.core.running.iter().filter_map(|(_, a)| {
             let gpu_ms = i64::from(a.placement.gpu_count()).saturating_mul(now_ms - a.start_ms);
             a.project.map(|p| (p, gpu_ms.max(0)))
         });

@@ -30,7 +30,7 @@ impl Controller {
     }
 
     fn knows(&self, id: JobId) -> bool {
-        self.queue.contains(id) || self.running.contains(id)
+        self.core.queue.contains(id) || self.core.running.contains(id)
     }
 
     /// Queues pending jobs that another server accepted since the last poll:
@@ -58,7 +58,7 @@ impl Controller {
             };
             for row in rows {
                 if let Some(q) = queued(&row) {
-                    self.queue.insert(q);
+                    self.core.queue.insert(q);
                     self.dirty = true;
                 }
             }

@@ -4,7 +4,6 @@
 use super::money::Hold;
 use super::{Active, Controller, Queued};
 use crate::clock::now_ms;
-use aisc_control::handover;
 use aisc_engine::{Accounts, Alloc, StartJob};
 use aisc_model::{JobId, JobState, ProjectId};
 use aisc_sched::Placement;
@@ -19,8 +18,7 @@ impl Controller {
             && self.hold(q.id, &c).await? == Hold::Exhausted
         {
             let id = q.id;
-            self.queue
-                .wait(q, aisc_model::PendingReason::GrantExhausted);
+            self.core.lien_refused(q);
             self.store
                 .change(aisc_store::JobChange::Reasons(vec![(
                     id,
@@ -38,32 +36,10 @@ impl Controller {
     /// wait there. Jobs waiting for a grant, a quota or a release are never
     /// handed over. Each is admitted (lien, then `admitted`) before the batch
     /// is started.
-    pub(super) async fn hand_over(
-        &mut self,
-        starts: Vec<aisc_sched::Start>,
-        waiting: &[(JobId, aisc_model::PendingReason)],
-    ) {
-        let waiting_in_engine = self.running.waiting_in_engine();
-        let depth = self.engine.queue_depth();
-        let mut room = handover::room(depth, waiting_in_engine);
-        let next = waiting
-            .iter()
-            .filter(|(_, r)| depth.is_some() && handover::may_wait_in_engine(*r))
-            .map(|(id, _)| (*id, Placement { allocs: Vec::new() }));
-        let order: Vec<(JobId, Placement)> = starts
-            .into_iter()
-            .map(|s| (s.id, s.placement))
-            .chain(next)
-            .collect();
+    pub(super) async fn hand_over(&mut self, plan: &aisc_sched::Plan) {
         let mut batch = Vec::new();
-        for (id, placement) in order {
-            if room == 0 {
-                break;
-            }
-            let Some(q) = self.queue.take_pending(id) else {
-                continue;
-            };
-            room -= 1;
+        for (q, placement) in self.core.hand_over(plan) {
+            let id = q.id;
             match self.admit(q, placement).await {
                 Ok(Some(job)) => batch.push(job),
                 Ok(None) => {}
@@ -153,7 +129,8 @@ impl Controller {
             set,
         )
         .await?;
-        self.running
+        self.core
+            .running
             .insert(q.id, Active::admitted(q, placement, now));
         Ok(Some(job))
     }
@@ -230,7 +207,7 @@ impl Controller {
             source: "local".into(),
         };
         let new_id = self.store.submit(new, audit).await?;
-        self.queue.insert(Queued {
+        self.core.queue.insert(Queued {
             id: new_id,
             user: row.owner_name,
             owner: row.owner,

@@ -46,8 +46,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use aisc_control::queue::{NotHeld, Queue};
-use aisc_control::running::{Active, Running};
+use aisc_control::core::{Cancel, Core, EngineTerms};
+use aisc_control::queue::NotHeld;
+use aisc_control::running::Active;
 use aisc_control::stops::Due;
 
 /// The loop's state.
@@ -56,10 +57,8 @@ pub struct Controller {
     engine: Box<dyn Engine>,
     nodes: Vec<Node>,
     data_dir: PathBuf,
-    kill_grace_ms: i64,
-    /// The jobs that wait (held ones apart), with their reasons.
-    queue: Queue,
-    running: Running,
+    /// The waiting and admitted jobs and the decisions about them (`aisc_control`).
+    core: Core,
     dirty: bool,
     last_pass: Instant,
     /// What each grant seen has available for new liens, HK cents.
@@ -94,8 +93,8 @@ const PERIODIC_PASS: Duration = Duration::from_secs(5);
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Controller")
-            .field("queue", &self.queue.counts())
-            .field("running", &self.running.len())
+            .field("queue", &self.core.queue.counts())
+            .field("running", &self.core.running.len())
             .finish_non_exhaustive()
     }
 }
@@ -110,14 +109,18 @@ impl Controller {
         kill_grace: Duration,
         policy: aisc_sched::Policy,
     ) -> Self {
+        let kill_grace_ms = i64::try_from(kill_grace.as_millis()).unwrap_or(i64::MAX);
+        let core = Core::new(EngineTerms {
+            limits_by_aisc: engine.limits_by_aisc(),
+            queue_depth: engine.queue_depth(),
+            grace_ms: kill_grace_ms,
+        });
         Controller {
             store,
             engine,
+            core,
             nodes,
             data_dir,
-            kill_grace_ms: i64::try_from(kill_grace.as_millis()).unwrap_or(i64::MAX),
-            queue: Queue::new(),
-            running: Running::new(),
             dirty: true,
             last_pass: Instant::now(),
             grant_available: HashMap::new(),
@@ -168,7 +171,7 @@ impl Controller {
             }
             self.enforce_limits().await;
             // Priorities age and reservations come due without any event: look again now and then.
-            if self.queue.has_pending() && self.last_pass.elapsed() >= PERIODIC_PASS {
+            if self.core.queue.has_pending() && self.last_pass.elapsed() >= PERIODIC_PASS {
                 self.dirty = true;
             }
             if self.dirty && self.last_pass.elapsed() >= MIN_PASS_INTERVAL {
@@ -178,7 +181,7 @@ impl Controller {
             }
         }
         tracing::info!(
-            running = self.running.len(),
+            running = self.core.running.len(),
             "control loop stopped; running jobs keep running"
         );
     }
@@ -186,10 +189,8 @@ impl Controller {
     fn next_wake(&self) -> Instant {
         let now = now_ms();
         let next = self
-            .engine
-            .limits_by_aisc()
-            .then(|| self.running.next_due(self.kill_grace_ms))
-            .flatten()
+            .core
+            .next_due()
             .into_iter()
             .chain(self.engine.poll_at(now))
             .min()
@@ -198,7 +199,7 @@ impl Controller {
         let mut wake =
             Instant::now() + Duration::from_millis(u64::try_from(next - now).unwrap_or(0));
         if let Some(retry) = self.engine.unavailable_until()
-            && self.queue.has_pending()
+            && self.core.queue.has_pending()
         {
             wake = wake.min(retry);
         }
@@ -213,7 +214,7 @@ impl Controller {
         match cmd {
             Command::Submitted(q) => {
                 if self.accepts(q.id) {
-                    self.queue.insert(*q);
+                    self.core.queue.insert(*q);
                     self.dirty = true;
                 }
             }
@@ -231,21 +232,23 @@ impl Controller {
                 let _ = reply.send(res);
             }
             Command::Usage(reply) => {
-                let used = self.running.iter().map(|(_, a)| a.placement.total()).fold(
-                    Resources::default(),
-                    |acc, t| Resources {
+                let used = self
+                    .core
+                    .running
+                    .iter()
+                    .map(|(_, a)| a.placement.total())
+                    .fold(Resources::default(), |acc, t| Resources {
                         gpus: acc.gpus + t.gpus,
                         cpus: acc.cpus + t.cpus,
                         mem_mb: acc.mem_mb + t.mem_mb,
-                    },
-                );
+                    });
                 let _ = reply.send(used);
             }
             Command::Queue(reply) => {
                 let _ = reply.send(self.queue_view());
             }
             Command::QueueLength(reply) => {
-                let _ = reply.send(self.queue.counts());
+                let _ = reply.send(self.core.queue.counts());
             }
             Command::GrantsChanged => {
                 self.fair.invalidate();
@@ -271,52 +274,46 @@ impl Controller {
         audit: NewAudit,
     ) -> Result<CancelOutcome, ControlError> {
         let now = now_ms();
-        if self.queue.contains(id) {
-            let change = JobChange::Transition {
-                id,
-                from: JobState::Pending,
-                to: JobState::Cancelled,
-                reason: format!("cancelled by {by}"),
-                at_ms: now,
-                set: Box::new(Fields {
-                    end_ms: Some(now),
-                    ..Default::default()
-                }),
-            };
-            self.store.change_audited(change, audit).await?;
-            if let Some(q) = self.queue.take(id)
-                && let Some(c) = q.charging
-            {
-                // A lien may remain from an admission that did not complete (a crash): release it.
-                self.settle(id, &c, q.project, 0).await?;
+        match self.core.cancel(id, by) {
+            Cancel::Pending { reason } => {
+                let change = JobChange::Transition {
+                    id,
+                    from: JobState::Pending,
+                    to: JobState::Cancelled,
+                    reason,
+                    at_ms: now,
+                    set: Box::new(Fields {
+                        end_ms: Some(now),
+                        ..Default::default()
+                    }),
+                };
+                self.store.change_audited(change, audit).await?;
+                if let Some(q) = self.core.queue.take(id)
+                    && let Some(c) = q.charging
+                {
+                    // A lien may remain from an admission that did not complete (a crash): release it.
+                    self.settle(id, &c, q.project, 0).await?;
+                }
+                self.dirty = true;
+                Ok(CancelOutcome::Cancelled)
             }
-            self.dirty = true;
-            return Ok(CancelOutcome::Cancelled);
+            Cancel::Stop { reason } => {
+                self.begin_kill(id, JobState::Cancelled, reason, now, Some(audit))
+                    .await?;
+                Ok(CancelOutcome::Signalled)
+            }
+            Cancel::AlreadyStopping => Ok(CancelOutcome::AlreadyStopping),
+            Cancel::NotActive => Ok(CancelOutcome::NotActive),
         }
-        let Some(active) = self.running.get(id) else {
-            return Ok(CancelOutcome::NotActive);
-        };
-        if active.kill.is_some() {
-            return Ok(CancelOutcome::AlreadyStopping);
-        }
-        self.begin_kill(
-            id,
-            JobState::Cancelled,
-            format!("cancelled by {by}"),
-            now,
-            Some(audit),
-        )
-        .await?;
-        Ok(CancelOutcome::Signalled)
     }
 
     async fn release(&mut self, id: JobId, audit: NewAudit) -> Result<(), ControlError> {
-        match self.queue.may_release(id) {
+        match self.core.queue.may_release(id) {
             Ok(()) => {
                 self.store
                     .change_audited(JobChange::Release { id }, audit)
                     .await?;
-                self.queue.release(id);
+                self.core.queue.release(id);
                 self.dirty = true;
                 Ok(())
             }
@@ -346,32 +343,29 @@ impl Controller {
             Some(a) => self.store.change_audited(change, a).await?,
             None => self.store.change(change).await?,
         }
-        if self.running.stop(id, state, reason, now) {
+        if self.core.running.stop(id, state, reason, now) {
             self.engine.signal(id, How::Term);
         }
         Ok(())
     }
 
-    /// Time limits and kill grace, where aisc enforces them; then whatever
-    /// the engine finds when it looks.
+    /// What the core says falls due (time limits and kill grace, where aisc
+    /// enforces them); then whatever the engine finds when it looks.
     async fn enforce_limits(&mut self) {
         let now = now_ms();
-        if self.engine.limits_by_aisc() {
-            let due = self.running.due(now, self.kill_grace_ms);
-            for (id, due) in due {
-                match due {
-                    Due::TimeLimit(stop) => {
-                        if let Err(e) = self
-                            .begin_kill(id, stop.state, stop.reason, now, None)
-                            .await
-                        {
-                            tracing::error!(job = %id, error = %e, "could not record time-out");
-                        }
+        for (id, due) in self.core.due(now) {
+            match due {
+                Due::TimeLimit(stop) => {
+                    if let Err(e) = self
+                        .begin_kill(id, stop.state, stop.reason, now, None)
+                        .await
+                    {
+                        tracing::error!(job = %id, error = %e, "could not record time-out");
                     }
-                    Due::Kill => {
-                        if self.running.killed(id) {
-                            self.engine.signal(id, How::Kill);
-                        }
+                }
+                Due::Kill => {
+                    if self.core.running.killed(id) {
+                        self.engine.signal(id, How::Kill);
                     }
                 }
             }
@@ -403,6 +397,7 @@ impl Controller {
 
     async fn schedule(&mut self) {
         let grants: std::collections::BTreeSet<i64> = self
+            .core
             .queue
             .pending()
             .filter_map(|q| q.charging.map(|c| c.grant))
@@ -431,6 +426,7 @@ impl Controller {
             engine_unavailable: self.engine.unavailable_until().is_some(),
             nodes: self.nodes.clone(),
             running: self
+                .core
                 .running
                 .occupying()
                 .map(|(id, a)| RunningJob {
@@ -444,26 +440,21 @@ impl Controller {
                 })
                 .collect(),
             // Held jobs are kept apart: their reason, Held, was stored with them.
-            pending: self.queue.pending().map(pending_job).collect(),
+            pending: self.core.queue.pending().map(pending_job).collect(),
         };
         let plan = aisc_sched::plan(&snapshot, now_s);
-        for p in &plan.preempt {
-            if self.running.may_stop(p.id) {
-                let reason = format!(
-                    "preempted for job {} (guaranteed work needs its GPUs)",
-                    p.for_job
-                );
-                if let Err(e) = self
-                    .begin_kill(p.id, JobState::Preempted, reason, now, None)
-                    .await
-                {
-                    tracing::error!(job = %p.id, error = %e, "could not record a preemption");
-                }
+        for (id, reason) in self.core.preemptions(&plan) {
+            if let Err(e) = self
+                .begin_kill(id, JobState::Preempted, reason, now, None)
+                .await
+            {
+                tracing::error!(job = %id, error = %e, "could not record a preemption");
             }
         }
         self.reservations = plan.reservations.iter().map(|r| (r.job, r.at)).collect();
-        self.hand_over(plan.starts, &plan.waiting).await;
+        self.hand_over(&plan).await;
         let changed: Vec<(JobId, String)> = self
+            .core
             .queue
             .note_reasons(plan.waiting)
             .into_iter()

@@ -32,7 +32,7 @@ impl Controller {
                 jobs: 0,
             })
             .collect();
-        for (_, a) in self.running.occupying() {
+        for (_, a) in self.core.running.occupying() {
             for alloc in &a.placement.allocs {
                 if let Some(n) = out.get_mut(alloc.node) {
                     n.gpus_busy += alloc.gpus.len() as u32;

@@ -13,16 +13,20 @@ impl Controller {
         let now_s = u64::try_from(now / 1000).unwrap_or(0);
         let fs = FairShare::new(&self.projects_at(now));
         let mut jobs: Vec<(u128, QueueEntry)> = self
+            .core
             .queue
             .pending()
-            .chain(self.queue.held())
+            .chain(self.core.queue.held())
             .map(|q| {
                 let j = pending_job(q);
                 let f = fs.factors(&self.policy, &j, now_s);
                 let reason = if q.held {
                     PendingReason::Held
                 } else {
-                    self.queue.reason(q.id).unwrap_or(PendingReason::Priority)
+                    self.core
+                        .queue
+                        .reason(q.id)
+                        .unwrap_or(PendingReason::Priority)
                 };
                 let entry = QueueEntry {
                     id: q.id.0,

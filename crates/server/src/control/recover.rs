@@ -24,16 +24,16 @@ impl Controller {
                     if row.engine_submit_ms.is_some() {
                         self.engine.may_hold(row.id);
                     }
-                    self.queue.insert(q);
+                    self.core.queue.insert(q);
                 }
                 JobState::Admitted | JobState::Running => self.recover_one(row).await?,
                 _ => {}
             }
         }
-        if !self.running.is_empty() || !self.queue.is_empty() {
+        if !self.core.running.is_empty() || !self.core.queue.is_empty() {
             tracing::info!(
-                pending = self.queue.counts().0 + self.queue.counts().1,
-                running = self.running.len(),
+                pending = self.core.queue.counts().0 + self.core.queue.counts().1,
+                running = self.core.running.len(),
                 "recovered jobs"
             );
         }
@@ -62,13 +62,13 @@ impl Controller {
                 )
                 .await?;
                 if let Some(q) = super::follow::queued(&row) {
-                    self.queue.insert(Queued { held: false, ..q });
+                    self.core.queue.insert(Queued { held: false, ..q });
                 }
             }
             Recovered::Waiting => {
                 let start = row.start_ms.unwrap_or(now);
                 let active = self.active_from_row(&row, start, false);
-                self.running.insert(row.id, active);
+                self.core.running.insert(row.id, active);
             }
             Recovered::Running { pid } if !running => {
                 let set = Fields {
@@ -156,7 +156,7 @@ impl Controller {
         if active.kill.is_some() {
             self.engine.signal(id, How::Term);
         }
-        self.running.insert(id, active);
+        self.core.running.insert(id, active);
     }
 
     fn active_from_row(&self, row: &JobRow, start_ms: i64, started: bool) -> Active {
