@@ -236,8 +236,13 @@ impl LocalEngine {
         let pid_start = procfs::stat(pid).map_or(0, |s| s.start_ticks);
         // At once, before the launcher gets to it: if this server dies before it
         // records the pid, the next one finds the launcher by this file.
+        // Whole or not at all (a reader never sees it empty): written beside
+        // it, then renamed over it, as the launcher writes it.
         let pid_file = spec.job_dir.join("pid");
-        if let Err(e) = write_private(&pid_file, format!("{pid}\n").as_bytes(), 0o600) {
+        let tmp = spec.job_dir.join("pid.server");
+        let written = write_private(&tmp, format!("{pid}\n").as_bytes(), 0o600)
+            .and_then(|()| fs::rename(&tmp, &pid_file));
+        if let Err(e) = written {
             // The launcher writes it too: the job goes on.
             tracing::warn!(job = %spec.job, error = %e, "could not write the job's pid file");
         }
