@@ -359,15 +359,19 @@ fn is_comms(code: i64) -> bool {
 }
 
 /// Answers that say "not now" rather than "no": slurmctld just restarted and
-/// its nodes have not registered yet, it is busy, or it is a standby controller.
+/// its nodes have not registered yet, it is busy, it is a standby
+/// controller, or slurmrestd lost its connection to it mid-request.
 fn is_transient(text: &str) -> bool {
-    const NOT_NOW: [&str; 6] = [
+    const NOT_NOW: [&str; 9] = [
         "Required node not available (down, drained or reserved)",
         "temporarily unavailable",
         "timed out",
         "try again",
         "standby",
         "Unable to contact",
+        "Connection reset by peer",
+        "Connection refused",
+        "Broken pipe",
     ];
     NOT_NOW.iter().any(|m| text.contains(m))
 }
@@ -632,6 +636,8 @@ mod tests {
         assert!(is_transient(
             "Unable to contact slurm controller (connect failure)"
         ));
+        // slurmctld went away while slurmrestd was talking to it (seen in an outage).
+        assert!(is_transient("Connection reset by peer"));
         assert!(!is_transient(
             "Invalid account or account/partition combination specified"
         ));
