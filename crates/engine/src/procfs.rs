@@ -64,11 +64,24 @@ pub fn group_has_live_members(pgrp: i64) -> bool {
 
 /// Whether the process's environment holds `KEY=value` exactly.
 pub fn has_env(pid: i64, key: &str, value: &str) -> bool {
-    let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
-    };
     let want = format!("{key}={value}");
-    env.split(|b| *b == 0).any(|kv| kv == want.as_bytes())
+    // A process still inside execve (its new memory in place, its environment
+    // not yet) shows an empty environ: a spawner may see it there, right
+    // after the call that started it returned. Look again for a moment.
+    for _ in 0..100 {
+        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
+            return false;
+        };
+        if !env.is_empty() {
+            return env.split(|b| *b == 0).any(|kv| kv == want.as_bytes());
+        }
+        if !stat(pid).is_some_and(|s| s.is_live()) {
+            // Gone, or a zombie (whose environ is empty for good).
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    false
 }
 
 #[cfg(test)]
