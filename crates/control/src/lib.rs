@@ -49,3 +49,38 @@ pub struct Queued {
     /// When it was submitted, epoch ms.
     pub submit_ms: i64,
 }
+
+/// A pending job for tests: `gpus` GPUs, one CPU, 64 MiB, `limit_s` seconds of `true`.
+#[cfg(test)]
+pub(crate) fn test_job(id: i64, gpus: u32, limit_s: u64) -> Queued {
+    use aisc_model::{JobCommand, Resources};
+    Queued {
+        id: JobId(id),
+        user: "ann".into(),
+        owner: UserId(1),
+        org: None,
+        spec: JobSpec {
+            name: "train".into(),
+            account: None,
+            resources: Resources {
+                gpus,
+                cpus: 1,
+                mem_mb: 64,
+            },
+            gpu_type: None,
+            time_limit_s: limit_s,
+            command: JobCommand::Argv(vec!["true".into()]),
+            workdir: "/tmp".into(),
+            env: Default::default(),
+            output: None,
+            error: None,
+            hold: false,
+            qos: Default::default(),
+            requeue: false,
+        },
+        held: false,
+        project: None,
+        charging: None,
+        submit_ms: 0,
+    }
+}

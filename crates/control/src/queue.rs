@@ -130,34 +130,12 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aisc_model::{JobCommand, JobSpec, Resources, UserId};
 
     fn queued(id: i64, held: bool) -> Queued {
-        Queued {
-            id: JobId(id),
-            user: "ann".into(),
-            owner: UserId(1),
-            org: None,
-            spec: JobSpec {
-                name: "j".into(),
-                account: None,
-                resources: Resources::default(),
-                gpu_type: None,
-                time_limit_s: 60,
-                command: JobCommand::Argv(vec!["true".into()]),
-                workdir: "/tmp".into(),
-                env: Default::default(),
-                output: None,
-                error: None,
-                hold: held,
-                qos: Default::default(),
-                requeue: false,
-            },
-            held,
-            project: None,
-            charging: None,
-            submit_ms: 0,
-        }
+        let mut q = crate::test_job(id, 0, 60);
+        q.held = held;
+        q.spec.hold = held;
+        q
     }
 
     #[test]

@@ -215,38 +215,9 @@ impl Running {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aisc_model::{JobCommand, JobSpec, UserId};
 
     fn queued(id: i64, limit_s: u64) -> Queued {
-        Queued {
-            id: JobId(id),
-            user: "ann".into(),
-            owner: UserId(1),
-            org: None,
-            spec: JobSpec {
-                name: "j".into(),
-                account: None,
-                resources: Resources {
-                    gpus: 1,
-                    cpus: 1,
-                    mem_mb: 64,
-                },
-                gpu_type: None,
-                time_limit_s: limit_s,
-                command: JobCommand::Argv(vec!["true".into()]),
-                workdir: "/tmp".into(),
-                env: Default::default(),
-                output: None,
-                error: None,
-                hold: false,
-                qos: Default::default(),
-                requeue: false,
-            },
-            held: false,
-            project: None,
-            charging: None,
-            submit_ms: 0,
-        }
+        crate::test_job(id, 1, limit_s)
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! no engine, no runtime.
 
 use super::*;
+use aisc_model::Qos;
 use aisc_model::engine::{Measured, Verdict};
-use aisc_model::{JobCommand, JobSpec, Qos, Resources, UserId};
 use aisc_sched::{Preempt, Start};
 
 const GRACE: i64 = 10_000;
@@ -17,35 +17,7 @@ fn core(depth: Option<usize>) -> Core {
 }
 
 fn queued(id: i64, gpus: u32, limit_s: u64) -> Queued {
-    Queued {
-        id: JobId(id),
-        user: "ann".into(),
-        owner: UserId(1),
-        org: None,
-        spec: JobSpec {
-            name: "train".into(),
-            account: None,
-            resources: Resources {
-                gpus,
-                cpus: 1,
-                mem_mb: 64,
-            },
-            gpu_type: None,
-            time_limit_s: limit_s,
-            command: JobCommand::Argv(vec!["true".into()]),
-            workdir: "/tmp".into(),
-            env: Default::default(),
-            output: None,
-            error: None,
-            hold: false,
-            qos: Qos::Normal,
-            requeue: false,
-        },
-        held: false,
-        project: None,
-        charging: None,
-        submit_ms: 0,
-    }
+    crate::test_job(id, gpus, limit_s)
 }
 
 fn on_gpu(gpu: u32) -> Placement {
