@@ -1,8 +1,9 @@
 //! The lifecycle core: the waiting and admitted jobs and every decision
 //! about them, synchronous and without I/O. Each method takes what happened
-//! (and `now`, where time matters) and answers what to do; the loop in
-//! `aisc-server` does it (stores it first, then tells the engine) and
-//! reports back what its I/O decided (a lien the grant could not cover).
+//! (and `now`, where time matters) and answers what to do, as a decision or
+//! as the steps to take ([`crate::effect::Effect`], built in
+//! [`crate::steps`]); the loop in `aisc-server` takes them in order and
+//! reports back what its I/O answered (a lien the grant could not cover).
 
 use crate::Queued;
 use crate::ending;
@@ -14,6 +15,7 @@ use aisc_billing::Usage;
 use aisc_model::engine::{End, Ran};
 use aisc_model::{JobId, JobState, PendingReason};
 use aisc_sched::{Placement, Plan};
+use std::collections::HashMap;
 
 /// What the engine can do, as far as the core's decisions go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,8 @@ pub struct Core {
     pub queue: Queue,
     /// The admitted jobs.
     pub running: Running,
+    /// Admissions waiting for their lien ([`crate::effect::Effect::HoldLien`]), with when they began.
+    pub(crate) admitting: HashMap<JobId, (Box<crate::steps::Admit>, i64)>,
     terms: EngineTerms,
 }
 
@@ -97,6 +101,7 @@ impl Core {
         Core {
             queue: Queue::new(),
             running: Running::new(),
+            admitting: HashMap::new(),
             terms,
         }
     }

@@ -10,18 +10,20 @@
 //! - [`core`]: the state and its decisions;
 //! - [`running::Running`]: the admitted jobs, what each holds and until when;
 //! - [`queue::Queue`]: the jobs that wait, held ones apart, with their reasons;
+//! - [`steps`]: the steps ([`effect::Effect`]) each decision comes to, in
+//!   their order: an admission (lien, `admitted`, the engine's start), an
+//!   end (settlement, fair-share usage, requeue, state, release), a stop
+//!   (its reason, then the signal);
 //! - [`stops`], [`ending`], [`handover`]: the rules the core applies;
 //! - [`Queued`]: a pending job as the loop holds it.
-//!
-//! Not yet here: the sequence of an admission (lien, `admitted`, the
-//! engine's start) and of an end (settlement, requeue) is still written in
-//! the driver, not returned as effects.
 
 pub mod core;
+pub mod effect;
 pub mod ending;
 pub mod handover;
 pub mod queue;
 pub mod running;
+pub mod steps;
 pub mod stops;
 
 use aisc_model::job::Charging;

@@ -29,7 +29,7 @@ pub struct Alloc {
 }
 
 /// A placed, admitted job, with what an engine needs to start it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartJob {
     /// The job.
     pub job: JobId,

@@ -6,6 +6,7 @@ use crate::error::StoreError;
 use crate::sql::RowExt as _;
 use crate::sql::Sql;
 use crate::writer::Op;
+use aisc_model::job::Fields;
 use aisc_model::{JobId, JobSpec, JobState, OrgId, ProjectId, Resources, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -114,41 +115,6 @@ pub struct JobEvent {
     pub to: JobState,
     /// Why.
     pub reason: String,
-}
-
-/// Columns a transition may set besides the state; `None` leaves a column as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fields {
-    /// Node.
-    pub node: Option<String>,
-    /// GPU indices.
-    pub gpu_ids: Option<Vec<u32>>,
-    /// Process id.
-    pub pid: Option<i64>,
-    /// Process start time.
-    pub pid_start: Option<u64>,
-    /// Output path.
-    pub stdout_path: Option<String>,
-    /// Error path.
-    pub stderr_path: Option<String>,
-    /// Start time.
-    pub start_ms: Option<i64>,
-    /// End time.
-    pub end_ms: Option<i64>,
-    /// Exit status.
-    pub exit_code: Option<i32>,
-    /// Ending signal.
-    pub signal: Option<i32>,
-    /// Metered wall time.
-    pub wall_ms: Option<u64>,
-    /// Metered GPU time.
-    pub gpu_ms: Option<u64>,
-    /// Metered CPU time.
-    pub cpu_ms: Option<u64>,
-    /// The engine's id for the job.
-    pub engine_job_id: Option<i64>,
-    /// First hand-over to an engine with its own queue (kept once set).
-    pub engine_submit_ms: Option<i64>,
 }
 
 /// A change to a stored job.

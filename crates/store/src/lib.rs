@@ -29,6 +29,7 @@ pub mod transfer;
 mod users;
 mod writer;
 
+pub use aisc_model::job::Fields;
 pub use applications::{
     ApplicationRow, Decision, GrantRow, NewApplication, NewGrant, NewReview, ProjectShare,
     ReviewRow,
@@ -38,7 +39,7 @@ pub use data::{DataChange, DataObject};
 pub use error::StoreError;
 pub use history::{GpuInterval, busy_gpu_ms};
 pub use inventory::{ClassRow, InventoryChange, PriceRow};
-pub use jobs::{Charging, Fields, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
+pub use jobs::{Charging, JobChange, JobEvent, JobFilter, JobRow, NewJob, Visibility};
 pub use keys::{KeyReport, Keyring, scope_of};
 pub use lead::Leadership;
 pub use ledger::{Carry, NewEntry, Refusal, StatementLine};

@@ -11,9 +11,8 @@
 
 use super::Controller;
 use crate::clock::now_ms;
-use aisc_control::core::NotStarted;
-use aisc_engine::{EngineEvent, How, Started};
-use aisc_model::{JobId, JobState};
+use aisc_engine::{EngineEvent, Started};
+use aisc_model::JobState;
 use aisc_sched::Placement;
 use aisc_store::{Fields, JobChange, StoreError};
 
@@ -21,9 +20,17 @@ impl Controller {
     /// One report from the engine.
     pub(super) async fn on_engine(&mut self, ev: EngineEvent) {
         let res = match ev {
-            EngineEvent::Accepted { job, engine_id } => self.accepted(job, engine_id).await,
+            EngineEvent::Accepted { job, engine_id } => {
+                let steps = self.core.accepted(job, engine_id);
+                self.apply(steps, None).await.map(drop)
+            }
             EngineEvent::NotStarted { job, reason, retry } => {
-                self.not_started(job, reason, retry).await
+                let steps = self.core.on_not_started(job, reason, retry, now_ms());
+                if steps.is_empty() {
+                    tracing::warn!(%job, "refusal reported for a job that is not running");
+                }
+                self.dirty = true;
+                self.apply(steps, None).await.map(drop)
             }
             EngineEvent::Waiting { job, reason } => {
                 if !self.core.running.contains(job) {
@@ -47,7 +54,7 @@ impl Controller {
                     return;
                 };
                 self.dirty = true;
-                self.record_finish(job, finish).await
+                self.apply(finish.effects(job), None).await.map(drop)
             }
             EngineEvent::Reachable(_) => {
                 self.dirty = true;
@@ -57,21 +64,6 @@ impl Controller {
         if let Err(e) = res {
             tracing::error!(error = %e, "could not record what the engine reported");
         }
-    }
-
-    async fn accepted(&mut self, job: JobId, engine_id: i64) -> Result<(), StoreError> {
-        if let Some(a) = self.core.running.get_mut(job) {
-            a.engine_id = Some(engine_id);
-            if a.kill.is_some() {
-                self.engine.signal(job, How::Term);
-            }
-        }
-        self.store
-            .change(JobChange::EngineJob {
-                id: job,
-                engine_job_id: engine_id,
-            })
-            .await
     }
 
     async fn started(&mut self, s: Started) -> Result<(), StoreError> {
@@ -116,54 +108,5 @@ impl Controller {
             set,
         )
         .await
-    }
-
-    /// The engine could not start a job: back to the queue when it may later
-    /// (charged nothing meanwhile), else failed with the engine's reason.
-    async fn not_started(
-        &mut self,
-        job: JobId,
-        reason: String,
-        retry: bool,
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        match self.core.not_started(job, retry) {
-            NotStarted::Unknown => {
-                tracing::warn!(%job, "refusal reported for a job that is not running");
-                Ok(())
-            }
-            NotStarted::Started(active) => {
-                self.dirty = true;
-                // It was reported running (the launcher refused it after the spawn).
-                let set = Fields {
-                    end_ms: Some(now),
-                    wall_ms: Some(0),
-                    gpu_ms: Some(0),
-                    cpu_ms: Some(0),
-                    ..Default::default()
-                };
-                self.record_end(job, *active, JobState::Failed, reason, set)
-                    .await?;
-                self.engine.release(job);
-                Ok(())
-            }
-            NotStarted::Requeued => {
-                self.dirty = true;
-                self.transition(
-                    job,
-                    JobState::Admitted,
-                    JobState::Pending,
-                    &reason,
-                    now,
-                    Fields::default(),
-                )
-                .await
-            }
-            NotStarted::NeverRan(q) => {
-                self.dirty = true;
-                self.never_ran(*q, JobState::Admitted, JobState::Failed, reason, now)
-                    .await
-            }
-        }
     }
 }

@@ -1,49 +1,36 @@
 //! Starting planned jobs: each stored `admitted` first (its lien held), then
 //! handed to the engine as one batch; `running` when the engine says so.
 
-use super::money::Hold;
-use super::{Active, Controller, Queued};
+use super::{Controller, Queued};
 use crate::clock::now_ms;
+use aisc_control::effect::Effect;
+use aisc_control::steps::Admit;
 use aisc_engine::{Accounts, Alloc, StartJob};
-use aisc_model::{JobId, JobState, ProjectId};
+use aisc_model::{JobId, ProjectId};
 use aisc_sched::Placement;
-use aisc_store::{Fields, StoreError};
+use aisc_store::StoreError;
 
 impl Controller {
-    /// Holds a job's lien before it is admitted (on any engine). When its
-    /// grant cannot cover it, the job goes back to the queue with reason
-    /// `GrantExhausted` and `None` is returned.
-    pub(super) async fn lien_or_wait(&mut self, q: Queued) -> Result<Option<Queued>, StoreError> {
-        if let Some(c) = q.charging
-            && self.hold(q.id, &c).await? == Hold::Exhausted
-        {
-            let id = q.id;
-            self.core.lien_refused(q);
-            self.store
-                .change(aisc_store::JobChange::Reasons(vec![(
-                    id,
-                    "GrantExhausted".into(),
-                )]))
-                .await?;
-            return Ok(None);
-        }
-        Ok(Some(q))
-    }
-
     /// Hands planned jobs to the engine: those the plan started (they fit
     /// what is free), then, where the engine keeps a queue of its own, the
     /// next waiting ones in priority order as long as fewer than its depth
-    /// wait there. Jobs waiting for a grant, a quota or a release are never
-    /// handed over. Each is admitted (lien, then `admitted`) before the batch
-    /// is started.
+    /// wait there ([`aisc_control::core::Core::hand_over`]). Each is admitted
+    /// by the core's steps (lien, then `admitted`) before the batch is
+    /// started.
     pub(super) async fn hand_over(&mut self, plan: &aisc_sched::Plan) {
         let mut batch = Vec::new();
         for (q, placement) in self.core.hand_over(plan) {
             let id = q.id;
-            match self.admit(q, placement).await {
-                Ok(Some(job)) => batch.push(job),
-                Ok(None) => {}
-                Err(e) => tracing::error!(job = %id, error = %e, "could not record a start"),
+            let admitted = match self.admit(q, placement).await {
+                Ok(steps) => self.apply(steps, None).await,
+                Err(e) => Err(e),
+            };
+            match admitted {
+                Ok(starts) => batch.extend(starts),
+                Err(e) => {
+                    self.core.admission_failed(id);
+                    tracing::error!(job = %id, error = %e, "could not record a start");
+                }
             }
         }
         if batch.is_empty() {
@@ -54,34 +41,24 @@ impl Controller {
         }
     }
 
-    /// Admits a planned job: its lien, then `admitted` with what the engine
-    /// says of it. Returns what the engine needs to start it, or `None` when
-    /// it went back to the queue (its grant cannot cover it) or was refused.
-    async fn admit(
-        &mut self,
-        q: Queued,
-        placement: Placement,
-    ) -> Result<Option<StartJob>, StoreError> {
-        // The lien first: a job is never admitted without its worst case held.
-        let Some(q) = self.lien_or_wait(q).await? else {
-            return Ok(None);
-        };
+    /// Looks up what the engine needs to start a planned job (its Unix
+    /// account, class and project), then asks the core for the steps of its
+    /// admission.
+    async fn admit(&mut self, q: Queued, placement: Placement) -> Result<Vec<Effect>, StoreError> {
         let now = now_ms();
         let unix_name = match self.engine.accounts() {
             Accounts::Unused => None,
             Accounts::Optional | Accounts::Required => self.store.unix_name(q.owner).await?,
         };
-        if unix_name.is_none() && self.engine.accounts() == Accounts::Required {
-            let reason = format!(
-                "refused: user {} has no Unix user name for {} (an administrator sets one: aisc user set-unix-name {} NAME)",
-                q.user,
-                self.engine.name(),
-                q.user
-            );
-            self.never_ran(q, JobState::Pending, JobState::Failed, reason, now)
-                .await?;
-            return Ok(None);
-        }
+        let refused = (unix_name.is_none() && self.engine.accounts() == Accounts::Required)
+            .then(|| {
+                format!(
+                    "refused: user {} has no Unix user name for {} (an administrator sets one: aisc user set-unix-name {} NAME)",
+                    q.user,
+                    self.engine.name(),
+                    q.user
+                )
+            });
         let class = match q.charging {
             Some(c) => Some(self.grant_class(c.grant).await?),
             None => None,
@@ -104,7 +81,7 @@ impl Controller {
                 mem_mb: a.mem_mb,
             })
             .collect();
-        let job = StartJob {
+        let start = StartJob {
             job: q.id,
             user: q.user.clone(),
             unix_name,
@@ -113,26 +90,15 @@ impl Controller {
             spec: q.spec.clone(),
             allocs,
         };
-        let admission = self.engine.admission(&job);
-        let set = Fields {
-            node: admission.node,
-            gpu_ids: admission.gpu_ids,
-            engine_submit_ms: admission.handed_over.then_some(now),
-            ..Default::default()
+        let admission = self.engine.admission(&start);
+        let admit = Admit {
+            queued: q,
+            placement,
+            start,
+            admission,
+            refused,
         };
-        self.transition(
-            q.id,
-            JobState::Pending,
-            JobState::Admitted,
-            &admission.reason,
-            now,
-            set,
-        )
-        .await?;
-        self.core
-            .running
-            .insert(q.id, Active::admitted(q, placement, now));
-        Ok(Some(job))
+        Ok(self.core.admit(admit, now))
     }
 
     async fn grant_class(&mut self, grant: i64) -> Result<String, StoreError> {
@@ -156,25 +122,6 @@ impl Controller {
             .ok_or(StoreError::NotFound)?;
         self.project_names = all.into_iter().map(|x| (x.id, x.name)).collect();
         Ok(name)
-    }
-
-    /// Ends a job that never ran: its lien released, nothing charged.
-    pub(super) async fn never_ran(
-        &mut self,
-        q: Queued,
-        from: JobState,
-        to: JobState,
-        reason: String,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        if let Some(c) = q.charging {
-            self.settle(q.id, &c, q.project, 0).await?;
-        }
-        let set = Fields {
-            end_ms: Some(now),
-            ..Default::default()
-        };
-        self.transition(q.id, from, to, &reason, now, set).await
     }
 }
 

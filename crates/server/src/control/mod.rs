@@ -13,8 +13,8 @@
 //!   process cannot be found is failed, not started again;
 //! - time limits: SIGTERM at the limit, SIGKILL after the grace period.
 
+mod apply;
 mod command;
-mod end;
 mod events;
 mod fairshare;
 mod follow;
@@ -36,7 +36,7 @@ pub use queue::{QueueEntry, QueueView};
 pub use aisc_engine::expand_pattern;
 
 use crate::clock::now_ms;
-use aisc_engine::{Engine, How};
+use aisc_engine::Engine;
 use aisc_model::{JobId, JobState, ProjectId, Resources};
 use aisc_sched::{Node, PendingJob, RunningJob, Snapshot};
 use aisc_store::{Fields, JobChange, NewAudit, Store, StoreError};
@@ -49,7 +49,6 @@ use tokio::time::Instant;
 use aisc_control::core::{Cancel, Core, EngineTerms};
 use aisc_control::queue::NotHeld;
 use aisc_control::running::Active;
-use aisc_control::stops::Due;
 
 /// The loop's state.
 pub struct Controller {
@@ -298,8 +297,8 @@ impl Controller {
                 Ok(CancelOutcome::Cancelled)
             }
             Cancel::Stop { reason } => {
-                self.begin_kill(id, JobState::Cancelled, reason, now, Some(audit))
-                    .await?;
+                let steps = self.core.stop(id, JobState::Cancelled, reason, now);
+                self.apply(steps, Some(audit)).await?;
                 Ok(CancelOutcome::Signalled)
             }
             Cancel::AlreadyStopping => Ok(CancelOutcome::AlreadyStopping),
@@ -324,51 +323,12 @@ impl Controller {
         }
     }
 
-    /// Stores why (with the audit event of whoever asked), then asks the
-    /// engine to stop the job (SIGTERM to its process group; Slurm: a cancel).
-    async fn begin_kill(
-        &mut self,
-        id: JobId,
-        state: JobState,
-        reason: String,
-        now: i64,
-        audit: Option<NewAudit>,
-    ) -> Result<(), StoreError> {
-        let change = JobChange::KillReason {
-            id,
-            state,
-            reason: reason.clone(),
-        };
-        match audit {
-            Some(a) => self.store.change_audited(change, a).await?,
-            None => self.store.change(change).await?,
-        }
-        if self.core.running.stop(id, state, reason, now) {
-            self.engine.signal(id, How::Term);
-        }
-        Ok(())
-    }
-
     /// What the core says falls due (time limits and kill grace, where aisc
     /// enforces them); then whatever the engine finds when it looks.
     async fn enforce_limits(&mut self) {
         let now = now_ms();
-        for (id, due) in self.core.due(now) {
-            match due {
-                Due::TimeLimit(stop) => {
-                    if let Err(e) = self
-                        .begin_kill(id, stop.state, stop.reason, now, None)
-                        .await
-                    {
-                        tracing::error!(job = %id, error = %e, "could not record time-out");
-                    }
-                }
-                Due::Kill => {
-                    if self.core.running.killed(id) {
-                        self.engine.signal(id, How::Kill);
-                    }
-                }
-            }
+        for (_, steps) in self.core.on_tick(now) {
+            self.apply_logged(steps, "a time-out").await;
         }
         for ev in self.engine.poll(now) {
             self.on_engine(ev).await;
@@ -444,12 +404,8 @@ impl Controller {
         };
         let plan = aisc_sched::plan(&snapshot, now_s);
         for (id, reason) in self.core.preemptions(&plan) {
-            if let Err(e) = self
-                .begin_kill(id, JobState::Preempted, reason, now, None)
-                .await
-            {
-                tracing::error!(job = %id, error = %e, "could not record a preemption");
-            }
+            let steps = self.core.stop(id, JobState::Preempted, reason, now);
+            self.apply_logged(steps, "a preemption").await;
         }
         self.reservations = plan.reservations.iter().map(|r| (r.job, r.at)).collect();
         self.hand_over(&plan).await;

@@ -1,0 +1,140 @@
+//! What the core asks its driver to do: store a change, post to the ledger,
+//! tell the engine. The core decides the steps and their order; the driver
+//! does them one after another and stops at the first that fails, so a later
+//! step (a signal, a start) never runs without the earlier (its record, its
+//! lien). A step that answers something (a lien held or not) is reported
+//! back to the core, which answers with the next steps.
+
+use aisc_model::engine::{How, StartJob};
+use aisc_model::job::{Charging, Fields};
+use aisc_model::{JobId, JobState, ProjectId};
+
+/// One step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Store `from → to` with its reason and columns. With `requeued`, a
+    /// copy submitted by an earlier [`Effect::Requeue`] of the same steps is
+    /// named in the reason ("...; requeued as job N").
+    Record {
+        /// The job.
+        job: JobId,
+        /// The state it must be in.
+        from: JobState,
+        /// The state it goes to.
+        to: JobState,
+        /// Why.
+        reason: String,
+        /// When, epoch ms.
+        at_ms: i64,
+        /// The columns set with it.
+        set: Box<Fields>,
+        /// Name the requeued copy in the reason, if one was submitted.
+        requeued: bool,
+    },
+    /// Store why a running job is being stopped (before it is signalled).
+    StopReason {
+        /// The job.
+        job: JobId,
+        /// The state it will end in.
+        state: JobState,
+        /// Why.
+        reason: String,
+    },
+    /// Store the reasons waiting jobs wait for.
+    Reasons(Vec<(JobId, String)>),
+    /// Store the engine's own id for a job.
+    EngineJob {
+        /// The job.
+        job: JobId,
+        /// The engine's id.
+        engine_id: i64,
+    },
+    /// Hold the job's worst case against its grant, then report whether it
+    /// was held ([`crate::core::Core::lien`]).
+    HoldLien {
+        /// The job.
+        job: JobId,
+        /// Its grant, price and lien.
+        charging: Charging,
+    },
+    /// Release the job's lien and charge `gpu_ms` of GPU time (0: nothing).
+    Settle {
+        /// The job.
+        job: JobId,
+        /// Its grant, price and lien.
+        charging: Charging,
+        /// The project charged.
+        project: Option<ProjectId>,
+        /// GPU time to charge, ms.
+        gpu_ms: u64,
+    },
+    /// Count GPU time towards a project's fair share.
+    FairShare {
+        /// The project.
+        project: ProjectId,
+        /// GPU time, ms.
+        gpu_ms: u64,
+        /// When it was used, epoch ms.
+        at_ms: i64,
+    },
+    /// Submit a copy of a preempted job that asked to be requeued.
+    Requeue {
+        /// The preempted job.
+        job: JobId,
+    },
+    /// Hand the job to the engine (the driver starts them as one batch).
+    Start(Box<StartJob>),
+    /// Signal or stop the job in the engine.
+    Signal {
+        /// The job.
+        job: JobId,
+        /// How.
+        how: How,
+    },
+    /// The engine may forget the job.
+    Release {
+        /// The job.
+        job: JobId,
+    },
+    /// Seal the job's logs (they are on this host).
+    SealLogs {
+        /// The job.
+        job: JobId,
+    },
+}
+
+impl Effect {
+    /// A plain record of `from → to`.
+    pub fn record(
+        job: JobId,
+        (from, to): (JobState, JobState),
+        reason: String,
+        at_ms: i64,
+        set: Fields,
+    ) -> Effect {
+        Effect::Record {
+            job,
+            from,
+            to,
+            reason,
+            at_ms,
+            set: Box::new(set),
+            requeued: false,
+        }
+    }
+
+    /// The ledger steps of a job's end: its lien released, `gpu_ms` charged.
+    pub fn settle(
+        job: JobId,
+        charging: Option<Charging>,
+        project: Option<ProjectId>,
+        gpu_ms: u64,
+    ) -> Option<Effect> {
+        charging.map(|charging| Effect::Settle {
+            job,
+            charging,
+            project,
+            gpu_ms,
+        })
+    }
+}
