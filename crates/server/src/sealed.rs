@@ -326,3 +326,16 @@ pub async fn seal_leftover_logs(state: crate::AppState) {
         }
     }
 }
+
+impl From<ReadError> for crate::service::ServiceError {
+    fn from(e: ReadError) -> Self {
+        use crate::service::ServiceError;
+        match e {
+            ReadError::Missing => ServiceError::NotFound("file".into()),
+            ReadError::Shredded => ServiceError::Gone(
+                "its project's data key was destroyed (the project was closed)".into(),
+            ),
+            ReadError::Broken(e) => ServiceError::internal(e),
+        }
+    }
+}

@@ -3,23 +3,20 @@
 use crate::AppState;
 use crate::api::extract::{Body, IdPath};
 use crate::auth::Caller;
-use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize, authorize_as};
-use crate::service::applications::{self as service, grant_view, grants_changed};
+use crate::service::applications as service;
+use crate::service::grants;
 pub use aisc_api::applications::{
     ApplicationRequest, ApplicationView, DecisionRequest, GrantLimitsRequest, GrantView,
     ReviewRequest, ReviewView,
 };
-use aisc_store::GrantRow;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
 pub use crate::service::applications::{MAX_GPU_HOURS, MAX_JUSTIFICATION};
 
-/// The most GPUs a cap may name.
-pub const MAX_GPU_CAP: i64 = 1_000_000;
+pub use crate::service::grants::MAX_GPU_CAP;
 
 /// Apply to a scheme for GPU-hours of a resource class (the project's PI or organisation administrators).
 #[utoipa::path(post, path = "/api/v1/applications", request_body = ApplicationRequest, tag = "grants",
@@ -102,48 +99,9 @@ pub async fn set_grant_limits(
     IdPath(id): IdPath,
     Body(req): Body<GrantLimitsRequest>,
 ) -> Result<Json<GrantView>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    if let Some(m) = req.max_gpus
-        && !(1..=MAX_GPU_CAP).contains(&m)
-    {
-        return Err(ApiError::invalid(
-            "max_gpus",
-            format!("{m} GPUs is out of range"),
-            Some(format!("1 to {MAX_GPU_CAP}, or null for no cap")),
-        ));
-    }
-    let cap = req.max_gpus.map_or("no GPU cap".to_string(), |m| {
-        format!("at most {m} GPUs at once")
-    });
-    let summary = format!(
-        "grant {id}: {cap}, high QOS {}",
-        if req.high_qos {
-            "allowed"
-        } else {
-            "not allowed"
-        }
-    );
-    state
-        .store
-        .set_grant_limits(
-            id,
-            req.max_gpus,
-            req.high_qos,
-            caller.audit("grant.limits", format!("grant:{id}"), summary),
-        )
-        .await
-        .or_404(|| format!("grant {id}"))?;
-    grants_changed(&state).await;
-    let g = state.store.grant(id).await?;
-    Ok(Json(grant_view(&state, g).await?))
-}
-
-pub(crate) fn grant_resource(g: &GrantRow) -> Resource<'_> {
-    Resource::Project {
-        name: &g.project_name,
-        id: g.project,
-        org: g.org,
-    }
+    Ok(Json(
+        grants::set_grant_limits(&state, &caller, id, req).await?,
+    ))
 }
 
 /// Grants the caller may see, with what is used, held and remaining.
@@ -152,9 +110,7 @@ pub async fn list_grants(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<GrantView>>, ApiError> {
-    Ok(Json(
-        crate::service::applications::list_grants(&state, &caller).await?,
-    ))
+    Ok(Json(grants::list_grants(&state, &caller).await?))
 }
 
 /// One grant.
@@ -166,13 +122,5 @@ pub async fn show_grant(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<GrantView>, ApiError> {
-    let g = state
-        .store
-        .grant(id)
-        .await
-        .or_404(|| format!("grant {id}"))?;
-    authorize_as(&caller, Access::Read, grant_resource(&g), || {
-        format!("grant {id}")
-    })?;
-    Ok(Json(grant_view(&state, g).await?))
+    Ok(Json(grants::show_grant(&state, &caller, id).await?))
 }

@@ -120,8 +120,5 @@ pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<AuditVerification>, ApiError> {
-    admin_only(&caller)?;
-    Ok(Json(
-        state.audit_chain.check(&state.store, true).await?.view,
-    ))
+    Ok(Json(crate::service::audit::verify(&state, &caller).await?))
 }

@@ -133,29 +133,7 @@ pub async fn create_token(
     caller: Caller,
     Body(req): Body<TokenRequest>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    let life = lifetime_ms("expires", req.expires.as_deref(), TOKEN_DEFAULT)?;
-    let scope = scope(req.scope.as_deref())?;
-    if caller.user.scope == "read" && scope != "read" {
-        return Err(ApiError::Forbidden(
-            "a read-only token can only create read-only tokens".into(),
-        ));
-    }
-    let label = label(req.label.as_deref(), "api")?;
-    let audit = caller.audit(
-        "token.create",
-        format!("user:{}", caller.user.name),
-        format!("token {label:?} ({scope})"),
-    );
-    let issued = issue(
-        &state,
-        caller.user.id,
-        &caller.user.name,
-        label,
-        scope,
-        life,
-        audit,
-    )
-    .await?;
+    let issued = crate::service::identity::create_token(&state, &caller, req).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 

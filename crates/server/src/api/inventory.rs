@@ -2,7 +2,6 @@
 
 use crate::AppState;
 use crate::api::extract::Body;
-use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::OrNotFound;
@@ -93,17 +92,8 @@ pub async fn list_prices(
     _caller: Caller,
     Path(class): Path<String>,
 ) -> Result<Json<Vec<PriceView>>, ApiError> {
-    let row = class_by_name(&state, &class).await?;
-    let prices = state.store.prices(row.id).await?;
     Ok(Json(
-        prices
-            .into_iter()
-            .map(|p| PriceView {
-                per_gpu_hour: Cents(p.cents_per_gpu_hour).to_string(),
-                cents: p.cents_per_gpu_hour,
-                effective_at: rfc3339(p.effective_ms),
-            })
-            .collect(),
+        crate::service::inventory::list_prices(&state, &class).await?,
     ))
 }
 

@@ -5,7 +5,6 @@ use crate::AppState;
 use crate::api::extract::{Body, JobIdPath, Query};
 use crate::api::types::{ActionResult, JobDetail, JobList, Submitted};
 use crate::auth::Caller;
-use crate::control::Command;
 use crate::error::{ApiError, Problem};
 pub use aisc_api::jobs::{ListParams, LogParams};
 use aisc_model::JobRequest;
@@ -124,14 +123,4 @@ pub async fn release(
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<ActionResult>, ApiError> {
     Ok(Json(service::release(&state, &caller, id).await?))
-}
-
-/// Hands a command to the control loop (503 while the server shuts down).
-pub(crate) async fn send(state: &AppState, cmd: Command) -> Result<(), ApiError> {
-    Ok(service::send(state, cmd).await?)
-}
-
-/// The answer when the control loop is gone.
-pub(crate) fn stopping() -> ApiError {
-    crate::service::stopping().into()
 }

@@ -22,14 +22,11 @@ pub mod types;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::control::Command;
 use crate::error::{ApiError, Problem};
-use aisc_model::Resources;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use tokio::sync::oneshot;
-use types::{GpuView, NodeView, WhoAmI};
+use types::{NodeView, WhoAmI};
 use utoipa::OpenApi;
 
 /// The largest request body.
@@ -85,31 +82,5 @@ pub async fn nodes(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<Vec<NodeView>>, ApiError> {
-    let (reply, rx) = oneshot::channel();
-    let busy = match state.control.send(Command::Usage(reply)).await {
-        Ok(()) => rx.await.unwrap_or_default(),
-        Err(_) => Resources::default(),
-    };
-    let h = &state.host;
-    Ok(Json(vec![NodeView {
-        name: h.hostname.clone(),
-        engine: "local".into(),
-        cpus: state.node.capacity.cpus,
-        mem_mb: state.node.capacity.mem_mb,
-        gpus: h
-            .gpus
-            .iter()
-            .map(|g| GpuView {
-                index: g.index,
-                name: g.name.clone(),
-                uuid: g.uuid.clone(),
-                memory_mb: g.memory_mb,
-                fake: g.fake,
-            })
-            .collect(),
-        gpu_source: h.gpu_source.clone(),
-        gpus_busy: busy.gpus,
-        cpus_busy: busy.cpus,
-        mem_busy_mb: busy.mem_mb,
-    }]))
+    Ok(Json(crate::service::nodes::host(&state).await))
 }

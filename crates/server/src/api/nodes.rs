@@ -49,7 +49,7 @@ pub async fn list(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<Json<Vec<NodeStateView>>, ApiError> {
-    Ok(Json(statuses(&state).await?))
+    Ok(Json(crate::service::nodes::list(&state).await?))
 }
 
 pub(crate) async fn set(

@@ -3,8 +3,7 @@
 use super::extract::Body;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, OrNotFound};
-use crate::policy::{Access, Resource, authorize};
+use crate::error::ApiError;
 pub use aisc_api::slurm::{SyncReport, SyncRequest, UnixNameRequest};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -68,25 +67,9 @@ pub async fn set_unix_name(
     Path(name): Path<String>,
     Body(req): Body<UnixNameRequest>,
 ) -> Result<Json<super::identity::UserView>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    if let Some(u) = &req.unix_name {
-        check_unix_account(u, state.confinement.min_uid)?;
-    }
-    let id = state
-        .store
-        .user_id(&name)
-        .await
-        .or_404(|| format!("user {name}"))?;
-    let summary = match &req.unix_name {
-        Some(u) => format!("Unix name set to {u}"),
-        None => "Unix name cleared".into(),
-    };
-    let audit = caller.audit("user.unix_name", format!("user:{name}"), summary);
-    state
-        .store
-        .set_unix_name(id, req.unix_name.clone(), audit)
-        .await?;
-    super::identity::user_view(&state, id).await
+    Ok(Json(
+        crate::service::slurm::set_unix_name(&state, &caller, &name, req).await?,
+    ))
 }
 
 /// Bring Slurm's accounts, associations and GPU-minute limits in step with
@@ -102,34 +85,7 @@ pub async fn sync(
     caller: Caller,
     Body(req): Body<SyncRequest>,
 ) -> Result<Json<SyncReport>, ApiError> {
-    let access = if req.dry_run {
-        Access::Read
-    } else {
-        Access::Manage
-    };
-    authorize(&caller, access, Resource::Centre)?;
-    let Some(cluster) = state.slurm_cluster.as_deref() else {
-        return Err(ApiError::Conflict(
-            "this server runs jobs on its local engine, not Slurm (aisc serve --engine slurm)"
-                .into(),
-        ));
-    };
-    let changes = crate::slurm_sync::sync(&state.store, cluster, req.dry_run)
-        .await
-        .map_err(|e| match e {
-            crate::slurm_sync::SyncError::Store(s) => ApiError::from(s),
-            crate::slurm_sync::SyncError::Slurm(s) => ApiError::Unavailable(s.to_string()),
-        })?;
-    if !req.dry_run {
-        let audit = caller.audit(
-            "slurm.sync",
-            "slurm".into(),
-            format!("{} changes to Slurm's accounts", changes.len()),
-        );
-        state.store.record_audit(audit).await?;
-    }
-    Ok(Json(SyncReport {
-        applied: !req.dry_run,
-        changes: changes.iter().map(ToString::to_string).collect(),
-    }))
+    Ok(Json(
+        crate::service::slurm::sync(&state, &caller, req).await?,
+    ))
 }

@@ -4,15 +4,12 @@ use crate::AppState;
 use crate::api::extract::Body;
 use crate::api::types::{ActionResult, rfc3339};
 use crate::auth::Caller;
-use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
-use crate::policy::{Access, Resource, authorize};
 pub use aisc_api::tenancy::{
     MemberRequest, MemberView, OrgAdminRequest, OrgRequest, OrgView, ProjectDetail, ProjectRequest,
     ProjectView,
 };
-use aisc_model::tenancy::check_name;
-use aisc_store::{OrgRow, ProjectRow, StoreError, TenancyChange};
+use aisc_store::{OrgRow, ProjectRow};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,56 +30,6 @@ pub(crate) fn project_view(p: &ProjectRow) -> ProjectView {
         title: p.title.clone(),
         org: p.org_name.clone(),
         created_at: rfc3339(p.created_ms),
-    }
-}
-
-pub(crate) fn named(field: &str, name: &str) -> Result<(), ApiError> {
-    check_name(name).map_err(|e| ApiError::invalid(field, e, Some("64".into())))
-}
-
-pub(crate) async fn org_by_name(state: &AppState, name: &str) -> Result<OrgRow, ApiError> {
-    state
-        .store
-        .org(name)
-        .await
-        .or_404(|| format!("organisation {name}"))
-}
-
-pub(crate) async fn project_by_name(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-    access: Access,
-) -> Result<ProjectRow, ApiError> {
-    let p = state
-        .store
-        .project(name)
-        .await
-        .or_404(|| format!("project {name}"))?;
-    authorize(
-        caller,
-        access,
-        Resource::Project {
-            name,
-            id: p.id,
-            org: p.org,
-        },
-    )?;
-    Ok(p)
-}
-
-pub(crate) async fn user_by_name(
-    state: &AppState,
-    field: &str,
-    name: &str,
-) -> Result<aisc_model::UserId, ApiError> {
-    match state.store.user_id(name).await {
-        Err(StoreError::NotFound) => Err(ApiError::invalid(
-            field,
-            format!("there is no user {name:?}"),
-            None,
-        )),
-        other => Ok(other?),
     }
 }
 
@@ -124,23 +71,9 @@ pub async fn add_org_admin(
     Path(org): Path<String>,
     Body(req): Body<OrgAdminRequest>,
 ) -> Result<Json<ActionResult>, ApiError> {
-    authorize(&caller, Access::Manage, Resource::Centre)?;
-    let o = org_by_name(&state, &org).await?;
-    let user = user_by_name(&state, "user", &req.user).await?;
-    let audit = caller.audit(
-        "org.admin.add",
-        format!("org:{org}"),
-        format!("{} made an administrator", req.user),
-    );
-    state
-        .store
-        .tenancy(TenancyChange::AddOrgAdmin { org: o.id, user }, Some(audit))
-        .await?;
-    state.tokens.clear();
-    Ok(Json(ActionResult {
-        id: o.id.0,
-        result: format!("{} administers {org}", req.user),
-    }))
+    Ok(Json(
+        crate::service::tenancy::add_org_admin(&state, &caller, &org, req).await?,
+    ))
 }
 
 /// Create a project in an organisation (its administrators, or centre administrators).
@@ -213,31 +146,7 @@ pub async fn remove_member(
     caller: Caller,
     Path((project, user)): Path<(String, String)>,
 ) -> Result<Json<ActionResult>, ApiError> {
-    let p = project_by_name(&state, &caller, &project, Access::Manage).await?;
-    let uid = state
-        .store
-        .user_id(&user)
-        .await
-        .or_404(|| format!("member {user} of {project}"))?;
-    let audit = caller.audit(
-        "project.member.remove",
-        format!("project:{project}"),
-        format!("{user} removed"),
-    );
-    state
-        .store
-        .tenancy(
-            TenancyChange::RemoveMember {
-                project: p.id,
-                user: uid,
-            },
-            Some(audit),
-        )
-        .await
-        .or_404(|| format!("member {user} of {project}"))?;
-    state.tokens.clear();
-    Ok(Json(ActionResult {
-        id: p.id.0,
-        result: format!("{user} removed from {project}"),
-    }))
+    Ok(Json(
+        crate::service::tenancy::remove_member(&state, &caller, &project, &user).await?,
+    ))
 }

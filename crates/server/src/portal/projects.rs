@@ -43,7 +43,7 @@ async fn render(
     error: Option<&ApiError>,
 ) -> Result<Markup, PortalError> {
     let detail = crate::service::tenancy::show_project(state, &s.caller, name.to_string()).await?;
-    let grants: Vec<_> = crate::service::applications::list_grants(state, &s.caller)
+    let grants: Vec<_> = crate::service::grants::list_grants(state, &s.caller)
         .await?
         .into_iter()
         .filter(|g| g.project == name)

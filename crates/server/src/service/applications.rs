@@ -1,15 +1,15 @@
 //! Applications for compute, their review and the committee's decision;
 //! grants as views. Each decides whether the caller may (through `policy`).
 
+use super::grants::grants_changed;
 use super::{Found, ServiceError};
 use crate::AppState;
-use crate::api::applications::grant_resource;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::policy::{Access, Resource, authorize, authorize_as};
 use aisc_api::applications::{
-    ApplicationRequest, ApplicationView, DecisionRequest, GrantView, ReviewRequest, ReviewView,
+    ApplicationRequest, ApplicationView, DecisionRequest, ReviewRequest, ReviewView,
 };
 use aisc_billing::ledger::{Account, LedgerError, subsidy_of};
 use aisc_billing::money::{BasisPoints, Cents};
@@ -18,7 +18,7 @@ use aisc_model::review::{format_score, weighted_score};
 use aisc_model::scheme::format_percent;
 use aisc_model::{GrantId, SchemeId};
 use aisc_store::{
-    ApplicationRow, Decision, GrantRow, NewApplication, NewGrant, NewReview, Refusal, StoreError,
+    ApplicationRow, Decision, NewApplication, NewGrant, NewReview, Refusal, StoreError,
 };
 
 /// The most GPU-hours one application may ask for.
@@ -452,67 +452,4 @@ pub(crate) async fn application_view(
             .collect(),
         mean_score: mean,
     })
-}
-
-pub(crate) async fn grant_view(state: &AppState, g: GrantRow) -> Result<GrantView, ServiceError> {
-    let id = GrantId(g.id);
-    let bal = |a: Account| {
-        let store = state.store.clone();
-        async move { store.balance(&a.key()).await }
-    };
-    let (remaining, held, used) = (
-        bal(Account::GrantAvailable(id)).await?,
-        bal(Account::GrantHeld(id)).await?,
-        bal(Account::GrantUsed(id)).await?,
-    );
-    let (spent, reserved) = (
-        bal(Account::SubsidySpent(id)).await?,
-        bal(Account::GrantSubsidy(id)).await?,
-    );
-    Ok(GrantView {
-        id: g.id,
-        project: g.project_name,
-        scheme: g.scheme_name,
-        class: g.class_name,
-        gpu_hours: g.gpu_hours,
-        price_per_gpu_hour: Cents(g.price_cents).to_string(),
-        rate: format_percent(g.rate_bp),
-        starts_at: rfc3339(g.starts_ms),
-        ends_at: rfc3339(g.ends_ms),
-        amount: Cents(g.value_cents).to_string(),
-        used: Cents(used).to_string(),
-        held: Cents(held).to_string(),
-        remaining: Cents(remaining).to_string(),
-        subsidy_spent: Cents(spent).to_string(),
-        subsidy_reserved: Cents(reserved).to_string(),
-        cents: [g.value_cents, used, held, remaining, spent, reserved],
-        max_gpus: g.max_gpus,
-        high_qos: g.high_qos,
-        scavenger_discount: format_percent(g.scavenger_discount_bp),
-    })
-}
-
-/// After a grant is created or its limits change: submissions and the
-/// scheduler read grants afresh at once. (If the scheduler is stopping,
-/// nothing is lost: it reads them again when it starts.)
-pub(crate) async fn grants_changed(state: &AppState) {
-    state.charging.clear();
-    let _ = state
-        .control
-        .send(crate::control::Command::GrantsChanged)
-        .await;
-}
-
-/// Grants the caller may see, with what is used, held and remaining.
-pub async fn list_grants(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<Vec<GrantView>, ServiceError> {
-    let mut out = Vec::new();
-    for g in state.store.grants().await? {
-        if authorize(caller, Access::Read, grant_resource(&g)).is_ok() {
-            out.push(grant_view(state, g).await?);
-        }
-    }
-    Ok(out)
 }

@@ -33,3 +33,12 @@ pub async fn list(
         .map(crate::api::audit::audit_view)
         .collect())
 }
+
+/// Checks the whole audit chain, as it is stored (centre administrators, auditors).
+pub async fn verify(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<aisc_api::audit::AuditVerification, ServiceError> {
+    admin_only(caller)?;
+    Ok(state.audit_chain.check(&state.store, true).await?.view)
+}

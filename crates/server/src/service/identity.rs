@@ -208,3 +208,34 @@ pub async fn create_user(
         unix_name: None,
     })
 }
+
+/// Issues an API token for the caller; a read-only token issues only read-only ones.
+pub async fn create_token(
+    state: &AppState,
+    caller: &Caller,
+    req: aisc_api::identity::TokenRequest,
+) -> Result<IssuedToken, ServiceError> {
+    let life = lifetime_ms("expires", req.expires.as_deref(), TOKEN_DEFAULT)?;
+    let scope = scope(req.scope.as_deref())?;
+    if caller.user.scope == "read" && scope != "read" {
+        return Err(ServiceError::Forbidden(
+            "a read-only token can only create read-only tokens".into(),
+        ));
+    }
+    let label = label(req.label.as_deref(), "api")?;
+    let audit = caller.audit(
+        "token.create",
+        format!("user:{}", caller.user.name),
+        format!("token {label:?} ({scope})"),
+    );
+    Ok(issue(
+        state,
+        caller.user.id,
+        &caller.user.name,
+        label,
+        scope,
+        life,
+        audit,
+    )
+    .await?)
+}

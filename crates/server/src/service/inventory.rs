@@ -161,3 +161,20 @@ pub async fn set_price(
         effective_at: rfc3339(effective),
     })
 }
+
+/// A class's prices, the newest first (any signed-in user).
+pub async fn list_prices(
+    state: &AppState,
+    class: &str,
+) -> Result<Vec<aisc_api::inventory::PriceView>, ServiceError> {
+    let row = class_by_name(state, class).await?;
+    let prices = state.store.prices(row.id).await?;
+    Ok(prices
+        .into_iter()
+        .map(|p| aisc_api::inventory::PriceView {
+            per_gpu_hour: aisc_billing::money::Cents(p.cents_per_gpu_hour).to_string(),
+            cents: p.cents_per_gpu_hour,
+            effective_at: rfc3339(p.effective_ms),
+        })
+        .collect())
+}

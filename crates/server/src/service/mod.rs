@@ -6,14 +6,18 @@
 
 pub mod applications;
 pub mod audit;
+pub mod backup;
 pub mod data;
+pub mod grants;
 pub mod identity;
 pub mod inventory;
 pub mod jobs;
 pub mod keys;
 pub mod nodes;
 pub mod privacy;
+pub mod queue;
 pub mod schemes;
+pub mod slurm;
 pub mod statements;
 pub mod tenancy;
 

@@ -2,12 +2,13 @@
 
 use super::ServiceError;
 use crate::AppState;
-use crate::api::data::{self, FileView};
 use crate::api::privacy::*;
-use crate::api::tenancy::project_by_name;
 use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::policy::{Access, Resource, authorize};
+use crate::service::data::access as data;
+use crate::service::tenancy::project_by_name;
+use aisc_api::data::FileView;
 use aisc_api::privacy::{ClosedView, ConfirmRequest, ProjectExport};
 use aisc_store::DataChange;
 
@@ -20,7 +21,7 @@ pub async fn export(
     let p = project_by_name(state, caller, &project, Access::Manage).await?;
     let detail = super::tenancy::show_project(state, caller, project.clone()).await?;
     let apps = super::applications::list(state, caller).await?;
-    let grants = super::applications::list_grants(state, caller).await?;
+    let grants = super::grants::list_grants(state, caller).await?;
     let mut jobs = Vec::new();
     for id in project_jobs(state, &p).await? {
         jobs.push(super::jobs::show(state, caller, id).await?);

@@ -1,6 +1,6 @@
 //! Tenancy: the use cases the portal and the API share.
 
-use super::ServiceError;
+use super::{Found, ServiceError};
 use crate::AppState;
 use crate::api::tenancy::*;
 use crate::api::types::{ActionResult, rfc3339};
@@ -11,7 +11,58 @@ use aisc_api::tenancy::{
 };
 use aisc_model::tenancy::OrgKind;
 use aisc_model::tenancy::ProjectRole;
-use aisc_store::TenancyChange;
+use aisc_model::tenancy::check_name;
+use aisc_store::{OrgRow, ProjectRow, StoreError, TenancyChange};
+
+pub(crate) fn named(field: &str, name: &str) -> Result<(), ServiceError> {
+    check_name(name).map_err(|e| ServiceError::invalid(field, e, Some("64".into())))
+}
+
+pub(crate) async fn org_by_name(state: &AppState, name: &str) -> Result<OrgRow, ServiceError> {
+    state
+        .store
+        .org(name)
+        .await
+        .or_404(|| format!("organisation {name}"))
+}
+
+pub(crate) async fn project_by_name(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    access: Access,
+) -> Result<ProjectRow, ServiceError> {
+    let p = state
+        .store
+        .project(name)
+        .await
+        .or_404(|| format!("project {name}"))?;
+    authorize(
+        caller,
+        access,
+        Resource::Project {
+            name,
+            id: p.id,
+            org: p.org,
+        },
+    )?;
+    Ok(p)
+}
+
+pub(crate) async fn user_by_name(
+    state: &AppState,
+    field: &str,
+    name: &str,
+) -> Result<aisc_model::UserId, ServiceError> {
+    match state.store.user_id(name).await {
+        Err(StoreError::NotFound) => Err(ServiceError::invalid(
+            field,
+            format!("there is no user {name:?}"),
+            None,
+        )),
+        other => Ok(other?),
+    }
+}
 
 /// Projects the caller may see.
 pub async fn list_projects(
@@ -193,5 +244,67 @@ pub async fn create_project(
         title,
         org: o.name,
         created_at: rfc3339(now),
+    })
+}
+
+/// Makes a user an administrator of an organisation (centre administrators).
+pub async fn add_org_admin(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    req: aisc_api::tenancy::OrgAdminRequest,
+) -> Result<ActionResult, ServiceError> {
+    authorize(caller, Access::Manage, Resource::Centre)?;
+    let o = org_by_name(state, org).await?;
+    let user = user_by_name(state, "user", &req.user).await?;
+    let audit = caller.audit(
+        "org.admin.add",
+        format!("org:{org}"),
+        format!("{} made an administrator", req.user),
+    );
+    state
+        .store
+        .tenancy(TenancyChange::AddOrgAdmin { org: o.id, user }, Some(audit))
+        .await?;
+    state.tokens.clear();
+    Ok(ActionResult {
+        id: o.id.0,
+        result: format!("{} administers {org}", req.user),
+    })
+}
+
+/// Removes a member from a project (those who manage it).
+pub async fn remove_member(
+    state: &AppState,
+    caller: &Caller,
+    project: &str,
+    user: &str,
+) -> Result<ActionResult, ServiceError> {
+    let p = project_by_name(state, caller, project, Access::Manage).await?;
+    let uid = state
+        .store
+        .user_id(user)
+        .await
+        .or_404(|| format!("member {user} of {project}"))?;
+    let audit = caller.audit(
+        "project.member.remove",
+        format!("project:{project}"),
+        format!("{user} removed"),
+    );
+    state
+        .store
+        .tenancy(
+            TenancyChange::RemoveMember {
+                project: p.id,
+                user: uid,
+            },
+            Some(audit),
+        )
+        .await
+        .or_404(|| format!("member {user} of {project}"))?;
+    state.tokens.clear();
+    Ok(ActionResult {
+        id: p.id.0,
+        result: format!("{user} removed from {project}"),
     })
 }
