@@ -36,12 +36,12 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// An argon2id hash of `password` (PHC string). Slow by design: call from a blocking thread.
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
+pub fn hash_password(password: &str) -> Result<String, crate::service::ServiceError> {
     use argon2::PasswordHasher;
     argon2::Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(e.to_string().into()))
+        .map_err(|e| crate::service::ServiceError::Internal(e.to_string().into()))
 }
 
 /// Whether `password` matches the PHC string `hash`. Slow by design.
@@ -73,7 +73,7 @@ pub const LOGIN_MAX_PER_ADDRESS: usize = 20;
 
 impl LoginLimiter {
     /// Refuses with 429 while the account or the address has used up its failures.
-    pub fn check(&self, account: &str, address: &str) -> Result<(), ApiError> {
+    pub fn check(&self, account: &str, address: &str) -> Result<(), crate::service::ServiceError> {
         let Ok(mut map) = self.failures.lock() else {
             return Ok(());
         };
@@ -88,7 +88,7 @@ impl LoginLimiter {
             if q.len() >= max {
                 let oldest = q.front().map_or(Duration::ZERO, |t| t.elapsed());
                 let retry_after_s = LOGIN_WINDOW.saturating_sub(oldest).as_secs().max(1);
-                return Err(ApiError::TooManyRequests {
+                return Err(crate::service::ServiceError::TooMany {
                     detail: format!("too many failed logins; try again in {retry_after_s} s"),
                     retry_after_s,
                 });

@@ -191,7 +191,7 @@ pub struct AppState {
     /// Whether users reach the server over https (then session cookies are `Secure`).
     pub public_https: bool,
     /// How far the audit chain was last verified.
-    pub audit_chain: Arc<api::audit::ChainCheck>,
+    pub audit_chain: Arc<service::audit::ChainCheck>,
     /// Abuse limits.
     pub limits: Arc<limits::Limits>,
     /// The data directory (projects' sealed files live under `objects/`).

@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::service::ServiceError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -76,14 +77,14 @@ fn check<K: Hash + Eq + Clone>(
     key: &K,
     what: &str,
     per_second: u32,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let Some(l) = limiter else { return Ok(()) };
     if l.len() > PRUNE_AT {
         l.retain_recent();
     }
     l.check_key(key).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        ApiError::TooManyRequests {
+        ServiceError::TooMany {
             detail: format!("too many requests {what} (limit: {per_second} per second)"),
             retry_after_s: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         }
@@ -107,10 +108,10 @@ impl Limits {
     /// busy submitter does not pay for a count per job; near the cap, or once the
     /// count is old, it is counted again. Jobs that start meanwhile only make the
     /// estimate high, which a fresh count corrects.
-    pub async fn admit_queued<F, Fut>(&self, user: i64, count: F) -> Result<(), ApiError>
+    pub async fn admit_queued<F, Fut>(&self, user: i64, count: F) -> Result<(), ServiceError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<u64, ApiError>>,
+        Fut: Future<Output = Result<u64, ServiceError>>,
     {
         let max = u64::from(self.settings.max_queued_per_user);
         if max == 0 {
@@ -141,7 +142,7 @@ impl Limits {
     }
 
     /// Counts a request made with the token of this hash.
-    pub fn token(&self, token_hash: &str) -> Result<(), ApiError> {
+    pub fn token(&self, token_hash: &str) -> Result<(), ServiceError> {
         check(
             self.per_token.as_ref(),
             &token_hash.to_string(),
@@ -151,7 +152,7 @@ impl Limits {
     }
 
     /// Counts a request from this address.
-    pub fn address(&self, ip: IpAddr) -> Result<(), ApiError> {
+    pub fn address(&self, ip: IpAddr) -> Result<(), ServiceError> {
         check(
             self.per_address.as_ref(),
             &ip,
@@ -161,10 +162,10 @@ impl Limits {
     }
 
     /// Refuses another job for a user who has `waiting` jobs pending already.
-    pub fn queued(&self, waiting: u64) -> Result<(), ApiError> {
+    pub fn queued(&self, waiting: u64) -> Result<(), ServiceError> {
         let max = self.settings.max_queued_per_user;
         if max > 0 && waiting >= u64::from(max) {
-            return Err(ApiError::TooManyRequests {
+            return Err(ServiceError::TooMany {
                 detail: format!(
                     "you have {waiting} jobs waiting (limit: {max} per user); wait for some to start or cancel them"
                 ),
@@ -184,7 +185,7 @@ pub async fn by_address(State(state): State<AppState>, req: Request, next: Next)
     if let Some(ip) = ip
         && let Err(e) = state.limits.address(ip)
     {
-        return e.into_response();
+        return ApiError::from(e).into_response();
     }
     next.run(req).await
 }
@@ -203,7 +204,7 @@ mod tests {
         let ok = (0..50).take_while(|_| l.token("a").is_ok()).count();
         assert_eq!(ok, 10, "a burst of twice the rate");
         match l.token("a") {
-            Err(ApiError::TooManyRequests {
+            Err(ServiceError::TooMany {
                 retry_after_s,
                 detail,
             }) => {
@@ -239,7 +240,7 @@ mod tests {
         // The estimate (4) is near the cap: counted again, and refused when the count says 5.
         assert!(matches!(
             l.admit_queued(7, || count(5)).await,
-            Err(ApiError::TooManyRequests { .. })
+            Err(ServiceError::TooMany { .. })
         ));
         // Jobs started meanwhile: a fresh count of 2 admits again.
         l.admit_queued(7, || count(2)).await.unwrap();
@@ -257,7 +258,7 @@ mod tests {
             max_queued_per_user: 3,
         });
         assert!(l.queued(2).is_ok());
-        assert!(matches!(l.queued(3), Err(ApiError::TooManyRequests { .. })));
+        assert!(matches!(l.queued(3), Err(ServiceError::TooMany { .. })));
         let off = Limits::new(LimitSettings {
             per_token: 0,
             per_address: 0,

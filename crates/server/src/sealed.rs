@@ -8,7 +8,7 @@
 //! keeps it, sealed). Logs a job was told to write elsewhere (`--output`) are
 //! the job's own files and are left where they are.
 
-use crate::error::ApiError;
+use crate::service::ServiceError;
 use aisc_model::{JobId, ProjectId};
 use aisc_store::{JobRow, Store};
 use aisc_vault::stream::{self, Header};
@@ -126,7 +126,7 @@ pub async fn read_log(
     path: &str,
     offset: u64,
     limit: u64,
-) -> Result<(Vec<u8>, u64), ApiError> {
+) -> Result<(Vec<u8>, u64), ServiceError> {
     let name = PathBuf::from(path)
         .file_name()
         .map(PathBuf::from)
@@ -138,8 +138,8 @@ pub async fn read_log(
         let recorded = aisc_engine::confine::files::recorded(&job_dir);
         if let Some(opened) = recorded.iter().find(|o| o.stream == stream) {
             let file = aisc_engine::confine::files::open_recorded(opened)
-                .map_err(|e| ApiError::Conflict(format!("job {job}'s {stream} file: {e}")))?;
-            return read_from(file, offset, limit).map_err(ApiError::internal);
+                .map_err(|e| ServiceError::Conflict(format!("job {job}'s {stream} file: {e}")))?;
+            return read_from(file, offset, limit).map_err(ServiceError::internal);
         }
         // Otherwise it is the job's captured log, in its directory here (after a
         // restore, the directory named in the row may be another server's).
@@ -148,13 +148,13 @@ pub async fn read_log(
         let context = log_context(job, &path);
         match read_sealed(&store, &sealed, &context, offset, limit) {
             Err(ReadError::Missing) => {}
-            other => return other.map_err(ReadError::into_api),
+            other => return other.map_err(ServiceError::from),
         }
-        read_clear(&path, offset, limit).map_err(ApiError::internal)
+        read_clear(&path, offset, limit).map_err(ServiceError::internal)
     });
     match tokio::time::timeout(LOG_DEADLINE, read).await {
-        Ok(r) => r.map_err(ApiError::internal)?,
-        Err(_) => Err(ApiError::Unavailable(format!(
+        Ok(r) => r.map_err(ServiceError::internal)?,
+        Err(_) => Err(ServiceError::Unavailable(format!(
             "job {job}'s log could not be read within {} s",
             LOG_DEADLINE.as_secs()
         ))),
@@ -201,19 +201,6 @@ pub enum ReadError {
     Shredded,
     /// Anything else.
     Broken(aisc_vault::VaultError),
-}
-
-impl ReadError {
-    /// As an answer.
-    pub fn into_api(self) -> ApiError {
-        match self {
-            ReadError::Missing => ApiError::NotFound("file".into()),
-            ReadError::Shredded => ApiError::Gone(
-                "its project's data key was destroyed (the project was closed)".into(),
-            ),
-            ReadError::Broken(e) => ApiError::internal(e),
-        }
-    }
 }
 
 impl From<aisc_vault::VaultError> for ReadError {

@@ -3,42 +3,13 @@
 use crate::AppState;
 use crate::api::extract::Body;
 use crate::auth::Caller;
-use crate::clock::now_ms;
-use crate::error::OrNotFound;
 use crate::error::{ApiError, Problem};
 pub use aisc_api::inventory::{
     CapacityView, ClassRequest, ClassView, NodesRequest, PriceRequest, PriceView,
 };
-use aisc_billing::money::Cents;
-use aisc_store::ClassRow;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-
-pub(crate) async fn class_by_name(state: &AppState, name: &str) -> Result<ClassRow, ApiError> {
-    state
-        .store
-        .class(name)
-        .await
-        .or_404(|| format!("resource class {name}"))
-}
-
-pub(crate) async fn view(state: &AppState, row: ClassRow) -> Result<ClassView, ApiError> {
-    let price = state.store.price_at(row.id, now_ms()).await?;
-    let c = row.class;
-    Ok(ClassView {
-        gpus: c.gpus(),
-        name: c.name,
-        gpu_model: c.gpu_model,
-        gpus_per_node: c.gpus_per_node,
-        cpus_per_node: c.cpus_per_node,
-        mem_mb_per_node: c.mem_mb_per_node,
-        tflops: [c.peak.fp64, c.peak.fp32, c.peak.bf16, c.peak.fp8],
-        nodes: c.nodes,
-        price_per_gpu_hour: price.map(|p| Cents(p.cents_per_gpu_hour).to_string()),
-        price_cents: price.map(|p| p.cents_per_gpu_hour),
-    })
-}
 
 /// Resource classes, with the price in force now.
 #[utoipa::path(get, path = "/api/v1/resource-classes", tag = "inventory", responses((status = 200, body = Vec<ClassView>)), security(("bearer" = [])))]

@@ -7,39 +7,8 @@ use crate::api::extract::Body;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 pub use aisc_api::keys::{KeysView, MasterKeyView, RetireRequest};
-use aisc_vault::KeySource;
 use axum::Json;
 use axum::extract::State;
-
-pub(crate) async fn view(state: &AppState, rewrapped: Option<i64>) -> Result<KeysView, ApiError> {
-    let masters = state.store.master_keys();
-    let report = state.store.key_report().await?;
-    let count = |kid: &str| {
-        report
-            .wrapped_by
-            .iter()
-            .find(|(k, _)| k == kid)
-            .map_or(0, |(_, n)| *n)
-    };
-    Ok(KeysView {
-        source: match masters.source() {
-            KeySource::File(p) => format!("file {}", p.display()),
-            KeySource::Variable { name, .. } => format!("variable {name}"),
-        },
-        masters: masters
-            .all()
-            .iter()
-            .enumerate()
-            .map(|(i, k)| MasterKeyView {
-                kid: k.kid().to_string(),
-                current: i == 0,
-                data_keys: count(k.kid()),
-            })
-            .collect(),
-        destroyed_data_keys: report.destroyed,
-        rewrapped,
-    })
-}
 
 /// The master keys loaded and how many data keys each wraps.
 #[utoipa::path(get, path = "/api/v1/keys", tag = "keys",

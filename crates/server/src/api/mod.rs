@@ -18,7 +18,7 @@ pub mod schemes;
 pub mod slurm;
 pub mod statements;
 pub mod tenancy;
-pub mod types;
+pub use crate::service::views as types;
 
 use crate::AppState;
 use crate::auth::Caller;

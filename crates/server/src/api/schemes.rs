@@ -2,45 +2,12 @@
 
 use crate::AppState;
 use crate::api::extract::Body;
-use crate::api::types::rfc3339;
 use crate::auth::Caller;
-use crate::clock::now_ms;
 use crate::error::{ApiError, Problem};
 pub use aisc_api::schemes::{SchemeRequest, SchemeView};
-use aisc_billing::ledger::Account;
-use aisc_billing::money::Cents;
-use aisc_model::SchemeId;
-use aisc_model::scheme::format_percent;
-use aisc_store::SchemeRow;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-
-pub(crate) async fn view(state: &AppState, r: SchemeRow) -> Result<SchemeView, ApiError> {
-    let uncommitted = state
-        .store
-        .balance(&Account::SchemePool(SchemeId(r.id)).key())
-        .await?;
-    let s = r.scheme;
-    let funded = s.pool_cents;
-    Ok(SchemeView {
-        open: s.is_open(now_ms()),
-        eligible: s.eligible.iter().map(|k| k.to_string()).collect(),
-        default_rate: format_percent(s.default_rate_bp),
-        max_rate: format_percent(s.max_rate_bp),
-        scavenger_discount: format_percent(s.scavenger_discount_bp),
-        min_reviews: s.min_reviews,
-        opens_at: rfc3339(s.opens_ms),
-        closes_at: rfc3339(s.closes_ms),
-        funded: Cents(funded).to_string(),
-        committed: Cents(funded - uncommitted).to_string(),
-        uncommitted: Cents(uncommitted).to_string(),
-        cents: [funded, funded - uncommitted, uncommitted],
-        name: s.name,
-        title: s.title,
-        criteria: s.criteria,
-    })
-}
 
 /// Create a scheme and fund its pool (centre administrators).
 #[utoipa::path(post, path = "/api/v1/schemes", request_body = SchemeRequest, tag = "schemes",

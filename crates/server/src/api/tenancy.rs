@@ -2,36 +2,16 @@
 
 use crate::AppState;
 use crate::api::extract::Body;
-use crate::api::types::{ActionResult, rfc3339};
+use crate::api::types::ActionResult;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 pub use aisc_api::tenancy::{
     MemberRequest, MemberView, OrgAdminRequest, OrgRequest, OrgView, ProjectDetail, ProjectRequest,
     ProjectView,
 };
-use aisc_store::{OrgRow, ProjectRow};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-
-pub(crate) fn org_view(o: OrgRow) -> OrgView {
-    OrgView {
-        id: o.id.0,
-        name: o.name,
-        kind: o.kind,
-        created_at: rfc3339(o.created_ms),
-    }
-}
-
-pub(crate) fn project_view(p: &ProjectRow) -> ProjectView {
-    ProjectView {
-        id: p.id.0,
-        name: p.name.clone(),
-        title: p.title.clone(),
-        org: p.org_name.clone(),
-        created_at: rfc3339(p.created_ms),
-    }
-}
 
 /// Create an organisation (centre administrators).
 #[utoipa::path(post, path = "/api/v1/orgs", request_body = OrgRequest, tag = "tenancy",

@@ -35,7 +35,7 @@ async fn render(state: &AppState, s: &Session, failed: Failed<'_>) -> Result<Mar
     let projects = crate::service::tenancy::list_projects(state, &s.caller).await?;
     let classes = crate::service::inventory::list_classes(state, &s.caller).await?;
     let schemes = crate::service::schemes::list(state, &s.caller).await?;
-    let nodes = nodes::statuses(state).await?;
+    let nodes = crate::service::nodes::list(state).await?;
     let users = crate::service::identity::list_users(state, &s.caller).await?;
     let admin = crate::policy::allows(&s.caller, Access::Manage, Resource::Centre);
     let empty = Form::default();
@@ -383,18 +383,13 @@ pub async fn node_action(
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
     let res = match action.as_str() {
-        "drain" => match nodes::check_reason(form.get("reason").unwrap_or_default()) {
-            Ok(reason) => crate::service::nodes::drain(
-                &state,
-                &s.caller,
-                name,
-                nodes::DrainRequest { reason },
-            )
-            .await
-            .map_err(ApiError::from)
-            .map(|_| ()),
-            Err(e) => Err(e),
-        },
+        "drain" => {
+            let reason = form.get("reason").unwrap_or_default().to_string();
+            crate::service::nodes::drain(&state, &s.caller, name, nodes::DrainRequest { reason })
+                .await
+                .map_err(ApiError::from)
+                .map(|_| ())
+        }
         "resume" => crate::service::nodes::resume(&state, &s.caller, name)
             .await
             .map_err(ApiError::from)

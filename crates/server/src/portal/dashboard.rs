@@ -3,7 +3,6 @@
 
 use super::{Nav, PortalError, Session, charts, page, svg};
 use crate::AppState;
-use crate::api::nodes;
 use crate::clock::now_ms;
 use crate::control::Command;
 use aisc_billing::money::Cents;
@@ -64,7 +63,7 @@ async fn render(state: &AppState, s: &Session) -> Result<Markup, PortalError> {
     let caller = s.caller.clone();
     let capacity = crate::service::inventory::get_capacity(state, &caller).await?;
     let classes = crate::service::inventory::list_classes(state, &caller).await?;
-    let nodes = nodes::statuses(state).await?;
+    let nodes = crate::service::nodes::list(state).await?;
     let (reply, rx) = oneshot::channel();
     let (waiting, held) = match state.control.send(Command::QueueLength(reply)).await {
         Ok(()) => rx.await.unwrap_or((0, 0)),

@@ -4,10 +4,10 @@
 use super::grants::grants_changed;
 use super::{Found, ServiceError};
 use crate::AppState;
-use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::policy::{Access, Resource, authorize, authorize_as};
+use crate::service::views::rfc3339;
 use aisc_api::applications::{
     ApplicationRequest, ApplicationView, DecisionRequest, ReviewRequest, ReviewView,
 };

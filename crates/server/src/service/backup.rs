@@ -6,9 +6,9 @@
 
 use super::ServiceError;
 use crate::AppState;
-use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::policy::{Access, Resource, authorize};
+use crate::service::views::rfc3339;
 use aisc_api::backup::BackupManifest;
 use axum::body::Bytes;
 use std::io::Write;

@@ -3,9 +3,9 @@
 
 use super::{Found, ServiceError};
 use crate::AppState;
-use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::policy::{Access, Resource, authorize, authorize_as};
+use crate::service::views::rfc3339;
 use aisc_api::applications::{GrantLimitsRequest, GrantView};
 use aisc_billing::ledger::Account;
 use aisc_billing::money::Cents;

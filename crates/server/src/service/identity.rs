@@ -2,17 +2,197 @@
 
 use super::{Found, ServiceError};
 use crate::AppState;
-use crate::api::identity::*;
-use crate::api::types::{ActionResult, rfc3339};
 use crate::auth::{self, Caller};
 use crate::clock::now_ms;
 use crate::policy::{Access, Resource, authorize};
+use crate::service::views::{ActionResult, rfc3339};
 use aisc_api::identity::{
     IssuedToken, LoginRequest, PasswordRequest, RoleRequest, TokenListParams, TokenView,
     UserRequest, UserView,
 };
+use aisc_store::NewToken;
 use aisc_store::{NewAudit, NewUser};
 use std::net::SocketAddr;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD: usize = 12;
+
+/// Longest password accepted (bytes).
+pub const MAX_PASSWORD: usize = 1024;
+
+/// Lifetime of a token from a password login, when none is asked for.
+pub const LOGIN_TOKEN_DEFAULT: &str = "30d";
+
+/// Lifetime of a created token, when none is asked for.
+pub const TOKEN_DEFAULT: &str = "90d";
+
+/// The view of a stored user.
+pub fn user_view_of(u: aisc_store::UserRow) -> UserView {
+    UserView {
+        id: u.id.0,
+        name: u.name,
+        role: u.role,
+        has_password: u.has_password,
+        created_at: rfc3339(u.created_ms),
+        unix_name: u.unix_name,
+    }
+}
+
+pub(crate) fn lifetime_ms(
+    field: &'static str,
+    expires: Option<&str>,
+    default: &str,
+) -> Result<i64, ServiceError> {
+    let text = expires.unwrap_or(default);
+    let secs = aisc_model::units::parse_time_limit(text)
+        .map_err(|e| ServiceError::invalid(field, e.to_string(), Some("1s to 365 days".into())))?;
+    Ok(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
+}
+
+pub(crate) fn scope(s: Option<&str>) -> Result<String, ServiceError> {
+    match s.unwrap_or("full") {
+        v @ ("full" | "read") => Ok(v.to_string()),
+        other => Err(ServiceError::invalid(
+            "scope",
+            format!("{other:?} is not a scope"),
+            Some("full or read".into()),
+        )),
+    }
+}
+
+pub(crate) fn label(s: Option<&str>, default: &str) -> Result<String, ServiceError> {
+    let l = s.unwrap_or(default).trim().to_string();
+    if l.is_empty() || l.chars().count() > 100 || l.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(
+            "label",
+            "a label is 1 to 100 printable characters",
+            Some("100".into()),
+        ));
+    }
+    Ok(l)
+}
+
+/// Makes, stores and returns a token for `user`.
+pub(crate) async fn issue(
+    state: &AppState,
+    user: aisc_model::UserId,
+    user_name: &str,
+    label: String,
+    scope: String,
+    life_ms: i64,
+    audit: NewAudit,
+) -> Result<IssuedToken, ServiceError> {
+    let token = auth::new_token();
+    let now = now_ms();
+    let expires = now.saturating_add(life_ms);
+    let new = NewToken {
+        user,
+        token_hash: auth::hash_token(&token),
+        label: label.clone(),
+        scope: scope.clone(),
+        created_ms: now,
+        expires_ms: Some(expires),
+    };
+    let id = state.store.create_token(new, Some(audit)).await?;
+    Ok(IssuedToken {
+        id,
+        token,
+        user: user_name.to_string(),
+        label,
+        scope,
+        expires_at: rfc3339(expires),
+    })
+}
+
+pub(crate) fn check_user_name(name: &str) -> Result<(), ServiceError> {
+    aisc_model::tenancy::check_name(name)
+        .map_err(|e| ServiceError::invalid("name", e, Some("64".into())))
+}
+
+/// Checks a new password's length and hashes it (on the blocking pool: argon2 is slow by design).
+pub(crate) async fn new_password_hash(p: String) -> Result<String, ServiceError> {
+    if p.len() < MIN_PASSWORD || p.len() > MAX_PASSWORD {
+        return Err(ServiceError::invalid(
+            "password",
+            format!("a password is {MIN_PASSWORD} to {MAX_PASSWORD} bytes long"),
+            Some(MIN_PASSWORD.to_string()),
+        ));
+    }
+    // Printable characters only (spaces and any script's letters are fine):
+    // a NUL or a control character is a mistake or an attack, never a secret.
+    if p.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(
+            "password",
+            "a password holds printable characters only (no NUL, tab, newline or other control character)",
+            Some("printable characters".into()),
+        ));
+    }
+    tokio::task::spawn_blocking(move || auth::hash_password(&p))
+        .await
+        .map_err(ServiceError::internal)?
+}
+
+/// Refuses a change of one's own password unless `current` is the password
+/// set now; wrong guesses count against the login limits.
+pub(crate) async fn check_current(
+    state: &AppState,
+    caller: &Caller,
+    current: Option<String>,
+) -> Result<(), ServiceError> {
+    let Some((_, Some(hash))) = state.store.user_for_login(&caller.user.name).await? else {
+        return Ok(()); // no password yet: nothing to prove
+    };
+    let name = caller.user.name.clone();
+    state.logins.check(&name, &caller.source)?;
+    let Some(current) = current else {
+        return Err(ServiceError::invalid(
+            "current",
+            "your current password is needed to change it",
+            None,
+        ));
+    };
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        state.logins.failed(&name, &caller.source);
+        return Err(ServiceError::invalid(
+            "current",
+            "this is not your current password",
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a role name (one of `aisc_model::tenancy::CENTRE_ROLES`).
+pub(crate) fn check_role(role: &str) -> Result<(), ServiceError> {
+    role.parse::<aisc_model::tenancy::CentreRole>()
+        .map(|_| ())
+        .map_err(|_| {
+            let all: Vec<&str> = aisc_model::tenancy::CENTRE_ROLES
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
+            ServiceError::invalid(
+                "role",
+                format!("{role:?} is not a role"),
+                Some(all.join(", ")),
+            )
+        })
+}
+
+/// One user as the API shows them.
+pub async fn user_view(state: &AppState, id: aisc_model::UserId) -> Result<UserView, ServiceError> {
+    state
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.id == id)
+        .map(user_view_of)
+        .ok_or_else(|| ServiceError::NotFound(format!("user {}", id.0)))
+}
 
 /// The caller's tokens (or everyone's, for an administrator asking `all=true`), newest first.
 pub async fn list_tokens(
@@ -68,7 +248,7 @@ pub async fn set_password(
         "password set".into(),
     );
     state.store.set_password(id, hash, audit).await?;
-    Ok(user_view(state, id).await?.0)
+    user_view(state, id).await
 }
 
 /// Revoke a token: the caller's own, or any for an administrator. Takes effect at once.
@@ -141,7 +321,7 @@ pub async fn list_users(state: &AppState, caller: &Caller) -> Result<Vec<UserVie
     let rows = state.store.users().await?;
     Ok(rows
         .into_iter()
-        .map(crate::api::identity::user_view_of)
+        .map(crate::service::identity::user_view_of)
         .collect())
 }
 
@@ -168,7 +348,7 @@ pub async fn set_role(
     state.store.set_role(id, req.role.clone(), audit).await?;
     // Cached callers carry the old role: forget them so the new one applies at once.
     state.tokens.clear();
-    Ok(user_view(state, id).await?.0)
+    user_view(state, id).await
 }
 
 /// Create a user (administrators).
@@ -228,7 +408,7 @@ pub async fn create_token(
         format!("user:{}", caller.user.name),
         format!("token {label:?} ({scope})"),
     );
-    Ok(issue(
+    issue(
         state,
         caller.user.id,
         &caller.user.name,
@@ -237,5 +417,5 @@ pub async fn create_token(
         life,
         audit,
     )
-    .await?)
+    .await
 }

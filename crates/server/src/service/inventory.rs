@@ -1,19 +1,44 @@
 //! Inventory: the use cases the portal and the API share.
 
-use super::ServiceError;
+use super::{Found, ServiceError};
 use crate::AppState;
-use crate::api::inventory::*;
-use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::policy::{Access, Resource, authorize};
+use crate::service::views::rfc3339;
 use aisc_api::inventory::{
     CapacityView, ClassRequest, ClassView, NodesRequest, PriceRequest, PriceView,
 };
 use aisc_billing::money::Cents;
 use aisc_model::inventory::capacity;
 use aisc_model::inventory::{Peak, ResourceClass, check_class};
+use aisc_store::ClassRow;
 use aisc_store::InventoryChange;
+
+pub(crate) async fn class_by_name(state: &AppState, name: &str) -> Result<ClassRow, ServiceError> {
+    state
+        .store
+        .class(name)
+        .await
+        .or_404(|| format!("resource class {name}"))
+}
+
+pub(crate) async fn view(state: &AppState, row: ClassRow) -> Result<ClassView, ServiceError> {
+    let price = state.store.price_at(row.id, now_ms()).await?;
+    let c = row.class;
+    Ok(ClassView {
+        gpus: c.gpus(),
+        name: c.name,
+        gpu_model: c.gpu_model,
+        gpus_per_node: c.gpus_per_node,
+        cpus_per_node: c.cpus_per_node,
+        mem_mb_per_node: c.mem_mb_per_node,
+        tflops: [c.peak.fp64, c.peak.fp32, c.peak.bf16, c.peak.fp8],
+        nodes: c.nodes,
+        price_per_gpu_hour: price.map(|p| Cents(p.cents_per_gpu_hour).to_string()),
+        price_cents: price.map(|p| p.cents_per_gpu_hour),
+    })
+}
 
 /// Resource classes, with the price in force now.
 pub async fn list_classes(
@@ -85,7 +110,7 @@ pub async fn create_class(
         .inventory(InventoryChange::CreateClass(rc, now_ms()), audit)
         .await?;
     let row = class_by_name(state, &name).await?;
-    Ok(view(state, row).await?)
+    view(state, row).await
 }
 
 /// Change how many nodes of a class the centre has (centre administrators).
@@ -119,7 +144,7 @@ pub async fn set_nodes(
             audit,
         )
         .await?;
-    Ok(view(state, class_by_name(state, &class).await?).await?)
+    view(state, class_by_name(state, &class).await?).await
 }
 
 /// Set a class's price from a date (centre administrators). A price for the same date replaces it.

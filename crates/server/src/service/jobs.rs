@@ -3,11 +3,11 @@
 
 use super::{Found, ServiceError, stopping};
 use crate::AppState;
-use crate::api::types::{ActionResult, JobDetail, JobList, Submitted};
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::control::{CancelOutcome, Command, Queued};
 use crate::policy::{self, Access, Resource, authorize, authorize_as, job_visibility};
+use crate::service::views::{ActionResult, JobDetail, JobList, Submitted};
 use aisc_api::jobs::{ListParams, LogParams};
 use aisc_billing::money::{BasisPoints, Cents};
 use aisc_billing::rating::{Price, QosTerms};
@@ -320,7 +320,7 @@ pub async fn list(
     Ok(JobList {
         jobs: rows
             .iter()
-            .map(|r| crate::api::types::job_view(r, fake))
+            .map(|r| crate::service::views::job_view(r, fake))
             .collect(),
         next_before,
     })
@@ -398,14 +398,17 @@ pub async fn show(state: &AppState, caller: &Caller, id: JobId) -> Result<JobDet
         None => (None, None, None, Vec::new()),
     };
     Ok(JobDetail {
-        job: crate::api::types::job_view(&row, state.host.gpus_fake()),
+        job: crate::service::views::job_view(&row, state.host.gpus_fake()),
         command,
         script,
         workdir,
         output_path: row.stdout_path.clone().filter(|_| content.is_some()),
         error_path: row.stderr_path.clone().filter(|_| content.is_some()),
         env_names,
-        events: events.iter().map(crate::api::types::event_view).collect(),
+        events: events
+            .iter()
+            .map(crate::service::views::event_view)
+            .collect(),
     })
 }
 

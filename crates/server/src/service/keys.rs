@@ -2,16 +2,49 @@
 
 use super::ServiceError;
 use crate::AppState;
-use crate::api::keys::*;
 use crate::auth::Caller;
 use crate::policy::{Access, Resource, authorize};
+use aisc_api::keys::*;
 use aisc_api::keys::{KeysView, RetireRequest};
 use aisc_vault::KeySource;
+
+pub(crate) async fn view(
+    state: &AppState,
+    rewrapped: Option<i64>,
+) -> Result<KeysView, ServiceError> {
+    let masters = state.store.master_keys();
+    let report = state.store.key_report().await?;
+    let count = |kid: &str| {
+        report
+            .wrapped_by
+            .iter()
+            .find(|(k, _)| k == kid)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(KeysView {
+        source: match masters.source() {
+            KeySource::File(p) => format!("file {}", p.display()),
+            KeySource::Variable { name, .. } => format!("variable {name}"),
+        },
+        masters: masters
+            .all()
+            .iter()
+            .enumerate()
+            .map(|(i, k)| MasterKeyView {
+                kid: k.kid().to_string(),
+                current: i == 0,
+                data_keys: count(k.kid()),
+            })
+            .collect(),
+        destroyed_data_keys: report.destroyed,
+        rewrapped,
+    })
+}
 
 /// The master keys loaded and how many data keys each wraps.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<KeysView, ServiceError> {
     authorize(caller, Access::Read, Resource::Centre)?;
-    Ok(view(state, None).await?)
+    view(state, None).await
 }
 
 /// Rotate the master key: with a key file, a new key is written to it first (the old ones stay
@@ -32,7 +65,7 @@ pub async fn rotate(state: &AppState, caller: &Caller) -> Result<KeysView, Servi
         format!("current master key {}", next.current().kid()),
     );
     let n = state.store.rewrap_keys(next, audit).await?;
-    Ok(view(state, Some(n)).await?)
+    view(state, Some(n)).await
 }
 
 /// Retire a master key that wraps no data key any more (after a rotation). With a key file it is
@@ -77,5 +110,5 @@ pub async fn retire(
         format!("retired master key {}", req.kid),
     );
     state.store.record_audit(audit).await?;
-    Ok(view(state, None).await?)
+    view(state, None).await
 }

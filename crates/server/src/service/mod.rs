@@ -20,6 +20,7 @@ pub mod schemes;
 pub mod slurm;
 pub mod statements;
 pub mod tenancy;
+pub mod views;
 
 use crate::error::{ApiError, BoxError};
 
@@ -144,36 +145,6 @@ impl From<aisc_model::SpecError> for ServiceError {
 
 /// The abuse limits answer in the API's terms; a use case that meets one
 /// passes it on as its own.
-impl From<ApiError> for ServiceError {
-    fn from(e: ApiError) -> Self {
-        match e {
-            ApiError::Invalid {
-                field,
-                detail,
-                limit,
-            } => ServiceError::Invalid {
-                field,
-                detail,
-                limit,
-            },
-            ApiError::NotFound(m) => ServiceError::NotFound(m),
-            ApiError::Unauthorized(m) => ServiceError::Unauthorized(m),
-            ApiError::Forbidden(m) => ServiceError::Forbidden(m),
-            ApiError::Conflict(m) => ServiceError::Conflict(m),
-            ApiError::Gone(m) => ServiceError::Gone(m),
-            ApiError::TooManyRequests {
-                detail,
-                retry_after_s,
-            } => ServiceError::TooMany {
-                detail,
-                retry_after_s,
-            },
-            ApiError::Unavailable(m) => ServiceError::Unavailable(m),
-            other => ServiceError::Internal(Box::new(other)),
-        }
-    }
-}
-
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {

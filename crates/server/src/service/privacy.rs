@@ -2,15 +2,112 @@
 
 use super::ServiceError;
 use crate::AppState;
-use crate::api::privacy::*;
-use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::policy::{Access, Resource, authorize};
 use crate::service::data::access as data;
 use crate::service::tenancy::project_by_name;
+use crate::service::views::rfc3339;
+use aisc_api::audit::AuditView;
 use aisc_api::data::FileView;
 use aisc_api::privacy::{ClosedView, ConfirmRequest, ProjectExport};
 use aisc_store::DataChange;
+use aisc_store::{AuditSearch, JobFilter, ProjectRow};
+
+/// Every job of the project, newest first.
+pub(crate) async fn project_jobs(
+    state: &AppState,
+    p: &ProjectRow,
+) -> Result<Vec<aisc_model::JobId>, ServiceError> {
+    let mut ids = Vec::new();
+    let mut before = None;
+    loop {
+        let page = state
+            .store
+            .list(&JobFilter {
+                project: Some(p.name.clone()),
+                before,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok(ids);
+        };
+        before = Some(last.id);
+        ids.extend(page.iter().map(|j| j.id));
+    }
+}
+
+/// Audit events whose target is in `targets`, newest first (one pass over the trail).
+pub(crate) async fn project_audit(
+    state: &AppState,
+    targets: &std::collections::HashSet<String>,
+) -> Result<Vec<AuditView>, ServiceError> {
+    let mut out = Vec::new();
+    let mut before = None;
+    loop {
+        let rows = state
+            .store
+            .audit_list(before, 1000, &AuditSearch::default())
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(out);
+        };
+        before = Some(last.id);
+        out.extend(
+            rows.into_iter()
+                .filter(|r| targets.contains(&r.target))
+                .map(crate::service::audit::audit_view),
+        );
+    }
+}
+
+pub(crate) fn confirmed(p: &ProjectRow, req: &ConfirmRequest) -> Result<(), ServiceError> {
+    if req.confirm == p.name {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            "confirm",
+            format!("{:?} is not the project's name", req.confirm),
+            Some(format!("{:?}", p.name)),
+        ))
+    }
+}
+
+/// Removes the project's jobs' directories (their sealed logs, now unreadable).
+pub(crate) async fn remove_job_dirs(
+    state: &AppState,
+    p: &ProjectRow,
+) -> Result<usize, ServiceError> {
+    let ids = project_jobs(state, p).await?;
+    let dirs: Vec<_> = ids
+        .iter()
+        .map(|id| crate::control::Controller::job_dir(&state.data_dir, *id))
+        .collect();
+    let objects = state.data_dir.join("objects").join(p.id.0.to_string());
+    tokio::task::spawn_blocking(move || {
+        let _ = std::fs::remove_dir_all(objects);
+        dirs.iter()
+            .filter(|d| std::fs::remove_dir_all(d).is_ok())
+            .count()
+    })
+    .await
+    .map_err(ServiceError::internal)
+}
+
+pub(crate) async fn closed_view(
+    state: &AppState,
+    p: &ProjectRow,
+    removed: usize,
+) -> Result<ClosedView, ServiceError> {
+    let p = state.store.project_by_id(p.id).await?;
+    Ok(ClosedView {
+        project: p.name,
+        closed_at: p.closed_ms.map(rfc3339),
+        erased_at: p.erased_ms.map(rfc3339),
+        job_logs_removed: removed,
+    })
+}
 
 /// Export a project: its records as JSON (PIs, organisation administrators and centre administrators).
 pub async fn export(
@@ -84,7 +181,7 @@ pub async fn close(
     state.store.data_change(change, Some(audit)).await?;
     state.charging.clear();
     let removed = remove_job_dirs(state, &p).await?;
-    Ok(closed_view(state, &p, removed).await?)
+    closed_view(state, &p, removed).await
 }
 
 /// Erase a project (centre administrators): close it, then remove the personal data in its
@@ -112,5 +209,5 @@ pub async fn erase(
     state.charging.clear();
     state.tokens.clear();
     let removed = remove_job_dirs(state, &p).await?;
-    Ok(closed_view(state, &p, removed).await?)
+    closed_view(state, &p, removed).await
 }

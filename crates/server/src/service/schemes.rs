@@ -2,16 +2,44 @@
 
 use super::{Found, ServiceError};
 use crate::AppState;
-use crate::api::schemes::*;
 use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::policy::{Access, Resource, authorize};
+use crate::service::views::rfc3339;
 use aisc_api::schemes::{SchemeRequest, SchemeView};
+use aisc_billing::ledger::Account;
 use aisc_billing::ledger::funding;
 use aisc_billing::money::Cents;
 use aisc_model::SchemeId;
 use aisc_model::scheme::{Scheme, format_percent, parse_percent};
 use aisc_model::tenancy::OrgKind;
+use aisc_store::SchemeRow;
+
+pub(crate) async fn view(state: &AppState, r: SchemeRow) -> Result<SchemeView, ServiceError> {
+    let uncommitted = state
+        .store
+        .balance(&Account::SchemePool(SchemeId(r.id)).key())
+        .await?;
+    let s = r.scheme;
+    let funded = s.pool_cents;
+    Ok(SchemeView {
+        open: s.is_open(now_ms()),
+        eligible: s.eligible.iter().map(|k| k.to_string()).collect(),
+        default_rate: format_percent(s.default_rate_bp),
+        max_rate: format_percent(s.max_rate_bp),
+        scavenger_discount: format_percent(s.scavenger_discount_bp),
+        min_reviews: s.min_reviews,
+        opens_at: rfc3339(s.opens_ms),
+        closes_at: rfc3339(s.closes_ms),
+        funded: Cents(funded).to_string(),
+        committed: Cents(funded - uncommitted).to_string(),
+        uncommitted: Cents(uncommitted).to_string(),
+        cents: [funded, funded - uncommitted, uncommitted],
+        name: s.name,
+        title: s.title,
+        criteria: s.criteria,
+    })
+}
 
 /// Every scheme, with its pool.
 pub async fn list(state: &AppState, _caller: &Caller) -> Result<Vec<SchemeView>, ServiceError> {
@@ -33,7 +61,7 @@ pub async fn show(
         .scheme(&name)
         .await
         .or_404(|| format!("scheme {name}"))?;
-    Ok(view(state, row).await?)
+    view(state, row).await
 }
 
 /// Create a scheme and fund its pool (centre administrators).
@@ -92,5 +120,5 @@ pub async fn create(
     });
     state.store.create_scheme(scheme, now, fund, audit).await?;
     let row = state.store.scheme(&name).await?;
-    Ok(view(state, row).await?)
+    view(state, row).await
 }

@@ -2,11 +2,55 @@
 
 use super::{Found, ServiceError};
 use crate::AppState;
-use crate::api::slurm::check_unix_account;
 use crate::auth::Caller;
 use crate::policy::{Access, Resource, authorize};
 use aisc_api::identity::UserView;
 use aisc_api::slurm::{SyncReport, SyncRequest, UnixNameRequest};
+
+/// Checks a Unix user name: a POSIX name, not root, and (where this host
+/// has such an account) not a system account: uid at or above `min_uid`.
+pub fn check_unix_account(name: &str, min_uid: u32) -> Result<(), ServiceError> {
+    check_unix_name(name)?;
+    let refuse = |why: String| {
+        Err(ServiceError::invalid(
+            "unix_name",
+            why,
+            Some(format!(
+                "an ordinary account: not root, uid {min_uid} or above"
+            )),
+        ))
+    };
+    if name == "root" {
+        return refuse("root never runs jobs".into());
+    }
+    match nix::unistd::User::from_name(name) {
+        Ok(Some(u)) if u.uid.is_root() => refuse(format!("{name} is uid 0: no job runs as root")),
+        Ok(Some(u)) if u.uid.as_raw() < min_uid => refuse(format!(
+            "{name} is a system account (uid {} is below {min_uid})",
+            u.uid
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a POSIX user name.
+pub fn check_unix_name(name: &str) -> Result<(), ServiceError> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            "unix_name",
+            format!("{name:?} is not a Unix user name"),
+            Some("1 to 32 of a-z, 0-9, '_', '-', starting with a letter or '_'".into()),
+        ))
+    }
+}
 
 /// Sets or clears the Unix account a user's jobs run as (centre administrators).
 pub async fn set_unix_name(
@@ -30,7 +74,7 @@ pub async fn set_unix_name(
     };
     let audit = caller.audit("user.unix_name", format!("user:{name}"), summary);
     state.store.set_unix_name(id, req.unix_name, audit).await?;
-    Ok(crate::api::identity::user_view(state, id).await?.0)
+    crate::service::identity::user_view(state, id).await
 }
 
 /// Brings Slurm's accounts and associations in line with aisc's projects

@@ -2,10 +2,9 @@
 
 use super::{Found, ServiceError};
 use crate::AppState;
-use crate::api::tenancy::*;
-use crate::api::types::{ActionResult, rfc3339};
 use crate::auth::Caller;
 use crate::policy::{Access, Resource, authorize};
+use crate::service::views::{ActionResult, rfc3339};
 use aisc_api::tenancy::{
     MemberRequest, MemberView, OrgRequest, OrgView, ProjectDetail, ProjectRequest, ProjectView,
 };
@@ -13,6 +12,25 @@ use aisc_model::tenancy::OrgKind;
 use aisc_model::tenancy::ProjectRole;
 use aisc_model::tenancy::check_name;
 use aisc_store::{OrgRow, ProjectRow, StoreError, TenancyChange};
+
+pub(crate) fn org_view(o: OrgRow) -> OrgView {
+    OrgView {
+        id: o.id.0,
+        name: o.name,
+        kind: o.kind,
+        created_at: rfc3339(o.created_ms),
+    }
+}
+
+pub(crate) fn project_view(p: &ProjectRow) -> ProjectView {
+    ProjectView {
+        id: p.id.0,
+        name: p.name.clone(),
+        title: p.title.clone(),
+        org: p.org_name.clone(),
+        created_at: rfc3339(p.created_ms),
+    }
+}
 
 pub(crate) fn named(field: &str, name: &str) -> Result<(), ServiceError> {
     check_name(name).map_err(|e| ServiceError::invalid(field, e, Some("64".into())))

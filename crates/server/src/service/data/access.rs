@@ -1,11 +1,11 @@
 //! Who may reach a project's files, and the checks on what is asked of them.
 
 use crate::AppState;
-use crate::api::types::rfc3339;
 use crate::auth::Caller;
 use crate::policy::{self, Access, Resource, authorize};
 use crate::sealed::{self};
 use crate::service::tenancy::project_by_name;
+use crate::service::views::rfc3339;
 use crate::service::{Found, ServiceError};
 use aisc_api::data::{FileView, UploadView};
 use aisc_store::{DataObject, ProjectRow};

@@ -1,4 +1,4 @@
-//! What the API sends back.
+//! Views of stored rows as the API and the portal show them (the types are `aisc_api`'s).
 
 pub use aisc_api::jobs::{
     ActionResult, EventView, GpuView, JobDetail, JobList, JobView, NodeView, Submitted, WhoAmI,
