@@ -128,6 +128,21 @@ pub struct JobDetail {
     pub error_path: Option<String>,
     /// Names of the environment variables it was given (values are not shown).
     pub env_names: Vec<String>,
+    /// The script's arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The partition asked for (`-p`: its grant's resource class).
+    #[serde(default)]
+    pub partition: Option<String>,
+    /// `--comment`
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// `--mail-type`, stored (no mail is sent yet).
+    #[serde(default)]
+    pub mail_type: Option<String>,
+    /// `--mail-user`, stored (no mail is sent yet).
+    #[serde(default)]
+    pub mail_user: Option<String>,
     /// Every transition, oldest first.
     pub events: Vec<EventView>,
 }

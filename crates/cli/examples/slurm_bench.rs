@@ -72,6 +72,7 @@ async fn main() -> Res<()> {
                     standard_output: "/dev/null".into(),
                     standard_error: "/dev/null".into(),
                     requeue: false,
+                    argv: Vec::new(),
                 },
             };
             let start = Instant::now();

@@ -221,6 +221,25 @@ fn render_detail(d: &JobDetail) -> String {
     if d.script.is_some() {
         kv("Command", "batch script (see --json for its text)".into());
     }
+    if !d.args.is_empty() {
+        kv("Arguments", d.args.join(" "));
+    }
+    if let Some(p) = &d.partition {
+        kv("Partition", p.clone());
+    }
+    if let Some(c) = &d.comment {
+        kv("Comment", c.clone());
+    }
+    if d.mail_type.is_some() || d.mail_user.is_some() {
+        kv(
+            "Mail",
+            format!(
+                "{} to {} (stored; no mail is sent yet)",
+                d.mail_type.as_deref().unwrap_or("NONE"),
+                d.mail_user.as_deref().unwrap_or("the submitter")
+            ),
+        );
+    }
     if d.command.is_none() && d.script.is_none() {
         kv(
             "Command",

@@ -58,18 +58,30 @@ pub struct SubmitArgs {
     /// If preempted, be queued again (the default; overrides `#SBATCH --no-requeue`).
     #[arg(long)]
     requeue: bool,
-    /// Environment to pass: ALL (default), NONE, or a comma-separated list of names.
-    #[arg(long, default_value = "ALL")]
-    export: String,
-    /// Wait for the job to end and exit with its status (0 when it completed).
+    /// Environment to pass: ALL (default), NONE, or a comma-separated list of names and NAME=value pairs.
     #[arg(long)]
+    export: Option<String>,
+    /// Wait for the job to end and exit with its status (0 when it completed).
+    #[arg(short = 'W', long)]
     wait: bool,
+    /// Print no warnings.
+    #[arg(short = 'Q', long)]
+    quiet: bool,
+    /// Print only the job's id (what aisc submit prints anyway).
+    #[arg(long)]
+    parsable: bool,
     /// Print the server's answer as JSON instead of the bare id.
     #[arg(long)]
     json: bool,
+    /// `sbatch` options, read as the script's `#SBATCH` lines are (and over them).
+    #[command(flatten)]
+    sbatch: crate::submit_options::SbatchArgs,
     /// A batch script to run (its #SBATCH lines are honoured).
     #[arg(value_name = "SCRIPT", conflicts_with = "command")]
     script: Option<PathBuf>,
+    /// Arguments for the script ($1, $2, ...), after its name.
+    #[arg(value_name = "ARG", requires = "script", allow_hyphen_values = true)]
+    script_args: Vec<String>,
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -87,15 +99,22 @@ pub async fn run(a: SubmitArgs) -> Result<ExitCode> {
     let client = Client::from_env()?;
     let req = build_request(&a)?;
     let submitted: Submitted = client.post_json("/api/v1/jobs", &req).await?;
-    for w in &submitted.warnings {
-        eprintln!("aisc: warning: {w}");
+    let directives = req
+        .script
+        .as_deref()
+        .and_then(|s| aisc_model::sbatch::parse_script(s).ok())
+        .unwrap_or_default();
+    if !(a.quiet || directives.quiet) {
+        for w in &submitted.warnings {
+            eprintln!("aisc: warning: {w}");
+        }
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&submitted)?);
     } else {
         println!("{}", submitted.id);
     }
-    if a.wait {
+    if a.wait || directives.wait {
         return wait_for(&client, submitted.id).await;
     }
     Ok(ExitCode::SUCCESS)
@@ -115,9 +134,9 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
         }
         None => (None, None),
     };
-    if script.is_none() && f.command.is_empty() {
+    if script.is_none() && f.command.is_empty() && f.sbatch.wrap.is_none() {
         bail!(
-            "nothing to run: give a script, or a command after -- (e.g. aisc submit -- python3 train.py)"
+            "nothing to run: give a script, --wrap \"CMD\", or a command after -- (e.g. aisc submit -- python3 train.py)"
         );
     }
     let cpus = f
@@ -136,10 +155,24 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
         (None, None) => None,
     };
     // As with sbatch: --chdir, else the script's own -D, else the current directory.
-    let script_chdir = script
+    let directives = script
         .as_deref()
         .and_then(|s| aisc_model::sbatch::parse_script(s).ok())
-        .and_then(|o| o.chdir);
+        .unwrap_or_default();
+    let script_chdir = directives.chdir.clone();
+    // The environment sent: --export, else the script's, else all of it (the
+    // server applies the same choice again).
+    let mut options = f.sbatch.words();
+    let env = match &f.export {
+        Some(e) => {
+            options.push(format!("--export={e}"));
+            exported_env(e)?
+        }
+        None => match &directives.export {
+            Some(e) => e.apply(&exported_env("ALL")?),
+            None => exported_env("ALL")?,
+        },
+    };
     let chdir = match &f.chdir {
         Some(d) => Some(std::env::current_dir()?.join(d)),
         None if script_chdir.is_some() => None,
@@ -168,7 +201,9 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
         command: f.command.clone(),
         script,
         script_name,
-        env: exported_env(&f.export),
+        env,
+        options,
+        args: f.script_args.clone(),
     })
 }
 
@@ -178,33 +213,25 @@ fn gres_to_gpus(gres: &str) -> Result<Option<String>> {
         match aisc_model::sbatch::parse_gres_item(item).map_err(anyhow::Error::msg)? {
             Some((Some(ty), n)) => gpus = Some(format!("{ty}:{n}")),
             Some((None, n)) => gpus = Some(n.to_string()),
-            None => eprintln!("aisc: warning: --gres {item:?} is not a GPU and is ignored"),
+            None => bail!(
+                "--gres={gres}: {item:?} is not a GPU; this centre allocates GPUs, CPUs and memory only"
+            ),
         }
     }
     Ok(gpus)
 }
 
 /// The environment to send, as `sbatch --export` chooses it. The aisc token never travels.
-fn exported_env(export: &str) -> BTreeMap<String, String> {
+fn exported_env(export: &str) -> Result<BTreeMap<String, String>> {
+    let choice = aisc_model::sbatch::Export::parse(export).map_err(anyhow::Error::msg)?;
     let valid = |k: &str| {
         !k.is_empty()
             && !k.starts_with(|c: char| c.is_ascii_digit())
             && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             && k != "AISC_TOKEN"
     };
-    let all = std::env::vars().filter(|(k, _)| valid(k));
-    match export.trim() {
-        "ALL" | "all" => all.collect(),
-        "NONE" | "none" => BTreeMap::new(),
-        list => {
-            let names: Vec<&str> = list
-                .split(',')
-                .map(str::trim)
-                .filter(|n| *n != "ALL")
-                .collect();
-            all.filter(|(k, _)| names.contains(&k.as_str())).collect()
-        }
-    }
+    let all: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| valid(k)).collect();
+    Ok(choice.apply(&all))
 }
 
 #[derive(Debug, Deserialize)]

@@ -22,6 +22,7 @@ mod cmd_submit;
 mod cmd_tenancy;
 mod format;
 mod policy_args;
+mod submit_options;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -145,6 +145,86 @@ fn jobs_see_their_gpus_environment_and_working_directory() {
 }
 
 #[test]
+fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--fake-gpus", "h100:2"]);
+    let w = work.path();
+    std::fs::write(
+        w.join("job.sh"),
+        "#!/bin/sh\n#SBATCH -N 1 -n 1 --gpus-per-task=1 --cpus-per-gpu=2 --mem-per-gpu=512M\n\
+         #SBATCH -p local --comment='sweep 7' --export=NONE,MODE=fast\n\
+         echo \"args=$1/$2/$# gpus=$CUDA_VISIBLE_DEVICES mode=$MODE secret=${SECRET:-none}\"\n",
+    )
+    .unwrap();
+    let out = server.aisc_env(
+        w,
+        &["submit", "job.sh", "a b", "--lr=3"],
+        &[("SECRET", "x")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let job = server.wait_state(w, id, "completed");
+    assert_eq!(
+        (job["gpus"].as_u64(), job["cpus"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(job["mem_mb"], 512);
+    let log = server.ok(w, &["logs", &id.to_string()]);
+    assert_eq!(log, "args=a b/--lr=3/2 gpus=0 mode=fast secret=none\n");
+    let shown = server.ok(w, &["show", &id.to_string()]);
+    assert!(
+        shown.contains("sweep 7") && shown.contains("local"),
+        "{shown}"
+    );
+
+    // --wrap runs a command as a sh script, named wrap.
+    let id = server.ok(w, &["submit", "--wrap", "echo wrapped; echo $0 >&2"]);
+    let job = server.wait_state(w, id.trim().parse().unwrap(), "completed");
+    assert_eq!(job["name"], "wrap");
+
+    // Refusals name the directive, its line and why; nothing is submitted.
+    let before = server.ok(w, &["jobs", "--json"]);
+    std::fs::write(
+        w.join("arr.sh"),
+        "#!/bin/sh\n#SBATCH -J sweep\n#SBATCH --array=0-15\ntrue\n",
+    )
+    .unwrap();
+    for (args, said) in [
+        (
+            &["submit", "arr.sh"][..],
+            "script: line 3: --array=0-15: job arrays are not run yet",
+        ),
+        (
+            &["submit", "-N", "2", "--", "true"][..],
+            "--nodes=2: this centre runs a job on one node",
+        ),
+        (
+            &["submit", "-p", "a100", "--", "true"][..],
+            "partition: project default has no active grant of resource class a100",
+        ),
+        (
+            &["submit", "--exclude", "n1", "--", "true"][..],
+            "--exclude=n1: aisc places jobs itself",
+        ),
+    ] {
+        let out = server.aisc(w, args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+    assert_eq!(
+        server.ok(w, &["jobs", "--json"]),
+        before,
+        "nothing was submitted"
+    );
+}
+
+#[test]
 fn batch_scripts_honour_sbatch_directives_and_flags_override_them() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -153,7 +233,7 @@ fn batch_scripts_honour_sbatch_directives_and_flags_override_them() {
     std::fs::write(
         &script,
         "#!/bin/bash\n#SBATCH -J from-script\n#SBATCH --time=0:30\n#SBATCH -c 2\n#SBATCH --mem=1G\n\
-         #SBATCH --gres=gpu:h100:1\n#SBATCH -o out-%j.log\n#SBATCH --partition=gpu\n#SBATCH --bogus=1\n\
+         #SBATCH --gres=gpu:h100:1\n#SBATCH -o out-%j.log\n#SBATCH --mail-type=END\n#SBATCH --bogus=1\n\
          echo \"name=$SLURM_JOB_NAME gpus=$CUDA_VISIBLE_DEVICES\"\necho to-stderr >&2\n",
     )
     .unwrap();
@@ -166,7 +246,12 @@ fn batch_scripts_honour_sbatch_directives_and_flags_override_them() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let id: i64 = stdout.trim().parse().expect("only the id on stdout");
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("warning: line 8: --partition"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: line 8: --mail-type: stored with the job; this centre sends no mail yet"
+        ),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("warning: line 9: unknown directive --bogus"),
         "{stderr}"

@@ -222,6 +222,31 @@ fn a_job_runs_on_slurm_as_its_user_and_is_charged_what_slurm_accounted() {
 }
 
 #[test]
+fn a_scripts_arguments_and_per_task_gpus_reach_slurm() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    let name = unique("args");
+    std::fs::write(
+        w.join("job.sh"),
+        "#!/bin/sh\n#SBATCH -N 1 -n 1 --gpus-per-task=1 --mem-per-gpu=256M -o args-%j.out\n\
+         echo \"args=$1/$2/$# gpus=$SLURM_GPUS_ON_NODE\"\n",
+    )
+    .unwrap();
+    let id = server.submit(w, &["--name", &name, "-t", "5m", "job.sh", "a b", "--c"]);
+    let job = server.wait_state(w, id, "completed");
+    assert_eq!(
+        (job["gpus"].as_u64(), job["mem_mb"].as_u64()),
+        (Some(1), Some(256))
+    );
+    let out = std::fs::read_to_string(w.join(format!("args-{id}.out"))).unwrap_or_default();
+    assert_eq!(out, "args=a b/--c/2 gpus=1\n", "{job:#}");
+}
+
+#[test]
 fn a_cancel_goes_to_slurm() {
     let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
     let Some(c) = cluster() else { return };

@@ -31,6 +31,8 @@ pub struct LaunchSpec {
     pub name: String,
     /// What to run.
     pub command: JobCommand,
+    /// A script's arguments.
+    pub args: Vec<String>,
     /// Where to run it.
     pub workdir: PathBuf,
     /// Its own environment variables.
@@ -160,7 +162,9 @@ impl LocalEngine {
                 let path = spec.job_dir.join("script");
                 write_private(&path, text.as_bytes(), 0o700)
                     .map_err(io("cannot write script", &path))?;
-                vec![path.display().to_string()]
+                std::iter::once(path.display().to_string())
+                    .chain(spec.args.iter().cloned())
+                    .collect()
             }
         };
         let c = &self.confinement;

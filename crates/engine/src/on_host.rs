@@ -123,6 +123,7 @@ impl Local {
             job: job.job,
             name: spec.name,
             command: spec.command,
+            args: spec.args,
             workdir,
             env: spec.env,
             gpu_ids: alloc.gpu_ids,

@@ -54,6 +54,7 @@ fn spec(dir: &Path, id: i64, command: JobCommand) -> LaunchSpec {
         job: JobId(id),
         name: format!("t{id}"),
         command,
+        args: Vec::new(),
         workdir: dir.to_path_buf(),
         env: [("GREETING".to_string(), "hello".to_string())].into(),
         gpu_ids: vec![0, 2],

@@ -43,6 +43,10 @@ fn spec() -> JobSpec {
         hold: true,
         qos: aisc_model::Qos::Normal,
         requeue: true,
+        args: Vec::new(),
+        partition: None,
+        comment: None,
+        mail: None,
     }
 }
 

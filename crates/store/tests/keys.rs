@@ -30,6 +30,10 @@ fn spec() -> JobSpec {
         hold: false,
         qos: aisc_model::Qos::Normal,
         requeue: true,
+        args: Vec::new(),
+        partition: None,
+        comment: None,
+        mail: None,
     }
 }
 

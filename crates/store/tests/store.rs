@@ -27,6 +27,10 @@ fn spec(name: &str) -> JobSpec {
         hold: false,
         qos: aisc_model::Qos::Normal,
         requeue: true,
+        args: Vec::new(),
+        partition: None,
+        comment: None,
+        mail: None,
     }
 }
 

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 pub struct SlurmSettings {
     /// Resource class → Slurm partition.
     pub partitions: BTreeMap<String, String>,
-    /// The partition of classes not in the map (else the class's own name).
+    /// The partition of classes not in the map (else Slurm's default partition).
     pub default_partition: Option<String>,
     /// How many admitted jobs may wait in Slurm's own queue (so that Slurm
     /// starts the next job the moment one ends, without waiting for aisc).
@@ -93,10 +93,7 @@ impl Slurm {
     }
 
     fn partition(&self, class: Option<&str>) -> Option<String> {
-        class
-            .and_then(|c| self.settings.partitions.get(c).cloned())
-            .or_else(|| self.settings.default_partition.clone())
-            .or_else(|| class.map(str::to_string))
+        partition_of(&self.settings, class)
     }
 
     fn submission(&self, job: &StartJob) -> Submission {
@@ -144,6 +141,13 @@ impl Slurm {
                 standard_output: stdout,
                 standard_error: stderr,
                 requeue: false,
+                argv: if spec.args.is_empty() {
+                    Vec::new()
+                } else {
+                    std::iter::once(spec.name.clone())
+                        .chain(spec.args.iter().cloned())
+                        .collect()
+                },
             },
         }
     }
@@ -422,9 +426,32 @@ fn end_of(end: &SlurmEnd, slurm_id: u32, stopped: bool) -> End {
     }
 }
 
+/// The partition a class's jobs go to: its mapping, else the default
+/// partition configured, else none (Slurm's own default partition).
+fn partition_of(settings: &SlurmSettings, class: Option<&str>) -> Option<String> {
+    class
+        .and_then(|c| settings.partitions.get(c).cloned())
+        .or_else(|| settings.default_partition.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_class_with_no_partition_goes_to_slurms_default_partition() {
+        let mut s = SlurmSettings::default();
+        s.partitions.insert("h100".into(), "gpu".into());
+        assert_eq!(partition_of(&s, Some("h100")).as_deref(), Some("gpu"));
+        assert_eq!(
+            partition_of(&s, Some("a100")),
+            None,
+            "not a partition named like the class"
+        );
+        assert_eq!(partition_of(&s, None), None);
+        s.default_partition = Some("batch".into());
+        assert_eq!(partition_of(&s, Some("a100")).as_deref(), Some("batch"));
+    }
 
     #[test]
     fn commands_become_quoted_scripts() {

@@ -50,6 +50,10 @@ fn spec(gpus: u32, time_limit_s: u64, hold: bool) -> JobSpec {
         hold,
         qos: aisc_model::Qos::Normal,
         requeue: false,
+        args: Vec::new(),
+        partition: None,
+        comment: None,
+        mail: None,
     }
 }
 

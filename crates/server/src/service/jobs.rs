@@ -162,18 +162,48 @@ async fn charge_to(
     caller_is_admin: bool,
 ) -> Result<Charging, ServiceError> {
     let active = state.charging.active_grants(&state.store, project).await?;
+    // -p names a resource class: the grant charged is one of that class.
+    let of_class =
+        |g: &&aisc_store::GrantRow| spec.partition.as_deref().is_none_or(|p| g.class_name == p);
     let grant = match named {
         Some(id) => active.iter().find(|g| g.id == id).ok_or_else(|| {
             ServiceError::invalid("grant", format!("grant {id} is not an active grant of project {project_name}"), None)
         })?,
-        None => active.first().ok_or_else(|| {
-            ServiceError::invalid(
+        None => active.iter().find(of_class).ok_or_else(|| match &spec.partition {
+            Some(p) => {
+                let classes: Vec<&str> = active.iter().map(|g| g.class_name.as_str()).collect();
+                ServiceError::invalid(
+                    "partition",
+                    format!("project {project_name} has no active grant of resource class {p}"),
+                    Some(if classes.is_empty() {
+                        "a class the project holds a grant of (it holds none)".to_string()
+                    } else {
+                        format!("a class the project holds a grant of: {}", classes.join(", "))
+                    }),
+                )
+            }
+            None => ServiceError::invalid(
                 "grant",
                 format!("project {project_name} has no active grant: apply for one (aisc apply), or name one with --grant"),
                 None,
-            )
+            ),
         })?,
     };
+    if !of_class(&grant) {
+        return Err(ServiceError::invalid(
+            "partition",
+            format!(
+                "grant {} is of resource class {}, not {}",
+                grant.id,
+                grant.class_name,
+                spec.partition.as_deref().unwrap_or_default()
+            ),
+            Some(format!(
+                "{} (the grant's class), or leave -p out",
+                grant.class_name
+            )),
+        ));
+    }
     let list = state
         .charging
         .price(&state.store, grant.class)
@@ -405,6 +435,11 @@ pub async fn show(state: &AppState, caller: &Caller, id: JobId) -> Result<JobDet
         output_path: row.stdout_path.clone().filter(|_| content.is_some()),
         error_path: row.stderr_path.clone().filter(|_| content.is_some()),
         env_names,
+        args: spec.map(|s| s.args.clone()).unwrap_or_default(),
+        partition: spec.and_then(|s| s.partition.clone()),
+        comment: spec.and_then(|s| s.comment.clone()),
+        mail_type: spec.and_then(|s| s.mail.as_ref()?.types.clone()),
+        mail_user: spec.and_then(|s| s.mail.as_ref()?.user.clone()),
         events: events
             .iter()
             .map(crate::service::views::event_view)

@@ -6,7 +6,7 @@
 //! limit, so the caller can fix exactly what is wrong.
 
 use crate::resources::Resources;
-use crate::sbatch::{parse_gpu_spec, parse_script};
+use crate::sbatch::{SbatchOptions, parse_gpu_spec, parse_options, parse_script};
 use crate::units::{parse_mem_mb, parse_time_limit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,6 +68,11 @@ pub struct JobRequest {
     pub script_name: Option<String>,
     /// Environment variables for the job.
     pub env: BTreeMap<String, String>,
+    /// Further `sbatch` options, as words (`["-N", "1", "--gpus-per-node=2"]`):
+    /// read as a script's `#SBATCH` lines are, and taking precedence over them.
+    pub options: Vec<String>,
+    /// Arguments for the script (`$1`, `$2`, ...).
+    pub args: Vec<String>,
 }
 
 /// What a job runs.
@@ -111,6 +116,27 @@ pub struct JobSpec {
     /// Queued again when preempted (otherwise it ends `preempted`).
     #[serde(default = "yes")]
     pub requeue: bool,
+    /// Arguments for the script (`$1`, `$2`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// The partition asked for (`-p`): the resource class of its grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// `--comment`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// `--mail-type` and `--mail-user`, stored (no mail is sent yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<Mail>,
+}
+
+/// Mail asked for about a job (`--mail-type`, `--mail-user`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mail {
+    /// Which events (`END,FAIL`); none given means Slurm's default, `NONE`.
+    pub types: Option<String>,
+    /// To whom; none given means the submitter.
+    pub user: Option<String>,
 }
 
 fn yes() -> bool {
@@ -157,9 +183,26 @@ pub struct Resolved {
 }
 
 impl JobRequest {
-    /// Merges flags, script directives and defaults into a checked [`JobSpec`].
+    /// Merges flags, `sbatch` options, script directives and defaults into a
+    /// checked [`JobSpec`].
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
-        let (command, directives) = match (&self.script, self.command.is_empty()) {
+        check_words("options", &self.options)?;
+        let given =
+            parse_options(&self.options).map_err(|e| SpecError::new("options", e.to_string()))?;
+        let wrapped = given
+            .wrap
+            .as_ref()
+            .map(|w| format!("#!/bin/sh\n# aisc submit --wrap\n{w}\n"));
+        let script = match (&self.script, &wrapped) {
+            (Some(_), Some(_)) => {
+                return Err(SpecError::new(
+                    "options",
+                    "--wrap: give a script or --wrap, not both",
+                ));
+            }
+            (s, w) => s.as_ref().or(w.as_ref()),
+        };
+        let (command, in_script) = match (script, self.command.is_empty()) {
             (Some(_), false) => {
                 return Err(SpecError::new(
                     "command",
@@ -189,9 +232,20 @@ impl JobRequest {
                 (JobCommand::Argv(self.command.clone()), Default::default())
             }
         };
+        if !self.args.is_empty() {
+            if !matches!(command, JobCommand::Script(_)) || wrapped.is_some() {
+                return Err(SpecError::new(
+                    "args",
+                    "arguments go to a script; a command takes its own after --",
+                ));
+            }
+            check_words("args", &self.args)?;
+        }
+        let directives = precedence(given, in_script);
 
         let name = match (&self.name, &directives.name) {
             (Some(n), _) | (None, Some(n)) => n.clone(),
+            (None, None) if wrapped.is_some() => "wrap".into(),
             (None, None) => default_name(&command, self.script_name.as_deref()),
         };
         check_name(&name)?;
@@ -201,7 +255,21 @@ impl JobRequest {
                 .map_err(|e| SpecError::limit("time", e.to_string(), "1s to 365 days"))?,
             None => directives.time_limit_s.unwrap_or(DEFAULT_TIME_LIMIT_S),
         };
-        let cpus = self.cpus.or(directives.cpus).unwrap_or(1);
+        let (gpu_type, gpus) = match &self.gpus {
+            Some(g) => parse_gpu_spec(g).map_err(|e| SpecError::new("gpus", e))?,
+            None => gpus_of(&directives)?,
+        };
+        if gpus > MAX_GPUS {
+            return Err(SpecError::limit(
+                "gpus",
+                format!("{gpus} GPUs is out of range"),
+                format!("0 to {MAX_GPUS}"),
+            ));
+        }
+        let cpus = match self.cpus {
+            Some(c) => c,
+            None => cpus_of(&directives, gpus)?,
+        };
         if cpus == 0 || cpus > MAX_CPUS {
             return Err(SpecError::limit(
                 "cpus",
@@ -213,21 +281,8 @@ impl JobRequest {
             Some(m) => {
                 parse_mem_mb(m).map_err(|e| SpecError::limit("mem", e.to_string(), "1M to 64T"))?
             }
-            None => directives
-                .mem_mb
-                .unwrap_or(DEFAULT_MEM_PER_CPU_MB * u64::from(cpus)),
+            None => mem_of(&directives, cpus, gpus)?,
         };
-        let (gpu_type, gpus) = match &self.gpus {
-            Some(g) => parse_gpu_spec(g).map_err(|e| SpecError::new("gpus", e))?,
-            None => (directives.gpu_type.clone(), directives.gpus.unwrap_or(0)),
-        };
-        if gpus > MAX_GPUS {
-            return Err(SpecError::limit(
-                "gpus",
-                format!("{gpus} GPUs is out of range"),
-                format!("0 to {MAX_GPUS}"),
-            ));
-        }
         let workdir = self
             .chdir
             .clone()
@@ -247,13 +302,36 @@ impl JobRequest {
                 check_path(field, p)?;
             }
         }
-        check_env(&self.env)?;
+        let env = match &directives.export {
+            Some(e) => e.apply(&self.env),
+            None => self.env.clone(),
+        };
+        check_env(&env)?;
         let qos = match &self.qos {
             Some(q) => q.parse().map_err(|e: crate::qos::UnknownQos| {
                 SpecError::limit("qos", e.to_string(), "high, normal or scavenger")
             })?,
             None => directives.qos.unwrap_or_default(),
         };
+        let mail =
+            (directives.mail_type.is_some() || directives.mail_user.is_some()).then(|| Mail {
+                types: directives.mail_type.clone(),
+                user: directives.mail_user.clone(),
+            });
+        for (field, text) in [
+            ("comment", &directives.comment),
+            ("partition", &directives.partition),
+        ] {
+            if let Some(t) = text
+                && (t.len() > MAX_NAME_LEN || t.chars().any(char::is_control))
+            {
+                return Err(SpecError::limit(
+                    field,
+                    format!("{field} too long or with control characters"),
+                    format!("{MAX_NAME_LEN} printable characters"),
+                ));
+            }
+        }
 
         Ok(Resolved {
             spec: JobSpec {
@@ -264,15 +342,129 @@ impl JobRequest {
                 time_limit_s,
                 command,
                 workdir,
-                env: self.env.clone(),
+                env,
                 output,
                 error,
                 hold: self.hold || directives.hold,
                 qos,
                 requeue: self.requeue.or(directives.requeue).unwrap_or(true),
+                args: self.args.clone(),
+                partition: directives.partition.clone(),
+                comment: directives.comment.clone(),
+                mail,
             },
             warnings: directives.warnings,
         })
+    }
+}
+
+/// Options given with the submission over the script's directives, as
+/// `sbatch` takes them: option by option, and for GPUs, CPUs and memory the
+/// whole family (`--mem-per-cpu` given replaces the script's `--mem`).
+fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
+    let gpus =
+        given.gpus.is_some() || given.gpus_per_node.is_some() || given.gpus_per_task.is_some();
+    let cpus = given.cpus.is_some() || given.cpus_per_gpu.is_some();
+    let mem =
+        given.mem_mb.is_some() || given.mem_per_cpu_mb.is_some() || given.mem_per_gpu_mb.is_some();
+    let (g, s) = (given, script);
+    let pick_gpus = if gpus { &g } else { &s };
+    let pick_cpus = if cpus { &g } else { &s };
+    let pick_mem = if mem { &g } else { &s };
+    SbatchOptions {
+        gpus: pick_gpus.gpus,
+        gpu_type: pick_gpus.gpu_type.clone(),
+        gpus_per_node: pick_gpus.gpus_per_node.clone(),
+        gpus_per_task: pick_gpus.gpus_per_task.clone(),
+        cpus: pick_cpus.cpus,
+        cpus_per_gpu: pick_cpus.cpus_per_gpu,
+        mem_mb: pick_mem.mem_mb,
+        mem_per_cpu_mb: pick_mem.mem_per_cpu_mb,
+        mem_per_gpu_mb: pick_mem.mem_per_gpu_mb,
+        name: g.name.or(s.name),
+        account: g.account.or(s.account),
+        time_limit_s: g.time_limit_s.or(s.time_limit_s),
+        output: g.output.or(s.output),
+        error: g.error.or(s.error),
+        chdir: g.chdir.or(s.chdir),
+        hold: g.hold || s.hold,
+        qos: g.qos.or(s.qos),
+        requeue: g.requeue.or(s.requeue),
+        partition: g.partition.or(s.partition),
+        export: g.export.or(s.export),
+        comment: g.comment.or(s.comment),
+        mail_type: g.mail_type.or(s.mail_type),
+        mail_user: g.mail_user.or(s.mail_user),
+        wrap: g.wrap,
+        wait: g.wait || s.wait,
+        quiet: g.quiet || s.quiet,
+        warnings: s.warnings.into_iter().chain(g.warnings).collect(),
+    }
+}
+
+/// A job's GPUs from `--gpus`, `--gpus-per-node` or `--gpus-per-task` (one
+/// node, one task: each is the job's total; two that disagree are refused).
+fn gpus_of(d: &SbatchOptions) -> Result<(Option<String>, u32), SpecError> {
+    let asked: Vec<(&str, Option<String>, u32)> = [
+        ("--gpus", d.gpus.map(|n| (d.gpu_type.clone(), n))),
+        ("--gpus-per-node", d.gpus_per_node.clone()),
+        ("--gpus-per-task", d.gpus_per_task.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|(t, n)| (k, t, n)))
+    .collect();
+    match asked.as_slice() {
+        [] => Ok((None, 0)),
+        [(_, t, n)] => Ok((t.clone(), *n)),
+        [(k1, t1, n1), rest @ ..] => {
+            if let Some((k2, _, _)) = rest.iter().find(|(_, t, n)| (t, n) != (t1, n1)) {
+                return Err(SpecError::new(
+                    "gpus",
+                    format!("{k1} and {k2} ask for different GPUs: give one of them"),
+                ));
+            }
+            Ok((t1.clone(), *n1))
+        }
+    }
+}
+
+/// A job's CPUs from `-c` or `--cpus-per-gpu` (Slurm refuses both).
+fn cpus_of(d: &SbatchOptions, gpus: u32) -> Result<u32, SpecError> {
+    match (d.cpus, d.cpus_per_gpu) {
+        (Some(_), Some(_)) => Err(SpecError::new(
+            "cpus",
+            "--cpus-per-task and --cpus-per-gpu: give one of them",
+        )),
+        (Some(c), None) => Ok(c),
+        (None, Some(_)) if gpus == 0 => Err(SpecError::new(
+            "cpus",
+            "--cpus-per-gpu needs GPUs (--gpus, --gpus-per-node or --gpus-per-task)",
+        )),
+        (None, Some(per)) => per
+            .checked_mul(gpus)
+            .ok_or_else(|| SpecError::limit("cpus", "too many CPUs", format!("1 to {MAX_CPUS}"))),
+        (None, None) => Ok(1),
+    }
+}
+
+/// A job's memory from `--mem`, `--mem-per-cpu` or `--mem-per-gpu` (Slurm
+/// refuses more than one), else 1 GiB per CPU.
+fn mem_of(d: &SbatchOptions, cpus: u32, gpus: u32) -> Result<u64, SpecError> {
+    let per = |mb: u64, n: u32| mb.checked_mul(u64::from(n));
+    let too_much = || SpecError::limit("mem", "too much memory", "1M to 64T");
+    match (d.mem_mb, d.mem_per_cpu_mb, d.mem_per_gpu_mb) {
+        (None, None, None) => per(DEFAULT_MEM_PER_CPU_MB, cpus).ok_or_else(too_much),
+        (Some(m), None, None) => Ok(m),
+        (None, Some(m), None) => per(m, cpus).ok_or_else(too_much),
+        (None, None, Some(_)) if gpus == 0 => Err(SpecError::new(
+            "mem",
+            "--mem-per-gpu needs GPUs (--gpus, --gpus-per-node or --gpus-per-task)",
+        )),
+        (None, None, Some(m)) => per(m, gpus).ok_or_else(too_much),
+        _ => Err(SpecError::new(
+            "mem",
+            "--mem, --mem-per-cpu and --mem-per-gpu: give one of them",
+        )),
     }
 }
 
@@ -305,6 +497,22 @@ fn check_argv(argv: &[String]) -> Result<(), SpecError> {
             "command",
             "arguments cannot contain NUL bytes",
         ));
+    }
+    Ok(())
+}
+
+/// Words (options, a script's arguments): within the size of a command line, no NUL.
+fn check_words(field: &'static str, words: &[String]) -> Result<(), SpecError> {
+    let bytes: usize = words.iter().map(|a| a.len() + 1).sum();
+    if bytes > MAX_COMMAND_BYTES {
+        return Err(SpecError::limit(
+            field,
+            "too long",
+            format!("{MAX_COMMAND_BYTES} bytes"),
+        ));
+    }
+    if words.iter().any(|a| a.contains('\0')) {
+        return Err(SpecError::new(field, "words cannot contain NUL bytes"));
     }
     Ok(())
 }
@@ -383,184 +591,4 @@ fn check_env(env: &BTreeMap<String, String>) -> Result<(), SpecError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn argv(cmd: &[&str]) -> JobRequest {
-        JobRequest {
-            command: cmd.iter().map(|s| s.to_string()).collect(),
-            chdir: Some("/tmp".into()),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn defaults_for_a_plain_command() {
-        let r = argv(&["/usr/bin/python3", "-c", "print(42)"])
-            .resolve()
-            .unwrap();
-        assert_eq!(r.spec.name, "python3");
-        assert_eq!(
-            r.spec.resources,
-            Resources {
-                gpus: 0,
-                cpus: 1,
-                mem_mb: 1024
-            }
-        );
-        assert_eq!(r.spec.time_limit_s, DEFAULT_TIME_LIMIT_S);
-    }
-
-    #[test]
-    fn flags_override_the_script() {
-        let req = JobRequest {
-            script: Some("#!/bin/sh\n#SBATCH -J fromscript\n#SBATCH -c 4\n#SBATCH -t 5\n#SBATCH --gres=gpu:2\necho\n".into()),
-            cpus: Some(2),
-            gpus: Some("h100:1".into()),
-            chdir: Some("/tmp".into()),
-            ..Default::default()
-        };
-        let s = req.resolve().unwrap().spec;
-        assert_eq!(s.name, "fromscript");
-        assert_eq!(s.resources.cpus, 2);
-        assert_eq!(s.resources.gpus, 1);
-        assert_eq!(s.gpu_type.as_deref(), Some("h100"));
-        assert_eq!(s.time_limit_s, 300);
-        assert_eq!(s.resources.mem_mb, 2048, "default memory follows the CPUs");
-    }
-
-    #[test]
-    fn script_chdir_is_used_when_no_flag() {
-        let req = JobRequest {
-            script: Some("#!/bin/sh\n#SBATCH -D /var/tmp\ntrue\n".into()),
-            ..Default::default()
-        };
-        assert_eq!(req.resolve().unwrap().spec.workdir, "/var/tmp");
-    }
-
-    #[test]
-    fn refusals_name_the_field() {
-        let cases: Vec<(JobRequest, &str)> = vec![
-            (argv(&[]), "command"),
-            (argv(&["  "]), "command"),
-            (
-                JobRequest {
-                    cpus: Some(0),
-                    ..argv(&["x"])
-                },
-                "cpus",
-            ),
-            (
-                JobRequest {
-                    cpus: Some(MAX_CPUS + 1),
-                    ..argv(&["x"])
-                },
-                "cpus",
-            ),
-            (
-                JobRequest {
-                    gpus: Some("999999".into()),
-                    ..argv(&["x"])
-                },
-                "gpus",
-            ),
-            (
-                JobRequest {
-                    gpus: Some("-1".into()),
-                    ..argv(&["x"])
-                },
-                "gpus",
-            ),
-            (
-                JobRequest {
-                    time: Some("0".into()),
-                    ..argv(&["x"])
-                },
-                "time",
-            ),
-            (
-                JobRequest {
-                    time: Some("soon".into()),
-                    ..argv(&["x"])
-                },
-                "time",
-            ),
-            (
-                JobRequest {
-                    mem: Some("0".into()),
-                    ..argv(&["x"])
-                },
-                "mem",
-            ),
-            (
-                JobRequest {
-                    name: Some("x".repeat(201)),
-                    ..argv(&["x"])
-                },
-                "name",
-            ),
-            (
-                JobRequest {
-                    chdir: Some("relative".into()),
-                    ..argv(&["x"])
-                },
-                "chdir",
-            ),
-            (
-                JobRequest {
-                    chdir: None,
-                    ..argv(&["x"])
-                },
-                "chdir",
-            ),
-            (
-                JobRequest {
-                    script: Some("#!/bin/sh\n".into()),
-                    ..argv(&["x"])
-                },
-                "command",
-            ),
-            (
-                JobRequest {
-                    script: Some("no shebang".into()),
-                    ..argv(&[])
-                },
-                "script",
-            ),
-            (
-                JobRequest {
-                    env: [("1BAD".to_string(), "v".to_string())].into(),
-                    ..argv(&["x"])
-                },
-                "env",
-            ),
-        ];
-        for (req, field) in cases {
-            let e = req.resolve().unwrap_err();
-            assert_eq!(e.field, field, "{e}");
-        }
-    }
-
-    #[test]
-    fn limits_are_reported() {
-        let e = JobRequest {
-            cpus: Some(0),
-            ..argv(&["x"])
-        }
-        .resolve()
-        .unwrap_err();
-        assert_eq!(e.limit.as_deref(), Some("1 to 65536"));
-    }
-
-    #[test]
-    fn script_errors_keep_the_line_number() {
-        let req = JobRequest {
-            script: Some("#!/bin/sh\n#SBATCH -J ok\n#SBATCH --time=later\n".into()),
-            chdir: Some("/tmp".into()),
-            ..Default::default()
-        };
-        let e = req.resolve().unwrap_err();
-        assert_eq!(e.field, "script");
-        assert!(e.message.starts_with("line 3:"), "{e}");
-    }
-}
+mod tests;

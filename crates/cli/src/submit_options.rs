@@ -1,0 +1,80 @@
+//! `sbatch`'s options that `aisc submit` passes to the server as they are
+//! written, to be read as a script's `#SBATCH` lines are (and over them):
+//! honoured, or refused with the reason. The server's table
+//! (`aisc_model::sbatch::known`) decides; these are spelled here so that
+//! `aisc submit --help` lists them.
+
+use clap::Args;
+
+/// One option: its long name and its value, if given.
+macro_rules! sbatch_options {
+    ($( $(#[$doc:meta])* [$($short:literal)?] $field:ident: $long:literal ),* $(,)?) => {
+        /// Options of `sbatch` passed through as written.
+        #[derive(Debug, Default, Args)]
+        pub struct SbatchArgs {
+            $(
+                $(#[$doc])*
+                #[arg(long = $long, $(short = $short,)? value_name = "VALUE", help_heading = "sbatch options")]
+                pub $field: Option<String>,
+            )*
+        }
+
+        impl SbatchArgs {
+            /// The options given, as `--name=value` words.
+            pub fn words(&self) -> Vec<String> {
+                let mut out = Vec::new();
+                $(
+                    if let Some(v) = &self.$field {
+                        out.push(format!("--{}={v}", $long));
+                    }
+                )*
+                out
+            }
+        }
+    };
+}
+
+sbatch_options! {
+    /// Nodes: N or MIN-MAX (one node per job here).
+    ['N'] nodes: "nodes",
+    /// Tasks (one per job here).
+    ['n'] ntasks: "ntasks",
+    /// Tasks per node (one per job here).
+    [] ntasks_per_node: "ntasks-per-node",
+    /// GPUs per node: N or TYPE:N.
+    [] gpus_per_node: "gpus-per-node",
+    /// GPUs per task: N or TYPE:N.
+    [] gpus_per_task: "gpus-per-task",
+    /// CPUs per GPU.
+    [] cpus_per_gpu: "cpus-per-gpu",
+    /// Memory per CPU, e.g. 2G.
+    [] mem_per_cpu: "mem-per-cpu",
+    /// Memory per GPU, e.g. 40G.
+    [] mem_per_gpu: "mem-per-gpu",
+    /// Partition: the resource class of the grant to charge.
+    ['p'] partition: "partition",
+    /// A comment stored with the job.
+    [] comment: "comment",
+    /// Mail events (stored; no mail is sent yet).
+    [] mail_type: "mail-type",
+    /// Mail recipient (stored; no mail is sent yet).
+    [] mail_user: "mail-user",
+    /// A command to run as a `sh` script, instead of a script or a command.
+    [] wrap: "wrap",
+    /// A job array (refused: not run yet).
+    ['a'] array: "array",
+    /// Dependencies on other jobs (refused: not followed yet).
+    ['d'] dependency: "dependency",
+    /// A deferred start (refused: not supported yet).
+    ['b'] begin: "begin",
+    /// A signal before the time limit (refused: not sent yet).
+    [] signal: "signal",
+    /// Node features (refused: this centre declares none).
+    ['C'] constraint: "constraint",
+    /// Nodes to run on (refused: aisc places jobs).
+    ['w'] nodelist: "nodelist",
+    /// Nodes to avoid (refused: aisc places jobs).
+    ['x'] exclude: "exclude",
+    /// A reservation (refused: this centre has none).
+    [] reservation: "reservation",
+}
