@@ -41,6 +41,9 @@ pub struct QueueEntry {
     pub usage: f64,
     /// Why it waits.
     pub reason: String,
+    /// What it waits for, when it waits for other jobs (`--dependency`).
+    #[serde(default)]
+    pub waits_for: Option<String>,
     /// When it is expected to start, if it holds the reservation of its pool (epoch ms).
     pub reserved_at_ms: Option<i64>,
 }

@@ -72,7 +72,6 @@ async fn main() -> Res<()> {
                     standard_output: "/dev/null".into(),
                     standard_error: "/dev/null".into(),
                     requeue: false,
-                    argv: Vec::new(),
                 },
             };
             let start = Instant::now();

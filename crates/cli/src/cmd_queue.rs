@@ -35,6 +35,7 @@ pub fn describe(reason: &str) -> &'static str {
         "QuotaLimit" => "its project holds as many GPUs at once as its grants allow",
         "Held" => "held until released (aisc release ID)",
         "EngineUnavailable" => "the engine that would run it cannot be reached",
+        "Dependency" => "it waits for other jobs (--dependency)",
         _ => "see aisc show",
     }
 }
@@ -128,6 +129,9 @@ fn explain(v: &QueueView, j: &QueueEntry) {
         j.qos_factor
     );
     println!("Waiting: {}: {}.", j.reason, describe(&j.reason));
+    if let Some(on) = &j.waits_for {
+        println!("Waits for: {on}.");
+    }
     if let Some(at) = j.reserved_at_ms {
         println!(
             "Reserved: expected to start within {} (when running jobs reach their time limits).",

@@ -63,7 +63,7 @@ sbatch_options! {
     [] wrap: "wrap",
     /// A job array (refused: not run yet).
     ['a'] array: "array",
-    /// Dependencies on other jobs (refused: not followed yet).
+    /// Dependencies on other jobs: afterok:ID, afterany:ID, singleton, ...
     ['d'] dependency: "dependency",
     /// A deferred start (refused: not supported yet).
     ['b'] begin: "begin",

@@ -225,6 +225,87 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
 }
 
 #[test]
+fn dependencies_wait_start_or_cancel_as_slurm_has_them() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let w = work.path();
+    let first = server.submit(
+        w,
+        &[
+            "-J",
+            "first",
+            "--",
+            "sh",
+            "-c",
+            "while [ ! -f go ]; do sleep 0.1; done; exit 3",
+        ],
+    );
+    server.wait_state(w, first, "running");
+    let ok = server.submit(w, &["-d", &format!("afterok:{first}"), "--", "true"]);
+    let not_ok = server.submit(
+        w,
+        &["--dependency", &format!("afternotok:{first}"), "--", "true"],
+    );
+    let any = server.submit(
+        w,
+        &[
+            "-d",
+            &format!("afterany:{first}?afterok:{first}"),
+            "--",
+            "true",
+        ],
+    );
+    let started = server.submit(w, &["-d", &format!("after:{first}"), "--", "true"]);
+    server.wait_state(w, started, "completed");
+    // While the first runs, the others wait for it, and say so.
+    let explain = server.ok(w, &["queue", "--explain", &ok.to_string()]);
+    assert!(explain.contains("Waiting: Dependency"), "{explain}");
+    assert!(
+        explain.contains(&format!("Waits for: job {first} to end (afterok)")),
+        "{explain}"
+    );
+    assert_eq!(server.show(w, not_ok)["state"], "pending");
+    std::fs::write(w.join("go"), "").unwrap();
+    server.wait_state(w, first, "failed");
+    let never = server.wait_state(w, ok, "cancelled");
+    let reason = never["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with(&format!(
+            "DependencyNeverSatisfied: job {first} ended failed (afterok)"
+        )),
+        "{never:#}"
+    );
+    assert!(never["started_at"].is_null(), "it never ran: {never:#}");
+    assert!(never["ended_at"].is_string(), "{never:#}");
+    server.wait_state(w, not_ok, "completed");
+    server.wait_state(w, any, "completed");
+    // singleton: the second of a name waits until the first has ended.
+    let one = server.submit(
+        w,
+        &[
+            "-J",
+            "solo",
+            "--",
+            "sh",
+            "-c",
+            "while [ ! -f go2 ]; do sleep 0.1; done",
+        ],
+    );
+    server.wait_state(w, one, "running");
+    let two = server.submit(w, &["-J", "solo", "-d", "singleton", "--", "true"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(server.show(w, two)["state"], "pending");
+    std::fs::write(w.join("go2"), "").unwrap();
+    server.wait_state(w, two, "completed");
+    // A job that does not exist (or that the user may not see) is refused.
+    let out = server.aisc(w, &["submit", "-d", "afterok:999999", "--", "true"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("job 999999 not found"), "{err}");
+}
+
+#[test]
 fn batch_scripts_honour_sbatch_directives_and_flags_override_them() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();

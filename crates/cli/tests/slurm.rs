@@ -222,7 +222,7 @@ fn a_job_runs_on_slurm_as_its_user_and_is_charged_what_slurm_accounted() {
 }
 
 #[test]
-fn a_scripts_arguments_and_per_task_gpus_reach_slurm() {
+fn a_scripts_arguments_per_task_gpus_and_dependencies_reach_slurm() {
     let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
     let Some(c) = cluster() else { return };
     let data = tempfile::tempdir().unwrap();
@@ -237,7 +237,17 @@ fn a_scripts_arguments_and_per_task_gpus_reach_slurm() {
     )
     .unwrap();
     let id = server.submit(w, &["--name", &name, "-t", "5m", "job.sh", "a b", "--c"]);
+    let after = format!("afterok:{id}");
+    let next = server.submit(
+        w,
+        &["--name", &name, "-t", "5m", "-d", &after, "--", "true"],
+    );
     let job = server.wait_state(w, id, "completed");
+    let then = server.wait_state(w, next, "completed");
+    assert!(
+        then["started_at"].as_str() >= job["ended_at"].as_str() && job["ended_at"].is_string(),
+        "afterok: it started once the first had ended: {then:#}"
+    );
     assert_eq!(
         (job["gpus"].as_u64(), job["mem_mb"].as_u64()),
         (Some(1), Some(256))

@@ -18,6 +18,7 @@
 //! - [`Queued`]: a pending job as the loop holds it.
 
 pub mod core;
+pub mod depend;
 pub mod effect;
 pub mod ending;
 pub mod handover;
@@ -83,6 +84,7 @@ pub(crate) fn test_job(id: i64, gpus: u32, limit_s: u64) -> Queued {
             partition: None,
             comment: None,
             mail: None,
+            dependency: None,
         },
         held: false,
         project: None,

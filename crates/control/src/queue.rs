@@ -1,6 +1,7 @@
 //! The jobs that wait: those the scheduler considers, those held until
-//! released (kept apart, so that no pass spends time on them), and the
-//! reason each waits with, as last recorded.
+//! released and those waiting for other jobs (`--dependency`), both kept
+//! apart so that no pass spends time on them, and the reason each waits
+//! with, as last recorded.
 
 use crate::Queued;
 use aisc_model::{JobId, PendingReason};
@@ -20,6 +21,8 @@ pub enum NotHeld {
 pub struct Queue {
     pending: BTreeMap<JobId, Queued>,
     held: BTreeMap<JobId, Queued>,
+    blocked: BTreeMap<JobId, Queued>,
+    waits_for: HashMap<JobId, String>,
     reasons: HashMap<JobId, PendingReason>,
 }
 
@@ -29,13 +32,42 @@ impl Queue {
         Queue::default()
     }
 
-    /// Puts a job where it belongs: with the jobs the scheduler considers, or with the held ones.
+    /// Puts a job where it belongs: with the held ones, with those waiting
+    /// for other jobs (until [`Queue::unblock`]), or with the jobs the
+    /// scheduler considers.
     pub fn insert(&mut self, q: Queued) {
         if q.held {
             self.held.insert(q.id, q);
+        } else if q.spec.dependency.is_some() {
+            self.blocked.insert(q.id, q);
         } else {
             self.pending.insert(q.id, q);
         }
+    }
+
+    /// The jobs waiting for other jobs, by id.
+    pub fn blocked(&self) -> impl Iterator<Item = &Queued> {
+        self.blocked.values()
+    }
+
+    /// Its dependency holds: the scheduler considers the job from now on.
+    pub fn unblock(&mut self, id: JobId) {
+        if let Some(q) = self.blocked.remove(&id) {
+            self.waits_for.remove(&id);
+            self.reasons.remove(&id);
+            self.pending.insert(id, q);
+        }
+    }
+
+    /// Notes what a job waits for; true when its reason was not `Dependency` yet.
+    pub fn note_waits_for(&mut self, id: JobId, on: String) -> bool {
+        self.waits_for.insert(id, on);
+        self.reasons.insert(id, PendingReason::Dependency) != Some(PendingReason::Dependency)
+    }
+
+    /// What a job waiting for others waits for, in words.
+    pub fn waits_for(&self, id: JobId) -> Option<&str> {
+        self.waits_for.get(&id).map(String::as_str)
     }
 
     /// Puts a job back to wait with `reason` (its grant could not cover it,
@@ -45,15 +77,21 @@ impl Queue {
         self.insert(q);
     }
 
-    /// Whether the job waits (held or not).
+    /// Whether the job waits (held, for other jobs, or for the scheduler).
     pub fn contains(&self, id: JobId) -> bool {
-        self.pending.contains_key(&id) || self.held.contains_key(&id)
+        self.pending.contains_key(&id)
+            || self.held.contains_key(&id)
+            || self.blocked.contains_key(&id)
     }
 
     /// Takes a waiting job out (to start it, or because it was cancelled).
     pub fn take(&mut self, id: JobId) -> Option<Queued> {
         self.reasons.remove(&id);
-        self.pending.remove(&id).or_else(|| self.held.remove(&id))
+        self.waits_for.remove(&id);
+        self.pending
+            .remove(&id)
+            .or_else(|| self.held.remove(&id))
+            .or_else(|| self.blocked.remove(&id))
     }
 
     /// Takes a job out only if the scheduler considers it (not held).
@@ -79,7 +117,7 @@ impl Queue {
         if let Some(mut q) = self.held.remove(&id) {
             q.held = false;
             self.reasons.remove(&id);
-            self.pending.insert(id, q);
+            self.insert(q);
         }
     }
 
@@ -111,19 +149,19 @@ impl Queue {
         self.held.values()
     }
 
-    /// How many wait for the scheduler, and how many are held.
+    /// How many wait (for the scheduler or for other jobs), and how many are held.
     pub fn counts(&self) -> (usize, usize) {
-        (self.pending.len(), self.held.len())
+        (self.pending.len() + self.blocked.len(), self.held.len())
     }
 
-    /// Whether any job the scheduler considers waits.
+    /// Whether any job waits for the scheduler or for other jobs.
     pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || !self.blocked.is_empty()
     }
 
     /// Whether nothing waits at all.
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty() && self.held.is_empty()
+        self.pending.is_empty() && self.held.is_empty() && self.blocked.is_empty()
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Active {
     pub queued: Option<Box<Queued>>,
     /// Its logs are on this host: sealed when it ends.
     pub logs_here: bool,
+    /// Its submitter and name (`--dependency=singleton`).
+    pub owner: aisc_model::UserId,
+    /// Its name.
+    pub name: String,
 }
 
 impl Active {
@@ -56,6 +60,8 @@ impl Active {
             started: false,
             released: false,
             engine_id: None,
+            owner: q.owner,
+            name: q.spec.name.clone(),
             queued: Some(Box::new(q)),
             logs_here: false,
         }

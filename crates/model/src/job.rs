@@ -148,6 +148,8 @@ pub enum PendingReason {
     Held,
     /// The engine that would run it cannot be reached.
     EngineUnavailable,
+    /// It waits for other jobs (`--dependency`).
+    Dependency,
 }
 
 impl PendingReason {
@@ -161,6 +163,7 @@ impl PendingReason {
             PendingReason::QuotaLimit => "QuotaLimit",
             PendingReason::Held => "Held",
             PendingReason::EngineUnavailable => "EngineUnavailable",
+            PendingReason::Dependency => "Dependency",
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod dependency;
 pub mod engine;
 pub mod files;
 pub mod ids;

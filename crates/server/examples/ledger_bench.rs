@@ -47,6 +47,7 @@ fn spec() -> JobSpec {
         partition: None,
         comment: None,
         mail: None,
+        dependency: None,
     }
 }
 

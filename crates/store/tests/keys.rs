@@ -34,6 +34,7 @@ fn spec() -> JobSpec {
         partition: None,
         comment: None,
         mail: None,
+        dependency: None,
     }
 }
 

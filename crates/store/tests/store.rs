@@ -31,6 +31,7 @@ fn spec(name: &str) -> JobSpec {
         partition: None,
         comment: None,
         mail: None,
+        dependency: None,
     }
 }
 

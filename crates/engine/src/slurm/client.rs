@@ -101,9 +101,6 @@ pub struct JobDesc {
     pub standard_error: String,
     /// Never requeued by Slurm on its own (aisc decides).
     pub requeue: bool,
-    /// The script's name and arguments (`$0`, `$1`, ...), when it has arguments.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub argv: Vec<String>,
 }
 
 /// A job as slurmctld reports it (`GET /jobs`), the fields aisc reads.

@@ -124,7 +124,7 @@ impl Slurm {
             None => r.gpus.to_string(),
         });
         Submission {
-            script: batch_script(&spec.command),
+            script: batch_script(&spec.command, &spec.args),
             job: JobDesc {
                 account: job.account.clone().unwrap_or_default(),
                 partition: self.partition(job.class.as_deref()),
@@ -141,13 +141,6 @@ impl Slurm {
                 standard_output: stdout,
                 standard_error: stderr,
                 requeue: false,
-                argv: if spec.args.is_empty() {
-                    Vec::new()
-                } else {
-                    std::iter::once(spec.name.clone())
-                        .chain(spec.args.iter().cloned())
-                        .collect()
-                },
             },
         }
     }
@@ -355,9 +348,26 @@ fn sh_quote(s: &str) -> String {
 }
 
 /// The batch script Slurm runs: the job's own script, or its command line.
-fn batch_script(command: &JobCommand) -> String {
+/// A script with arguments is carried inside a `sh` script that writes it
+/// out and runs it with them (slurmrestd 22.05 dies on a submission's
+/// `argv`, so they cannot be passed as sbatch passes them).
+fn batch_script(command: &JobCommand, args: &[String]) -> String {
     match command {
-        JobCommand::Script(text) => text.clone(),
+        JobCommand::Script(text) if args.is_empty() => text.clone(),
+        JobCommand::Script(text) => {
+            let end = (0..)
+                .map(|n| format!("AISC_SCRIPT_END_{n}"))
+                .find(|d| text.lines().all(|l| l != d))
+                .unwrap_or_default();
+            let nl = if text.ends_with('\n') { "" } else { "\n" };
+            let words: Vec<String> = args.iter().map(|a| sh_quote(a)).collect();
+            format!(
+                "#!/bin/sh\n# aisc: the job's script, run with its arguments\n\
+                 s=$(mktemp) || exit 1\ncat >\"$s\" <<'{end}'\n{text}{nl}{end}\n\
+                 chmod 700 \"$s\"\n\"$s\" {}\nrc=$?\nrm -f \"$s\"\nexit $rc\n",
+                words.join(" ")
+            )
+        }
         JobCommand::Argv(argv) => {
             let words: Vec<String> = argv.iter().map(|a| sh_quote(a)).collect();
             format!("#!/bin/sh\nexec {}\n", words.join(" "))
@@ -455,12 +465,18 @@ mod tests {
 
     #[test]
     fn commands_become_quoted_scripts() {
-        let s = batch_script(&JobCommand::Argv(vec!["echo".into(), "it's here".into()]));
+        let s = batch_script(
+            &JobCommand::Argv(vec!["echo".into(), "it's here".into()]),
+            &[],
+        );
         assert_eq!(s, "#!/bin/sh\nexec 'echo' 'it'\\''s here'\n");
-        let s = batch_script(&JobCommand::Script(
-            "#!/bin/bash\n#SBATCH -G 1\nrun\n".into(),
-        ));
+        let script = JobCommand::Script("#!/bin/bash\n#SBATCH -G 1\nrun\n".into());
+        let s = batch_script(&script, &[]);
         assert!(s.starts_with("#!/bin/bash\n#SBATCH"));
+        let tricky = JobCommand::Script("#!/bin/sh\necho \"$@\"\nAISC_SCRIPT_END_0".into());
+        let s = batch_script(&tricky, &["a b".into(), "it's".into()]);
+        assert!(s.contains("<<'AISC_SCRIPT_END_1'\n#!/bin/sh\n"), "{s}");
+        assert!(s.contains("\"$s\" 'a b' 'it'\\''s'\n"), "{s}");
     }
 
     fn end(state: &str, exit: Option<i32>, signal: Option<i32>) -> SlurmEnd {

@@ -128,6 +128,9 @@ pub struct JobSpec {
     /// `--mail-type` and `--mail-user`, stored (no mail is sent yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<Mail>,
+    /// `--dependency`: the jobs it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency: Option<crate::dependency::Dependency>,
 }
 
 /// Mail asked for about a job (`--mail-type`, `--mail-user`).
@@ -352,6 +355,7 @@ impl JobRequest {
                 partition: directives.partition.clone(),
                 comment: directives.comment.clone(),
                 mail,
+                dependency: directives.dependency.clone(),
             },
             warnings: directives.warnings,
         })
@@ -395,6 +399,7 @@ fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
         comment: g.comment.or(s.comment),
         mail_type: g.mail_type.or(s.mail_type),
         mail_user: g.mail_user.or(s.mail_user),
+        dependency: g.dependency.or(s.dependency),
         wrap: g.wrap,
         wait: g.wait || s.wait,
         quiet: g.quiet || s.quiet,

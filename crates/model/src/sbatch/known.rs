@@ -94,11 +94,7 @@ pub const KNOWN: &[Known] = &[
         Value,
         "job arrays are not run yet: submit one job per task (e.g. in a shell loop, passing the task number with --export or as a script argument)",
     ),
-    refused(
-        &["-d", "--dependency"],
-        Value,
-        "dependencies between jobs are not followed yet: submit the next job when this one has ended (aisc submit --wait)",
-    ),
+    honoured(&["-d", "--dependency"], Value),
     refused(
         &["-b", "--begin"],
         Value,
@@ -214,7 +210,7 @@ pub const KNOWN: &[Known] = &[
     refused(
         &["--kill-on-invalid-dep"],
         Value,
-        "dependencies between jobs are not followed yet",
+        "a job whose dependency can never be satisfied is always cancelled (DependencyNeverSatisfied)",
     ),
     refused(
         &["-M", "--clusters", "--cluster"],

@@ -62,6 +62,8 @@ pub struct SbatchOptions {
     pub mail_type: Option<String>,
     /// `--mail-user`
     pub mail_user: Option<String>,
+    /// `-d/--dependency`
+    pub dependency: Option<crate::dependency::Dependency>,
     /// `--wrap` (command line only): the command to wrap in a `sh` script.
     pub wrap: Option<String>,
     /// `-W/--wait`: `aisc submit` waits for the job to end.
@@ -382,6 +384,12 @@ fn apply_option(
         }
         "--export" => opts.export = Some(Export::parse(&value)?),
         "--comment" => opts.comment = Some(value),
+        "-d" | "--dependency" => {
+            opts.dependency = Some(
+                crate::dependency::Dependency::parse(&value)
+                    .map_err(|e| format!("{}: {e}", shown(key, &value)))?,
+            )
+        }
         "--mail-type" => {
             for t in value.split(',') {
                 if !MAIL_TYPES.contains(&t.trim()) {

@@ -140,6 +140,7 @@ fn sample(name: &str) -> &'static str {
         "--export" => "ALL",
         "--mail-type" => "END,FAIL",
         "-D" | "--chdir" => "/tmp",
+        "-d" | "--dependency" => "afterok:1",
         _ => "1",
     }
 }

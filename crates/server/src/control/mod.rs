@@ -15,6 +15,7 @@
 
 mod apply;
 mod command;
+mod depend;
 mod events;
 mod fairshare;
 mod follow;
@@ -80,6 +81,8 @@ pub struct Controller {
     shared_db: bool,
     /// The highest job id the poll has seen pending (see `follow`).
     seen: JobId,
+    /// How jobs that others wait for ended (see `depend`).
+    ended: HashMap<JobId, aisc_model::dependency::Seen>,
 }
 
 /// The shortest time between two scheduling passes: a burst of submissions
@@ -132,6 +135,7 @@ impl Controller {
             reservations: HashMap::new(),
             shared_db: false,
             seen: JobId(0),
+            ended: HashMap::new(),
         }
     }
 
@@ -356,6 +360,7 @@ impl Controller {
     }
 
     async fn schedule(&mut self) {
+        self.follow_dependencies().await;
         let grants: std::collections::BTreeSet<i64> = self
             .core
             .queue

@@ -17,6 +17,7 @@ impl Controller {
             .queue
             .pending()
             .chain(self.core.queue.held())
+            .chain(self.core.queue.blocked())
             .map(|q| {
                 let j = pending_job(q);
                 let f = fs.factors(&self.policy, &j, now_s);
@@ -49,6 +50,7 @@ impl Controller {
                     share: f.share,
                     usage: f.usage,
                     reason: reason.to_string(),
+                    waits_for: self.core.queue.waits_for(q.id).map(str::to_string),
                     reserved_at_ms: self
                         .reservations
                         .get(&q.id)

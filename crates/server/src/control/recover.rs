@@ -193,6 +193,8 @@ impl Controller {
             engine_id: row.engine_job_id,
             queued: None,
             logs_here: row.stdout_path.is_some(),
+            owner: row.owner,
+            name: row.name.clone(),
         }
     }
 }

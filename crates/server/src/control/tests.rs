@@ -54,6 +54,7 @@ fn spec(gpus: u32, time_limit_s: u64, hold: bool) -> JobSpec {
         partition: None,
         comment: None,
         mail: None,
+        dependency: None,
     }
 }
 

@@ -68,6 +68,11 @@ pub async fn submit(
         ));
     }
     let mut spec = resolved.spec;
+    if let Some(dep) = &spec.dependency {
+        for id in dep.jobs() {
+            visible_job(&state, caller, id, Access::Read).await?;
+        }
+    }
     let project = submit_project(&state, caller, spec.account.as_deref()).await?;
     spec.account = Some(project.1.clone());
     let privileged = policy::may_override_qos(caller);

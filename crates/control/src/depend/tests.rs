@@ -1,0 +1,143 @@
+//! Jobs waiting for others, with explicit time.
+
+use super::*;
+use crate::core::EngineTerms;
+use aisc_model::dependency::Dependency;
+use aisc_sched::{Placement, Plan, Start};
+
+fn core() -> Core {
+    Core::new(EngineTerms {
+        limits_by_aisc: true,
+        queue_depth: None,
+        grace_ms: 10_000,
+    })
+}
+
+fn waiting(c: &mut Core, id: i64, dep: &str) {
+    let mut q = crate::test_job(id, 0, 60);
+    q.spec.dependency = Some(Dependency::parse(dep).expect("a dependency"));
+    c.queue.insert(q);
+}
+
+fn runs(c: &mut Core, id: i64, at_ms: i64) {
+    c.queue.insert(crate::test_job(id, 0, 60));
+    let plan = Plan {
+        starts: vec![Start {
+            id: JobId(id),
+            placement: Placement::on_node(0, vec![], 1, 64),
+        }],
+        ..Plan::default()
+    };
+    for (q, p) in c.hand_over(&plan) {
+        let qid = q.id;
+        c.running
+            .insert(qid, crate::running::Active::admitted(q, p, at_ms));
+    }
+    if let Some(a) = c.running.get_mut(JobId(id)) {
+        a.start(at_ms, None, None, false);
+    }
+}
+
+fn considered(c: &Core) -> Vec<i64> {
+    c.queue.pending().map(|q| q.id.0).collect()
+}
+
+#[test]
+fn a_job_waits_apart_until_the_job_it_names_completes() {
+    let mut c = core();
+    runs(&mut c, 1, 0);
+    waiting(&mut c, 2, "afterok:1");
+    assert!(considered(&c).is_empty(), "not planned while it waits");
+    let steps = c.dependencies(&HashMap::new(), 1_000);
+    assert!(matches!(&steps[..], [Effect::Reasons(r)] if r[0].1 == "Dependency"));
+    assert_eq!(c.queue.waits_for(JobId(2)), Some("job 1 to end (afterok)"));
+    assert!(
+        c.dependencies(&HashMap::new(), 2_000).is_empty(),
+        "the reason is stored once"
+    );
+    c.running.remove(JobId(1));
+    let ended = HashMap::from([(JobId(1), Seen::Ended(JobState::Completed, 3_000))]);
+    assert!(c.dependencies(&ended, 3_000).is_empty());
+    assert_eq!(considered(&c), vec![2]);
+}
+
+#[test]
+fn a_dependency_that_can_never_hold_cancels_the_job_without_running_it() {
+    let mut c = core();
+    waiting(&mut c, 2, "afterok:1");
+    waiting(&mut c, 3, "afternotok:1");
+    let ended = HashMap::from([(JobId(1), Seen::Ended(JobState::Failed, 500))]);
+    let steps = c.dependencies(&ended, 1_000);
+    let cancelled: Vec<_> = steps
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record {
+                job, to, reason, ..
+            } => Some((job.0, *to, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!((cancelled[0].0, cancelled[0].1), (2, JobState::Cancelled));
+    assert!(
+        cancelled[0]
+            .2
+            .starts_with("DependencyNeverSatisfied: job 1 ended failed (afterok)"),
+        "{}",
+        cancelled[0].2
+    );
+    assert!(!c.queue.contains(JobId(2)));
+    assert_eq!(considered(&c), vec![3], "afternotok holds");
+}
+
+#[test]
+fn after_waits_for_the_start_and_its_delay() {
+    let mut c = core();
+    runs(&mut c, 1, 10_000);
+    waiting(&mut c, 2, "after:1+1");
+    c.dependencies(&HashMap::new(), 20_000);
+    assert!(considered(&c).is_empty(), "a minute after the start");
+    c.dependencies(&HashMap::new(), 70_000);
+    assert_eq!(considered(&c), vec![2]);
+}
+
+#[test]
+fn singleton_waits_for_the_earlier_job_of_its_name_and_user() {
+    let mut c = core();
+    runs(&mut c, 1, 0);
+    waiting(&mut c, 2, "singleton");
+    c.dependencies(&HashMap::new(), 1_000);
+    assert!(considered(&c).is_empty());
+    c.running.remove(JobId(1));
+    c.dependencies(&HashMap::new(), 2_000);
+    assert_eq!(considered(&c), vec![2]);
+}
+
+#[test]
+fn any_of_several_is_enough_with_a_question_mark() {
+    let mut c = core();
+    waiting(&mut c, 3, "afterok:1?afterok:2");
+    let ended = HashMap::from([
+        (JobId(1), Seen::Ended(JobState::Failed, 1)),
+        (JobId(2), Seen::Ended(JobState::Completed, 2)),
+    ]);
+    c.dependencies(&ended, 3);
+    assert_eq!(considered(&c), vec![3]);
+    waiting(&mut c, 4, "afterok:1,afterok:2");
+    c.dependencies(&ended, 4);
+    assert!(
+        !c.queue.contains(JobId(4)),
+        "all must hold, and one never can"
+    );
+}
+
+#[test]
+fn the_driver_looks_up_only_jobs_the_core_does_not_follow() {
+    let mut c = core();
+    runs(&mut c, 1, 0);
+    waiting(&mut c, 3, "afterany:1:2");
+    assert_eq!(
+        c.dependency_targets().into_iter().collect::<Vec<_>>(),
+        vec![JobId(2)]
+    );
+}
