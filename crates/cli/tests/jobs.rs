@@ -298,11 +298,22 @@ fn dependencies_wait_start_or_cancel_as_slurm_has_them() {
     assert_eq!(server.show(w, two)["state"], "pending");
     std::fs::write(w.join("go2"), "").unwrap();
     server.wait_state(w, two, "completed");
-    // A job that does not exist (or that the user may not see) is refused.
+    // A job that does not exist, or that the user may not see, is refused alike.
     let out = server.aisc(w, &["submit", "-d", "afterok:999999", "--", "true"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("job 999999 not found"), "{err}");
+    server.user_with_password(w, "mallory", "user", "correct horse battery");
+    let token = server.login(w, "mallory", "correct horse battery");
+    let dep = format!("afterok:{first}");
+    let out = server.aisc_env(
+        w,
+        &["submit", "-d", &dep, "--", "true"],
+        &[("AISC_TOKEN", &token)],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("job {first} not found")), "{err}");
 }
 
 #[test]
