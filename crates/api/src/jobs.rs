@@ -143,6 +143,9 @@ pub struct JobDetail {
     /// `--mail-user`, stored (no mail is sent yet).
     #[serde(default)]
     pub mail_user: Option<String>,
+    /// `--begin`: not before then (RFC 3339).
+    #[serde(default)]
+    pub begin_at: Option<String>,
     /// Every transition, oldest first.
     pub events: Vec<EventView>,
 }

@@ -230,6 +230,9 @@ fn render_detail(d: &JobDetail) -> String {
     if let Some(c) = &d.comment {
         kv("Comment", c.clone());
     }
+    if let Some(b) = &d.begin_at {
+        kv("Begins", b.clone());
+    }
     if d.mail_type.is_some() || d.mail_user.is_some() {
         kv(
             "Mail",

@@ -36,6 +36,7 @@ pub fn describe(reason: &str) -> &'static str {
         "Held" => "held until released (aisc release ID)",
         "EngineUnavailable" => "the engine that would run it cannot be reached",
         "Dependency" => "it waits for other jobs (--dependency)",
+        "BeginTime" => "its start time (--begin) has not come",
         _ => "see aisc show",
     }
 }

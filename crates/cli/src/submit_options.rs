@@ -65,7 +65,7 @@ sbatch_options! {
     ['a'] array: "array",
     /// Dependencies on other jobs: afterok:ID, afterany:ID, singleton, ...
     ['d'] dependency: "dependency",
-    /// A deferred start (refused: not supported yet).
+    /// The earliest start: now+N[unit], YYYY-MM-DD[THH:MM], HH:MM, noon, midnight, ... (Hong Kong time).
     ['b'] begin: "begin",
     /// A signal before the time limit (refused: not sent yet).
     [] signal: "signal",

@@ -225,6 +225,32 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
 }
 
 #[test]
+fn a_job_with_a_start_time_waits_for_it() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let w = work.path();
+    let t0 = std::time::Instant::now();
+    let id = server.submit(w, &["--begin", "now+3", "--", "true"]);
+    server.wait_reason(w, id, "BeginTime");
+    let explain = server.ok(w, &["queue", "--explain", &id.to_string()]);
+    assert!(
+        explain.contains("Waits for: its start time (--begin)"),
+        "{explain}"
+    );
+    assert!(server.ok(w, &["show", &id.to_string()]).contains("Begins"));
+    server.wait_state(w, id, "completed");
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_secs(3),
+        "not before its time"
+    );
+    let out = server.aisc(w, &["submit", "-b", "soon", "--", "true"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--begin=soon: \"soon\" is not a start time")
+    );
+}
+
+#[test]
 fn dependencies_wait_start_or_cancel_as_slurm_has_them() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();

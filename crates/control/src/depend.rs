@@ -1,13 +1,16 @@
-//! Jobs that wait for other jobs (`--dependency`): each pass, the core
-//! looks at what the jobs they name became, starts considering those whose
-//! dependency holds, and cancels those whose dependency never can
-//! (`DependencyNeverSatisfied`, never run, their lien released).
+//! Jobs that wait for their start time (`--begin`, reason `BeginTime`) or
+//! for other jobs (`--dependency`, reason `Dependency`): each pass, the core
+//! looks at the time and at what the jobs they name became, starts
+//! considering those whose time has come and whose dependency holds, and
+//! cancels those whose dependency never can (`DependencyNeverSatisfied`,
+//! never run, their lien released).
 
 use crate::core::Core;
 use crate::effect::Effect;
+use aisc_model::calendar::format_minute;
 use aisc_model::dependency::{Seen, Verdict, verdict};
 use aisc_model::job::Fields;
-use aisc_model::{JobId, JobState, UserId};
+use aisc_model::{JobId, JobState, PendingReason, UserId};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 impl Core {
@@ -55,23 +58,42 @@ impl Core {
         };
         let mut decided = Vec::new();
         for q in self.queue.blocked() {
+            if let Some(at) = q.spec.begin_ms.filter(|at| *at > now_ms) {
+                let on = format!(
+                    "its start time (--begin), {} (Hong Kong)",
+                    format_minute(at)
+                );
+                decided.push((
+                    q.id,
+                    Verdict::Wait {
+                        on,
+                        until_ms: Some(at),
+                    },
+                    PendingReason::BeginTime,
+                ));
+                continue;
+            }
             let Some(dep) = &q.spec.dependency else {
-                decided.push((q.id, Verdict::Ready));
+                decided.push((q.id, Verdict::Ready, PendingReason::Dependency));
                 continue;
             };
             let key = (q.owner, q.spec.name.as_str());
             let namesake =
                 running.contains(&key) || first_waiting.get(&key).is_some_and(|f| *f < q.id);
-            decided.push((q.id, verdict(dep, seen, namesake, now_ms)));
+            decided.push((
+                q.id,
+                verdict(dep, seen, namesake, now_ms),
+                PendingReason::Dependency,
+            ));
         }
         let mut steps = Vec::new();
         let mut reasons = Vec::new();
-        for (id, v) in decided {
+        for (id, v, why) in decided {
             match v {
                 Verdict::Ready => self.queue.unblock(id),
                 Verdict::Wait { on, .. } => {
-                    if self.queue.note_waits_for(id, on) {
-                        reasons.push((id, "Dependency".to_string()));
+                    if self.queue.note_waits_for(id, on, why) {
+                        reasons.push((id, why.to_string()));
                     }
                 }
                 Verdict::Never(why) => {

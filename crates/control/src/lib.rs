@@ -85,6 +85,7 @@ pub(crate) fn test_job(id: i64, gpus: u32, limit_s: u64) -> Queued {
             comment: None,
             mail: None,
             dependency: None,
+            begin_ms: None,
         },
         held: false,
         project: None,

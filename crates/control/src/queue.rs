@@ -38,7 +38,7 @@ impl Queue {
     pub fn insert(&mut self, q: Queued) {
         if q.held {
             self.held.insert(q.id, q);
-        } else if q.spec.dependency.is_some() {
+        } else if q.spec.dependency.is_some() || q.spec.begin_ms.is_some() {
             self.blocked.insert(q.id, q);
         } else {
             self.pending.insert(q.id, q);
@@ -59,10 +59,10 @@ impl Queue {
         }
     }
 
-    /// Notes what a job waits for; true when its reason was not `Dependency` yet.
-    pub fn note_waits_for(&mut self, id: JobId, on: String) -> bool {
+    /// Notes what a job waits for, and why; true when its reason changed.
+    pub fn note_waits_for(&mut self, id: JobId, on: String, reason: PendingReason) -> bool {
         self.waits_for.insert(id, on);
-        self.reasons.insert(id, PendingReason::Dependency) != Some(PendingReason::Dependency)
+        self.reasons.insert(id, reason) != Some(reason)
     }
 
     /// What a job waiting for others waits for, in words.

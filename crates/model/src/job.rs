@@ -150,6 +150,8 @@ pub enum PendingReason {
     EngineUnavailable,
     /// It waits for other jobs (`--dependency`).
     Dependency,
+    /// Its start time has not come (`--begin`).
+    BeginTime,
 }
 
 impl PendingReason {
@@ -164,6 +166,7 @@ impl PendingReason {
             PendingReason::Held => "Held",
             PendingReason::EngineUnavailable => "EngineUnavailable",
             PendingReason::Dependency => "Dependency",
+            PendingReason::BeginTime => "BeginTime",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! clock, no randomness.
 
 pub mod audit;
+pub mod begin;
 pub mod calendar;
 pub mod dependency;
 pub mod engine;

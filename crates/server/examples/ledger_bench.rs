@@ -48,6 +48,7 @@ fn spec() -> JobSpec {
         comment: None,
         mail: None,
         dependency: None,
+        begin_ms: None,
     }
 }
 

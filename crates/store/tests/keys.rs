@@ -35,6 +35,7 @@ fn spec() -> JobSpec {
         comment: None,
         mail: None,
         dependency: None,
+        begin_ms: None,
     }
 }
 

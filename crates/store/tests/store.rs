@@ -32,6 +32,7 @@ fn spec(name: &str) -> JobSpec {
         comment: None,
         mail: None,
         dependency: None,
+        begin_ms: None,
     }
 }
 

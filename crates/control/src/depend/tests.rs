@@ -141,3 +141,30 @@ fn the_driver_looks_up_only_jobs_the_core_does_not_follow() {
         vec![JobId(2)]
     );
 }
+
+#[test]
+fn a_job_waits_for_its_start_time_then_for_what_it_depends_on() {
+    let mut c = core();
+    let mut q = crate::test_job(1, 0, 60);
+    q.spec.begin_ms = Some(10_000);
+    q.spec.dependency = Some(Dependency::parse("afterany:9").expect("a dependency"));
+    c.queue.insert(q);
+    let steps = c.dependencies(&HashMap::new(), 5_000);
+    assert!(
+        matches!(&steps[..], [Effect::Reasons(r)] if r[0].1 == "BeginTime"),
+        "{steps:?}"
+    );
+    assert!(
+        c.queue
+            .waits_for(JobId(1))
+            .is_some_and(|w| w.contains("--begin"))
+    );
+    let steps = c.dependencies(&HashMap::new(), 10_000);
+    assert!(
+        matches!(&steps[..], [Effect::Reasons(r)] if r[0].1 == "Dependency"),
+        "{steps:?}"
+    );
+    let ended = HashMap::from([(JobId(9), Seen::Ended(JobState::Failed, 1))]);
+    c.dependencies(&ended, 11_000);
+    assert_eq!(considered(&c), vec![1]);
+}

@@ -131,6 +131,9 @@ pub struct JobSpec {
     /// `--dependency`: the jobs it waits for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency: Option<crate::dependency::Dependency>,
+    /// `--begin`: not before then, epoch ms (placed in time at submission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub begin_ms: Option<i64>,
 }
 
 /// Mail asked for about a job (`--mail-type`, `--mail-user`).
@@ -183,6 +186,8 @@ pub struct Resolved {
     pub spec: JobSpec,
     /// Directives that were ignored, and similar notes.
     pub warnings: Vec<String>,
+    /// `--begin` as written: the submission places it in time (`JobSpec::begin_ms`).
+    pub begin: Option<crate::begin::Begin>,
 }
 
 impl JobRequest {
@@ -356,7 +361,9 @@ impl JobRequest {
                 comment: directives.comment.clone(),
                 mail,
                 dependency: directives.dependency.clone(),
+                begin_ms: None,
             },
+            begin: directives.begin,
             warnings: directives.warnings,
         })
     }
@@ -400,6 +407,7 @@ fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
         mail_type: g.mail_type.or(s.mail_type),
         mail_user: g.mail_user.or(s.mail_user),
         dependency: g.dependency.or(s.dependency),
+        begin: g.begin.or(s.begin),
         wrap: g.wrap,
         wait: g.wait || s.wait,
         quiet: g.quiet || s.quiet,

@@ -95,11 +95,7 @@ pub const KNOWN: &[Known] = &[
         "job arrays are not run yet: submit one job per task (e.g. in a shell loop, passing the task number with --export or as a script argument)",
     ),
     honoured(&["-d", "--dependency"], Value),
-    refused(
-        &["-b", "--begin"],
-        Value,
-        "deferred starts are not supported yet: submit the job when it may start",
-    ),
+    honoured(&["-b", "--begin"], Value),
     refused(
         &["--signal"],
         Value,

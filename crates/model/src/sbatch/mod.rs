@@ -64,6 +64,8 @@ pub struct SbatchOptions {
     pub mail_user: Option<String>,
     /// `-d/--dependency`
     pub dependency: Option<crate::dependency::Dependency>,
+    /// `-b/--begin`
+    pub begin: Option<crate::begin::Begin>,
     /// `--wrap` (command line only): the command to wrap in a `sh` script.
     pub wrap: Option<String>,
     /// `-W/--wait`: `aisc submit` waits for the job to end.
@@ -384,6 +386,12 @@ fn apply_option(
         }
         "--export" => opts.export = Some(Export::parse(&value)?),
         "--comment" => opts.comment = Some(value),
+        "-b" | "--begin" => {
+            opts.begin = Some(
+                crate::begin::Begin::parse(&value)
+                    .map_err(|e| format!("{}: {e}", shown(key, &value)))?,
+            )
+        }
         "-d" | "--dependency" => {
             opts.dependency = Some(
                 crate::dependency::Dependency::parse(&value)

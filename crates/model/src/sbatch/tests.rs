@@ -141,6 +141,7 @@ fn sample(name: &str) -> &'static str {
         "--mail-type" => "END,FAIL",
         "-D" | "--chdir" => "/tmp",
         "-d" | "--dependency" => "afterok:1",
+        "-b" | "--begin" => "now+60",
         _ => "1",
     }
 }

@@ -55,6 +55,7 @@ fn spec(gpus: u32, time_limit_s: u64, hold: bool) -> JobSpec {
         comment: None,
         mail: None,
         dependency: None,
+        begin_ms: None,
     }
 }
 

@@ -68,6 +68,7 @@ pub async fn submit(
         ));
     }
     let mut spec = resolved.spec;
+    spec.begin_ms = resolved.begin.map(|b| b.at(now_ms()));
     if let Some(dep) = &spec.dependency {
         for id in dep.jobs() {
             visible_job(&state, caller, id, Access::Read).await?;
@@ -445,6 +446,11 @@ pub async fn show(state: &AppState, caller: &Caller, id: JobId) -> Result<JobDet
         comment: spec.and_then(|s| s.comment.clone()),
         mail_type: spec.and_then(|s| s.mail.as_ref()?.types.clone()),
         mail_user: spec.and_then(|s| s.mail.as_ref()?.user.clone()),
+        begin_at: row
+            .spec
+            .as_ref()
+            .and_then(|s| s.begin_ms)
+            .map(crate::service::views::rfc3339),
         events: events
             .iter()
             .map(crate::service::views::event_view)
