@@ -388,6 +388,10 @@ pub async fn release(a: IdsArgs) -> Result<ExitCode> {
     act(a, "release").await
 }
 
+pub async fn hold(a: IdsArgs) -> Result<ExitCode> {
+    act(a, "hold").await
+}
+
 pub async fn nodes(a: JsonArgs) -> Result<ExitCode> {
     let client = Client::from_env()?;
     let nodes: Vec<NodeView> = client.get_json("/api/v1/nodes").await?;

@@ -57,6 +57,8 @@ enum Cmd {
     Cancel(cmd_jobs::IdsArgs),
     /// Release held jobs.
     Release(cmd_jobs::IdsArgs),
+    /// Hold pending jobs until released.
+    Hold(cmd_jobs::IdsArgs),
     /// Show the nodes and their GPUs.
     Nodes(cmd_jobs::JsonArgs),
     /// Nodes the scheduler places jobs on: list, drain, resume.
@@ -148,6 +150,7 @@ fn main() -> ExitCode {
             Cmd::Logs(a) => cmd_jobs::logs(a).await,
             Cmd::Cancel(a) => cmd_jobs::cancel(a).await,
             Cmd::Release(a) => cmd_jobs::release(a).await,
+            Cmd::Hold(a) => cmd_jobs::hold(a).await,
             Cmd::Nodes(a) => cmd_jobs::nodes(a).await,
             Cmd::Node(a) => cmd_node::run(a).await,
             Cmd::Whoami(a) => cmd_jobs::whoami(a).await,

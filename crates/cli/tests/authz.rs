@@ -43,6 +43,7 @@ const TABLE: &[Row] = &[
     ("GET",    "/api/v1/jobs/{id}/logs",                    [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("POST",   "/api/v1/jobs/{id}/cancel",                  [(202, 202),  FB,          NF,          (202, 404),  (202, 404),  (202, 404)]),
     ("POST",   "/api/v1/jobs/{id}/release",                 [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
+    ("POST",   "/api/v1/jobs/{id}/hold",                    [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("GET",    "/api/v1/audit",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/audit/verify",                      [ALL,         ALL,         FB,          FB,          FB,          FB]),
     ("POST",   "/api/v1/login",                             [(201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201)]),
@@ -169,6 +170,14 @@ impl World {
     }
 
     /// A held job of tenant `t` (0 = A, owned by member_a; 1 = B, owned by pi_b).
+    /// A pending job of tenant `t` that will not start for a day (`--begin`).
+    async fn later_job(&self, t: usize) -> i64 {
+        let (who, project) = [("member_a", "pa"), ("pi_b", "pb")][t];
+        let job = json!({"command": ["true"], "chdir": "/tmp", "options": ["--begin=now+1day"], "account": project});
+        let v = self.ok(who, Method::POST, "/api/v1/jobs", Some(job)).await;
+        v["id"].as_i64().unwrap()
+    }
+
     async fn held_job(&self, t: usize) -> i64 {
         let (who, project) = [("member_a", "pa"), ("pi_b", "pb")][t];
         let v = self
@@ -242,6 +251,10 @@ impl World {
             ),
             "/api/v1/jobs/{id}/release" => (
                 format!("/api/v1/jobs/{}/release", self.held_job(t).await),
+                None,
+            ),
+            "/api/v1/jobs/{id}/hold" => (
+                format!("/api/v1/jobs/{}/hold", self.later_job(t).await),
                 None,
             ),
             "/api/v1/login" => {

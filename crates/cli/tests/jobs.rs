@@ -244,6 +244,18 @@ fn a_job_with_a_start_time_waits_for_it() {
         t0.elapsed() >= std::time::Duration::from_secs(3),
         "not before its time"
     );
+    // Hold and release a waiting job: it keeps waiting for its time afterwards.
+    let later = server.submit(w, &["--begin", "now+1day", "--", "true"]);
+    server.wait_reason(w, later, "BeginTime");
+    server.ok(w, &["hold", &later.to_string()]);
+    assert_eq!(server.show(w, later)["reason"], "Held");
+    let again = server.aisc(w, &["hold", &later.to_string()]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("held already"));
+    server.ok(w, &["release", &later.to_string()]);
+    server.wait_reason(w, later, "BeginTime");
+    let ended = server.aisc(w, &["hold", &id.to_string()]);
+    assert!(!ended.status.success());
+    assert!(String::from_utf8_lossy(&ended.stderr).contains("not pending"));
     let out = server.aisc(w, &["submit", "-b", "soon", "--", "true"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--begin=soon: \"soon\" is not a start time")

@@ -112,6 +112,25 @@ impl Queue {
         }
     }
 
+    /// Whether a hold of `id` would be accepted: it waits, and is not held.
+    pub fn may_hold(&self, id: JobId) -> Result<(), NotHeld> {
+        if self.held.contains_key(&id) {
+            Err(NotHeld::Pending)
+        } else if self.contains(id) {
+            Ok(())
+        } else {
+            Err(NotHeld::NotPending)
+        }
+    }
+
+    /// Holds a waiting job: kept apart until released.
+    pub fn hold(&mut self, id: JobId) {
+        if let Some(mut q) = self.take(id) {
+            q.held = true;
+            self.held.insert(id, q);
+        }
+    }
+
     /// Releases a held job: the scheduler considers it from now on.
     pub fn release(&mut self, id: JobId) {
         if let Some(mut q) = self.held.remove(&id) {

@@ -159,6 +159,11 @@ pub enum JobChange {
         /// Job.
         id: JobId,
     },
+    /// Holds a pending job until it is released.
+    Hold {
+        /// Job.
+        id: JobId,
+    },
 }
 
 /// Which jobs to list, newest first.
@@ -417,13 +422,13 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &JobChange) -> Resul
                 .await?;
             Ok(())
         }
-        JobChange::Release { id } => {
-            let done = sqlx::query(
-                "UPDATE jobs SET held = 0, reason = 'Priority' WHERE id = $1 AND state = 'pending'",
-            )
-            .bind(id.0)
-            .execute(&mut *conn)
-            .await?;
+        JobChange::Release { id } | JobChange::Hold { id } => {
+            let sql = if matches!(change, JobChange::Hold { .. }) {
+                "UPDATE jobs SET held = 1, reason = 'Held' WHERE id = $1 AND state = 'pending'"
+            } else {
+                "UPDATE jobs SET held = 0, reason = 'Priority' WHERE id = $1 AND state = 'pending'"
+            };
+            let done = sqlx::query(sql).bind(id.0).execute(&mut *conn).await?;
             if done.rows_affected() != 1 {
                 return Err(StoreError::Conflict {
                     id: *id,

@@ -112,6 +112,19 @@ pub async fn cancel(
     Ok((StatusCode::ACCEPTED, Json(result)))
 }
 
+/// Hold a pending job until it is released.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/hold", params(("id" = i64, Path, description = "Job id")), tag = "jobs",
+    responses((status = 200, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not pending, or held already", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn hold(
+    State(state): State<AppState>,
+    caller: Caller,
+    JobIdPath(id): JobIdPath,
+) -> Result<Json<ActionResult>, ApiError> {
+    Ok(Json(service::hold(&state, &caller, id).await?))
+}
+
 /// Release a held job so the scheduler may start it.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/release", params(("id" = i64, Path, description = "Job id")), tag = "jobs",
     responses((status = 200, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -125,6 +125,7 @@ api_routes! {
     get "/api/v1/jobs/{id}/logs" => jobs::logs;
     post "/api/v1/jobs/{id}/cancel" => jobs::cancel, leader;
     post "/api/v1/jobs/{id}/release" => jobs::release, leader;
+    post "/api/v1/jobs/{id}/hold" => jobs::hold, leader;
 }
 
 #[cfg(test)]

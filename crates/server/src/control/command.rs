@@ -61,6 +61,15 @@ pub enum Command {
         /// The answer.
         reply: oneshot::Sender<Result<(), ControlError>>,
     },
+    /// Hold a pending job until it is released.
+    Hold {
+        /// The job.
+        id: JobId,
+        /// The request's audit event, written with the change.
+        audit: NewAudit,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
     /// Report free resources.
     Usage(oneshot::Sender<Resources>),
     /// The queue in priority order, with each job's factors and reason.

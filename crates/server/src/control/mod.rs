@@ -234,6 +234,10 @@ impl Controller {
                 let res = self.release(id, audit).await;
                 let _ = reply.send(res);
             }
+            Command::Hold { id, audit, reply } => {
+                let res = self.hold_job(id, audit).await;
+                let _ = reply.send(res);
+            }
             Command::Usage(reply) => {
                 let used = self
                     .core
@@ -307,6 +311,25 @@ impl Controller {
             }
             Cancel::AlreadyStopping => Ok(CancelOutcome::AlreadyStopping),
             Cancel::NotActive => Ok(CancelOutcome::NotActive),
+        }
+    }
+
+    async fn hold_job(&mut self, id: JobId, audit: NewAudit) -> Result<(), ControlError> {
+        match self.core.queue.may_hold(id) {
+            Ok(()) => {
+                self.store
+                    .change_audited(JobChange::Hold { id }, audit)
+                    .await?;
+                self.core.queue.hold(id);
+                self.dirty = true;
+                Ok(())
+            }
+            Err(NotHeld::Pending) => {
+                Err(ControlError::Conflict(format!("job {id} is held already")))
+            }
+            Err(NotHeld::NotPending) => Err(ControlError::Conflict(format!(
+                "job {id} is not pending: only a waiting job can be held"
+            ))),
         }
     }
 

@@ -590,6 +590,23 @@ pub async fn release(
     })
 }
 
+/// Holds a pending job until it is released (its owner, those who manage its project, administrators).
+pub async fn hold(
+    state: &AppState,
+    caller: &Caller,
+    id: JobId,
+) -> Result<ActionResult, ServiceError> {
+    visible_job(state, caller, id, Access::Act).await?;
+    let (reply, rx) = oneshot::channel();
+    let audit = caller.audit("job.hold", format!("job:{id}"), "held".into());
+    send(state, Command::Hold { id, audit, reply }).await?;
+    rx.await.map_err(|_| stopping())??;
+    Ok(ActionResult {
+        id: id.0,
+        result: "held".into(),
+    })
+}
+
 /// Hands a command to the control loop (unavailable while the server shuts down).
 pub(crate) async fn send(state: &AppState, cmd: Command) -> Result<(), ServiceError> {
     state.control.send(cmd).await.map_err(|_| stopping())
