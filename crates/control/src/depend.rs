@@ -29,22 +29,27 @@ impl Core {
     /// of the jobs the core does not follow (absent: not known now, so it
     /// waits). Returns the steps: reasons to store, cancellations.
     pub fn dependencies(&mut self, ended: &HashMap<JobId, Seen>, now_ms: i64) -> Vec<Effect> {
-        let running: HashSet<(UserId, &str)> = self
-            .running
-            .iter()
-            .map(|(_, a)| (a.owner, a.name.as_str()))
-            .collect();
-        let mut first_waiting: HashMap<(UserId, &str), JobId> = HashMap::new();
-        for q in self
+        // Namesakes only where a waiting job asks for singleton: the
+        // whole queue is walked then, not at every pass.
+        let singleton = self
             .queue
-            .pending()
-            .chain(self.queue.held())
-            .chain(self.queue.blocked())
-        {
-            let e = first_waiting
-                .entry((q.owner, q.spec.name.as_str()))
-                .or_insert(q.id);
-            *e = (*e).min(q.id);
+            .blocked()
+            .any(|q| q.spec.dependency.as_ref().is_some_and(|d| d.singleton));
+        let mut running: HashSet<(UserId, &str)> = HashSet::new();
+        let mut first_waiting: HashMap<(UserId, &str), JobId> = HashMap::new();
+        if singleton {
+            running.extend(self.running.iter().map(|(_, a)| (a.owner, a.name.as_str())));
+            for q in self
+                .queue
+                .pending()
+                .chain(self.queue.held())
+                .chain(self.queue.blocked())
+            {
+                let e = first_waiting
+                    .entry((q.owner, q.spec.name.as_str()))
+                    .or_insert(q.id);
+                *e = (*e).min(q.id);
+            }
         }
         let seen = |id: JobId| {
             if self.queue.contains(id) {
