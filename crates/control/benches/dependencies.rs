@@ -13,35 +13,20 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::HashMap;
 
 fn job(id: i64, dependency: Option<Dependency>) -> Queued {
+    let resources = Resources {
+        gpus: 1,
+        cpus: 1,
+        mem_mb: 1024,
+    };
+    let command = JobCommand::Argv(vec!["true".into()]);
     Queued {
         id: JobId(id),
         user: "u".into(),
         owner: UserId(id % 500),
         org: None,
         spec: JobSpec {
-            name: format!("j{}", id % 1000),
-            account: None,
-            resources: Resources {
-                gpus: 1,
-                cpus: 1,
-                mem_mb: 1024,
-            },
-            gpu_type: None,
-            time_limit_s: 3600,
-            command: JobCommand::Argv(vec!["true".into()]),
-            workdir: "/tmp".into(),
-            env: Default::default(),
-            output: None,
-            error: None,
-            hold: false,
-            qos: Default::default(),
-            requeue: true,
-            args: Vec::new(),
-            partition: None,
-            comment: None,
-            mail: None,
             dependency,
-            begin_ms: None,
+            ..JobSpec::new(&format!("j{}", id % 1000), command, "/tmp", resources, 3600)
         },
         held: false,
         project: None,

@@ -57,35 +57,20 @@ pub struct Queued {
 #[cfg(test)]
 pub(crate) fn test_job(id: i64, gpus: u32, limit_s: u64) -> Queued {
     use aisc_model::{JobCommand, Resources};
+    let resources = Resources {
+        gpus,
+        cpus: 1,
+        mem_mb: 64,
+    };
+    let command = JobCommand::Argv(vec!["true".into()]);
     Queued {
         id: JobId(id),
         user: "ann".into(),
         owner: UserId(1),
         org: None,
         spec: JobSpec {
-            name: "train".into(),
-            account: None,
-            resources: Resources {
-                gpus,
-                cpus: 1,
-                mem_mb: 64,
-            },
-            gpu_type: None,
-            time_limit_s: limit_s,
-            command: JobCommand::Argv(vec!["true".into()]),
-            workdir: "/tmp".into(),
-            env: Default::default(),
-            output: None,
-            error: None,
-            hold: false,
-            qos: Default::default(),
             requeue: false,
-            args: Vec::new(),
-            partition: None,
-            comment: None,
-            mail: None,
-            dependency: None,
-            begin_ms: None,
+            ..JobSpec::new("train", command, "/tmp", resources, limit_s)
         },
         held: false,
         project: None,

@@ -25,30 +25,15 @@ fn audit() -> NewAudit {
 }
 
 fn spec() -> JobSpec {
+    let resources = Resources {
+        gpus: 8,
+        cpus: 8,
+        mem_mb: 1024,
+    };
+    let command = JobCommand::Argv(vec!["true".into()]);
     JobSpec {
-        name: "bench".into(),
-        account: None,
-        resources: Resources {
-            gpus: 8,
-            cpus: 8,
-            mem_mb: 1024,
-        },
-        gpu_type: None,
-        time_limit_s: 3600,
-        command: JobCommand::Argv(vec!["true".into()]),
-        workdir: "/tmp".into(),
-        env: Default::default(),
-        output: None,
-        error: None,
         hold: true,
-        qos: aisc_model::Qos::Normal,
-        requeue: true,
-        args: Vec::new(),
-        partition: None,
-        comment: None,
-        mail: None,
-        dependency: None,
-        begin_ms: None,
+        ..JobSpec::new("bench", command, "/tmp", resources, 3600)
     }
 }
 

@@ -12,30 +12,15 @@ use sqlx::Connection;
 const SECRET: &str = "unpublished-result-7f3a9c";
 
 fn spec() -> JobSpec {
+    let resources = Resources {
+        gpus: 0,
+        cpus: 1,
+        mem_mb: 64,
+    };
+    let command = JobCommand::Script(format!("#!/bin/sh\necho {SECRET}\n"));
     JobSpec {
-        name: "train".into(),
-        account: None,
-        resources: Resources {
-            gpus: 0,
-            cpus: 1,
-            mem_mb: 64,
-        },
-        gpu_type: None,
-        time_limit_s: 60,
-        command: JobCommand::Script(format!("#!/bin/sh\necho {SECRET}\n")),
-        workdir: "/tmp".into(),
         env: [("TOKEN".to_string(), format!("{SECRET}-env"))].into(),
-        output: None,
-        error: None,
-        hold: false,
-        qos: aisc_model::Qos::Normal,
-        requeue: true,
-        args: Vec::new(),
-        partition: None,
-        comment: None,
-        mail: None,
-        dependency: None,
-        begin_ms: None,
+        ..JobSpec::new("train", command, "/tmp", resources, 60)
     }
 }
 

@@ -9,31 +9,18 @@ use aisc_store::{
 };
 
 fn spec(name: &str) -> JobSpec {
-    JobSpec {
-        name: name.into(),
-        account: None,
-        resources: Resources {
-            gpus: 1,
-            cpus: 2,
-            mem_mb: 4096,
-        },
-        gpu_type: None,
-        time_limit_s: 600,
-        command: JobCommand::Argv(vec!["true".into()]),
-        workdir: "/tmp".into(),
-        env: Default::default(),
-        output: None,
-        error: None,
-        hold: false,
-        qos: aisc_model::Qos::Normal,
-        requeue: true,
-        args: Vec::new(),
-        partition: None,
-        comment: None,
-        mail: None,
-        dependency: None,
-        begin_ms: None,
-    }
+    let resources = Resources {
+        gpus: 1,
+        cpus: 2,
+        mem_mb: 4096,
+    };
+    JobSpec::new(
+        name,
+        JobCommand::Argv(vec!["true".into()]),
+        "/tmp",
+        resources,
+        600,
+    )
 }
 
 async fn open(dir: &TestDb) -> (Store, UserId) {

@@ -145,6 +145,41 @@ pub struct Mail {
     pub user: Option<String>,
 }
 
+impl JobSpec {
+    /// A job running `command` in `workdir` with `resources` for at most
+    /// `time_limit_s`, with every other setting at its default (the normal
+    /// QOS, requeued if preempted, no output paths, no environment).
+    pub fn new(
+        name: &str,
+        command: JobCommand,
+        workdir: &str,
+        resources: Resources,
+        time_limit_s: u64,
+    ) -> JobSpec {
+        JobSpec {
+            name: name.to_string(),
+            account: None,
+            resources,
+            gpu_type: None,
+            time_limit_s,
+            command,
+            workdir: workdir.to_string(),
+            env: BTreeMap::new(),
+            output: None,
+            error: None,
+            hold: false,
+            qos: crate::Qos::Normal,
+            requeue: true,
+            args: Vec::new(),
+            partition: None,
+            comment: None,
+            mail: None,
+            dependency: None,
+            begin_ms: None,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }

@@ -32,30 +32,16 @@ fn audit(action: &str) -> NewAudit {
 }
 
 fn spec(gpus: u32, time_limit_s: u64, hold: bool) -> JobSpec {
+    let resources = Resources {
+        gpus,
+        cpus: 1,
+        mem_mb: 64,
+    };
+    let command = JobCommand::Argv(vec!["true".into()]);
     JobSpec {
-        name: "train".into(),
-        account: None,
-        resources: Resources {
-            gpus,
-            cpus: 1,
-            mem_mb: 64,
-        },
-        gpu_type: None,
-        time_limit_s,
-        command: JobCommand::Argv(vec!["true".into()]),
-        workdir: "/tmp".into(),
-        env: Default::default(),
-        output: None,
-        error: None,
         hold,
-        qos: aisc_model::Qos::Normal,
         requeue: false,
-        args: Vec::new(),
-        partition: None,
-        comment: None,
-        mail: None,
-        dependency: None,
-        begin_ms: None,
+        ..JobSpec::new("train", command, "/tmp", resources, time_limit_s)
     }
 }
 
