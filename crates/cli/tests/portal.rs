@@ -379,6 +379,41 @@ async fn a_form_without_the_sessions_token_or_from_another_site_changes_nothing(
 }
 
 #[tokio::test]
+async fn a_waiting_job_is_held_and_released_from_its_page() {
+    let (tmp, server, c, s) = ops_signed_in().await;
+    let (dir, base) = (tmp.path(), server.url.clone());
+    let id = server.submit(dir, &["--begin", "now+1day", "--", "true"]);
+    server.wait_reason(dir, id, "BeginTime");
+    let page = |c: &reqwest::Client| {
+        c.get(format!("{base}/jobs/{id}"))
+            .header("cookie", &s.cookie)
+            .send()
+    };
+    let html = page(&c).await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains(&format!("action=\"/jobs/{id}/hold\"")),
+        "{html}"
+    );
+    let form = [("_csrf", s.csrf.clone())];
+    let res = s.post(&c, format!("{base}/jobs/{id}/hold"), &form).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(server.show(dir, id)["reason"], "Held");
+    let html = page(&c).await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains(&format!("action=\"/jobs/{id}/release\"")),
+        "{html}"
+    );
+    let res = s.post(&c, format!("{base}/jobs/{id}/release"), &form).await;
+    assert_eq!(res.status(), 303);
+    server.wait_reason(dir, id, "BeginTime");
+    let forged = s
+        .post(&c, format!("{base}/jobs/{id}/hold"), &[("_csrf", "x")])
+        .await;
+    assert_eq!(forged.status(), 403, "not without the session's token");
+    assert_eq!(server.show(dir, id)["reason"], "BeginTime");
+}
+
+#[tokio::test]
 async fn bad_form_input_names_the_field_keeps_what_was_typed_and_changes_nothing() {
     let (tmp, server, c, s) = ops_signed_in().await;
     let (dir, base) = (tmp.path(), server.url.clone());

@@ -346,6 +346,17 @@ pub async fn show(
                     button type="submit" class="danger" { "Cancel job" }
                 }
             }
+            @if j.state == "pending" && j.held {
+                form method="post" action=(format!("/jobs/{}/release", j.id)) class="inline" {
+                    (s.csrf_field())
+                    button type="submit" { "Release" }
+                }
+            } @else if j.state == "pending" {
+                form method="post" action=(format!("/jobs/{}/hold", j.id)) class="inline" {
+                    (s.csrf_field())
+                    button type="submit" { "Hold" }
+                }
+            }
             div class="columns" {
                 section aria-labelledby="what" {
                     h2 id="what" { "Request" }
@@ -403,6 +414,30 @@ pub async fn log_chunk(
 ) -> Result<Response, PortalError> {
     let chunk = service::log(&state, &s.caller, id, q).await?;
     Ok(crate::api::jobs::log_answer(chunk)?.into_response())
+}
+
+/// `POST /jobs/{id}/hold`: kept waiting until released.
+pub async fn hold(
+    State(state): State<AppState>,
+    s: Session,
+    JobIdPath(id): JobIdPath,
+    form: Form,
+) -> Result<Response, PortalError> {
+    s.check(&form)?;
+    service::hold(&state, &s.caller, id).await?;
+    Ok(see_other(&format!("/jobs/{id}")))
+}
+
+/// `POST /jobs/{id}/release`.
+pub async fn release(
+    State(state): State<AppState>,
+    s: Session,
+    JobIdPath(id): JobIdPath,
+    form: Form,
+) -> Result<Response, PortalError> {
+    s.check(&form)?;
+    service::release(&state, &s.caller, id).await?;
+    Ok(see_other(&format!("/jobs/{id}")))
 }
 
 /// `POST /jobs/{id}/cancel`.

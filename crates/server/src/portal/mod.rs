@@ -46,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{id}", get(jobs::show))
         .route("/jobs/{id}/log", get(jobs::log_chunk))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/hold", post(jobs::hold))
+        .route("/jobs/{id}/release", post(jobs::release))
         .route("/projects", get(projects::list))
         .route("/projects/{name}", get(projects::show))
         .route("/projects/{name}/members", post(projects::add_member))
