@@ -364,6 +364,7 @@ impl JobRequest {
         for (field, text) in [
             ("comment", &directives.comment),
             ("partition", &directives.partition),
+            ("mail_user", &directives.mail_user),
         ] {
             if let Some(t) = text
                 && (t.len() > MAX_NAME_LEN || t.chars().any(char::is_control))

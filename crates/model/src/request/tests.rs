@@ -316,6 +316,23 @@ fn export_filters_the_environment_sent() {
 }
 
 #[test]
+fn stored_texts_are_bounded_and_printable() {
+    for body in [
+        format!("#SBATCH --comment={}\n", "x".repeat(MAX_NAME_LEN + 1)),
+        format!(
+            "#SBATCH --mail-user={}@example.org\n",
+            "a".repeat(MAX_NAME_LEN)
+        ),
+    ] {
+        let e = script(&body).resolve().unwrap_err();
+        assert!(e.limit.is_some(), "{e}");
+    }
+    let mut r = argv(&["true"]);
+    r.options = vec!["--comment=line\nbreak".into()];
+    assert_eq!(r.resolve().unwrap_err().field, "comment");
+}
+
+#[test]
 fn comment_partition_and_mail_are_stored() {
     let s = script("#SBATCH -p h100 --comment='sweep 3' --mail-type=END\n")
         .resolve()
