@@ -67,7 +67,7 @@ sbatch_options! {
     ['d'] dependency: "dependency",
     /// The earliest start: now+N[unit], YYYY-MM-DD[THH:MM], HH:MM, noon, midnight, ... (Hong Kong time).
     ['b'] begin: "begin",
-    /// A signal before the time limit (refused: not sent yet).
+    /// A signal before the time limit: [R:]SIG[@SECS] (local engine).
     [] signal: "signal",
     /// Node features (refused: this centre declares none).
     ['C'] constraint: "constraint",

@@ -225,6 +225,26 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
 }
 
 #[test]
+fn a_signal_before_the_time_limit_lets_a_job_save_its_work() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let w = work.path();
+    std::fs::write(
+        w.join("ckpt.sh"),
+        "#!/bin/sh\n#SBATCH -t 0:10 --signal=USR1@8\n\
+         trap 'echo checkpoint saved; exit 0' USR1\nwhile :; do sleep 0.2; done\n",
+    )
+    .unwrap();
+    let id = server.submit(w, &["ckpt.sh"]);
+    let job = server.wait_state(w, id, "completed");
+    // The whole process group gets it: the shell's `sleep` dies of it, the shell traps it.
+    let log = server.ok(w, &["logs", &id.to_string()]);
+    assert!(log.ends_with("checkpoint saved\n"), "{log}");
+    assert!(job["signal"].is_null(), "{job:#}");
+}
+
+#[test]
 fn a_job_with_a_start_time_waits_for_it() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();

@@ -38,6 +38,8 @@ pub struct Active {
     pub queued: Option<Box<Queued>>,
     /// Its logs are on this host: sealed when it ends.
     pub logs_here: bool,
+    /// The signal to send before its time limit (`--signal`), until it is sent.
+    pub warn: Option<aisc_model::signal::Warning>,
     /// Its submitter and name (`--dependency=singleton`).
     pub owner: aisc_model::UserId,
     /// Its name.
@@ -60,6 +62,7 @@ impl Active {
             started: false,
             released: false,
             engine_id: None,
+            warn: q.spec.signal,
             owner: q.owner,
             name: q.spec.name.clone(),
             queued: Some(Box::new(q)),
@@ -193,9 +196,20 @@ impl Running {
         self.iter()
             .filter_map(|(id, a)| {
                 stops::due(now_ms, a.start_ms, a.deadline_ms, a.kill.as_ref(), grace_ms)
+                    .or_else(|| {
+                        let w = a.warn.filter(|_| a.started && a.kill.is_none())?;
+                        (now_ms >= warn_at(a.deadline_ms, w)).then_some(Due::Warn(w.signal))
+                    })
                     .map(|d| (id, d))
             })
             .collect()
+    }
+
+    /// Notes that the job's warning is sent (it is sent once).
+    pub fn warned(&mut self, id: JobId) {
+        if let Some(a) = self.jobs.get_mut(&id) {
+            a.warn = None;
+        }
     }
 
     /// Notes that SIGKILL is sent to the job; false if it is not being stopped.
@@ -213,9 +227,21 @@ impl Running {
     pub fn next_due(&self, grace_ms: i64) -> Option<i64> {
         self.jobs
             .values()
-            .map(|a| stops::next_due(a.deadline_ms, a.kill.as_ref(), grace_ms))
+            .map(|a| {
+                let stop = stops::next_due(a.deadline_ms, a.kill.as_ref(), grace_ms);
+                match a.warn.filter(|_| a.started && a.kill.is_none()) {
+                    Some(w) => stop.min(warn_at(a.deadline_ms, w)),
+                    None => stop,
+                }
+            })
             .min()
     }
+}
+
+/// When a job's warning falls due: that long before its deadline.
+fn warn_at(deadline_ms: i64, w: aisc_model::signal::Warning) -> i64 {
+    let before = i64::try_from(w.before_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    deadline_ms.saturating_sub(before)
 }
 
 #[cfg(test)]

@@ -138,6 +138,13 @@ impl Core {
                     how: How::Kill,
                 }],
                 Due::Kill => Vec::new(),
+                Due::Warn(signal) => {
+                    self.running.warned(job);
+                    vec![Effect::Signal {
+                        job,
+                        how: How::Signal(signal),
+                    }]
+                }
             };
             out.push((job, steps));
         }

@@ -25,6 +25,8 @@ pub enum Due {
     TimeLimit(Stop),
     /// Its grace period has run out: SIGKILL.
     Kill,
+    /// Its warning (`--signal`) is due: send this signal, once.
+    Warn(i32),
 }
 
 /// What is due for a job that started at `start_ms` with deadline

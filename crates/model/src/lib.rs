@@ -19,6 +19,7 @@ pub mod resources;
 pub mod review;
 pub mod sbatch;
 pub mod scheme;
+pub mod signal;
 pub mod tenancy;
 pub mod units;
 

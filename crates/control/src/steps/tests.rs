@@ -278,3 +278,28 @@ fn a_stop_asked_before_the_engine_knew_the_job_is_sent_again() {
         ["signal Term", "engine-job"]
     );
 }
+
+#[test]
+fn a_warning_goes_once_before_the_limit_then_the_limit_stops_the_job() {
+    let mut c = core();
+    let mut a = planned(&mut c, 1);
+    a.queued.spec.signal = Some(aisc_model::signal::Warning {
+        signal: 10,
+        before_s: 5,
+    });
+    c.admit(a, 0);
+    c.lien(JobId(1), true);
+    if let Some(a) = c.running.get_mut(JobId(1)) {
+        a.start(0, None, None, false);
+    }
+    assert_eq!(c.next_due(), Some(55_000));
+    assert!(c.on_tick(54_999).is_empty());
+    let due = c.on_tick(55_000);
+    assert_eq!(kinds(&due[0].1), ["signal Signal(10)"]);
+    assert!(c.on_tick(56_000).is_empty(), "once");
+    assert_eq!(c.next_due(), Some(60_000));
+    assert_eq!(
+        kinds(&c.on_tick(60_000)[0].1),
+        ["stop-reason timed_out", "signal Term"]
+    );
+}

@@ -43,6 +43,14 @@ pub fn main() -> ! {
     }
 }
 
+/// SIGTERM and the signals a job may ask to be sent before its limit.
+fn job_signals() -> impl Iterator<Item = Signal> {
+    aisc_model::signal::NAMES
+        .iter()
+        .filter_map(|(_, n)| Signal::try_from(*n).ok())
+        .chain([Signal::SIGTERM])
+}
+
 #[allow(unsafe_code)]
 fn set_disposition(sig: Signal, how: SigHandler) -> nix::Result<SigHandler> {
     // SAFETY: only the default and ignore dispositions are set, never a handler.
@@ -231,7 +239,11 @@ fn run(dir: &Path) -> Result<End, String> {
     let env = environment(acct.as_ref());
     let (rd, wr) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
-    set_disposition(Signal::SIGTERM, SigHandler::SigIgn).map_err(|e| format!("signal: {e}"))?;
+    // The launcher ignores what the job may be sent (SIGTERM, and the
+    // signals `--signal` may name): they are for the job's processes.
+    for sig in job_signals() {
+        set_disposition(sig, SigHandler::SigIgn).map_err(|e| format!("signal: {e}"))?;
+    }
     match fork().map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
             drop(rd);
@@ -297,7 +309,9 @@ fn child(
     cgroups: &Cgroups,
     env: &[CString],
 ) -> Result<std::convert::Infallible, String> {
-    set_disposition(Signal::SIGTERM, SigHandler::SigDfl).map_err(|e| format!("signal: {e}"))?;
+    for sig in job_signals() {
+        set_disposition(sig, SigHandler::SigDfl).map_err(|e| format!("signal: {e}"))?;
+    }
     if !matches!(cgroups, Cgroups::Unavailable(_)) {
         cgroups
             .join(&plan.cgroup, 0)

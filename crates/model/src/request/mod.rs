@@ -134,6 +134,9 @@ pub struct JobSpec {
     /// `--begin`: not before then, epoch ms (placed in time at submission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub begin_ms: Option<i64>,
+    /// `--signal`: a signal that long before its time limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<crate::signal::Warning>,
 }
 
 /// Mail asked for about a job (`--mail-type`, `--mail-user`).
@@ -176,6 +179,7 @@ impl JobSpec {
             mail: None,
             dependency: None,
             begin_ms: None,
+            signal: None,
         }
     }
 }
@@ -398,6 +402,7 @@ impl JobRequest {
                 mail,
                 dependency: directives.dependency.clone(),
                 begin_ms: None,
+                signal: directives.signal,
             },
             begin: directives.begin,
             warnings: directives.warnings,
@@ -444,6 +449,7 @@ fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
         mail_user: g.mail_user.or(s.mail_user),
         dependency: g.dependency.or(s.dependency),
         begin: g.begin.or(s.begin),
+        signal: g.signal.or(s.signal),
         wrap: g.wrap,
         wait: g.wait || s.wait,
         quiet: g.quiet || s.quiet,

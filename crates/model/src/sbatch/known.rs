@@ -96,11 +96,7 @@ pub const KNOWN: &[Known] = &[
     ),
     honoured(&["-d", "--dependency"], Value),
     honoured(&["-b", "--begin"], Value),
-    refused(
-        &["--signal"],
-        Value,
-        "signals before the time limit are not sent yet: at its limit a job gets SIGTERM, then SIGKILL after the grace period",
-    ),
+    honoured(&["--signal"], Value),
     refused(
         &["--exclusive"],
         Optional,

@@ -66,6 +66,8 @@ pub struct SbatchOptions {
     pub dependency: Option<crate::dependency::Dependency>,
     /// `-b/--begin`
     pub begin: Option<crate::begin::Begin>,
+    /// `--signal`
+    pub signal: Option<crate::signal::Warning>,
     /// `--wrap` (command line only): the command to wrap in a `sh` script.
     pub wrap: Option<String>,
     /// `-W/--wait`: `aisc submit` waits for the job to end.
@@ -386,6 +388,12 @@ fn apply_option(
         }
         "--export" => opts.export = Some(Export::parse(&value)?),
         "--comment" => opts.comment = Some(value),
+        "--signal" => {
+            opts.signal = Some(
+                crate::signal::Warning::parse(&value)
+                    .map_err(|e| format!("{}: {e}", shown(key, &value)))?,
+            )
+        }
         "-b" | "--begin" => {
             opts.begin = Some(
                 crate::begin::Begin::parse(&value)

@@ -142,6 +142,7 @@ fn sample(name: &str) -> &'static str {
         "-D" | "--chdir" => "/tmp",
         "-d" | "--dependency" => "afterok:1",
         "-b" | "--begin" => "now+60",
+        "--signal" => "USR1@60",
         _ => "1",
     }
 }

@@ -193,6 +193,7 @@ impl Controller {
             engine_id: row.engine_job_id,
             queued: None,
             logs_here: row.stdout_path.is_some(),
+            warn: row.spec.as_ref().and_then(|s| s.signal),
             owner: row.owner,
             name: row.name.clone(),
         }

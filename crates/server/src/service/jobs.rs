@@ -69,6 +69,13 @@ pub async fn submit(
     }
     let mut spec = resolved.spec;
     spec.begin_ms = resolved.begin.map(|b| b.at(now_ms()));
+    if spec.signal.is_some() && state.slurm_cluster.is_some() {
+        return Err(ServiceError::invalid(
+            "signal",
+            "--signal is not passed to Slurm yet: on the Slurm engine a job gets Slurm's own signals at its limit",
+            None,
+        ));
+    }
     if let Some(dep) = &spec.dependency {
         for id in dep.jobs() {
             visible_job(&state, caller, id, Access::Read).await?;
