@@ -244,6 +244,11 @@ fn a_scripts_arguments_per_task_gpus_and_dependencies_reach_slurm() {
     );
     let job = server.wait_state(w, id, "completed");
     let then = server.wait_state(w, next, "completed");
+    // --signal is aisc's own on the local engine: on Slurm it is refused, not ignored.
+    let out = server.aisc(w, &["submit", "--signal=USR1@30", "--", "true"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--signal is not passed to Slurm yet"), "{err}");
     assert!(
         then["started_at"].as_str() >= job["ended_at"].as_str() && job["ended_at"].is_string(),
         "afterok: it started once the first had ended: {then:#}"
