@@ -9,7 +9,6 @@ use crate::core::Core;
 use crate::effect::Effect;
 use aisc_model::calendar::format_minute;
 use aisc_model::dependency::{Seen, Verdict, verdict};
-use aisc_model::job::Fields;
 use aisc_model::{JobId, JobState, PendingReason, UserId};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -105,17 +104,13 @@ impl Core {
                     let Some(q) = self.queue.take(id) else {
                         continue;
                     };
-                    steps.extend(Effect::settle(id, q.charging, q.project, 0));
-                    let set = Fields {
-                        end_ms: Some(now_ms),
-                        ..Default::default()
-                    };
-                    steps.push(Effect::record(
+                    steps.extend(crate::steps::never_ran(
                         id,
+                        (q.charging, q.project),
                         (JobState::Pending, JobState::Cancelled),
                         format!("DependencyNeverSatisfied: {why}"),
                         now_ms,
-                        set,
+                        None,
                     ));
                 }
             }

@@ -10,8 +10,8 @@ use crate::effect::Effect;
 use crate::running::Active;
 use crate::stops::Due;
 use aisc_model::engine::{Admission, How, StartJob};
-use aisc_model::job::Fields;
-use aisc_model::{JobId, JobState};
+use aisc_model::job::{Charging, Fields};
+use aisc_model::{JobId, JobState, ProjectId};
 use aisc_sched::Placement;
 
 /// A planned job, with what the driver looked up for the engine.
@@ -39,17 +39,9 @@ impl Core {
         let job = a.queued.id;
         if let Some(reason) = a.refused {
             // A lien left by an admission a crash interrupted is released.
-            let settle = Effect::settle(job, a.queued.charging, a.queued.project, 0);
-            return settle
-                .into_iter()
-                .chain([never_ran(
-                    job,
-                    JobState::Pending,
-                    JobState::Failed,
-                    reason,
-                    now_ms,
-                )])
-                .collect();
+            let held = (a.queued.charging, a.queued.project);
+            let states = (JobState::Pending, JobState::Failed);
+            return never_ran(job, held, states, reason, now_ms, None);
         }
         match a.queued.charging {
             Some(charging) => {
@@ -199,17 +191,8 @@ impl Core {
                 Fields::default(),
             )],
             NotStarted::NeverRan(q) => {
-                let settle = Effect::settle(job, q.charging, q.project, 0);
-                settle
-                    .into_iter()
-                    .chain([never_ran(
-                        job,
-                        JobState::Admitted,
-                        JobState::Failed,
-                        reason,
-                        now_ms,
-                    )])
-                    .collect()
+                let states = (JobState::Admitted, JobState::Failed);
+                never_ran(job, (q.charging, q.project), states, reason, now_ms, None)
             }
         }
     }
@@ -225,25 +208,13 @@ impl Finish {
             end_ms,
             usage,
             exit: (exit_code, signal),
-            never_ran,
+            never_ran: unrun,
             ran,
         } = self;
-        if never_ran {
-            let set = Fields {
-                end_ms: Some(end_ms),
-                engine_job_id: active.engine_id,
-                ..Default::default()
-            };
-            return Effect::settle(job, active.charging, active.project, 0)
-                .into_iter()
-                .chain([Effect::record(
-                    job,
-                    (JobState::Admitted, state),
-                    reason,
-                    end_ms,
-                    set,
-                )])
-                .collect();
+        if unrun {
+            let held = (active.charging, active.project);
+            let states = (JobState::Admitted, state);
+            return never_ran(job, held, states, reason, end_ms, active.engine_id);
         }
         let mut out = Vec::new();
         if let Some(ran) = ran {
@@ -279,13 +250,26 @@ impl Finish {
     }
 }
 
-/// A job that never ran ends: from `from` to `to`, at `now_ms`.
-fn never_ran(job: JobId, from: JobState, to: JobState, reason: String, now_ms: i64) -> Effect {
+/// The steps of a job that ends without having run: any lien it holds
+/// released (nothing charged), then `from → to` at `at_ms` (with the
+/// engine's id for it, where it had one).
+pub(crate) fn never_ran(
+    job: JobId,
+    (charging, project): (Option<Charging>, Option<ProjectId>),
+    (from, to): (JobState, JobState),
+    reason: String,
+    at_ms: i64,
+    engine_id: Option<i64>,
+) -> Vec<Effect> {
     let set = Fields {
-        end_ms: Some(now_ms),
+        end_ms: Some(at_ms),
+        engine_job_id: engine_id,
         ..Default::default()
     };
-    Effect::record(job, (from, to), reason, now_ms, set)
+    Effect::settle(job, charging, project, 0)
+        .into_iter()
+        .chain([Effect::record(job, (from, to), reason, at_ms, set)])
+        .collect()
 }
 
 /// A running job's end: settled first (if the server dies before the
