@@ -52,19 +52,12 @@ pub enum Command {
         /// The answer.
         reply: oneshot::Sender<Result<CancelOutcome, ControlError>>,
     },
-    /// Release a held job.
-    Release {
+    /// Hold a waiting job until it is released (`held`), or release it.
+    SetHeld {
         /// The job.
         id: JobId,
-        /// The request's audit event, written with the change.
-        audit: NewAudit,
-        /// The answer.
-        reply: oneshot::Sender<Result<(), ControlError>>,
-    },
-    /// Hold a pending job until it is released.
-    Hold {
-        /// The job.
-        id: JobId,
+        /// Hold it (true) or release it (false).
+        held: bool,
         /// The request's audit event, written with the change.
         audit: NewAudit,
         /// The answer.

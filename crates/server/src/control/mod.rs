@@ -230,12 +230,13 @@ impl Controller {
                 let res = self.cancel(id, &by, audit).await;
                 let _ = reply.send(res);
             }
-            Command::Release { id, audit, reply } => {
-                let res = self.release(id, audit).await;
-                let _ = reply.send(res);
-            }
-            Command::Hold { id, audit, reply } => {
-                let res = self.hold_job(id, audit).await;
+            Command::SetHeld {
+                id,
+                held,
+                audit,
+                reply,
+            } => {
+                let res = self.set_held(id, held, audit).await;
                 let _ = reply.send(res);
             }
             Command::Usage(reply) => {
@@ -314,37 +315,40 @@ impl Controller {
         }
     }
 
-    async fn hold_job(&mut self, id: JobId, audit: NewAudit) -> Result<(), ControlError> {
-        match self.core.queue.may_hold(id) {
-            Ok(()) => {
-                self.store
-                    .change_audited(JobChange::Hold { id }, audit)
-                    .await?;
-                self.core.queue.hold(id);
+    /// Holds a waiting job (`held`) or releases a held one: stored with its
+    /// audit event first, then applied to the queue.
+    async fn set_held(
+        &mut self,
+        id: JobId,
+        held: bool,
+        audit: NewAudit,
+    ) -> Result<(), ControlError> {
+        let (may, change) = if held {
+            (self.core.queue.may_hold(id), JobChange::Hold { id })
+        } else {
+            (self.core.queue.may_release(id), JobChange::Release { id })
+        };
+        match (may, held) {
+            (Ok(()), _) => {
+                self.store.change_audited(change, audit).await?;
+                if held {
+                    self.core.queue.hold(id);
+                } else {
+                    self.core.queue.release(id);
+                }
                 self.dirty = true;
                 Ok(())
             }
-            Err(NotHeld::Pending) => {
+            (Err(NotHeld::Pending), true) => {
                 Err(ControlError::Conflict(format!("job {id} is held already")))
             }
-            Err(NotHeld::NotPending) => Err(ControlError::Conflict(format!(
+            (Err(NotHeld::Pending), false) => {
+                Err(ControlError::Conflict(format!("job {id} is not held")))
+            }
+            (Err(NotHeld::NotPending), true) => Err(ControlError::Conflict(format!(
                 "job {id} is not pending: only a waiting job can be held"
             ))),
-        }
-    }
-
-    async fn release(&mut self, id: JobId, audit: NewAudit) -> Result<(), ControlError> {
-        match self.core.queue.may_release(id) {
-            Ok(()) => {
-                self.store
-                    .change_audited(JobChange::Release { id }, audit)
-                    .await?;
-                self.core.queue.release(id);
-                self.dirty = true;
-                Ok(())
-            }
-            Err(NotHeld::Pending) => Err(ControlError::Conflict(format!("job {id} is not held"))),
-            Err(NotHeld::NotPending) => {
+            (Err(NotHeld::NotPending), false) => {
                 Err(ControlError::Conflict(format!("job {id} is not pending")))
             }
         }

@@ -582,19 +582,7 @@ pub async fn release(
     caller: &Caller,
     id: JobId,
 ) -> Result<ActionResult, ServiceError> {
-    visible_job(state, caller, id, Access::Act).await?;
-    let (reply, rx) = oneshot::channel();
-    let audit = caller.audit(
-        "job.release",
-        format!("job:{id}"),
-        "released from hold".into(),
-    );
-    send(state, Command::Release { id, audit, reply }).await?;
-    rx.await.map_err(|_| stopping())??;
-    Ok(ActionResult {
-        id: id.0,
-        result: "released".into(),
-    })
+    set_held(state, caller, id, false).await
 }
 
 /// Holds a pending job until it is released (its owner, those who manage its project, administrators).
@@ -603,14 +591,34 @@ pub async fn hold(
     caller: &Caller,
     id: JobId,
 ) -> Result<ActionResult, ServiceError> {
+    set_held(state, caller, id, true).await
+}
+
+async fn set_held(
+    state: &AppState,
+    caller: &Caller,
+    id: JobId,
+    held: bool,
+) -> Result<ActionResult, ServiceError> {
     visible_job(state, caller, id, Access::Act).await?;
     let (reply, rx) = oneshot::channel();
-    let audit = caller.audit("job.hold", format!("job:{id}"), "held".into());
-    send(state, Command::Hold { id, audit, reply }).await?;
+    let (action, summary, result) = if held {
+        ("job.hold", "held", "held")
+    } else {
+        ("job.release", "released from hold", "released")
+    };
+    let audit = caller.audit(action, format!("job:{id}"), summary.into());
+    let cmd = Command::SetHeld {
+        id,
+        held,
+        audit,
+        reply,
+    };
+    send(state, cmd).await?;
     rx.await.map_err(|_| stopping())??;
     Ok(ActionResult {
         id: id.0,
-        result: "held".into(),
+        result: result.into(),
     })
 }
 
