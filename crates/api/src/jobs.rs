@@ -95,6 +95,16 @@ pub struct JobView {
     pub lien: Option<String>,
     /// What it cost at list price, once it has ended (GPU-seconds x price, at most the lien).
     pub charge: Option<String>,
+    /// How users name it: the id, `123_4` for task 4 of array 123, or
+    /// `123_[5-15%4]` for an array whose tasks 5 to 15 wait (at most 4 run at once).
+    #[serde(default)]
+    pub label: String,
+    /// The array it belongs to (for an array's own record, its own id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_job_id: Option<i64>,
+    /// Its task of that array (`SLURM_ARRAY_TASK_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_task_id: Option<u32>,
 }
 
 /// One state transition.

@@ -85,11 +85,9 @@ pub struct LoginArgs {
     expires: String,
 }
 
-fn job_id(s: &str) -> Result<i64> {
-    match s.trim().parse::<i64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => bail!("{s:?} is not a job id (a positive whole number)"),
-    }
+/// A job as users name it: `123`, or `123_4` for task 4 of array 123.
+fn job_id(s: &str) -> Result<aisc_model::array::JobRef> {
+    s.trim().parse().map_err(|e: String| anyhow::anyhow!(e))
 }
 
 pub async fn jobs(a: JobsArgs) -> Result<ExitCode> {
@@ -152,8 +150,13 @@ fn job_row(j: &JobView) -> Vec<String> {
     } else {
         truncate(&j.reason, 40)
     };
+    let id = if j.label.is_empty() {
+        j.id.to_string()
+    } else {
+        j.label.clone()
+    };
     vec![
-        j.id.to_string(),
+        id,
         truncate(&j.name, 24),
         j.user.clone(),
         j.state.clone(),
@@ -191,7 +194,11 @@ fn render_detail(d: &JobDetail) -> String {
     let j = &d.job;
     let mut out = String::new();
     let mut kv = |k: &str, v: String| out.push_str(&format!("{k:<12}{v}\n"));
-    kv("Job", format!("{} ({})", j.id, j.name));
+    if j.label.is_empty() || j.label == j.id.to_string() {
+        kv("Job", format!("{} ({})", j.id, j.name));
+    } else {
+        kv("Job", format!("{} ({}, record {})", j.label, j.name, j.id));
+    }
     kv("User", j.user.clone());
     if let Some(acc) = &j.account {
         kv("Account", acc.clone());
@@ -366,7 +373,7 @@ async fn act(a: IdsArgs, action: &str) -> Result<ExitCode> {
         }
         .await;
         match res {
-            Ok(r) => eprintln!("aisc: job {}: {}", r.id, r.result),
+            Ok(r) => eprintln!("aisc: job {raw}: {}", r.result),
             Err(e) => {
                 eprintln!("aisc: error: job {raw}: {e:#}");
                 failed = true;

@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Jobs one user may have waiting (pending or held) at once; more are refused with 429. 0: no limit.
     #[arg(long, default_value_t = 10_000, value_name = "JOBS")]
     max_queued_per_user: u32,
+    /// The largest job array: task ids run from 0 to one less (Slurm's MaxArraySize; at most 4000001).
+    #[arg(long, default_value_t = aisc_model::array::DEFAULT_MAX_ARRAY_SIZE, value_name = "TASKS",
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(aisc_model::array::HARD_MAX_ARRAY_SIZE)))]
+    max_array_size: u32,
     /// Declare N fake GPUs (or TYPE:N, e.g. h100:8) instead of asking NVML; for testing.
     #[arg(long, value_name = "[TYPE:]N")]
     fake_gpus: Option<String>,
@@ -341,6 +345,7 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
             per_token: a.rate_limit_token,
             per_address: a.rate_limit_address,
             max_queued_per_user: a.max_queued_per_user,
+            max_array_size: a.max_array_size,
         },
         fake_gpus,
         kill_grace: Duration::from_secs(grace),

@@ -61,7 +61,7 @@ sbatch_options! {
     [] mail_user: "mail-user",
     /// A command to run as a `sh` script, instead of a script or a command.
     [] wrap: "wrap",
-    /// A job array (refused: not run yet).
+    /// A job array: task ids 0-15, 1,3,5 or 1-9:2, and %N to run at most N at once (SLURM_ARRAY_TASK_ID; %A and %a in -o/-e).
     ['a'] array: "array",
     /// Dependencies on other jobs: afterok:ID, afterany:ID, singleton, ...
     ['d'] dependency: "dependency",

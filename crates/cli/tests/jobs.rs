@@ -184,20 +184,20 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
 
     // --wrap runs a command as a sh script, named wrap.
     let id = server.ok(w, &["submit", "--wrap", "echo wrapped; echo $0 >&2"]);
-    let job = server.wait_state(w, id.trim().parse().unwrap(), "completed");
+    let job = server.wait_state(w, id.trim().parse::<i64>().unwrap(), "completed");
     assert_eq!(job["name"], "wrap");
 
     // Refusals name the directive, its line and why; nothing is submitted.
     let before = server.ok(w, &["jobs", "--json"]);
     std::fs::write(
         w.join("arr.sh"),
-        "#!/bin/sh\n#SBATCH -J sweep\n#SBATCH --array=0-15\ntrue\n",
+        "#!/bin/sh\n#SBATCH -J sweep\n#SBATCH --exclusive\ntrue\n",
     )
     .unwrap();
     for (args, said) in [
         (
             &["submit", "arr.sh"][..],
-            "script: line 3: --array=0-15: job arrays are not run yet",
+            "script: line 3: --exclusive: aisc shares nodes between jobs",
         ),
         (
             &["submit", "-N", "2", "--", "true"][..],
@@ -631,4 +631,86 @@ fn login_stores_the_token_privately() {
     let bad = server.aisc(work.path(), &["login", "--token-file", "bad"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid"));
+}
+
+#[test]
+fn arrays_run_each_task_as_a_job_of_its_own_within_the_throttle() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let w = work.path();
+    std::fs::write(
+        w.join("sweep.sh"),
+        "#!/bin/sh\n#SBATCH --array=0-3%2\n#SBATCH -o out-%A_%a.txt\n\
+         echo task=$SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID count=$SLURM_ARRAY_TASK_COUNT \
+         min=$SLURM_ARRAY_TASK_MIN max=$SLURM_ARRAY_TASK_MAX job=$SLURM_JOB_ID\n\
+         while [ ! -f go-$SLURM_ARRAY_TASK_ID ]; do sleep 0.1; done\n",
+    )
+    .unwrap();
+    let id = server.submit(w, &["sweep.sh"]);
+    let ok = server.submit(w, &["-d", &format!("afterok:{id}"), "--", "true"]);
+    let any = server.submit(w, &["-d", &format!("afterany:{id}"), "--", "true"]);
+    let t0 = server.wait_state(w, format!("{id}_0"), "running");
+    server.wait_state(w, format!("{id}_1"), "running");
+    assert_eq!(t0["label"], format!("{id}_0"));
+    assert_ne!(t0["id"], id, "a started task is a job of its own");
+    // Two run (%2); the rest wait as one entry, folded.
+    server.wait_reason(w, id, "JobArrayTaskLimit");
+    let list = server.ok(w, &["jobs"]);
+    assert!(list.contains(&format!("{id}_[2-3%2]")), "{list}");
+    assert!(list.contains(&format!("{id}_1 ")), "{list}");
+    // A waiting task is cancelled alone, and becomes a job of its own.
+    server.ok(w, &["cancel", &format!("{id}_3")]);
+    assert_eq!(server.show(w, format!("{id}_3"))["state"], "cancelled");
+    let list = server.ok(w, &["jobs"]);
+    assert!(list.contains(&format!("{id}_[2%2]")), "{list}");
+    for t in 0..3 {
+        std::fs::write(w.join(format!("go-{t}")), "").unwrap();
+    }
+    let last = server.wait_state(w, format!("{id}_2"), "completed");
+    assert_eq!(last["id"], id, "the last task takes the array's own record");
+    server.wait_state(w, format!("{id}_0"), "completed");
+    server.wait_state(w, format!("{id}_1"), "completed");
+    for t in 0..3 {
+        let text = std::fs::read_to_string(w.join(format!("out-{id}_{t}.txt"))).unwrap();
+        assert!(
+            text.starts_with(&format!("task={t} of {id} count=4 min=0 max=3 job=")),
+            "{text}"
+        );
+    }
+    assert!(
+        !w.join(format!("out-{id}_3.txt")).exists(),
+        "task 3 never ran"
+    );
+    // afterok on the array: a task was cancelled, so it never holds.
+    let never = server.wait_state(w, ok, "cancelled");
+    assert!(
+        never["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("DependencyNeverSatisfied"),
+        "{never:#}"
+    );
+    server.wait_state(w, any, "completed");
+
+    // The array's id cancels all of it: the running task and those waiting.
+    let whole = server.submit(w, &["--array=0-5%1", "--", "sh", "-c", "sleep 30"]);
+    server.wait_state(w, format!("{whole}_0"), "running");
+    server.ok(w, &["cancel", &whole.to_string()]);
+    server.wait_state(w, format!("{whole}_0"), "cancelled");
+    let array = server.wait_state(w, whole, "cancelled");
+    assert_eq!(array["label"], format!("{whole}_[1-5%1]"), "{array:#}");
+
+    // Bad arrays are refused, naming the option and the limit.
+    let out = server.aisc(w, &["submit", "--array=0-20000", "--", "true"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("10000") && err.contains("maximum array size"),
+        "{err}"
+    );
+    let out = server.aisc(w, &["submit", "--array=3-1", "--", "true"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ends before it begins"));
+    let out = server.aisc(w, &["show", &format!("{whole}_99")]);
+    assert!(!out.status.success(), "no such task");
 }

@@ -6,6 +6,7 @@
 //! reports back what its I/O answered (a lien the grant could not cover).
 
 use crate::Queued;
+use crate::arrays::Split;
 use crate::ending;
 use crate::handover;
 use crate::queue::Queue;
@@ -163,7 +164,9 @@ impl Core {
     /// then, where the engine keeps a queue of its own, the next waiting ones
     /// in priority order while fewer than its depth wait there. Each must be
     /// admitted ([`Running::insert`]) or queued again ([`Core::lien_refused`]).
-    pub fn hand_over(&mut self, plan: &Plan) -> Vec<(Queued, Placement)> {
+    /// A start of a waiting array is its next task, with the [`Split`] that
+    /// the store must record first (the task's own record).
+    pub fn hand_over(&mut self, plan: &Plan) -> Vec<(Queued, Placement, Option<Split>)> {
         let depth = self.terms.queue_depth;
         let mut room = handover::room(depth, self.running.waiting_in_engine());
         let next = plan
@@ -181,11 +184,20 @@ impl Core {
             if room == 0 {
                 break;
             }
+            if self.queue.array_waiting(id).is_some() {
+                // An array: each start is its next waiting task.
+                let Some((task, split)) = self.split_next(id) else {
+                    continue;
+                };
+                room -= 1;
+                out.push((task, placement, Some(split)));
+                continue;
+            }
             let Some(q) = self.queue.take_pending(id) else {
                 continue;
             };
             room -= 1;
-            out.push((q, placement));
+            out.push((q, placement, None));
         }
         out
     }

@@ -20,7 +20,11 @@ impl Core {
             .blocked()
             .filter_map(|q| q.spec.dependency.as_ref())
             .flat_map(|d| d.jobs())
-            .filter(|id| !self.queue.contains(*id) && !self.running.contains(*id))
+            .filter(|id| {
+                !self.queue.contains(*id)
+                    && !self.running.contains(*id)
+                    && self.running.tasks_of(*id) == 0
+            })
             .collect()
     }
 
@@ -51,7 +55,8 @@ impl Core {
             }
         }
         let seen = |id: JobId| {
-            if self.queue.contains(id) {
+            // An array waits while any task of it is admitted here.
+            if self.queue.contains(id) || self.running.tasks_of(id) > 0 {
                 return Some(Seen::Waiting);
             }
             match self.running.get(id) {

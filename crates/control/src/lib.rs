@@ -10,6 +10,7 @@
 //! - [`core`]: the state and its decisions;
 //! - [`running::Running`]: the admitted jobs, what each holds and until when;
 //! - [`queue::Queue`]: the jobs that wait, held ones apart, with their reasons;
+//! - [`arrays`]: a waiting array as one job, its tasks taken off it as they start;
 //! - [`steps`]: the steps ([`effect::Effect`]) each decision comes to, in
 //!   their order: an admission (lien, `admitted`, the engine's start), an
 //!   end (settlement, fair-share usage, requeue, state, release), a stop
@@ -17,6 +18,7 @@
 //! - [`stops`], [`ending`], [`handover`]: the rules the core applies;
 //! - [`Queued`]: a pending job as the loop holds it.
 
+pub mod arrays;
 pub mod core;
 pub mod depend;
 pub mod effect;

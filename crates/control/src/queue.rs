@@ -4,6 +4,7 @@
 //! with, as last recorded.
 
 use crate::Queued;
+use aisc_model::array::Tasks;
 use aisc_model::{JobId, PendingReason};
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,6 +25,9 @@ pub struct Queue {
     blocked: BTreeMap<JobId, Queued>,
     waits_for: HashMap<JobId, String>,
     reasons: HashMap<JobId, PendingReason>,
+    /// Each waiting array's waiting tasks (the array is one job here until
+    /// its tasks start).
+    arrays: HashMap<JobId, Tasks>,
 }
 
 impl Queue {
@@ -36,6 +40,11 @@ impl Queue {
     /// for other jobs (until [`Queue::unblock`]), or with the jobs the
     /// scheduler considers.
     pub fn insert(&mut self, q: Queued) {
+        if q.spec.task_of.is_none()
+            && let Some(a) = &q.spec.array
+        {
+            self.arrays.entry(q.id).or_insert_with(|| a.tasks.clone());
+        }
         if q.held {
             self.held.insert(q.id, q);
         } else if q.spec.dependency.is_some() || q.spec.begin_ms.is_some() {
@@ -43,6 +52,36 @@ impl Queue {
         } else {
             self.pending.insert(q.id, q);
         }
+    }
+
+    /// Puts an array back with the tasks of it that still wait (after a
+    /// restart, or when a task could not be split off).
+    pub fn insert_array(&mut self, q: Queued, waiting: Tasks) {
+        self.arrays.insert(q.id, waiting);
+        self.insert(q);
+    }
+
+    /// An array's waiting tasks (`None` for a job that is not a waiting array).
+    pub fn array_waiting(&self, id: JobId) -> Option<&Tasks> {
+        self.arrays.get(&id)
+    }
+
+    /// An array's waiting tasks, to take tasks from or put them back.
+    pub(crate) fn array_waiting_mut(&mut self, id: JobId) -> Option<&mut Tasks> {
+        self.arrays.get_mut(&id)
+    }
+
+    /// Whether the scheduler considers the job (it waits, neither held nor blocked).
+    pub fn considered(&self, id: JobId) -> bool {
+        self.pending.contains_key(&id)
+    }
+
+    /// A waiting job, by id.
+    pub fn get(&self, id: JobId) -> Option<&Queued> {
+        self.pending
+            .get(&id)
+            .or_else(|| self.held.get(&id))
+            .or_else(|| self.blocked.get(&id))
     }
 
     /// The jobs waiting for other jobs, by id.
@@ -86,6 +125,12 @@ impl Queue {
 
     /// Takes a waiting job out (to start it, or because it was cancelled).
     pub fn take(&mut self, id: JobId) -> Option<Queued> {
+        self.arrays.remove(&id);
+        self.take_out(id)
+    }
+
+    /// Takes a waiting job out, keeping an array's waiting tasks (to put it back).
+    fn take_out(&mut self, id: JobId) -> Option<Queued> {
         self.reasons.remove(&id);
         self.waits_for.remove(&id);
         self.pending
@@ -98,6 +143,7 @@ impl Queue {
     pub fn take_pending(&mut self, id: JobId) -> Option<Queued> {
         let q = self.pending.remove(&id)?;
         self.reasons.remove(&id);
+        self.arrays.remove(&id);
         Some(q)
     }
 
@@ -125,7 +171,7 @@ impl Queue {
 
     /// Holds a waiting job: kept apart until released.
     pub fn hold(&mut self, id: JobId) {
-        if let Some(mut q) = self.take(id) {
+        if let Some(mut q) = self.take_out(id) {
             q.held = true;
             self.held.insert(id, q);
         }

@@ -44,6 +44,8 @@ pub struct Active {
     pub owner: aisc_model::UserId,
     /// Its name.
     pub name: String,
+    /// The array it is a task of (`%N` counts its running tasks).
+    pub array: Option<JobId>,
 }
 
 impl Active {
@@ -65,6 +67,7 @@ impl Active {
             warn: q.spec.signal,
             owner: q.owner,
             name: q.spec.name.clone(),
+            array: q.spec.task_of.map(|t| t.array),
             queued: Some(Box::new(q)),
             logs_here: false,
         }
@@ -110,6 +113,8 @@ impl Active {
 #[derive(Debug, Default)]
 pub struct Running {
     jobs: HashMap<JobId, Active>,
+    /// How many tasks of each array are admitted.
+    per_array: HashMap<JobId, u32>,
 }
 
 impl Running {
@@ -120,7 +125,29 @@ impl Running {
 
     /// Follows an admitted job.
     pub fn insert(&mut self, id: JobId, a: Active) {
-        self.jobs.insert(id, a);
+        let array = a.array;
+        if let Some(old) = self.jobs.insert(id, a) {
+            self.uncount(old.array);
+        }
+        if let Some(array) = array {
+            *self.per_array.entry(array).or_default() += 1;
+        }
+    }
+
+    fn uncount(&mut self, array: Option<JobId>) {
+        if let Some(array) = array
+            && let Some(n) = self.per_array.get_mut(&array)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_array.remove(&array);
+            }
+        }
+    }
+
+    /// How many tasks of `array` are admitted (running, starting or stopping).
+    pub fn tasks_of(&self, array: JobId) -> u32 {
+        self.per_array.get(&array).copied().unwrap_or(0)
     }
 
     /// The job, if admitted.
@@ -135,7 +162,9 @@ impl Running {
 
     /// Stops following a job (it ended, or went back to the queue).
     pub fn remove(&mut self, id: JobId) -> Option<Active> {
-        self.jobs.remove(&id)
+        let a = self.jobs.remove(&id)?;
+        self.uncount(a.array);
+        Some(a)
     }
 
     /// Whether the job is admitted.

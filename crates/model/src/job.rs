@@ -152,6 +152,8 @@ pub enum PendingReason {
     Dependency,
     /// Its start time has not come (`--begin`).
     BeginTime,
+    /// As many of its array's tasks run as its `%N` allows.
+    JobArrayTaskLimit,
 }
 
 impl PendingReason {
@@ -167,6 +169,7 @@ impl PendingReason {
             PendingReason::EngineUnavailable => "EngineUnavailable",
             PendingReason::Dependency => "Dependency",
             PendingReason::BeginTime => "BeginTime",
+            PendingReason::JobArrayTaskLimit => "JobArrayTaskLimit",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `#SBATCH` directives), and the audit trail's hash chain. Pure: no I/O, no
 //! clock, no randomness.
 
+pub mod array;
 pub mod audit;
 pub mod begin;
 pub mod calendar;

@@ -182,6 +182,16 @@ pub struct PendingJob {
     pub held: bool,
     /// What it holds against its grant when it starts, if it is charged to one.
     pub cost: Option<Cost>,
+    /// How many alike may start in this pass: 1 for a job; for an array,
+    /// its waiting tasks within its throttle (one entry for them all, so a
+    /// large array costs the pass no more than a job until its tasks start).
+    /// Each start of the entry is one task, in `Plan::starts` under its id.
+    #[serde(default = "one")]
+    pub copies: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A project as the scheduler sees it.
@@ -214,7 +224,7 @@ pub struct Snapshot {
     pub engine_unavailable: bool,
 }
 
-/// A job to start now, and where.
+/// A job to start now, and where (an array's entry once per task).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Start {
     /// The job.

@@ -28,6 +28,7 @@ struct Entry {
     gpus: u32,
     time_limit: u64,
     cost: Option<crate::Cost>,
+    copies: u32,
 }
 
 /// Per shape: what is known about where it fits during this pass. What is
@@ -148,6 +149,7 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
                 gpus: j.request.gpus,
                 time_limit: j.time_limit,
                 cost: j.cost,
+                copies: j.copies,
             }
         })
         .collect();
@@ -184,148 +186,153 @@ pub fn plan(snapshot: &Snapshot, now: u64) -> Plan {
     // Placements chosen this pass, with their ends: a reservation must wait for them too.
     let mut planned: Vec<(u64, Placement)> = Vec::new();
 
-    for e in &order {
+    'jobs: for e in &order {
         let job = &snapshot.pending[e.idx as usize];
         let wait = |out: &mut Plan, r| out.waiting.push((e.id, r));
-        if e.held {
-            wait(&mut out, PendingReason::Held);
-            continue;
-        }
-        if let Some(c) = e.cost
-            && available.get(&c.grant).copied().unwrap_or(0) < c.amount
-        {
-            wait(&mut out, PendingReason::GrantExhausted);
-            continue;
-        }
-        if let Some(cap) = snapshot.projects.get(&e.project).and_then(|p| p.max_gpus)
-            && project_gpus.get(&e.project).copied().unwrap_or(0) + e.gpus > cap
-        {
-            wait(&mut out, PendingReason::QuotaLimit);
-            continue;
-        }
-        if e.pool == u32::MAX {
-            wait(&mut out, PendingReason::Resources);
-            continue;
-        }
-        let pool = e.pool as usize;
-        let m = &mut memo[e.shape as usize];
-        let nodes = &pools[pool];
-        let end = now.saturating_add(e.time_limit);
-
-        let (placement, later) = if e.scavenger {
-            match fits(&cl, m, nodes, job, Mode::Real) {
-                Some(p) => (p, false),
-                None => {
-                    wait(&mut out, PendingReason::Resources);
-                    continue;
-                }
+        // An array's entry starts as many tasks as fit, one after another;
+        // the first that does not gives the entry its reason.
+        for _ in 0..e.copies {
+            if e.held {
+                wait(&mut out, PendingReason::Held);
+                continue 'jobs;
             }
-        } else if blocked[pool] {
-            wait(&mut out, PendingReason::Priority);
-            continue;
-        } else if let Some(at) = reserved[pool] {
-            let found = if end <= at {
-                // Gone before the reservation starts: anywhere free will do.
-                fits(&cl, m, nodes, job, Mode::Real)
-                    .or_else(|| fits(&cl, m, nodes, job, Mode::Virt))
-                    .map(|p| (p, false))
-            } else {
-                fits(&cl, m, nodes, job, Mode::Later).map(|p| (p, true))
-            };
-            match found {
-                Some(f) => f,
-                None => {
-                    // Reservation if it fits now but would delay the reservation,
-                    // Priority if it does not fit now at all.
-                    let ok = m.fits_at == generation
-                        || (end > at && fits(&cl, m, nodes, job, Mode::Virt).is_some());
-                    if ok {
-                        m.fits_at = generation;
-                        wait(&mut out, PendingReason::Reservation);
-                    } else {
-                        wait(&mut out, PendingReason::Priority);
-                    }
-                    continue;
-                }
-            }
-        } else {
-            match fits(&cl, m, nodes, job, Mode::Real)
-                .or_else(|| fits(&cl, m, nodes, job, Mode::Virt))
+            if let Some(c) = e.cost
+                && available.get(&c.grant).copied().unwrap_or(0) < c.amount
             {
-                Some(p) => (p, false),
-                None => {
-                    wait(&mut out, PendingReason::Resources);
-                    if !policy.backfill {
-                        blocked[pool] = true;
-                        continue;
-                    }
-                    if m.never {
-                        continue;
-                    }
-                    let in_pool = |p: &Placement| {
-                        p.allocs
-                            .first()
-                            .is_some_and(|a| nodes.binary_search(&a.node).is_ok())
-                    };
-                    let ends: Vec<(u64, usize, &Placement)> = snapshot
-                        .running
-                        .iter()
-                        .filter(|r| {
-                            (r.qos.is_guaranteed() || !policy.preemption) && in_pool(&r.placement)
-                        })
-                        .map(|r| (r.end, 0, &r.placement))
-                        .chain(
-                            planned
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, (_, p))| in_pool(p))
-                                .map(|(k, (e, p))| (*e, k + 1, p)),
-                        )
-                        .collect();
-                    match cl.reserve(nodes, job, &ends, now) {
-                        Some((at, placement)) => {
-                            reserved[pool] = Some(at);
-                            out.reservations.push(Reservation {
-                                job: e.id,
-                                at,
-                                placement,
-                            });
-                        }
-                        None => m.never = true,
-                    }
-                    continue;
-                }
+                wait(&mut out, PendingReason::GrantExhausted);
+                continue 'jobs;
             }
-        };
+            if let Some(cap) = snapshot.projects.get(&e.project).and_then(|p| p.max_gpus)
+                && project_gpus.get(&e.project).copied().unwrap_or(0) + e.gpus > cap
+            {
+                wait(&mut out, PendingReason::QuotaLimit);
+                continue 'jobs;
+            }
+            if e.pool == u32::MAX {
+                wait(&mut out, PendingReason::Resources);
+                continue 'jobs;
+            }
+            let pool = e.pool as usize;
+            let m = &mut memo[e.shape as usize];
+            let nodes = &pools[pool];
+            let end = now.saturating_add(e.time_limit);
 
-        let taken = cl.take(&placement, later);
-        generation += 1;
-        for j in &taken.preempted {
-            out.preempt.push(Preempt {
-                id: snapshot.running[*j as usize].id,
-                for_job: e.id,
-            });
-        }
-        *project_gpus.entry(e.project).or_default() += placement.gpu_count();
-        if let Some(c) = e.cost {
-            *available.entry(c.grant).or_insert(0) -= c.amount;
-        }
-        if taken.waits {
-            // It starts once the preempted jobs have stopped; nothing else may take their place.
-            wait(&mut out, PendingReason::Resources);
-            planned.push((end, placement.clone()));
-            out.claims.push(Start {
-                id: e.id,
-                placement,
-            });
-        } else {
-            if !e.scavenger {
-                planned.push((end, placement.clone()));
+            let (placement, later) = if e.scavenger {
+                match fits(&cl, m, nodes, job, Mode::Real) {
+                    Some(p) => (p, false),
+                    None => {
+                        wait(&mut out, PendingReason::Resources);
+                        continue 'jobs;
+                    }
+                }
+            } else if blocked[pool] {
+                wait(&mut out, PendingReason::Priority);
+                continue 'jobs;
+            } else if let Some(at) = reserved[pool] {
+                let found = if end <= at {
+                    // Gone before the reservation starts: anywhere free will do.
+                    fits(&cl, m, nodes, job, Mode::Real)
+                        .or_else(|| fits(&cl, m, nodes, job, Mode::Virt))
+                        .map(|p| (p, false))
+                } else {
+                    fits(&cl, m, nodes, job, Mode::Later).map(|p| (p, true))
+                };
+                match found {
+                    Some(f) => f,
+                    None => {
+                        // Reservation if it fits now but would delay the reservation,
+                        // Priority if it does not fit now at all.
+                        let ok = m.fits_at == generation
+                            || (end > at && fits(&cl, m, nodes, job, Mode::Virt).is_some());
+                        if ok {
+                            m.fits_at = generation;
+                            wait(&mut out, PendingReason::Reservation);
+                        } else {
+                            wait(&mut out, PendingReason::Priority);
+                        }
+                        continue 'jobs;
+                    }
+                }
+            } else {
+                match fits(&cl, m, nodes, job, Mode::Real)
+                    .or_else(|| fits(&cl, m, nodes, job, Mode::Virt))
+                {
+                    Some(p) => (p, false),
+                    None => {
+                        wait(&mut out, PendingReason::Resources);
+                        if !policy.backfill {
+                            blocked[pool] = true;
+                            continue 'jobs;
+                        }
+                        if m.never {
+                            continue 'jobs;
+                        }
+                        let in_pool = |p: &Placement| {
+                            p.allocs
+                                .first()
+                                .is_some_and(|a| nodes.binary_search(&a.node).is_ok())
+                        };
+                        let ends: Vec<(u64, usize, &Placement)> = snapshot
+                            .running
+                            .iter()
+                            .filter(|r| {
+                                (r.qos.is_guaranteed() || !policy.preemption)
+                                    && in_pool(&r.placement)
+                            })
+                            .map(|r| (r.end, 0, &r.placement))
+                            .chain(
+                                planned
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(_, (_, p))| in_pool(p))
+                                    .map(|(k, (e, p))| (*e, k + 1, p)),
+                            )
+                            .collect();
+                        match cl.reserve(nodes, job, &ends, now) {
+                            Some((at, placement)) => {
+                                reserved[pool] = Some(at);
+                                out.reservations.push(Reservation {
+                                    job: e.id,
+                                    at,
+                                    placement,
+                                });
+                            }
+                            None => m.never = true,
+                        }
+                        continue 'jobs;
+                    }
+                }
+            };
+
+            let taken = cl.take(&placement, later);
+            generation += 1;
+            for j in &taken.preempted {
+                out.preempt.push(Preempt {
+                    id: snapshot.running[*j as usize].id,
+                    for_job: e.id,
+                });
             }
-            out.starts.push(Start {
-                id: e.id,
-                placement,
-            });
+            *project_gpus.entry(e.project).or_default() += placement.gpu_count();
+            if let Some(c) = e.cost {
+                *available.entry(c.grant).or_insert(0) -= c.amount;
+            }
+            if taken.waits {
+                // It starts once the preempted jobs have stopped; nothing else may take their place.
+                wait(&mut out, PendingReason::Resources);
+                planned.push((end, placement.clone()));
+                out.claims.push(Start {
+                    id: e.id,
+                    placement,
+                });
+            } else {
+                if !e.scavenger {
+                    planned.push((end, placement.clone()));
+                }
+                out.starts.push(Start {
+                    id: e.id,
+                    placement,
+                });
+            }
         }
     }
     out

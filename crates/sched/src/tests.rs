@@ -34,6 +34,7 @@ pub(crate) fn job(id: i64, gpus: u32, limit: u64) -> PendingJob {
         time_limit: limit,
         held: false,
         cost: None,
+        copies: 1,
     }
 }
 
@@ -763,4 +764,36 @@ proptest! {
         // It waits at most for the running jobs to end (the longest limit), plus one pass.
         prop_assert!(t.unwrap() <= arrive + 3_600 + 120, "started at {:?}, submitted at {}", t, arrive);
     }
+}
+
+#[test]
+fn an_array_entry_starts_as_many_tasks_as_fit_and_each_holds_its_own_gpus() {
+    let mut array = job(1, 1, 60);
+    array.copies = 5;
+    let s = snap(vec![node("n0", 4, 0)], vec![], vec![array, job(2, 1, 60)]);
+    let p = plan(&s, 0);
+    assert_eq!(started(&p), vec![1, 1, 1, 1], "four of five tasks fit");
+    let gpus: BTreeSet<u32> = p
+        .starts
+        .iter()
+        .flat_map(|s| s.placement.allocs[0].gpus.clone())
+        .collect();
+    assert_eq!(gpus.len(), 4, "no GPU is given twice: {p:?}");
+    assert_eq!(reason(&p, 1), Some(PendingReason::Resources));
+    assert_eq!(reason(&p, 2), Some(PendingReason::Priority));
+}
+
+#[test]
+fn each_task_of_an_array_entry_holds_its_own_lien() {
+    let mut array = job(1, 1, 60);
+    array.copies = 3;
+    array.cost = Some(Cost {
+        grant: 7,
+        amount: 100,
+    });
+    let mut s = snap(vec![node("n0", 8, 0)], vec![], vec![array]);
+    s.grant_available.insert(7, 250);
+    let p = plan(&s, 0);
+    assert_eq!(started(&p), vec![1, 1], "the grant covers two liens");
+    assert_eq!(reason(&p, 1), Some(PendingReason::GrantExhausted));
 }

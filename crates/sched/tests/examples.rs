@@ -37,6 +37,7 @@ fn job(id: i64, project: i64, gpus: u32, limit: u64) -> PendingJob {
         time_limit: limit,
         held: false,
         cost: None,
+        copies: 1,
     }
 }
 

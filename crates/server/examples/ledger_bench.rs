@@ -134,6 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 project: Some(ProjectId(p + 1)),
                 // The ledger entries below name grant `p + 1`; no grant rows are needed to post or query them.
                 charging: None,
+                array_waiting: None,
             };
             tasks.push(tokio::spawn(
                 async move { store.submit(job, audit()).await },

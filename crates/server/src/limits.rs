@@ -32,6 +32,8 @@ pub struct LimitSettings {
     pub per_address: u32,
     /// Jobs one user may have pending (held ones included) at once.
     pub max_queued_per_user: u32,
+    /// Slurm's `MaxArraySize`: an array's task ids run from 0 to one less.
+    pub max_array_size: u32,
 }
 
 impl Default for LimitSettings {
@@ -40,6 +42,7 @@ impl Default for LimitSettings {
             per_token: 1_000,
             per_address: 2_000,
             max_queued_per_user: 10_000,
+            max_array_size: aisc_model::array::DEFAULT_MAX_ARRAY_SIZE,
         }
     }
 }
@@ -200,6 +203,7 @@ mod tests {
             per_token: 5,
             per_address: 0,
             max_queued_per_user: 0,
+            ..LimitSettings::default()
         });
         let ok = (0..50).take_while(|_| l.token("a").is_ok()).count();
         assert_eq!(ok, 10, "a burst of twice the rate");
@@ -226,6 +230,7 @@ mod tests {
             per_token: 0,
             per_address: 0,
             max_queued_per_user: 5,
+            ..LimitSettings::default()
         });
         let counts = std::sync::atomic::AtomicU64::new(0);
         let count = |n: u64| {
@@ -256,6 +261,7 @@ mod tests {
             per_token: 0,
             per_address: 0,
             max_queued_per_user: 3,
+            ..LimitSettings::default()
         });
         assert!(l.queued(2).is_ok());
         assert!(matches!(l.queued(3), Err(ServiceError::TooMany { .. })));
@@ -263,6 +269,7 @@ mod tests {
             per_token: 0,
             per_address: 0,
             max_queued_per_user: 0,
+            ..LimitSettings::default()
         });
         assert!(off.queued(1_000_000).is_ok());
     }

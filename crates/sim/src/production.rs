@@ -127,6 +127,7 @@ impl Scheduler for Production {
             time_limit: self.time_limit(job.duration),
             held: false,
             cost: None,
+            copies: 1,
         });
     }
 

@@ -27,6 +27,10 @@ pub struct NewJob {
     pub project: Option<ProjectId>,
     /// The grant it is charged to, at what price, and its lien.
     pub charging: Option<Charging>,
+    /// For a task split off an array (`spec.task_of`): the array's waiting
+    /// tasks once this one is taken from them, stored on the array's row in
+    /// the same transaction.
+    pub array_waiting: Option<String>,
 }
 
 pub use aisc_model::job::Charging;
@@ -102,6 +106,32 @@ pub struct JobRow {
     pub engine_submit_ms: Option<i64>,
     /// What its settlement charged its grant, HK cents (`None` until settled).
     pub charged_cents: Option<i64>,
+    /// The array it belongs to (its own id for an array's row).
+    pub array_job_id: Option<JobId>,
+    /// Its task of that array, once it is one.
+    pub array_task_id: Option<u32>,
+    /// An array's tasks that wait, folded (`5-15,17`; empty when none).
+    pub array_waiting: Option<String>,
+    /// An array's `%N`.
+    pub array_throttle: Option<u32>,
+}
+
+impl JobRow {
+    /// How users name it: `123`, `123_4` for a task, `123_[5-15%4]` for an
+    /// array whose tasks wait.
+    pub fn label(&self) -> String {
+        match (self.array_job_id, self.array_task_id) {
+            (Some(a), Some(t)) => format!("{a}_{t}"),
+            (Some(a), None) => match self.array_waiting.as_deref() {
+                Some(w) if !w.is_empty() => match self.array_throttle {
+                    Some(n) => format!("{a}_[{w}%{n}]"),
+                    None => format!("{a}_[{w}]"),
+                },
+                _ => a.to_string(),
+            },
+            _ => self.id.to_string(),
+        }
+    }
 }
 
 /// One recorded transition.
@@ -164,6 +194,14 @@ pub enum JobChange {
         /// Job.
         id: JobId,
     },
+    /// A pending array's last waiting task starts: the array's own row
+    /// becomes that task.
+    LastTask {
+        /// The array (and now the task).
+        id: JobId,
+        /// The task.
+        task: u32,
+    },
 }
 
 /// Which jobs to list, newest first.
@@ -179,6 +217,8 @@ pub struct JobFilter {
     pub visible_to: Option<Visibility>,
     /// Only jobs with a smaller id (paging).
     pub before: Option<JobId>,
+    /// Only the rows of this array (its own and its tasks').
+    pub array: Option<JobId>,
     /// At most this many.
     pub limit: u32,
 }
@@ -207,6 +247,7 @@ macro_rules! columns {
         "j.id, j.owner_id, u.name AS owner_name, j.name, j.account, j.state, j.reason, j.held, \
     j.gpus, j.cpus, j.mem_mb, j.gpu_type, j.time_limit_s, j.submit_ms, j.start_ms, j.end_ms, j.node, j.gpu_ids, \
     j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org, j.grant_id, j.price_cents, j.lien_cents, j.engine_job_id, j.engine_submit_ms, \
+    j.array_job_id, j.array_task_id, j.array_waiting, j.array_throttle, \
     (SELECT lp.amount FROM ledger_entries le JOIN ledger_postings lp ON lp.entry_id = le.id \
      WHERE le.job_id = j.id AND le.kind = 'settle' AND lp.account LIKE 'grant/%/used') AS charged_cents"
     };
@@ -243,7 +284,7 @@ pub(crate) async fn insert_many(
     let mut q = Sql::new("");
     push_insert(&mut q, jobs, &specs, first_id);
     q.build().execute(&mut *conn).await?;
-    Ok(())
+    update_arrays(conn, jobs).await
 }
 
 /// What seals specs: the keyring and the writer's view of which scope has which key.
@@ -279,11 +320,23 @@ pub(crate) fn push_insert<'a>(
 ) {
     q.push(
         "INSERT INTO jobs (id, owner_id, name, account, state, reason, held, gpus, cpus, mem_mb, gpu_type, \
-         time_limit_s, spec, submit_ms, project_id, grant_id, price_cents, lien_cents) ",
+         time_limit_s, spec, submit_ms, project_id, grant_id, price_cents, lien_cents, \
+         array_job_id, array_task_id, array_waiting, array_throttle) ",
     );
     q.push_values(jobs.iter().zip(specs).enumerate(), |b, (i, (job, spec))| {
         let s = &job.spec;
-        b.push_bind(first_id + i as i64)
+        let id = first_id + i as i64;
+        let (array_job, task, waiting, throttle) = match (&s.array, &s.task_of) {
+            (_, Some(of)) => (Some(of.array.0), Some(i64::from(of.task)), None, None),
+            (Some(a), None) => (
+                Some(id),
+                None,
+                Some(a.tasks.to_string()),
+                a.throttle.map(i64::from),
+            ),
+            (None, None) => (None, None, None, None),
+        };
+        b.push_bind(id)
             .push_bind(job.owner.0)
             .push_bind(&s.name)
             .push_bind(&s.account)
@@ -300,8 +353,33 @@ pub(crate) fn push_insert<'a>(
             .push_bind(job.project.map(|p| p.0))
             .push_bind(job.charging.map(|c| c.grant))
             .push_bind(job.charging.map(|c| c.price_cents))
-            .push_bind(job.charging.map(|c| c.lien_cents));
+            .push_bind(job.charging.map(|c| c.lien_cents))
+            .push_bind(array_job)
+            .push_bind(task)
+            .push_bind(waiting)
+            .push_bind(throttle);
     });
+}
+
+/// The arrays' rows whose waiting tasks change because tasks of them were
+/// split off in this batch (one statement each: PostgreSQL takes no binds in
+/// a statement list).
+pub(crate) fn array_updates<'a>(jobs: &'a [&'a NewJob]) -> impl Iterator<Item = (i64, &'a str)> {
+    jobs.iter().filter_map(|j| {
+        let of = j.spec.task_of?;
+        Some((of.array.0, j.array_waiting.as_deref()?))
+    })
+}
+
+async fn update_arrays(conn: &mut AnyConnection, jobs: &[&NewJob]) -> Result<(), StoreError> {
+    for (array, waiting) in array_updates(jobs) {
+        sqlx::query("UPDATE jobs SET array_waiting = $1 WHERE id = $2")
+            .bind(waiting)
+            .bind(array)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn record_event(
@@ -422,6 +500,23 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &JobChange) -> Resul
                 .await?;
             Ok(())
         }
+        JobChange::LastTask { id, task } => {
+            let done = sqlx::query(
+                "UPDATE jobs SET array_task_id = $1, array_waiting = '' WHERE id = $2 AND state = 'pending' AND array_job_id = $3 AND array_task_id IS NULL",
+            )
+            .bind(i64::from(*task))
+            .bind(id.0)
+            .bind(id.0)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict {
+                    id: *id,
+                    expected: JobState::Pending,
+                });
+            }
+            Ok(())
+        }
         JobChange::Release { id } | JobChange::Hold { id } => {
             let sql = if matches!(change, JobChange::Hold { .. }) {
                 "UPDATE jobs SET held = 1, reason = 'Held' WHERE id = $1 AND state = 'pending'"
@@ -538,10 +633,25 @@ impl Store {
         if let Some(before) = filter.before {
             q.push(" AND j.id < ").push_bind(before.0);
         }
+        if let Some(array) = filter.array {
+            q.push(" AND j.array_job_id = ").push_bind(array.0);
+        }
         q.push(" ORDER BY j.id DESC LIMIT ")
             .push_bind(i64::from(filter.limit));
         let rows = q.build().fetch_all(&self.read).await?;
         rows.iter().map(|r| read_row(r, None)).collect()
+    }
+
+    /// The record of task `task` of array `array`, once it has one.
+    pub async fn array_task(&self, array: JobId, task: u32) -> Result<Option<JobId>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE array_job_id = $1 AND array_task_id = $2",
+        )
+        .bind(array.0)
+        .bind(i64::from(task))
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(id.map(JobId))
     }
 
     /// How many jobs `owner` has pending (held ones included), counting no further than `cap`.
@@ -627,10 +737,19 @@ impl Store {
 
 /// A row; with `keys`, its spec opened too (`None` once its key was destroyed).
 fn read_row(r: &AnyRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, StoreError> {
+    let array_job_id = r.try_get::<Option<i64>, _>("array_job_id")?.map(JobId);
+    let array_task_id = r
+        .try_get::<Option<i64>, _>("array_task_id")?
+        .and_then(|t| u32::try_from(t).ok());
     let spec = match keys {
         Some(ring) => {
             let text: String = r.try_get("spec")?;
-            crate::keys::open_spec(ring, r.try_get("id")?, &text)?
+            let spec = crate::keys::open_spec(ring, r.try_get("id")?, &text)?;
+            // The array's own row became its last task: the task's spec.
+            match (spec, array_job_id, array_task_id) {
+                (Some(s), Some(a), Some(t)) if s.task_of.is_none() => Some(s.task(a, t)),
+                (s, _, _) => s,
+            }
         }
         None => None,
     };
@@ -692,6 +811,12 @@ fn read_row(r: &AnyRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, S
         engine_job_id: r.try_get("engine_job_id")?,
         engine_submit_ms: r.try_get("engine_submit_ms")?,
         charged_cents: r.try_get("charged_cents")?,
+        array_job_id,
+        array_task_id,
+        array_waiting: r.try_get("array_waiting")?,
+        array_throttle: r
+            .try_get::<Option<i64>, _>("array_throttle")?
+            .and_then(|t| u32::try_from(t).ok()),
     })
 }
 

@@ -51,7 +51,7 @@ const IDENTITY: &[&str] = &[
     "data_objects",
 ];
 
-/// Rows per insert (at most 36 columns: well under SQLite's bound values).
+/// Rows per insert (at most 40 columns: well under SQLite's bound values).
 const ROWS_PER_INSERT: usize = 500;
 
 enum Val {

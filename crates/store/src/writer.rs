@@ -223,6 +223,12 @@ async fn commit_submissions(
         q.push("; ");
     }
     jobs::push_insert(&mut q, &new_jobs, &specs, first_id);
+    for (array, waiting) in jobs::array_updates(&new_jobs) {
+        q.push("; UPDATE jobs SET array_waiting = ")
+            .push_bind(waiting)
+            .push(" WHERE id = ")
+            .push_bind(array);
+    }
     if !events.is_empty() {
         q.push("; ");
         audit::push_insert(&mut q, &events, &links);

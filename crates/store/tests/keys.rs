@@ -100,6 +100,7 @@ async fn submit(store: &Store, owner: UserId, project: Option<ProjectId>) -> ais
                 submit_ms: 1000,
                 project,
                 charging: None,
+                array_waiting: None,
             },
             audit(),
         )

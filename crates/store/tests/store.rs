@@ -63,6 +63,7 @@ fn new_job(owner: UserId, name: &str) -> NewJob {
         submit_ms: 1000,
         project: None,
         charging: None,
+        array_waiting: None,
     }
 }
 

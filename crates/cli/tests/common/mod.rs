@@ -368,16 +368,16 @@ impl Server {
             .unwrap_or_else(|_| panic!("submit printed {out:?}, not an id"))
     }
 
-    pub fn show(&self, cwd: &Path, id: i64) -> Value {
+    pub fn show(&self, cwd: &Path, id: impl std::fmt::Display) -> Value {
         serde_json::from_str(&self.ok(cwd, &["show", &id.to_string(), "--json"]))
             .expect("show --json is JSON")
     }
 
     /// Polls until the job is in `state`; returns its JSON.
-    pub fn wait_state(&self, cwd: &Path, id: i64, state: &str) -> Value {
+    pub fn wait_state(&self, cwd: &Path, id: impl std::fmt::Display, state: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(40);
         loop {
-            let job = self.show(cwd, id);
+            let job = self.show(cwd, &id);
             if job["state"] == state {
                 return job;
             }
@@ -390,10 +390,10 @@ impl Server {
     }
 
     /// Polls until the job's reason is `reason` (a pass records it a moment after submission).
-    pub fn wait_reason(&self, cwd: &Path, id: i64, reason: &str) -> Value {
+    pub fn wait_reason(&self, cwd: &Path, id: impl std::fmt::Display, reason: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let job = self.show(cwd, id);
+            let job = self.show(cwd, &id);
             if job["reason"] == reason {
                 return job;
             }

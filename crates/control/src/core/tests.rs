@@ -33,7 +33,7 @@ fn admit(c: &mut Core, id: i64, now_ms: i64) {
         }],
         ..Plan::default()
     };
-    for (q, p) in c.hand_over(&plan) {
+    for (q, p, _) in c.hand_over(&plan) {
         let qid = q.id;
         c.running.insert(qid, Active::admitted(q, p, now_ms));
     }
@@ -198,7 +198,7 @@ fn an_unreachable_engine_sends_the_job_back_and_it_is_handed_over_again() {
     };
     let again = c.hand_over(&plan);
     assert_eq!(again.len(), 1);
-    let (q, p) = again.into_iter().next().expect("one");
+    let (q, p, _) = again.into_iter().next().expect("one");
     c.running.insert(q.id, Active::admitted(q, p, 5_000));
     // The engine refuses it outright this time: it never ran.
     assert!(matches!(
@@ -227,8 +227,8 @@ fn a_grant_exhausted_mid_queue_holds_back_only_its_own_job() {
         ..Plan::default()
     };
     let mut handed = c.hand_over(&plan).into_iter();
-    let (first, _) = handed.next().expect("first");
-    let (second, p) = handed.next().expect("second");
+    let (first, _, _) = handed.next().expect("first");
+    let (second, p, _) = handed.next().expect("second");
     // The first one's grant cannot cover its lien: it waits; the second goes on.
     c.lien_refused(first);
     c.running.insert(second.id, Active::admitted(second, p, 0));
@@ -258,10 +258,10 @@ fn a_queue_depth_bounds_what_waits_in_the_engine() {
     };
     let handed = c.hand_over(&plan);
     assert_eq!(
-        handed.iter().map(|(q, _)| q.id).collect::<Vec<_>>(),
+        handed.iter().map(|(q, _, _)| q.id).collect::<Vec<_>>(),
         vec![JobId(1), JobId(2)]
     );
-    for (q, p) in handed {
+    for (q, p, _) in handed {
         let id = q.id;
         c.running.insert(id, Active::admitted(q, p, 0));
     }

@@ -28,7 +28,7 @@ fn runs(c: &mut Core, id: i64, at_ms: i64) {
         }],
         ..Plan::default()
     };
-    for (q, p) in c.hand_over(&plan) {
+    for (q, p, _) in c.hand_over(&plan) {
         let qid = q.id;
         c.running
             .insert(qid, crate::running::Active::admitted(q, p, at_ms));

@@ -36,7 +36,7 @@ fn planned(c: &mut Core, id: i64) -> Admit {
         }],
         ..Plan::default()
     };
-    let Some((queued, placement)) = c.hand_over(&plan).pop() else {
+    let Some((queued, placement, _)) = c.hand_over(&plan).pop() else {
         panic!("the plan starts job {id}");
     };
     let start = StartJob {

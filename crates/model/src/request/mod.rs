@@ -128,6 +128,12 @@ pub struct JobSpec {
     /// `--mail-type` and `--mail-user`, stored (no mail is sent yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<Mail>,
+    /// `--array`: the tasks of an array (none for a single job or a task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array: Option<crate::array::Array>,
+    /// The array this job is a task of, and which task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_of: Option<crate::array::TaskOf>,
     /// `--dependency`: the jobs it waits for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dependency: Option<crate::dependency::Dependency>,
@@ -177,6 +183,8 @@ impl JobSpec {
             partition: None,
             comment: None,
             mail: None,
+            array: None,
+            task_of: None,
             dependency: None,
             begin_ms: None,
             signal: None,
@@ -400,6 +408,8 @@ impl JobRequest {
                 partition: directives.partition.clone(),
                 comment: directives.comment.clone(),
                 mail,
+                array: directives.array.clone(),
+                task_of: None,
                 dependency: directives.dependency.clone(),
                 begin_ms: None,
                 signal: directives.signal,
@@ -447,6 +457,7 @@ fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
         comment: g.comment.or(s.comment),
         mail_type: g.mail_type.or(s.mail_type),
         mail_user: g.mail_user.or(s.mail_user),
+        array: g.array.or(s.array),
         dependency: g.dependency.or(s.dependency),
         begin: g.begin.or(s.begin),
         signal: g.signal.or(s.signal),

@@ -89,11 +89,7 @@ pub const KNOWN: &[Known] = &[
     honoured(&["-Q", "--quiet"], Nothing),
     honoured(&["--wrap"], Value),
     honoured(&["--ignore-pbs"], Nothing),
-    refused(
-        &["-a", "--array"],
-        Value,
-        "job arrays are not run yet: submit one job per task (e.g. in a shell loop, passing the task number with --export or as a script argument)",
-    ),
+    honoured(&["-a", "--array"], Value),
     honoured(&["-d", "--dependency"], Value),
     honoured(&["-b", "--begin"], Value),
     honoured(&["--signal"], Value),

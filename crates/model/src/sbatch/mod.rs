@@ -62,6 +62,8 @@ pub struct SbatchOptions {
     pub mail_type: Option<String>,
     /// `--mail-user`
     pub mail_user: Option<String>,
+    /// `-a/--array`
+    pub array: Option<crate::array::Array>,
     /// `-d/--dependency`
     pub dependency: Option<crate::dependency::Dependency>,
     /// `-b/--begin`
@@ -397,6 +399,12 @@ fn apply_option(
         "-b" | "--begin" => {
             opts.begin = Some(
                 crate::begin::Begin::parse(&value)
+                    .map_err(|e| format!("{}: {e}", shown(key, &value)))?,
+            )
+        }
+        "-a" | "--array" => {
+            opts.array = Some(
+                crate::array::Array::parse(&value, crate::array::HARD_MAX_ARRAY_SIZE)
                     .map_err(|e| format!("{}: {e}", shown(key, &value)))?,
             )
         }

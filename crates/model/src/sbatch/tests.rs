@@ -252,13 +252,18 @@ fn command_line_options_read_like_directives_and_name_no_line() {
     let o = parse_options(&words).unwrap();
     assert_eq!(o.gpus_per_task, Some((None, 1)));
     assert_eq!(o.wrap.as_deref(), Some("nvidia-smi"));
-    let e = parse_options(&["--array=0-3".to_string()]).unwrap_err();
+    let e = parse_options(&["--exclusive".to_string()]).unwrap_err();
     assert_eq!(e.line, 0);
     assert!(
         e.to_string()
-            .starts_with("--array=0-3: job arrays are not run yet"),
+            .starts_with("--exclusive: aisc shares nodes between jobs"),
         "{e}"
     );
+    let a = parse_options(&["-a".to_string(), "1-9:2%2".to_string()]).unwrap();
+    let a = a.array.expect("an array");
+    assert_eq!((a.tasks.len(), a.throttle), (5, Some(2)));
+    let e = parse_options(&["--array=0-99999999".to_string()]).unwrap_err();
+    assert!(e.to_string().contains("maximum array size"), "{e}");
 }
 
 #[test]

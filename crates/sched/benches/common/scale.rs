@@ -147,6 +147,7 @@ pub fn snapshot(trace: &[(u32, u64)], pending: usize) -> Snapshot {
                     grant: project,
                     amount: i64::from(gpus) * secs as i64,
                 }),
+                copies: 1,
             }
         })
         .collect();

@@ -83,7 +83,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
 /// A job id from the path: a positive integer.
 #[derive(Debug, Clone, Copy)]
-pub struct JobIdPath(pub aisc_model::JobId);
+pub struct JobIdPath(pub aisc_model::array::JobRef);
 
 impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
     type Rejection = ApiError;
@@ -93,12 +93,12 @@ impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|e| ApiError::invalid("id", e.body_text(), None))?;
-        match raw.parse::<i64>() {
-            Ok(n) if n > 0 => Ok(JobIdPath(aisc_model::JobId(n))),
-            _ => Err(ApiError::invalid(
+        match raw.parse::<aisc_model::array::JobRef>() {
+            Ok(r) => Ok(JobIdPath(r)),
+            Err(e) => Err(ApiError::invalid(
                 "id",
-                format!("{raw:?} is not a job id"),
-                Some("a positive integer".into()),
+                e,
+                Some("a positive integer, or N_T for task T of array N".into()),
             )),
         }
     }

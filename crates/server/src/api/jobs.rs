@@ -56,7 +56,7 @@ pub async fn list(
 /// One job: spec, placement, exit status, usage and every transition with its
 /// reason. Auditors get its metadata only (no command, script, working
 /// directory, environment or paths) unless the centre allows them more.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = i64, Path, description = "Job id")), tag = "jobs",
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N")), tag = "jobs",
     responses((status = 200, body = JobDetail), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn show(
@@ -64,13 +64,14 @@ pub async fn show(
     caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<JobDetail>, ApiError> {
+    let (id, _) = service::resolve(&state, &caller, id).await?;
     Ok(Json(service::show(&state, &caller, id).await?))
 }
 
 /// A chunk of a job's output. Headers: `X-Aisc-Next-Offset` (where to read next),
 /// `X-Aisc-Job-State`, and `X-Aisc-Log-Complete: true` once the job has ended and
 /// everything has been read.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", params(("id" = i64, Path, description = "Job id"), LogParams), tag = "jobs",
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N"), LogParams), tag = "jobs",
     responses((status = 200, description = "Raw bytes of the log", content_type = "application/octet-stream"),
         (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -80,6 +81,7 @@ pub async fn logs(
     JobIdPath(id): JobIdPath,
     Query(p): Query<LogParams>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let (id, _) = service::resolve(&state, &caller, id).await?;
     log_answer(service::log(&state, &caller, id, p).await?)
 }
 
@@ -99,7 +101,7 @@ pub(crate) fn log_answer(chunk: LogChunk) -> Result<impl IntoResponse + use<>, A
 
 /// Cancel a job: a pending job is cancelled at once; a running one gets SIGTERM,
 /// then SIGKILL after the grace period, and ends `cancelled`.
-#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", params(("id" = i64, Path, description = "Job id")), tag = "jobs",
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N")), tag = "jobs",
     responses((status = 202, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already finished", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -113,7 +115,7 @@ pub async fn cancel(
 }
 
 /// Hold a pending job until it is released.
-#[utoipa::path(post, path = "/api/v1/jobs/{id}/hold", params(("id" = i64, Path, description = "Job id")), tag = "jobs",
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/hold", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N")), tag = "jobs",
     responses((status = 200, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not pending, or held already", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -122,11 +124,12 @@ pub async fn hold(
     caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<ActionResult>, ApiError> {
+    let (id, _) = service::resolve(&state, &caller, id).await?;
     Ok(Json(service::hold(&state, &caller, id).await?))
 }
 
 /// Release a held job so the scheduler may start it.
-#[utoipa::path(post, path = "/api/v1/jobs/{id}/release", params(("id" = i64, Path, description = "Job id")), tag = "jobs",
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/release", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N")), tag = "jobs",
     responses((status = 200, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not held", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -135,5 +138,6 @@ pub async fn release(
     caller: Caller,
     JobIdPath(id): JobIdPath,
 ) -> Result<Json<ActionResult>, ApiError> {
+    let (id, _) = service::resolve(&state, &caller, id).await?;
     Ok(Json(service::release(&state, &caller, id).await?))
 }

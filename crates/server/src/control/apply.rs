@@ -46,9 +46,6 @@ impl Controller {
                         set,
                     };
                     self.write(change, audit.take()).await?;
-                    if to.is_terminal() {
-                        self.remember_end(job, aisc_model::dependency::Seen::Ended(to, at_ms));
-                    }
                 }
                 Effect::StopReason { job, state, reason } => {
                     let change = JobChange::KillReason {

@@ -43,8 +43,10 @@ pub enum Command {
     Submitted(Box<Queued>),
     /// Cancel a job.
     Cancel {
-        /// The job.
+        /// The job, or the array.
         id: JobId,
+        /// A task of the array `id` that waits with it (not yet a job of its own).
+        task: Option<u32>,
         /// Who asked.
         by: String,
         /// The request's audit event, written with the change.

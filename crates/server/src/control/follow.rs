@@ -58,7 +58,7 @@ impl Controller {
             };
             for row in rows {
                 if let Some(q) = queued(&row) {
-                    self.core.queue.insert(q);
+                    enqueue(&mut self.core.queue, q, &row);
                     self.dirty = true;
                 }
             }
@@ -85,4 +85,26 @@ pub(super) fn queued(row: &JobRow) -> Option<Queued> {
         charging: row.charging,
         submit_ms: row.submit_ms,
     })
+}
+
+/// Queues a stored pending job; an array with the tasks of it that still wait.
+pub(super) fn enqueue(queue: &mut aisc_control::queue::Queue, q: Queued, row: &JobRow) {
+    let waiting = match (row.array_job_id, row.array_task_id, &row.array_waiting) {
+        (Some(a), None, Some(w)) if a == row.id && w.is_empty() => Some(Default::default()),
+        (Some(a), None, Some(w)) if a == row.id => {
+            match aisc_model::array::Tasks::parse(w, aisc_model::array::HARD_MAX_ARRAY_SIZE) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    // Never the whole array again: none of it runs, and it says why.
+                    tracing::error!(job = %row.id, error = %e, "an array's waiting tasks cannot be read");
+                    Some(Default::default())
+                }
+            }
+        }
+        _ => None,
+    };
+    match waiting {
+        Some(w) => queue.insert_array(q, w),
+        None => queue.insert(q),
+    }
 }

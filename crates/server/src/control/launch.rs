@@ -3,12 +3,13 @@
 
 use super::{Controller, Queued};
 use crate::clock::now_ms;
+use aisc_control::arrays::Split;
 use aisc_control::effect::Effect;
 use aisc_control::steps::Admit;
 use aisc_engine::{Accounts, Alloc, StartJob};
 use aisc_model::{JobId, ProjectId};
 use aisc_sched::Placement;
-use aisc_store::StoreError;
+use aisc_store::{JobChange, NewAudit, NewJob, StoreError};
 
 impl Controller {
     /// Hands planned jobs to the engine: those the plan started (they fit
@@ -19,7 +20,14 @@ impl Controller {
     /// started.
     pub(super) async fn hand_over(&mut self, plan: &aisc_sched::Plan) {
         let mut batch = Vec::new();
-        for (q, placement) in self.core.hand_over(plan) {
+        for (q, placement, split) in self.core.hand_over(plan) {
+            let q = match split {
+                None => q,
+                Some(split) => match self.record_split(q, split).await {
+                    Ok(q) => q,
+                    Err(_) => continue,
+                },
+            };
             let id = q.id;
             let admitted = match self.admit(q, placement).await {
                 Ok(steps) => self.apply(steps, None).await,
@@ -38,6 +46,59 @@ impl Controller {
         }
         for ev in self.engine.start(batch) {
             self.on_engine(ev).await;
+        }
+    }
+
+    /// Stores a task taken off a waiting array: a record of its own (and
+    /// the array's waiting tasks without it), or, for its last task, the
+    /// array's own record made the task's. Answers the task with its id; if
+    /// the store failed, the task waits with its array again.
+    pub(super) async fn record_split(
+        &mut self,
+        mut task: Queued,
+        split: Split,
+    ) -> Result<Queued, StoreError> {
+        let written = if split.last {
+            self.store
+                .change(JobChange::LastTask {
+                    id: split.array,
+                    task: split.task,
+                })
+                .await
+                .map(|()| split.array)
+        } else {
+            let new = NewJob {
+                owner: task.owner,
+                spec: task.spec.clone(),
+                reason: "Priority".into(),
+                submit_ms: task.submit_ms,
+                project: task.project,
+                charging: task.charging,
+                array_waiting: Some(split.waiting.clone()),
+            };
+            let audit = NewAudit {
+                at_ms: now_ms(),
+                actor: "scheduler".into(),
+                action: "job.array_task".into(),
+                target: String::new(),
+                summary: format!(
+                    "task {}_{} of array {}",
+                    split.array, split.task, split.array
+                ),
+                source: "local".into(),
+            };
+            self.store.submit(new, audit).await
+        };
+        match written {
+            Ok(id) => {
+                task.id = id;
+                Ok(task)
+            }
+            Err(e) => {
+                tracing::error!(array = %split.array, task = split.task, error = %e, "could not record an array task");
+                self.core.split_failed(split);
+                Err(e)
+            }
         }
     }
 
@@ -144,6 +205,7 @@ impl Controller {
             submit_ms: now,
             project: row.project,
             charging: row.charging,
+            array_waiting: None,
         };
         let audit = aisc_store::NewAudit {
             at_ms: now,

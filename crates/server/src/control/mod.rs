@@ -223,11 +223,12 @@ impl Controller {
             }
             Command::Cancel {
                 id,
+                task,
                 by,
                 audit,
                 reply,
             } => {
-                let res = self.cancel(id, &by, audit).await;
+                let res = self.cancel(id, task, &by, audit).await;
                 let _ = reply.send(res);
             }
             Command::SetHeld {
@@ -278,10 +279,24 @@ impl Controller {
     async fn cancel(
         &mut self,
         id: JobId,
+        task: Option<u32>,
         by: &str,
         audit: NewAudit,
     ) -> Result<CancelOutcome, ControlError> {
         let now = now_ms();
+        let id = match task {
+            None => id,
+            // A task that waits with its array: split off as its own record first.
+            Some(t) => match self.core.split_task(id, t) {
+                Some((q, split)) => {
+                    let task = self.record_split(q, split).await?;
+                    let id = task.id;
+                    self.core.queue.insert(task);
+                    id
+                }
+                None => return Ok(CancelOutcome::NotActive),
+            },
+        };
         match self.core.cancel(id, by) {
             Cancel::Pending { reason } => {
                 let change = JobChange::Transition {
@@ -411,6 +426,23 @@ impl Controller {
             tracing::error!(error = %e, "could not read projects' shares and usage");
         }
         let projects = self.projects_at(now);
+        // Arrays with as many tasks admitted as their %N allows wait apart.
+        let mut at_limit = Vec::new();
+        let pending = self
+            .core
+            .queue
+            .pending()
+            .filter_map(|q| match self.core.copies(q) {
+                0 => {
+                    at_limit.push((q.id, aisc_model::PendingReason::JobArrayTaskLimit));
+                    None
+                }
+                copies => Some(PendingJob {
+                    copies,
+                    ..pending_job(q)
+                }),
+            })
+            .collect();
         let snapshot = Snapshot {
             policy: self.policy,
             grant_available,
@@ -432,7 +464,7 @@ impl Controller {
                 })
                 .collect(),
             // Held jobs are kept apart: their reason, Held, was stored with them.
-            pending: self.core.queue.pending().map(pending_job).collect(),
+            pending,
         };
         let plan = aisc_sched::plan(&snapshot, now_s);
         for (id, reason) in self.core.preemptions(&plan) {
@@ -444,7 +476,7 @@ impl Controller {
         let changed: Vec<(JobId, String)> = self
             .core
             .queue
-            .note_reasons(plan.waiting)
+            .note_reasons(plan.waiting.into_iter().chain(at_limit))
             .into_iter()
             .map(|(id, r)| (id, r.to_string()))
             .collect();
@@ -472,6 +504,7 @@ fn pending_job(q: &Queued) -> PendingJob {
             grant: c.grant,
             amount: c.lien_cents,
         }),
+        copies: 1,
     }
 }
 

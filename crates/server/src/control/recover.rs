@@ -24,7 +24,7 @@ impl Controller {
                     if row.engine_submit_ms.is_some() {
                         self.engine.may_hold(row.id);
                     }
-                    self.core.queue.insert(q);
+                    super::follow::enqueue(&mut self.core.queue, q, &row);
                 }
                 JobState::Admitted | JobState::Running => self.recover_one(row).await?,
                 _ => {}
@@ -196,6 +196,7 @@ impl Controller {
             warn: row.spec.as_ref().and_then(|s| s.signal),
             owner: row.owner,
             name: row.name.clone(),
+            array: row.array_job_id.filter(|_| row.array_task_id.is_some()),
         }
     }
 }

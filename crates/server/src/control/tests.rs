@@ -112,6 +112,7 @@ impl World {
             submit_ms: now,
             project: None,
             charging: None,
+            array_waiting: None,
         };
         let id = self
             .store
@@ -140,6 +141,7 @@ impl World {
         let (reply, rx) = oneshot::channel();
         let cmd = Command::Cancel {
             id,
+            task: None,
             by: "ann".into(),
             audit: audit("job.cancel"),
             reply,

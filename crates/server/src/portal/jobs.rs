@@ -104,7 +104,7 @@ pub async fn list(
                         tbody {
                             @for j in &jobs {
                                 tr {
-                                    td class="num" { a href=(format!("/jobs/{}", j.id)) { (j.id) } }
+                                    td class="num" { a href=(format!("/jobs/{}", j.id)) { (j.label) } }
                                     td { a href=(format!("/jobs/{}", j.id)) { (j.name) } }
                                     td { (j.user) }
                                     td { (j.account.clone().unwrap_or_default()) }
@@ -307,6 +307,7 @@ pub async fn show(
     s: Session,
     JobIdPath(id): JobIdPath,
 ) -> Result<Markup, PortalError> {
+    let (id, _) = service::resolve(&state, &s.caller, id).await?;
     let d = service::show(&state, &s.caller, id).await?;
     let first = service::log(
         &state,
@@ -333,7 +334,7 @@ pub async fn show(
     let cost = cost_so_far(j, now_ms());
     Ok(page(
         &s,
-        &format!("Job {} · {}", j.id, j.name),
+        &format!("Job {} · {}", j.label, j.name),
         Nav::Jobs,
         html! {
             p class="status" {
@@ -412,6 +413,7 @@ pub async fn log_chunk(
     JobIdPath(id): JobIdPath,
     ApiQuery(q): ApiQuery<LogParams>,
 ) -> Result<Response, PortalError> {
+    let (id, _) = service::resolve(&state, &s.caller, id).await?;
     let chunk = service::log(&state, &s.caller, id, q).await?;
     Ok(crate::api::jobs::log_answer(chunk)?.into_response())
 }
@@ -424,6 +426,7 @@ pub async fn hold(
     form: Form,
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
+    let (id, _) = service::resolve(&state, &s.caller, id).await?;
     service::hold(&state, &s.caller, id).await?;
     Ok(see_other(&format!("/jobs/{id}")))
 }
@@ -436,6 +439,7 @@ pub async fn release(
     form: Form,
 ) -> Result<Response, PortalError> {
     s.check(&form)?;
+    let (id, _) = service::resolve(&state, &s.caller, id).await?;
     service::release(&state, &s.caller, id).await?;
     Ok(see_other(&format!("/jobs/{id}")))
 }

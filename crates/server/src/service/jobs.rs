@@ -11,6 +11,7 @@ use crate::service::views::{ActionResult, JobDetail, JobList, Submitted};
 use aisc_api::jobs::{ListParams, LogParams};
 use aisc_billing::money::{BasisPoints, Cents};
 use aisc_billing::rating::{Price, QosTerms};
+use aisc_model::array::JobRef;
 use aisc_model::{JobCommand, JobId, JobRequest, JobSpec, JobState};
 use aisc_store::{Charging, JobFilter, JobRow, NewJob};
 use tokio::sync::oneshot;
@@ -76,6 +77,19 @@ pub async fn submit(
             None,
         ));
     }
+    if let Some(a) = &spec.array {
+        let max = state.limits.settings().max_array_size;
+        if let Some(last) = a.tasks.last().filter(|l| *l >= max) {
+            return Err(ServiceError::invalid(
+                "array",
+                format!(
+                    "task {last} is above the largest task id allowed, {} (the maximum array size is {max})",
+                    max - 1
+                ),
+                Some(format!("task ids 0 to {}", max - 1)),
+            ));
+        }
+    }
     if let Some(dep) = &spec.dependency {
         for id in dep.jobs() {
             visible_job(&state, caller, id, Access::Read).await?;
@@ -94,6 +108,7 @@ pub async fn submit(
         submit_ms,
         project: Some(project.0),
         charging: Some(charging),
+        array_waiting: None,
     };
     let r = &spec.resources;
     let summary = format!(
@@ -353,6 +368,7 @@ pub async fn list(
         project: p.project.filter(|n| !n.is_empty()),
         visible_to: job_visibility(caller),
         before: p.before.map(JobId),
+        array: None,
         limit,
     };
     let rows = state.store.list(&filter).await?;
@@ -384,6 +400,38 @@ pub(crate) async fn visible_job(
     };
     authorize_as(caller, access, resource, || format!("job {id}"))?;
     Ok(row)
+}
+
+/// The job a user's name for it means: `N` is job (or array) N; `N_T` is
+/// task T of array N: its own record once it has started, else the array,
+/// with the task (which waits with it). 404 for an array the caller may not
+/// see, or that has no such task.
+pub async fn resolve(
+    state: &AppState,
+    caller: &Caller,
+    r: JobRef,
+) -> Result<(JobId, Option<u32>), ServiceError> {
+    let Some(task) = r.task else {
+        return Ok((r.id, None));
+    };
+    if let Some(id) = state.store.array_task(r.id, task).await? {
+        return Ok((id, None));
+    }
+    let row = visible_job(state, caller, r.id, Access::Read).await?;
+    let waits = row.array_job_id == Some(r.id)
+        && row.array_task_id.is_none()
+        && row
+            .array_waiting
+            .as_deref()
+            .and_then(|w| {
+                aisc_model::array::Tasks::parse(w, aisc_model::array::HARD_MAX_ARRAY_SIZE).ok()
+            })
+            .is_some_and(|w| w.contains(task));
+    if waits {
+        Ok((r.id, Some(task)))
+    } else {
+        Err(ServiceError::NotFound(format!("job {r}")))
+    }
 }
 
 /// Whether the caller may read the job's content (`None`: metadata only);
@@ -536,44 +584,83 @@ pub async fn log(
     })
 }
 
-/// Cancels a job: a pending one at once, a running one stopped by the engine.
+/// Cancels a job: a pending one at once, a running one stopped by the
+/// engine. An array's id cancels the whole array (its waiting tasks and
+/// every task that runs); `N_T` one task of it.
 pub async fn cancel(
     state: &AppState,
     caller: &Caller,
-    id: JobId,
+    r: JobRef,
 ) -> Result<ActionResult, ServiceError> {
+    let (id, task) = resolve(state, caller, r).await?;
     let row = visible_job(state, caller, id, Access::Act).await?;
-    if row.state.is_terminal() {
-        return Err(ServiceError::Conflict(format!(
-            "job {id} has already ended ({})",
-            row.state
-        )));
+    let whole_array = r.task.is_none() && row.array_job_id == Some(id);
+    let mut outcome = if row.state.is_terminal() {
+        None
+    } else {
+        Some(cancel_one(state, caller, id, task).await?)
+    };
+    if whole_array {
+        // Its tasks of their own, found after the array stopped splitting them off.
+        let filter = aisc_store::JobFilter {
+            array: Some(id),
+            limit: u32::MAX,
+            ..Default::default()
+        };
+        for t in state.store.list(&filter).await? {
+            if t.id != id && !t.state.is_terminal() {
+                let o = cancel_one(state, caller, t.id, None).await?;
+                outcome = outcome.or(Some(o));
+            }
+        }
     }
-    let (reply, rx) = oneshot::channel();
-    send(
-        state,
-        Command::Cancel {
-            id,
-            by: caller.user.name.clone(),
-            audit: caller.audit("job.cancel", format!("job:{id}"), "cancel requested".into()),
-            reply,
-        },
-    )
-    .await?;
-    let result = match rx.await.map_err(|_| stopping())?? {
+    let result = match outcome {
+        None => {
+            return Err(ServiceError::Conflict(format!(
+                "job {r} has already ended ({})",
+                row.state
+            )));
+        }
+        Some(o) => o,
+    };
+    let result = match result {
         CancelOutcome::Cancelled => "cancelled",
         CancelOutcome::Signalled => "signalled: it will end as cancelled",
         CancelOutcome::AlreadyStopping => "already stopping",
         CancelOutcome::NotActive => {
-            return Err(ServiceError::Conflict(format!(
-                "job {id} has already ended"
-            )));
+            return Err(ServiceError::Conflict(format!("job {r} has already ended")));
         }
     };
     Ok(ActionResult {
         id: id.0,
         result: result.into(),
     })
+}
+
+/// Asks the control loop to cancel one job, or a task waiting with its array.
+async fn cancel_one(
+    state: &AppState,
+    caller: &Caller,
+    id: JobId,
+    task: Option<u32>,
+) -> Result<CancelOutcome, ServiceError> {
+    let (reply, rx) = oneshot::channel();
+    let target = match task {
+        Some(t) => format!("job:{id}_{t}"),
+        None => format!("job:{id}"),
+    };
+    send(
+        state,
+        Command::Cancel {
+            id,
+            task,
+            by: caller.user.name.clone(),
+            audit: caller.audit("job.cancel", target, "cancel requested".into()),
+            reply,
+        },
+    )
+    .await?;
+    Ok(rx.await.map_err(|_| stopping())??)
 }
 
 /// Releases a held job.

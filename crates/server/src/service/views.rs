@@ -60,6 +60,9 @@ pub fn job_view(r: &JobRow, gpus_fake: bool) -> JobView {
             .charging
             .filter(|_| r.state.is_terminal())
             .map(|_| Cents(r.charged_cents.unwrap_or(0)).to_string()),
+        label: r.label(),
+        array_job_id: r.array_job_id.map(|a| a.0),
+        array_task_id: r.array_task_id,
     }
 }
 
