@@ -262,6 +262,47 @@ fn a_scripts_arguments_per_task_gpus_and_dependencies_reach_slurm() {
 }
 
 #[test]
+fn an_arrays_tasks_run_on_slurm_as_jobs_of_their_own_within_the_throttle() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    let name = unique("array");
+    std::fs::write(
+        w.join("sweep.sh"),
+        "#!/bin/sh\n#SBATCH --array=0-2%2 -o arr-%A_%a.out\n\
+         echo \"task=$SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_JOB_ID count=$SLURM_ARRAY_TASK_COUNT\"\n",
+    )
+    .unwrap();
+    let id = server.submit(w, &["--name", &name, "-t", "5m", "sweep.sh"]);
+    let after = server.submit(
+        w,
+        &[
+            "--name",
+            &name,
+            "-t",
+            "5m",
+            "-d",
+            &format!("afterok:{id}"),
+            "--",
+            "true",
+        ],
+    );
+    let mut slurm_ids = std::collections::BTreeSet::new();
+    for t in 0..3 {
+        let job = server.wait_state(w, format!("{id}_{t}"), "completed");
+        slurm_ids.insert(slurm_id(&job));
+        let out = std::fs::read_to_string(w.join(format!("arr-{id}_{t}.out"))).unwrap_or_default();
+        assert_eq!(out, format!("task={t} of {id} count=3\n"), "{job:#}");
+    }
+    assert_eq!(slurm_ids.len(), 3, "each task is a Slurm job of its own");
+    server.wait_state(w, after, "completed");
+    wait_until("Slurm to account the tasks", 60, || sacct(&name).len() >= 4);
+}
+
+#[test]
 fn a_cancel_goes_to_slurm() {
     let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
     let Some(c) = cluster() else { return };
