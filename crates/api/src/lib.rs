@@ -31,7 +31,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aisc", description = "The API of an AI supercomputing centre: jobs, grants, billing."),
-    components(schemas(aisc_model::JobRequest, jobs::Submitted, jobs::JobList, jobs::JobView, jobs::JobDetail, jobs::EventView, jobs::ActionResult,
+    components(schemas(aisc_model::JobRequest, aisc_model::request::JobChanges, jobs::Submitted, jobs::JobList, jobs::JobView, jobs::JobDetail, jobs::EventView, jobs::ActionResult,
         jobs::WhoAmI, jobs::NodeView, jobs::GpuView, Problem,
         audit::AuditView, audit::AuditVerification, identity::LoginRequest, identity::TokenRequest, identity::IssuedToken,
         identity::TokenView, identity::UserRequest, identity::UserView, tenancy::OrgRequest, tenancy::OrgView,

@@ -63,6 +63,22 @@ pub struct IdsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Job ids (N, or N_T for a task of array N).
+    #[arg(required = true)]
+    ids: Vec<String>,
+    /// A new time limit (`30`, `1:00:00`, `2-00:00:00`): lower than now, unless you are an administrator.
+    #[arg(short = 't', long)]
+    time: Option<String>,
+    /// A new name.
+    #[arg(short = 'J', long)]
+    name: Option<String>,
+    /// A new QOS: normal, high (where the grant allows it) or scavenger.
+    #[arg(short = 'q', long)]
+    qos: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct JsonArgs {
     /// Print JSON.
     #[arg(long)]
@@ -359,19 +375,24 @@ pub async fn logs(a: LogsArgs) -> Result<ExitCode> {
 
 async fn act(a: IdsArgs, action: &str) -> Result<ExitCode> {
     let client = Client::from_env()?;
+    let path = |id| format!("/api/v1/jobs/{id}/{action}");
+    each_job(&a.ids, async |id| {
+        client.post_json(&path(id), &serde_json::json!({})).await
+    })
+    .await
+}
+
+/// Does `f` to each job named, saying what became of each; fails if any failed.
+async fn each_job(
+    ids: &[String],
+    f: impl AsyncFn(aisc_model::array::JobRef) -> Result<ActionResult>,
+) -> Result<ExitCode> {
     let mut failed = false;
-    for raw in &a.ids {
-        let res = async {
-            let id = job_id(raw)?;
-            let r: ActionResult = client
-                .post_json(
-                    &format!("/api/v1/jobs/{id}/{action}"),
-                    &serde_json::json!({}),
-                )
-                .await?;
-            anyhow::Ok(r)
-        }
-        .await;
+    for raw in ids {
+        let res = match job_id(raw) {
+            Ok(id) => f(id).await,
+            Err(e) => Err(e),
+        };
         match res {
             Ok(r) => eprintln!("aisc: job {raw}: {}", r.result),
             Err(e) => {
@@ -397,6 +418,24 @@ pub async fn release(a: IdsArgs) -> Result<ExitCode> {
 
 pub async fn hold(a: IdsArgs) -> Result<ExitCode> {
     act(a, "hold").await
+}
+
+pub async fn update(a: UpdateArgs) -> Result<ExitCode> {
+    if a.time.is_none() && a.name.is_none() && a.qos.is_none() {
+        bail!("nothing to change: give --time, --name or --qos");
+    }
+    let client = Client::from_env()?;
+    let body = aisc_model::request::JobChanges {
+        time: a.time,
+        name: a.name,
+        qos: a.qos,
+    };
+    each_job(&a.ids, async |id| {
+        client
+            .patch_json(&format!("/api/v1/jobs/{id}"), &body)
+            .await
+    })
+    .await
 }
 
 pub async fn nodes(a: JsonArgs) -> Result<ExitCode> {

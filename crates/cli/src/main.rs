@@ -59,6 +59,8 @@ enum Cmd {
     Release(cmd_jobs::IdsArgs),
     /// Hold pending jobs until released.
     Hold(cmd_jobs::IdsArgs),
+    /// Change waiting jobs: a lower time limit (administrators may raise it), a name, a QOS.
+    Update(cmd_jobs::UpdateArgs),
     /// Show the nodes and their GPUs.
     Nodes(cmd_jobs::JsonArgs),
     /// Nodes the scheduler places jobs on: list, drain, resume.
@@ -151,6 +153,7 @@ fn main() -> ExitCode {
             Cmd::Cancel(a) => cmd_jobs::cancel(a).await,
             Cmd::Release(a) => cmd_jobs::release(a).await,
             Cmd::Hold(a) => cmd_jobs::hold(a).await,
+            Cmd::Update(a) => cmd_jobs::update(a).await,
             Cmd::Nodes(a) => cmd_jobs::nodes(a).await,
             Cmd::Node(a) => cmd_node::run(a).await,
             Cmd::Whoami(a) => cmd_jobs::whoami(a).await,

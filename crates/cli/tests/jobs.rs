@@ -714,3 +714,73 @@ fn arrays_run_each_task_as_a_job_of_its_own_within_the_throttle() {
     let out = server.aisc(w, &["show", &format!("{whole}_99")]);
     assert!(!out.status.success(), "no such task");
 }
+
+#[test]
+fn a_waiting_job_is_changed_a_user_lowers_its_limit_and_an_administrator_may_raise_it() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--fake-gpus", "2"]);
+    let w = work.path();
+    server.user_with_password(w, "bob", "user", "correct horse battery");
+    server.ok(w, &["member", "add", "default", "bob"]);
+    let token = server.login(w, "bob", "correct horse battery");
+    let bob = |args: &[&str]| server.aisc_env(w, args, &[("AISC_TOKEN", &token)]);
+    let out = bob(&[
+        "submit", "-H", "-G", "1", "-t", "1:00:00", "-J", "first", "--", "true",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let id: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let before = server.show(w, id);
+    let out = bob(&["update", &id.to_string(), "-t", "30", "--name", "renamed"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("updated: time limit 00:30:00, name \"renamed\""),
+        "{out:?}"
+    );
+    let after = server.show(w, id);
+    assert_eq!(after["time_limit_s"], 1800);
+    assert_eq!(after["name"], "renamed");
+    let lien = |j: &serde_json::Value| {
+        let text = j["lien"].as_str().unwrap_or_default();
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        digits
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("lien {text:?}"))
+    };
+    assert!(lien(&after) < lien(&before), "priced again: {after:#}");
+    // Raising it is the administrators' to do; bad values name the field.
+    for (args, said) in [
+        (
+            &["-t", "2:00:00"][..],
+            "you may lower a time limit, not raise it",
+        ),
+        (&["-t", "soon"][..], "time"),
+        (&["--qos", "gold"][..], "qos"),
+        (&["--name", ""][..], "job name is blank"),
+    ] {
+        let mut all = vec!["update", "placeholder"];
+        let id_s = id.to_string();
+        all[1] = &id_s;
+        all.extend_from_slice(args);
+        let out = bob(&all);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
+    assert_eq!(server.show(w, id)["time_limit_s"], 1800, "nothing changed");
+    server.ok(w, &["update", &id.to_string(), "-t", "2:00:00"]);
+    assert_eq!(server.show(w, id)["time_limit_s"], 7200);
+    // Only a waiting job changes.
+    server.ok(w, &["release", &id.to_string()]);
+    server.wait_state(w, id, "completed");
+    let out = server.aisc(w, &["update", &id.to_string(), "-t", "10"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only a waiting job is changed"));
+    // The record of who changed what.
+    let audit = server.ok(w, &["audit", "list", "--action", "job.update"]);
+    assert!(
+        audit.contains("bob") && audit.contains("time limit 00:30:00"),
+        "{audit}"
+    );
+}

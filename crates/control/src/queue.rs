@@ -84,6 +84,31 @@ impl Queue {
             .or_else(|| self.blocked.get(&id))
     }
 
+    /// A waiting job changed (`aisc update`): its spec and charging
+    /// replaced where it waits; false if it no longer waits.
+    pub fn update(
+        &mut self,
+        id: JobId,
+        spec: aisc_model::JobSpec,
+        charging: Option<aisc_model::job::Charging>,
+    ) -> bool {
+        let q = match self.pending.get_mut(&id) {
+            Some(q) => Some(q),
+            None => match self.held.get_mut(&id) {
+                Some(q) => Some(q),
+                None => self.blocked.get_mut(&id),
+            },
+        };
+        match q {
+            Some(q) => {
+                q.spec = spec;
+                q.charging = charging;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The jobs waiting for other jobs, by id.
     pub fn blocked(&self) -> impl Iterator<Item = &Queued> {
         self.blocked.values()

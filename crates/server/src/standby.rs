@@ -76,7 +76,7 @@ fn answer(cmd: Command) {
         Command::Cancel { reply, .. } => {
             let _ = reply.send(Err(ControlError::Unavailable(NO_LEADER.into())));
         }
-        Command::SetHeld { reply, .. } => {
+        Command::SetHeld { reply, .. } | Command::Update { reply, .. } => {
             let _ = reply.send(Err(ControlError::Unavailable(NO_LEADER.into())));
         }
         // Dropping the reply: the asker reports what it cannot know here.

@@ -35,6 +35,51 @@ pub struct NewJob {
 
 pub use aisc_model::job::Charging;
 
+/// A waiting job changed by `aisc update`: its spec sealed again, its name,
+/// time limit and QOS columns, and its price and lien.
+#[derive(Debug, Clone)]
+pub struct JobUpdate {
+    /// The job (it must be pending).
+    pub id: JobId,
+    /// Its project (whose data key seals the spec).
+    pub project: Option<ProjectId>,
+    /// The spec as changed.
+    pub spec: JobSpec,
+    /// Its charging as priced again.
+    pub charging: Option<Charging>,
+    /// When.
+    pub at_ms: i64,
+}
+
+/// Stores a [`JobUpdate`]; a conflict unless the job is still pending.
+pub(crate) async fn update(
+    conn: &mut AnyConnection,
+    (ring, scopes): Sealer<'_>,
+    u: &JobUpdate,
+) -> Result<i64, StoreError> {
+    let key_id = crate::keys::ensure(conn, ring, scopes, u.project, u.at_ms).await?;
+    let sealed = crate::keys::seal_spec(ring, key_id, u.id.0, &u.spec)?;
+    let done = sqlx::query(
+        "UPDATE jobs SET spec = $1, name = $2, time_limit_s = $3, price_cents = COALESCE($4, price_cents), \
+         lien_cents = COALESCE($5, lien_cents) WHERE id = $6 AND state = 'pending'",
+    )
+    .bind(sealed)
+    .bind(&u.spec.name)
+    .bind(to_i64(u.spec.time_limit_s))
+    .bind(u.charging.map(|c| c.price_cents))
+    .bind(u.charging.map(|c| c.lien_cents))
+    .bind(u.id.0)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict {
+            id: u.id,
+            expected: JobState::Pending,
+        });
+    }
+    Ok(u.id.0)
+}
+
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRow {
@@ -542,6 +587,13 @@ impl Store {
         self.write(Op::InsertJob(Box::new(job)), Some(audit))
             .await
             .map(JobId)
+    }
+
+    /// Changes a waiting job (`aisc update`), with its audit event.
+    pub async fn update_job(&self, u: JobUpdate, audit: NewAudit) -> Result<(), StoreError> {
+        self.write(Op::UpdateJob(Box::new(u)), Some(audit))
+            .await
+            .map(|_| ())
     }
 
     /// Applies a change made by the system (recorded in the job's history).

@@ -32,6 +32,7 @@ const MAX_BATCH: usize = 1024;
 pub(crate) enum Op {
     InsertJob(Box<NewJob>),
     Change(JobChange),
+    UpdateJob(Box<crate::jobs::JobUpdate>),
     CreateUser {
         user: NewUser,
         token: Option<NewToken>,
@@ -369,6 +370,7 @@ async fn commit_mixed(
         let res = match &req.op {
             Op::InsertJob(_) => unreachable_insert(),
             Op::Change(change) => jobs::apply(&mut tx, change).await.map(|()| 0),
+            Op::UpdateJob(u) => jobs::update(&mut tx, (&state.ring, &mut state.scopes), u).await,
             Op::CreateUser { user, token } => {
                 users::insert_user(&mut tx, user, token.as_ref()).await
             }

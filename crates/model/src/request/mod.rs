@@ -583,6 +583,52 @@ fn check_words(field: &'static str, words: &[String]) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// What `aisc update` changes of a waiting job (`PATCH /api/v1/jobs/{id}`);
+/// what is not given stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct JobChanges {
+    /// A new time limit, as `-t` takes it (`30`, `1:00:00`, `2-00:00:00`).
+    pub time: Option<String>,
+    /// A new name.
+    pub name: Option<String>,
+    /// A new QOS (`normal`, `high`, `scavenger`).
+    pub qos: Option<String>,
+}
+
+impl JobChanges {
+    /// Whether nothing is asked to change.
+    pub fn is_empty(&self) -> bool {
+        self.time.is_none() && self.name.is_none() && self.qos.is_none()
+    }
+
+    /// `spec` with these changes, each checked as at submission.
+    pub fn apply(&self, spec: &JobSpec) -> Result<JobSpec, SpecError> {
+        if self.is_empty() {
+            return Err(SpecError::new(
+                "changes",
+                "nothing to change: give a time limit, a name or a QOS",
+            ));
+        }
+        let mut out = spec.clone();
+        if let Some(t) = &self.time {
+            out.time_limit_s = parse_time_limit(t)
+                .map_err(|e| SpecError::limit("time", e.to_string(), "1s to 365 days"))?;
+        }
+        if let Some(n) = &self.name {
+            check_name(n)?;
+            out.name = n.clone();
+        }
+        if let Some(q) = &self.qos {
+            out.qos = q
+                .parse()
+                .map_err(|e: crate::qos::UnknownQos| SpecError::new("qos", e.to_string()))?;
+        }
+        Ok(out)
+    }
+}
+
 fn check_name(name: &str) -> Result<(), SpecError> {
     if name.trim().is_empty() {
         return Err(SpecError::new("name", "job name is blank"));

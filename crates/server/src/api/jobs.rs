@@ -128,6 +128,25 @@ pub async fn hold(
     Ok(Json(service::hold(&state, &caller, id).await?))
 }
 
+/// Change a waiting job: its time limit (lowered; raised only by an
+/// administrator), name or QOS. The job is priced again; a QOS its grant does
+/// not allow is refused.
+#[utoipa::path(patch, path = "/api/v1/jobs/{id}", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N")),
+    request_body = aisc_model::request::JobChanges, tag = "jobs",
+    responses((status = 200, body = ActionResult),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not waiting", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A change refused, naming the field and the limit", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    JobIdPath(id): JobIdPath,
+    Body(changes): Body<aisc_model::request::JobChanges>,
+) -> Result<Json<ActionResult>, ApiError> {
+    Ok(Json(service::update(&state, &caller, id, changes).await?))
+}
+
 /// Release a held job so the scheduler may start it.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/release", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N")), tag = "jobs",
     responses((status = 200, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),

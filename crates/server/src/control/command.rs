@@ -65,6 +65,16 @@ pub enum Command {
         /// The answer.
         reply: oneshot::Sender<Result<(), ControlError>>,
     },
+    /// Change a waiting job (`aisc update`): stored with its audit event,
+    /// then applied to the queue; a conflict if it no longer waits.
+    Update {
+        /// The change, as checked and priced.
+        update: Box<aisc_store::JobUpdate>,
+        /// The request's audit event, written with the change.
+        audit: NewAudit,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
     /// Report free resources.
     Usage(oneshot::Sender<Resources>),
     /// The queue in priority order, with each job's factors and reason.

@@ -240,6 +240,14 @@ impl Controller {
                 let res = self.set_held(id, held, audit).await;
                 let _ = reply.send(res);
             }
+            Command::Update {
+                update,
+                audit,
+                reply,
+            } => {
+                let res = self.update(*update, audit).await;
+                let _ = reply.send(res);
+            }
             Command::Usage(reply) => {
                 let used = self
                     .core
@@ -328,6 +336,25 @@ impl Controller {
             Cancel::AlreadyStopping => Ok(CancelOutcome::AlreadyStopping),
             Cancel::NotActive => Ok(CancelOutcome::NotActive),
         }
+    }
+
+    /// Changes a waiting job: stored with its audit event first, then in the queue.
+    async fn update(
+        &mut self,
+        u: aisc_store::JobUpdate,
+        audit: NewAudit,
+    ) -> Result<(), ControlError> {
+        let id = u.id;
+        if !self.core.queue.contains(id) {
+            return Err(ControlError::Conflict(format!(
+                "job {id} no longer waits: only a waiting job is changed"
+            )));
+        }
+        let (spec, charging) = (u.spec.clone(), u.charging);
+        self.store.update_job(u, audit).await?;
+        self.core.queue.update(id, spec, charging);
+        self.dirty = true;
+        Ok(())
     }
 
     /// Holds a waiting job (`held`) or releases a held one: stored with its

@@ -358,6 +358,32 @@ pub async fn show(
                     button type="submit" { "Hold" }
                 }
             }
+            @if j.state == "pending" {
+                details class="change" {
+                    summary { "Change this waiting job" }
+                    form method="post" action=(format!("/jobs/{}/update", j.id)) {
+                        (s.csrf_field())
+                        div class="field" {
+                            label for="f-time" { "Time limit (lower; administrators may raise it)" }
+                            input id="f-time" name="time" type="text" placeholder=(j.time_limit);
+                        }
+                        div class="field" {
+                            label for="f-name" { "Name" }
+                            input id="f-name" name="name" type="text" placeholder=(j.name);
+                        }
+                        div class="field" {
+                            label for="f-qos" { "QOS" }
+                            select id="f-qos" name="qos" {
+                                option value="" selected { "unchanged" }
+                                option value="normal" { "normal" }
+                                option value="high" { "high (where the grant allows it)" }
+                                option value="scavenger" { "scavenger" }
+                            }
+                        }
+                        button type="submit" { "Change" }
+                    }
+                }
+            }
             div class="columns" {
                 section aria-labelledby="what" {
                     h2 id="what" { "Request" }
@@ -429,6 +455,29 @@ pub async fn hold(
     let (id, _) = service::resolve(&state, &s.caller, id).await?;
     service::hold(&state, &s.caller, id).await?;
     Ok(see_other(&format!("/jobs/{id}")))
+}
+
+/// `POST /jobs/{id}/update`: a waiting job's time limit, name or QOS (empty fields stay).
+pub async fn update(
+    State(state): State<AppState>,
+    s: Session,
+    JobIdPath(id): JobIdPath,
+    form: Form,
+) -> Result<Response, PortalError> {
+    s.check(&form)?;
+    let given = |k: &str| {
+        form.get(k)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    };
+    let changes = aisc_model::request::JobChanges {
+        time: given("time"),
+        name: given("name"),
+        qos: given("qos"),
+    };
+    let r = service::update(&state, &s.caller, id, changes).await?;
+    Ok(see_other(&format!("/jobs/{}", r.id)))
 }
 
 /// `POST /jobs/{id}/release`.

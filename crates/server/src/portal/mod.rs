@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/hold", post(jobs::hold))
         .route("/jobs/{id}/release", post(jobs::release))
+        .route("/jobs/{id}/update", post(jobs::update))
         .route("/projects", get(projects::list))
         .route("/projects/{name}", get(projects::show))
         .route("/projects/{name}/members", post(projects::add_member))

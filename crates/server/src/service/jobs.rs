@@ -663,6 +663,94 @@ async fn cancel_one(
     Ok(rx.await.map_err(|_| stopping())??)
 }
 
+/// Changes a waiting job (`aisc update`): its time limit (a user may lower
+/// it, not raise it; administrators may), name or QOS, each checked as at
+/// submission. The job is priced again (its lien at today's list price and
+/// the new limit and QOS), and a QOS its grant does not allow is refused.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    r: JobRef,
+    changes: aisc_model::request::JobChanges,
+) -> Result<ActionResult, ServiceError> {
+    let (id, _) = resolve(state, caller, r).await?;
+    let row = visible_job(state, caller, id, Access::Act).await?;
+    if row.state != JobState::Pending {
+        return Err(ServiceError::Conflict(format!(
+            "job {r} is {}: only a waiting job is changed",
+            row.state
+        )));
+    }
+    let Some(before) = row.spec.clone() else {
+        return Err(ServiceError::Conflict(format!(
+            "job {r}'s content was erased with its project's key"
+        )));
+    };
+    let spec = changes.apply(&before)?;
+    let privileged = policy::may_override_qos(caller);
+    if spec.time_limit_s > before.time_limit_s && !privileged {
+        return Err(ServiceError::invalid(
+            "time",
+            format!(
+                "{} is longer than the job's limit, {}: you may lower a time limit, not raise it (an administrator may)",
+                aisc_model::units::format_duration(spec.time_limit_s),
+                aisc_model::units::format_duration(before.time_limit_s)
+            ),
+            Some(format!(
+                "at most {}",
+                aisc_model::units::format_duration(before.time_limit_s)
+            )),
+        ));
+    }
+    let charging = match (row.project, row.charging, &row.account) {
+        (Some(project), Some(c), Some(name)) => {
+            Some(charge_to(state, project, name, Some(c.grant), &spec, privileged).await?)
+        }
+        _ => row.charging,
+    };
+    let mut said = Vec::new();
+    if spec.time_limit_s != before.time_limit_s {
+        said.push(format!(
+            "time limit {}",
+            aisc_model::units::format_duration(spec.time_limit_s)
+        ));
+    }
+    if spec.name != before.name {
+        said.push(format!("name {:?}", spec.name));
+    }
+    if spec.qos != before.qos {
+        said.push(format!("QOS {}", spec.qos));
+    }
+    let said = if said.is_empty() {
+        "unchanged".to_string()
+    } else {
+        format!("updated: {}", said.join(", "))
+    };
+    let audit = caller.audit("job.update", format!("job:{id}"), said.clone());
+    let update = aisc_store::JobUpdate {
+        id,
+        project: row.project,
+        spec,
+        charging,
+        at_ms: now_ms(),
+    };
+    let (reply, rx) = oneshot::channel();
+    send(
+        state,
+        Command::Update {
+            update: Box::new(update),
+            audit,
+            reply,
+        },
+    )
+    .await?;
+    rx.await.map_err(|_| stopping())??;
+    Ok(ActionResult {
+        id: id.0,
+        result: said,
+    })
+}
+
 /// Releases a held job.
 pub async fn release(
     state: &AppState,
