@@ -105,6 +105,12 @@ pub struct JobView {
     /// Its task of that array (`SLURM_ARRAY_TASK_ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array_task_id: Option<u32>,
+    /// Its nodes, `N` or `MIN-MAX` (shown with one job, not in listings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<String>,
+    /// Its tasks (shown with one job, not in listings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<u32>,
 }
 
 /// One state transition.

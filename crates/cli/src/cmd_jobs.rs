@@ -220,6 +220,11 @@ fn render_detail(d: &JobDetail) -> String {
         kv("Account", acc.clone());
     }
     kv("State", format!("{}: {}", j.state, j.reason));
+    if let (Some(nodes), Some(tasks)) = (&j.nodes, j.tasks)
+        && (nodes != "1" || tasks != 1)
+    {
+        kv("Nodes", format!("{nodes}, {tasks} tasks"));
+    }
     let gpu_type = j
         .gpu_type
         .as_ref()

@@ -201,11 +201,15 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
         ),
         (
             &["submit", "-N", "2", "--", "true"][..],
-            "--nodes=2: this centre runs a job on one node",
+            "--nodes=2: this centre runs jobs on one host (local engine); use the Slurm engine for multi-node jobs",
         ),
         (
             &["submit", "-p", "a100", "--", "true"][..],
             "partition: project default has no active grant of resource class a100",
+        ),
+        (
+            &["submit", "-n", "2", "--", "true"][..],
+            "--ntasks=2: the local engine runs a job as one task",
         ),
         (
             &["submit", "--exclude", "n1", "--", "true"][..],

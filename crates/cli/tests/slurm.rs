@@ -303,6 +303,61 @@ fn an_arrays_tasks_run_on_slurm_as_jobs_of_their_own_within_the_throttle() {
 }
 
 #[test]
+fn a_two_node_job_runs_a_task_on_each_node_with_the_rendezvous_variables() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    let name = unique("nodes");
+    std::fs::write(
+        w.join("train.sh"),
+        "#!/bin/sh\n#SBATCH -N 2 --ntasks-per-node=1 --gpus-per-node=1 -c 1 --mem=256M -o mn-%j.out\n\
+         echo \"master=$MASTER_ADDR port=$MASTER_PORT world=$WORLD_SIZE\"\n\
+         srun sh -c 'echo \"task=$SLURM_PROCID local=$SLURM_LOCALID nodes=$SLURM_NNODES ntasks=$SLURM_NTASKS node=$SLURMD_NODENAME gpus=$CUDA_VISIBLE_DEVICES\"' | sort\n",
+    )
+    .unwrap();
+    let id = server.submit(w, &["--name", &name, "-t", "5m", "train.sh"]);
+    let job = server.wait_state(w, id, "completed");
+    assert_eq!(
+        (job["gpus"].as_u64(), job["mem_mb"].as_u64()),
+        (Some(2), Some(512)),
+        "{job:#}"
+    );
+    let out = std::fs::read_to_string(w.join(format!("mn-{id}.out"))).unwrap_or_default();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let field = |line: &str, key: &str| {
+        line.split(' ')
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (head, tasks) = (lines[0], &lines[1..]);
+    assert_eq!(field(head, "world"), "2", "{out}");
+    let port: u16 = field(head, "port").parse().expect("a port");
+    assert!((15_000..35_000).contains(&port), "{out}");
+    for (rank, line) in tasks.iter().enumerate() {
+        assert_eq!(field(line, "task"), rank.to_string(), "{out}");
+        assert_eq!(field(line, "local"), "0", "{out}");
+        assert_eq!(field(line, "nodes"), "2", "{out}");
+        assert_eq!(field(line, "ntasks"), "2", "{out}");
+        assert!(
+            !field(line, "gpus").is_empty(),
+            "each task sees its GPU: {out}"
+        );
+    }
+    let nodes: std::collections::BTreeSet<String> =
+        tasks.iter().map(|l| field(l, "node")).collect();
+    assert_eq!(nodes.len(), 2, "one task on each node: {out}");
+    assert_eq!(field(head, "master"), field(tasks[0], "node"), "{out}");
+    wait_until("Slurm to account the job", 60, || {
+        sacct(&name).first().is_some_and(|j| j.3 == 2)
+    });
+}
+
+#[test]
 fn a_cancel_goes_to_slurm() {
     let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
     let Some(c) = cluster() else { return };

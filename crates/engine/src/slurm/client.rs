@@ -84,17 +84,26 @@ pub struct JobDesc {
     pub environment: BTreeMap<String, String>,
     /// Minutes.
     pub time_limit: u64,
-    /// GPUs, e.g. `"2"` or `"h100:2"` (absent for none).
+    /// GPUs of the job, e.g. `"2"` or `"h100:2"` (absent for none, or when asked per node or task).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpus: Option<String>,
-    /// CPUs for the one task.
+    /// GPUs on each node (`--gpus-per-node`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpus_per_node: Option<String>,
+    /// GPUs for each task (`--gpus-per-task`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpus_per_task: Option<String>,
+    /// CPUs for each task.
     pub cpus_per_task: u32,
-    /// MiB on the node.
+    /// MiB on each node.
     pub memory_per_node: u64,
-    /// One task.
+    /// Tasks in all.
     pub tasks: u32,
-    /// One node.
-    pub nodes: u32,
+    /// At most this many tasks on a node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks_per_node: Option<u32>,
+    /// Nodes: `"N"` or `"MIN-MAX"` (slurmrestd 22.05 reads the range from a string).
+    pub nodes: String,
     /// Standard output path.
     pub standard_output: String,
     /// Standard error path.

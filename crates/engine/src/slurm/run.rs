@@ -16,6 +16,7 @@ use crate::engine::{
     Accounts, Admission, End, Engine, EngineEvent, Events, How, Measured, Ran, RecoverJob,
     Recovered, StartJob, Started, Verdict, expand_pattern,
 };
+use aisc_model::request::{Geometry, GpusPer};
 use aisc_model::units::format_duration;
 use aisc_model::{JobCommand, JobId, JobState};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -118,13 +119,24 @@ impl Slurm {
             .entry("PATH".into())
             .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
         environment.insert("AISC_JOB_ID".into(), job.job.to_string());
+        let g = &spec.geometry;
+        for (k, v) in distributed_vars(job.job, g) {
+            environment.entry(k.into()).or_insert(v);
+        }
         let r = &spec.resources;
-        let gpus = (r.gpus > 0).then(|| match &spec.gpu_type {
-            Some(t) => format!("{t}:{}", r.gpus),
-            None => r.gpus.to_string(),
-        });
+        let gpus_of = |n: u32| match &spec.gpu_type {
+            Some(t) => format!("{t}:{n}"),
+            None => n.to_string(),
+        };
+        let per = |total: u32, by: u32| gpus_of(total / by.max(1));
+        let (gpus, gpus_per_node, gpus_per_task) = match g.gpus_per {
+            _ if r.gpus == 0 => (None, None, None),
+            GpusPer::Job => (Some(gpus_of(r.gpus)), None, None),
+            GpusPer::Node => (None, Some(per(r.gpus, g.nodes_max)), None),
+            GpusPer::Task => (None, None, Some(per(r.gpus, g.tasks))),
+        };
         Submission {
-            script: batch_script(&spec.command, &spec.args),
+            script: batch_script(&spec.command, &spec.args, !g.is_single()),
             job: JobDesc {
                 account: job.account.clone().unwrap_or_default(),
                 partition: self.partition(job.class.as_deref()),
@@ -134,10 +146,13 @@ impl Slurm {
                 environment,
                 time_limit: spec.time_limit_s.div_ceil(60).max(1),
                 gpus,
-                cpus_per_task: r.cpus.max(1),
-                memory_per_node: r.mem_mb.max(1),
-                tasks: 1,
-                nodes: 1,
+                gpus_per_node,
+                gpus_per_task,
+                cpus_per_task: (r.cpus / g.tasks.max(1)).max(1),
+                memory_per_node: r.mem_mb.div_ceil(u64::from(g.nodes_max.max(1))).max(1),
+                tasks: g.tasks.max(1),
+                tasks_per_node: g.tasks_per_node,
+                nodes: g.nodes_text(),
                 standard_output: stdout,
                 standard_error: stderr,
                 requeue: false,
@@ -351,9 +366,33 @@ fn sh_quote(s: &str) -> String {
 /// A script with arguments is carried inside a `sh` script that writes it
 /// out and runs it with them (slurmrestd 22.05 dies on a submission's
 /// `argv`, so they cannot be passed as sbatch passes them).
-fn batch_script(command: &JobCommand, args: &[String]) -> String {
+/// What distributed training reads to find its peers, from aisc's job id
+/// and the job's shape: `MASTER_PORT` (a port derived from the job id, so
+/// that jobs sharing a first node differ) and `WORLD_SIZE` (its tasks);
+/// `MASTER_ADDR`, the first node, is known once Slurm has placed the job
+/// (see [`batch_script`]).
+pub(crate) fn distributed_vars(job: JobId, g: &Geometry) -> [(&'static str, String); 2] {
+    let port = MASTER_PORT_BASE + (job.0.unsigned_abs() % MASTER_PORT_SPAN) as u16;
+    [
+        ("MASTER_PORT", port.to_string()),
+        ("WORLD_SIZE", g.tasks.to_string()),
+    ]
+}
+
+/// `MASTER_PORT` is this plus the job id modulo [`MASTER_PORT_SPAN`].
+const MASTER_PORT_BASE: u16 = 15_000;
+const MASTER_PORT_SPAN: u64 = 20_000;
+
+/// The first node of the job's allocation, in the batch script's shell.
+const MASTER_ADDR: &str = "MASTER_ADDR=${MASTER_ADDR:-$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)}\nexport MASTER_ADDR\n";
+
+/// The batch script Slurm runs: the job's own, or a `sh` wrapper that
+/// runs it with its arguments and, for a job of several nodes or tasks,
+/// sets `MASTER_ADDR` first.
+fn batch_script(command: &JobCommand, args: &[String], distributed: bool) -> String {
+    let prelude = if distributed { MASTER_ADDR } else { "" };
     match command {
-        JobCommand::Script(text) if args.is_empty() => text.clone(),
+        JobCommand::Script(text) if args.is_empty() && !distributed => text.clone(),
         JobCommand::Script(text) => {
             let end = (0..)
                 .map(|n| format!("AISC_SCRIPT_END_{n}"))
@@ -362,7 +401,7 @@ fn batch_script(command: &JobCommand, args: &[String]) -> String {
             let nl = if text.ends_with('\n') { "" } else { "\n" };
             let words: Vec<String> = args.iter().map(|a| sh_quote(a)).collect();
             format!(
-                "#!/bin/sh\n# aisc: the job's script, run with its arguments\n\
+                "#!/bin/sh\n# aisc: the job's script, run with its arguments\n{prelude}\
                  s=$(mktemp) || exit 1\ncat >\"$s\" <<'{end}'\n{text}{nl}{end}\n\
                  chmod 700 \"$s\"\n\"$s\" {}\nrc=$?\nrm -f \"$s\"\nexit $rc\n",
                 words.join(" ")
@@ -370,7 +409,7 @@ fn batch_script(command: &JobCommand, args: &[String]) -> String {
         }
         JobCommand::Argv(argv) => {
             let words: Vec<String> = argv.iter().map(|a| sh_quote(a)).collect();
-            format!("#!/bin/sh\nexec {}\n", words.join(" "))
+            format!("#!/bin/sh\n{prelude}exec {}\n", words.join(" "))
         }
     }
 }
@@ -468,13 +507,19 @@ mod tests {
         let s = batch_script(
             &JobCommand::Argv(vec!["echo".into(), "it's here".into()]),
             &[],
+            false,
         );
         assert_eq!(s, "#!/bin/sh\nexec 'echo' 'it'\\''s here'\n");
         let script = JobCommand::Script("#!/bin/bash\n#SBATCH -G 1\nrun\n".into());
-        let s = batch_script(&script, &[]);
+        let s = batch_script(&script, &[], false);
         assert!(s.starts_with("#!/bin/bash\n#SBATCH"));
+        // Several nodes or tasks: the first node is found before the script runs.
+        let s = batch_script(&script, &[], true);
+        assert!(s.starts_with("#!/bin/sh\n"), "{s}");
+        assert!(s.contains("export MASTER_ADDR\n"), "{s}");
+        assert!(s.contains("\n#!/bin/bash\n#SBATCH -G 1\nrun\n"), "{s}");
         let tricky = JobCommand::Script("#!/bin/sh\necho \"$@\"\nAISC_SCRIPT_END_0".into());
-        let s = batch_script(&tricky, &["a b".into(), "it's".into()]);
+        let s = batch_script(&tricky, &["a b".into(), "it's".into()], false);
         assert!(s.contains("<<'AISC_SCRIPT_END_1'\n#!/bin/sh\n"), "{s}");
         assert!(s.contains("\"$s\" 'a b' 'it'\\''s'\n"), "{s}");
     }

@@ -128,6 +128,9 @@ pub struct JobSpec {
     /// `--mail-type` and `--mail-user`, stored (no mail is sent yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<Mail>,
+    /// Nodes and tasks (one of each unless asked).
+    #[serde(default, skip_serializing_if = "Geometry::is_single")]
+    pub geometry: Geometry,
     /// `--array`: the tasks of an array (none for a single job or a task).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array: Option<crate::array::Array>,
@@ -143,6 +146,65 @@ pub struct JobSpec {
     /// `--signal`: a signal that long before its time limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<crate::signal::Warning>,
+}
+
+/// How a job spreads over nodes and tasks (`-N`, `-n`, `--ntasks-per-node`)
+/// and how its GPUs were asked for; its `resources` are the totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Geometry {
+    /// The least nodes.
+    pub nodes: u32,
+    /// The most nodes (its resources are counted for these).
+    pub nodes_max: u32,
+    /// Tasks in all (`SLURM_NTASKS`).
+    pub tasks: u32,
+    /// At most this many tasks on a node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks_per_node: Option<u32>,
+    /// Its GPUs were asked for per job, per node or per task.
+    #[serde(default)]
+    pub gpus_per: GpusPer,
+}
+
+impl Default for Geometry {
+    fn default() -> Self {
+        Geometry {
+            nodes: 1,
+            nodes_max: 1,
+            tasks: 1,
+            tasks_per_node: None,
+            gpus_per: GpusPer::Job,
+        }
+    }
+}
+
+impl Geometry {
+    /// One task on one node.
+    pub fn is_single(&self) -> bool {
+        *self == Geometry::default()
+    }
+
+    /// `N` or `MIN-MAX`, as `-N` takes it.
+    pub fn nodes_text(&self) -> String {
+        if self.nodes == self.nodes_max {
+            self.nodes.to_string()
+        } else {
+            format!("{}-{}", self.nodes, self.nodes_max)
+        }
+    }
+}
+
+/// What a job's GPU count was given for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GpusPer {
+    /// The job (`--gpus`, `--gres` on one node).
+    #[default]
+    Job,
+    /// Each node (`--gpus-per-node`).
+    Node,
+    /// Each task (`--gpus-per-task`).
+    Task,
 }
 
 /// Mail asked for about a job (`--mail-type`, `--mail-user`).
@@ -183,6 +245,7 @@ impl JobSpec {
             partition: None,
             comment: None,
             mail: None,
+            geometry: Geometry::default(),
             array: None,
             task_of: None,
             dependency: None,
@@ -310,9 +373,22 @@ impl JobRequest {
                 .map_err(|e| SpecError::limit("time", e.to_string(), "1s to 365 days"))?,
             None => directives.time_limit_s.unwrap_or(DEFAULT_TIME_LIMIT_S),
         };
+        let mut geometry = geometry_of(&directives)?;
         let (gpu_type, gpus) = match &self.gpus {
             Some(g) => parse_gpu_spec(g).map_err(|e| SpecError::new("gpus", e))?,
-            None => gpus_of(&directives)?,
+            None => {
+                let (t, n, per) = gpus_of(&directives)?;
+                geometry.gpus_per = per;
+                let times = match per {
+                    GpusPer::Job => 1,
+                    GpusPer::Node => geometry.nodes_max,
+                    GpusPer::Task => geometry.tasks,
+                };
+                let total = n.checked_mul(times).ok_or_else(|| {
+                    SpecError::limit("gpus", "too many GPUs", format!("0 to {MAX_GPUS}"))
+                })?;
+                (t, total)
+            }
         };
         if gpus > MAX_GPUS {
             return Err(SpecError::limit(
@@ -321,9 +397,17 @@ impl JobRequest {
                 format!("0 to {MAX_GPUS}"),
             ));
         }
+        // -c is per task: the job holds it for each (and at least a CPU a task).
         let cpus = match self.cpus {
-            Some(c) => c,
-            None => cpus_of(&directives, gpus)?,
+            Some(c) => c.saturating_mul(geometry.tasks),
+            None => {
+                let c = cpus_of(&directives, gpus)?;
+                if directives.cpus.is_some() {
+                    c.saturating_mul(geometry.tasks)
+                } else {
+                    c.max(geometry.tasks)
+                }
+            }
         };
         if cpus == 0 || cpus > MAX_CPUS {
             return Err(SpecError::limit(
@@ -332,9 +416,17 @@ impl JobRequest {
                 format!("1 to {MAX_CPUS}"),
             ));
         }
+        // --mem is per node: the job holds it on each.
+        let per_node = |mb: u64| mb.saturating_mul(u64::from(geometry.nodes_max));
         let mem_mb = match &self.mem {
-            Some(m) => {
-                parse_mem_mb(m).map_err(|e| SpecError::limit("mem", e.to_string(), "1M to 64T"))?
+            Some(m) => per_node(
+                parse_mem_mb(m).map_err(|e| SpecError::limit("mem", e.to_string(), "1M to 64T"))?,
+            ),
+            None if directives.mem_mb.is_some()
+                && directives.mem_per_cpu_mb.is_none()
+                && directives.mem_per_gpu_mb.is_none() =>
+            {
+                per_node(mem_of(&directives, cpus, gpus)?)
             }
             None => mem_of(&directives, cpus, gpus)?,
         };
@@ -408,6 +500,7 @@ impl JobRequest {
                 partition: directives.partition.clone(),
                 comment: directives.comment.clone(),
                 mail,
+                geometry,
                 array: directives.array.clone(),
                 task_of: None,
                 dependency: directives.dependency.clone(),
@@ -458,6 +551,9 @@ fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
         mail_type: g.mail_type.or(s.mail_type),
         mail_user: g.mail_user.or(s.mail_user),
         array: g.array.or(s.array),
+        nodes: g.nodes.or(s.nodes),
+        ntasks: g.ntasks.or(s.ntasks),
+        ntasks_per_node: g.ntasks_per_node.or(s.ntasks_per_node),
         dependency: g.dependency.or(s.dependency),
         begin: g.begin.or(s.begin),
         signal: g.signal.or(s.signal),
@@ -470,26 +566,71 @@ fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
 
 /// A job's GPUs from `--gpus`, `--gpus-per-node` or `--gpus-per-task` (one
 /// node, one task: each is the job's total; two that disagree are refused).
-fn gpus_of(d: &SbatchOptions) -> Result<(Option<String>, u32), SpecError> {
-    let asked: Vec<(&str, Option<String>, u32)> = [
-        ("--gpus", d.gpus.map(|n| (d.gpu_type.clone(), n))),
-        ("--gpus-per-node", d.gpus_per_node.clone()),
-        ("--gpus-per-task", d.gpus_per_task.clone()),
+/// A job's nodes and tasks: `-N` (1 by default), `-n` (else
+/// `--ntasks-per-node` on each node, else one task per node).
+fn geometry_of(d: &SbatchOptions) -> Result<Geometry, SpecError> {
+    let (nodes, nodes_max) = d.nodes.unwrap_or((1, 1));
+    let tasks = match (d.ntasks, d.ntasks_per_node) {
+        (Some(n), _) => n,
+        (None, Some(per)) => per.saturating_mul(nodes),
+        (None, None) => nodes,
+    };
+    if tasks > crate::sbatch::MAX_TASKS {
+        return Err(SpecError::limit(
+            "ntasks",
+            format!("{tasks} tasks is out of range"),
+            format!("1 to {}", crate::sbatch::MAX_TASKS),
+        ));
+    }
+    if tasks < nodes {
+        return Err(SpecError::new(
+            "ntasks",
+            format!("{tasks} tasks on at least {nodes} nodes: each node runs at least one task"),
+        ));
+    }
+    if let Some(per) = d.ntasks_per_node
+        && tasks > per.saturating_mul(nodes_max)
+    {
+        return Err(SpecError::new(
+            "ntasks",
+            format!("{tasks} tasks do not fit {per} per node on at most {nodes_max} nodes"),
+        ));
+    }
+    Ok(Geometry {
+        nodes,
+        nodes_max,
+        tasks,
+        tasks_per_node: d.ntasks_per_node,
+        gpus_per: GpusPer::Job,
+    })
+}
+
+/// A job's GPUs from `--gpus`, `--gpus-per-node` or `--gpus-per-task`: the
+/// type, the count, and what the count is for.
+fn gpus_of(d: &SbatchOptions) -> Result<(Option<String>, u32, GpusPer), SpecError> {
+    let asked: Vec<(&str, Option<String>, u32, GpusPer)> = [
+        (
+            "--gpus",
+            d.gpus.map(|n| (d.gpu_type.clone(), n)),
+            GpusPer::Job,
+        ),
+        ("--gpus-per-node", d.gpus_per_node.clone(), GpusPer::Node),
+        ("--gpus-per-task", d.gpus_per_task.clone(), GpusPer::Task),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.map(|(t, n)| (k, t, n)))
+    .filter_map(|(k, v, per)| v.map(|(t, n)| (k, t, n, per)))
     .collect();
     match asked.as_slice() {
-        [] => Ok((None, 0)),
-        [(_, t, n)] => Ok((t.clone(), *n)),
-        [(k1, t1, n1), rest @ ..] => {
-            if let Some((k2, _, _)) = rest.iter().find(|(_, t, n)| (t, n) != (t1, n1)) {
+        [] => Ok((None, 0, GpusPer::Job)),
+        [(_, t, n, per)] => Ok((t.clone(), *n, *per)),
+        [(k1, t1, n1, per), rest @ ..] => {
+            if let Some((k2, _, _, _)) = rest.iter().find(|(_, t, n, _)| (t, n) != (t1, n1)) {
                 return Err(SpecError::new(
                     "gpus",
                     format!("{k1} and {k2} ask for different GPUs: give one of them"),
                 ));
             }
-            Ok((t1.clone(), *n1))
+            Ok((t1.clone(), *n1, *per))
         }
     }
 }

@@ -261,14 +261,62 @@ fn refusals_name_where_they_were_written() {
         "{e}"
     );
     let mut r = argv(&["true"]);
-    r.options = words(&["-N", "2"]);
+    r.options = words(&["-N", "3-1"]);
     let e = r.resolve().unwrap_err();
     assert_eq!(e.field, "options");
     assert!(
         e.message
-            .starts_with("-N 2: this centre runs a job on one node"),
+            .starts_with("-N 3-1: the maximum is below the minimum"),
         "{e}"
     );
+}
+
+#[test]
+fn nodes_and_tasks_multiply_what_is_asked_per_node_and_per_task() {
+    let resolve = |opts: &[&str]| {
+        let mut r = argv(&["true"]);
+        r.options = words(opts);
+        r.resolve()
+    };
+    // Two nodes, four tasks: GPUs per node and memory per node count twice,
+    // CPUs per task four times.
+    let s = resolve(&[
+        "-N",
+        "2",
+        "-n",
+        "4",
+        "--gpus-per-node=h100:2",
+        "-c",
+        "3",
+        "--mem=8G",
+    ])
+    .unwrap()
+    .spec;
+    assert_eq!(
+        (s.geometry.nodes, s.geometry.tasks, s.geometry.gpus_per),
+        (2, 4, GpusPer::Node)
+    );
+    assert_eq!(
+        (s.resources.gpus, s.resources.cpus, s.resources.mem_mb),
+        (4, 12, 16 * 1024)
+    );
+    assert_eq!(s.gpu_type.as_deref(), Some("h100"));
+    // --ntasks-per-node gives the tasks; --gpus-per-task counts per task.
+    let s = resolve(&["-N", "2", "--ntasks-per-node=4", "--gpus-per-task=1"])
+        .unwrap()
+        .spec;
+    assert_eq!((s.geometry.tasks, s.resources.gpus), (8, 8));
+    assert_eq!(s.geometry.tasks_per_node, Some(4));
+    // Without -n, one task per node; a range counts its largest.
+    let s = resolve(&["-N", "2-3", "--gpus-per-node=1"]).unwrap().spec;
+    assert_eq!((s.geometry.tasks, s.resources.gpus), (2, 3));
+    assert_eq!(s.geometry.nodes_text(), "2-3");
+    // Fewer tasks than nodes, or more than fit, are refused.
+    let e = resolve(&["-N", "4", "-n", "2"]).unwrap_err();
+    assert_eq!(e.field, "ntasks");
+    let e = resolve(&["-N", "1", "-n", "9", "--ntasks-per-node=8"]).unwrap_err();
+    assert!(e.message.contains("do not fit 8 per node"), "{e}");
+    assert!(resolve(&["-n", "1"]).unwrap().spec.geometry.is_single());
 }
 
 #[test]

@@ -24,6 +24,12 @@ pub struct SbatchOptions {
     pub time_limit_s: Option<u64>,
     /// `-c/--cpus-per-task`
     pub cpus: Option<u32>,
+    /// `-N/--nodes`: the least and the most nodes.
+    pub nodes: Option<(u32, u32)>,
+    /// `-n/--ntasks`
+    pub ntasks: Option<u32>,
+    /// `--ntasks-per-node`
+    pub ntasks_per_node: Option<u32>,
     /// `--mem`, in MiB.
     pub mem_mb: Option<u64>,
     /// `-G/--gpus` or `--gres=gpu:N`
@@ -80,6 +86,10 @@ pub struct SbatchOptions {
     pub warnings: Vec<String>,
 }
 
+/// The most nodes one job may ask for.
+pub const MAX_NODES: u32 = 4096;
+/// The most tasks one job may ask for.
+pub const MAX_TASKS: u32 = 65_536;
 /// `--export`: which variables of the submitted environment the job gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {
@@ -354,25 +364,16 @@ fn apply_option(
         "--gres" => apply_gres(opts, &value)?,
         "-N" | "--nodes" => {
             let (min, max) = parse_range(key, &value)?;
-            if min > 1 {
-                return Err(format!(
-                    "{}: this centre runs a job on one node (at most 1, asked for at least {min}); multi-node jobs are not run yet",
-                    shown(key, &value)
-                ));
-            }
-            if max == 0 {
+            if min == 0 {
                 return Err(format!("{}: a job needs a node", shown(key, &value)));
             }
-        }
-        "-n" | "--ntasks" | "--ntasks-per-node" => {
-            let n = parse_positive(key, &value)?;
-            if n > 1 {
-                return Err(format!(
-                    "{}: a job runs one task here (srun steps of several tasks are not run yet); ask for the task's CPUs with -c",
-                    shown(key, &value)
-                ));
+            if max > MAX_NODES {
+                return Err(format!("{}: at most {MAX_NODES} nodes", shown(key, &value)));
             }
+            opts.nodes = Some((min, max));
         }
+        "-n" | "--ntasks" => opts.ntasks = Some(parse_positive(key, &value)?),
+        "--ntasks-per-node" => opts.ntasks_per_node = Some(parse_positive(key, &value)?),
         "-o" | "--output" => opts.output = Some(value),
         "-e" | "--error" => opts.error = Some(value),
         "-D" | "--chdir" => opts.chdir = Some(value),

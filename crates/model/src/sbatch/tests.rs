@@ -179,20 +179,24 @@ fn every_documented_option_is_honoured_or_refused_never_ignored() {
 }
 
 #[test]
-fn one_node_and_one_task_are_honoured_more_are_refused_naming_the_line() {
+fn nodes_and_tasks_are_read_and_bad_counts_name_the_line() {
     let o = parse("#SBATCH -N 1 -n 1 --ntasks-per-node=1 --nodes=1-1\n").unwrap();
     assert!(o.warnings.is_empty(), "{:?}", o.warnings);
-    let e = parse("#SBATCH -J x\n#SBATCH --nodes=2\n").unwrap_err();
+    assert_eq!(
+        (o.nodes, o.ntasks, o.ntasks_per_node),
+        (Some((1, 1)), Some(1), Some(1))
+    );
+    let o = parse("#SBATCH -N 2-4 -n 8\n").unwrap();
+    assert_eq!((o.nodes, o.ntasks), (Some((2, 4)), Some(8)));
+    let e = parse("#SBATCH -J x\n#SBATCH --nodes=0\n").unwrap_err();
     assert_eq!(e.line, 3);
     assert!(
         e.to_string()
-            .starts_with("line 3: --nodes=2: this centre runs a job on one node"),
+            .starts_with("line 3: --nodes=0: a job needs a node"),
         "{e}"
     );
-    let e = parse("#SBATCH -N 2-4\n").unwrap_err();
-    assert!(e.message.starts_with("-N 2-4:"), "{e}");
-    let e = parse("#SBATCH -n 4\n").unwrap_err();
-    assert!(e.message.contains("one task"), "{e}");
+    let e = parse("#SBATCH -N 99999\n").unwrap_err();
+    assert!(e.message.contains("at most 4096 nodes"), "{e}");
     assert!(parse("#SBATCH -n 0\n").is_err());
     assert!(parse("#SBATCH -N 3-1\n").is_err());
 }

@@ -391,6 +391,9 @@ pub async fn show(
                         dt { "User" } dd { (j.user) }
                         dt { "Project" } dd { (j.account.clone().unwrap_or_default()) }
                         dt { "Grant" } dd { (j.grant.map(|g| g.to_string()).unwrap_or_else(|| "-".into())) }
+                        @if let (Some(n), Some(t)) = (&j.nodes, j.tasks) {
+                            dt { "Nodes" } dd { (n) ", " (t) " tasks" }
+                        }
                         dt { "GPUs" } dd { (j.gpus) @if let Some(t) = &j.gpu_type { " × " (t) } }
                         dt { "CPUs" } dd { (j.cpus) }
                         dt { "Memory" } dd { (j.mem_mb) " MiB" }

@@ -43,6 +43,9 @@ pub async fn submit(
     let state = state.clone();
     let req_grant = req.grant;
     let resolved = req.resolve()?;
+    if state.slurm_cluster.is_none() {
+        one_host(&resolved.spec.geometry)?;
+    }
     check_fits(&state, &resolved.spec)?;
     check_paths(&state, &resolved.spec, &caller.user.name)?;
     let cap = state.limits.settings().max_queued_per_user;
@@ -291,10 +294,42 @@ fn check_paths(state: &AppState, spec: &JobSpec, user: &str) -> Result<(), Servi
     .map_err(|r| ServiceError::invalid(r.field, r.detail, Some(r.limit)))
 }
 
-/// Refuses a job that could never run on this host, naming the limit.
+/// Refuses what one host cannot do: several nodes, or several tasks (the
+/// local engine runs a job's script once, as one task).
+fn one_host(g: &aisc_model::request::Geometry) -> Result<(), ServiceError> {
+    if g.nodes_max > 1 {
+        return Err(ServiceError::invalid(
+            "nodes",
+            format!(
+                "--nodes={}: this centre runs jobs on one host (local engine); use the Slurm engine for multi-node jobs",
+                g.nodes_text()
+            ),
+            Some("1".into()),
+        ));
+    }
+    if g.tasks > 1 {
+        return Err(ServiceError::invalid(
+            "ntasks",
+            format!(
+                "--ntasks={}: the local engine runs a job as one task (srun steps of several tasks run on the Slurm engine); ask for the task's CPUs with -c",
+                g.tasks
+            ),
+            Some("1".into()),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a job that could never run on this host (on Slurm: a node of
+/// the cluster), counting what it asks of each of its nodes.
 fn check_fits(state: &AppState, spec: &JobSpec) -> Result<(), ServiceError> {
     let cap = &state.node.capacity;
-    let r = &spec.resources;
+    let per = spec.geometry.nodes_max.max(1);
+    let r = &aisc_model::Resources {
+        gpus: spec.resources.gpus.div_ceil(per),
+        cpus: spec.resources.cpus.div_ceil(per),
+        mem_mb: spec.resources.mem_mb.div_ceil(u64::from(per)),
+    };
     if r.gpus > cap.gpus {
         let what = if cap.gpus == 0 {
             format!("this host has no GPUs ({})", state.host.gpu_source)

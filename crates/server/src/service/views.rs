@@ -63,6 +63,8 @@ pub fn job_view(r: &JobRow, gpus_fake: bool) -> JobView {
         label: r.label(),
         array_job_id: r.array_job_id.map(|a| a.0),
         array_task_id: r.array_task_id,
+        nodes: r.spec.as_ref().map(|s| s.geometry.nodes_text()),
+        tasks: r.spec.as_ref().map(|s| s.geometry.tasks),
     }
 }
 
