@@ -75,6 +75,7 @@ async fn main() -> Res<()> {
                     standard_output: "/dev/null".into(),
                     standard_error: "/dev/null".into(),
                     requeue: false,
+                    signal: None,
                 },
             };
             let start = Instant::now();

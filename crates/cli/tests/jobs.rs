@@ -208,6 +208,10 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
             "partition: project default has no active grant of resource class a100",
         ),
         (
+            &["submit", "--signal=B:USR1", "--", "true"][..],
+            "--signal=B:...: not the batch shell alone",
+        ),
+        (
             &["submit", "-n", "2", "--", "true"][..],
             "--ntasks=2: the local engine runs a job as one task",
         ),

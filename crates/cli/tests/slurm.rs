@@ -244,11 +244,29 @@ fn a_scripts_arguments_per_task_gpus_and_dependencies_reach_slurm() {
     );
     let job = server.wait_state(w, id, "completed");
     let then = server.wait_state(w, next, "completed");
-    // --signal is aisc's own on the local engine: on Slurm it is refused, not ignored.
-    let out = server.aisc(w, &["submit", "--signal=USR1@30", "--", "true"]);
+    // --signal goes to Slurm, which signals the job's step before the limit:
+    // the step saves its work and ends on its own. B: is refused, saying why.
+    std::fs::write(
+        w.join("save.sh"),
+        "#!/bin/sh\nsrun sh -c 'trap \"echo saved > saved-$SLURM_JOB_ID; exit 0\" USR1; \
+         i=0; while [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done'\n",
+    )
+    .unwrap();
+    let out = server.aisc(w, &["submit", "--signal=B:USR1@50", "save.sh"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--signal is not passed to Slurm yet"), "{err}");
+    assert!(err.contains("slurmrestd (Slurm 22.05) refuses B:"), "{err}");
+    let saver = server.submit(
+        w,
+        &["--name", &name, "-t", "1", "--signal=USR1@50", "save.sh"],
+    );
+    let saved = server.wait_state(w, saver, "completed");
+    let slurm = slurm_id(&saved);
+    assert_eq!(
+        std::fs::read_to_string(w.join(format!("saved-{slurm}"))).unwrap_or_default(),
+        "saved\n",
+        "{saved:#}"
+    );
     assert!(
         then["started_at"].as_str() >= job["ended_at"].as_str() && job["ended_at"].is_string(),
         "afterok: it started once the first had ended: {then:#}"

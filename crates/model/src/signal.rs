@@ -1,6 +1,6 @@
-//! `--signal=[R:]SIG[@SECS]`: a signal sent to a running job that long
+//! `--signal=[B:][R:]SIG[@SECS]`: a signal sent to a running job that long
 //! before its time limit (60 s when not given), so that it can save its
-//! state, as Slurm sends it.
+//! state, as Slurm sends it; with `B:`, to the batch shell alone.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,20 +31,27 @@ pub struct Warning {
     pub signal: i32,
     /// How long before the time limit, seconds.
     pub before_s: u64,
+    /// `B:`: to the batch shell alone (Slurm), not to every process of the job.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batch_only: bool,
 }
 
 impl Warning {
     /// Reads `--signal`'s value.
     pub fn parse(value: &str) -> Result<Warning, String> {
         let mut v = value.trim();
-        if let Some(rest) = v.strip_prefix("R:") {
-            v = rest;
-        }
-        if v.starts_with("B:") || v.starts_with("RB:") || v.starts_with("BR:") {
-            return Err(
-                "B: (the batch shell alone) is not supported: aisc signals the job's whole process group"
-                    .into(),
-            );
+        let mut batch_only = false;
+        // R: (a reservation's end) changes nothing here; B: and R: come in either order.
+        for _ in 0..2 {
+            if let Some(rest) = v.strip_prefix("R:") {
+                v = rest;
+            } else if let Some(rest) = v.strip_prefix("B:") {
+                v = rest;
+                batch_only = true;
+            } else if let Some(rest) = v.strip_prefix("RB:").or_else(|| v.strip_prefix("BR:")) {
+                v = rest;
+                batch_only = true;
+            }
         }
         let (sig, before) = match v.split_once('@') {
             Some((s, b)) => (s, Some(b)),
@@ -71,7 +78,17 @@ impl Warning {
                 .filter(|s| *s <= MAX_BEFORE_S)
                 .ok_or_else(|| format!("@{b}: 0 to {MAX_BEFORE_S} seconds"))?,
         };
-        Ok(Warning { signal, before_s })
+        Ok(Warning {
+            signal,
+            before_s,
+            batch_only,
+        })
+    }
+
+    /// As slurmrestd takes it: `[B:]NUM@SECS`.
+    pub fn slurm_text(&self) -> String {
+        let b = if self.batch_only { "B:" } else { "" };
+        format!("{b}{}@{}", self.signal, self.before_s)
     }
 }
 
@@ -82,36 +99,24 @@ mod tests {
     #[test]
     fn slurms_forms_are_read() {
         let w = |s: &str| Warning::parse(s);
-        assert_eq!(
-            w("USR1@90"),
+        let ok = |signal, before_s, batch_only| {
             Ok(Warning {
-                signal: 10,
-                before_s: 90
+                signal,
+                before_s,
+                batch_only,
             })
-        );
-        assert_eq!(
-            w("SIGUSR2"),
-            Ok(Warning {
-                signal: 12,
-                before_s: 60
-            })
-        );
-        assert_eq!(
-            w("R:10@5"),
-            Ok(Warning {
-                signal: 10,
-                before_s: 5
-            })
-        );
-        assert_eq!(
-            w("12@1"),
-            Ok(Warning {
-                signal: 12,
-                before_s: 1
-            })
-        );
+        };
+        assert_eq!(w("USR1@90"), ok(10, 90, false));
+        assert_eq!(w("SIGUSR2"), ok(12, 60, false));
+        assert_eq!(w("R:10@5"), ok(10, 5, false));
+        assert_eq!(w("12@1"), ok(12, 1, false));
+        assert_eq!(w("B:USR1@30"), ok(10, 30, true));
+        assert_eq!(w("R:B:USR1"), ok(10, 60, true));
+        assert_eq!(w("BR:USR2@7"), ok(12, 7, true));
+        assert_eq!(w("B:USR1@30").map(|s| s.slurm_text()), Ok("B:10@30".into()));
+        assert_eq!(w("USR1@30").map(|s| s.slurm_text()), Ok("10@30".into()));
         for bad in [
-            "B:USR1@60",
+            "B:KILL",
             "KILL",
             "11",
             "9",

@@ -286,6 +286,7 @@ fn a_warning_goes_once_before_the_limit_then_the_limit_stops_the_job() {
     a.queued.spec.signal = Some(aisc_model::signal::Warning {
         signal: 10,
         before_s: 5,
+        batch_only: false,
     });
     c.admit(a, 0);
     c.lien(JobId(1), true);

@@ -110,6 +110,9 @@ pub struct JobDesc {
     pub standard_error: String,
     /// Never requeued by Slurm on its own (aisc decides).
     pub requeue: bool,
+    /// `--signal`: `[B:]NUM@SECS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
 }
 
 /// A job as slurmctld reports it (`GET /jobs`), the fields aisc reads.

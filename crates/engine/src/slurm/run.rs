@@ -153,6 +153,7 @@ impl Slurm {
                 tasks: g.tasks.max(1),
                 tasks_per_node: g.tasks_per_node,
                 nodes: g.nodes_text(),
+                signal: spec.signal.map(|w| w.slurm_text()),
                 standard_output: stdout,
                 standard_error: stderr,
                 requeue: false,

@@ -73,11 +73,16 @@ pub async fn submit(
     }
     let mut spec = resolved.spec;
     spec.begin_ms = resolved.begin.map(|b| b.at(now_ms()));
-    if spec.signal.is_some() && state.slurm_cluster.is_some() {
+    if spec.signal.is_some_and(|w| w.batch_only) {
+        let why = if state.slurm_cluster.is_some() {
+            "slurmrestd (Slurm 22.05) refuses B: in a submission; without it Slurm signals the job's steps (srun), as sbatch --signal does"
+        } else {
+            "the local engine signals the job's whole process group, the batch shell with it"
+        };
         return Err(ServiceError::invalid(
             "signal",
-            "--signal is not passed to Slurm yet: on the Slurm engine a job gets Slurm's own signals at its limit",
-            None,
+            format!("--signal=B:...: not the batch shell alone: {why}"),
+            Some("[R:]SIG[@SECS]".into()),
         ));
     }
     if let Some(a) = &spec.array {
