@@ -44,6 +44,7 @@ const TABLE: &[Row] = &[
     ("POST",   "/api/v1/jobs/{id}/cancel",                  [(202, 202),  FB,          NF,          (202, 404),  (202, 404),  (202, 404)]),
     ("POST",   "/api/v1/jobs/{id}/release",                 [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("POST",   "/api/v1/jobs/{id}/hold",                    [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
+    ("PATCH",  "/api/v1/jobs/{id}",                         [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("GET",    "/api/v1/audit",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/audit/verify",                      [ALL,         ALL,         FB,          FB,          FB,          FB]),
     ("POST",   "/api/v1/login",                             [(201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201)]),
@@ -242,6 +243,10 @@ impl World {
                 Some(
                     json!({"command": ["true"], "chdir": "/tmp", "hold": true, "account": project}),
                 ),
+            ),
+            "/api/v1/jobs/{id}" if method == "PATCH" => (
+                format!("/api/v1/jobs/{}", self.held_job(t).await),
+                Some(json!({"name": "renamed"})),
             ),
             "/api/v1/jobs/{id}" => (format!("/api/v1/jobs/{}", self.job[t]), None),
             "/api/v1/jobs/{id}/logs" => (format!("/api/v1/jobs/{}/logs", self.job[t]), None),
