@@ -95,7 +95,7 @@ AccountingStorageHost=localhost
 AccountingStorageEnforce=associations,limits,qos,safe
 AccountingStorageTRES=gres/gpu
 AccountingStoreFlags=job_comment
-NodeName=gpu[01-$last] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=[17001-$((17000 + NODES))] CPUs=64 RealMemory=512000 Gres=gpu:h100:$GPUS_PER_NODE State=UNKNOWN
+NodeName=gpu[01-$last] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=[17001-$((17000 + NODES))] CPUs=64 RealMemory=512000 Gres=gpu:h100:$GPUS_PER_NODE Features=ib,nvlink State=UNKNOWN
 PartitionName=h100 Nodes=gpu[01-$last] Default=YES MaxTime=INFINITE State=UP
 EOF
     cat >/etc/slurm/gres.conf <<EOF

@@ -76,6 +76,7 @@ async fn main() -> Res<()> {
                     standard_error: "/dev/null".into(),
                     requeue: false,
                     signal: None,
+                    constraints: None,
                 },
             };
             let start = Instant::now();

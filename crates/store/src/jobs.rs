@@ -697,7 +697,8 @@ impl Store {
     /// The record of task `task` of array `array`, once it has one.
     pub async fn array_task(&self, array: JobId, task: u32) -> Result<Option<JobId>, StoreError> {
         let id: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE array_job_id = $1 AND array_task_id = $2",
+            // A preempted task's requeued copy is the task from then on: the newest record.
+            "SELECT id FROM jobs WHERE array_job_id = $1 AND array_task_id = $2 ORDER BY id DESC LIMIT 1",
         )
         .bind(array.0)
         .bind(i64::from(task))

@@ -110,6 +110,9 @@ pub struct JobDesc {
     pub standard_error: String,
     /// Never requeued by Slurm on its own (aisc decides).
     pub requeue: bool,
+    /// `-C/--constraint`: node features.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<String>,
     /// `--signal`: `[B:]NUM@SECS`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,

@@ -154,6 +154,7 @@ impl Slurm {
                 tasks_per_node: g.tasks_per_node,
                 nodes: g.nodes_text(),
                 signal: spec.signal.map(|w| w.slurm_text()),
+                constraints: spec.constraint.clone(),
                 standard_output: stdout,
                 standard_error: stderr,
                 requeue: false,

@@ -128,6 +128,9 @@ pub struct JobSpec {
     /// `--mail-type` and `--mail-user`, stored (no mail is sent yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<Mail>,
+    /// `-C/--constraint`: node features the job needs (Slurm engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
     /// Nodes and tasks (one of each unless asked).
     #[serde(default, skip_serializing_if = "Geometry::is_single")]
     pub geometry: Geometry,
@@ -245,6 +248,7 @@ impl JobSpec {
             partition: None,
             comment: None,
             mail: None,
+            constraint: None,
             geometry: Geometry::default(),
             array: None,
             task_of: None,
@@ -500,6 +504,7 @@ impl JobRequest {
                 partition: directives.partition.clone(),
                 comment: directives.comment.clone(),
                 mail,
+                constraint: directives.constraint.clone(),
                 geometry,
                 array: directives.array.clone(),
                 task_of: None,
@@ -551,6 +556,7 @@ fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
         mail_type: g.mail_type.or(s.mail_type),
         mail_user: g.mail_user.or(s.mail_user),
         array: g.array.or(s.array),
+        constraint: g.constraint.or(s.constraint),
         nodes: g.nodes.or(s.nodes),
         ntasks: g.ntasks.or(s.ntasks),
         ntasks_per_node: g.ntasks_per_node.or(s.ntasks_per_node),

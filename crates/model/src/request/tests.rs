@@ -253,11 +253,11 @@ fn options_given_with_the_request_win_over_the_script_family_by_family() {
 
 #[test]
 fn refusals_name_where_they_were_written() {
-    let e = script("#SBATCH --constraint=ib\n").resolve().unwrap_err();
+    let e = script("#SBATCH --nodelist=n1\n").resolve().unwrap_err();
     assert_eq!(e.field, "script");
     assert!(
         e.message
-            .starts_with("line 2: --constraint=ib: this centre declares no node features"),
+            .starts_with("line 2: --nodelist=n1: aisc places jobs itself"),
         "{e}"
     );
     let mut r = argv(&["true"]);

@@ -98,11 +98,7 @@ pub const KNOWN: &[Known] = &[
         Optional,
         "aisc shares nodes between jobs: ask for the GPUs, CPUs and memory the job needs (all of a node's, if it needs them all)",
     ),
-    refused(
-        &["-C", "--constraint"],
-        Value,
-        "this centre declares no node features: choose a GPU model with --gpus=TYPE:N",
-    ),
+    honoured(&["-C", "--constraint"], Value),
     refused(
         &["--prefer"],
         Value,

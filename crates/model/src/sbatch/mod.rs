@@ -68,6 +68,8 @@ pub struct SbatchOptions {
     pub mail_type: Option<String>,
     /// `--mail-user`
     pub mail_user: Option<String>,
+    /// `-C/--constraint`: node features, as Slurm writes them.
+    pub constraint: Option<String>,
     /// `-a/--array`
     pub array: Option<crate::array::Array>,
     /// `-d/--dependency`
@@ -402,6 +404,16 @@ fn apply_option(
                 crate::begin::Begin::parse(&value)
                     .map_err(|e| format!("{}: {e}", shown(key, &value)))?,
             )
+        }
+        "-C" | "--constraint" => {
+            let ok = |c: char| c.is_ascii_alphanumeric() || "&|,*[]():!_-.".contains(c);
+            if value.is_empty() || value.len() > 256 || !value.chars().all(ok) {
+                return Err(format!(
+                    "{}: node features are names joined by & | , with [ ] ( ) * and counts (at most 256 characters)",
+                    shown(key, &value)
+                ));
+            }
+            opts.constraint = Some(value);
         }
         "-a" | "--array" => {
             opts.array = Some(

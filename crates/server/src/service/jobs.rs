@@ -44,7 +44,7 @@ pub async fn submit(
     let req_grant = req.grant;
     let resolved = req.resolve()?;
     if state.slurm_cluster.is_none() {
-        one_host(&resolved.spec.geometry)?;
+        one_host(&resolved.spec)?;
     }
     check_fits(&state, &resolved.spec)?;
     check_paths(&state, &resolved.spec, &caller.user.name)?;
@@ -301,7 +301,17 @@ fn check_paths(state: &AppState, spec: &JobSpec, user: &str) -> Result<(), Servi
 
 /// Refuses what one host cannot do: several nodes, or several tasks (the
 /// local engine runs a job's script once, as one task).
-fn one_host(g: &aisc_model::request::Geometry) -> Result<(), ServiceError> {
+fn one_host(spec: &JobSpec) -> Result<(), ServiceError> {
+    if let Some(c) = &spec.constraint {
+        return Err(ServiceError::invalid(
+            "constraint",
+            format!(
+                "--constraint={c}: this host declares no node features (local engine); choose a GPU model with --gpus=TYPE:N, or use the Slurm engine, which passes -C to Slurm"
+            ),
+            None,
+        ));
+    }
+    let g = &spec.geometry;
     if g.nodes_max > 1 {
         return Err(ServiceError::invalid(
             "nodes",
