@@ -500,6 +500,18 @@ impl Controller {
         }
         self.reservations = plan.reservations.iter().map(|r| (r.job, r.at)).collect();
         self.hand_over(&plan).await;
+        // Arrays that started as many tasks as their %N allows wait for those now.
+        let mut started: Vec<JobId> = plan.starts.iter().map(|s| s.id).collect();
+        started.dedup();
+        let full = started
+            .into_iter()
+            .filter(|id| {
+                self.core.queue.get(*id).is_some_and(|q| {
+                    self.core.queue.array_waiting(*id).is_some() && self.core.copies(q) == 0
+                })
+            })
+            .map(|id| (id, aisc_model::PendingReason::JobArrayTaskLimit));
+        let at_limit: Vec<_> = at_limit.into_iter().chain(full).collect();
         let changed: Vec<(JobId, String)> = self
             .core
             .queue
