@@ -58,42 +58,31 @@ impl Core {
         if !self.queue.considered(id) {
             return None;
         }
-        let waiting = self.queue.array_waiting_mut(id)?;
-        let task = waiting.pop_first()?;
-        let last = waiting.is_empty();
-        let mut split = Split {
-            array: id,
-            task,
-            waiting: waiting.to_string(),
-            last,
-            was: None,
-        };
-        let array = if last {
-            let q = self.queue.take_pending(id)?;
-            split.was = Some(Box::new(q.clone()));
-            q
-        } else {
-            self.queue.get(id)?.clone()
-        };
-        Some((split.task(&array), split))
+        let task = self.queue.array_waiting_mut(id)?.pop_first()?;
+        self.split_off(id, task)
     }
 
     /// Takes task `task` off the waiting array `id` (it is cancelled before
     /// it starts). `None` when the array does not wait with that task.
     pub fn split_task(&mut self, id: JobId, task: u32) -> Option<(Queued, Split)> {
-        let waiting = self.queue.array_waiting_mut(id)?;
-        if !waiting.remove(task) {
+        if !self.queue.array_waiting_mut(id)?.remove(task) {
             return None;
         }
-        let last = waiting.is_empty();
+        self.split_off(id, task)
+    }
+
+    /// Task `task`, just taken off the array `id`'s waiting tasks, as a job
+    /// of its own; the array leaves the queue with its last task.
+    fn split_off(&mut self, id: JobId, task: u32) -> Option<(Queued, Split)> {
+        let waiting = self.queue.array_waiting(id)?;
         let mut split = Split {
             array: id,
             task,
             waiting: waiting.to_string(),
-            last,
+            last: waiting.is_empty(),
             was: None,
         };
-        let array = if last {
+        let array = if split.last {
             let q = self.queue.take(id)?;
             split.was = Some(Box::new(q.clone()));
             q
