@@ -298,24 +298,11 @@ impl fmt::Display for JobRef {
 /// `sbatch -o` expands them for a task; `%%` and every other `%` sequence
 /// are left for the engine's own expansion (`%j`, `%x`, `%u`).
 pub fn expand_task(pattern: &str, of: TaskOf) -> String {
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('A') => out.push_str(&of.array.to_string()),
-            Some('a') => out.push_str(&of.task.to_string()),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
+    crate::engine::expand_with(pattern, |c| match c {
+        'A' => Some(of.array.to_string()),
+        'a' => Some(of.task.to_string()),
+        _ => None,
+    })
 }
 
 impl crate::JobSpec {

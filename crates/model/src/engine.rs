@@ -248,6 +248,18 @@ pub fn verdict_of(exit_code: Option<i32>, signal: Option<i32>) -> (JobState, Str
 
 /// Expands `%j` (job id), `%x` (name), `%u` (user) and `%%` as `sbatch -o` does.
 pub fn expand_pattern(pattern: &str, id: JobId, name: &str, user: &str) -> String {
+    expand_with(pattern, |c| match c {
+        'j' | 'A' => Some(id.to_string()),
+        'x' => Some(name.to_string()),
+        'u' => Some(user.to_string()),
+        '%' => Some("%".to_string()),
+        _ => None,
+    })
+}
+
+/// `pattern` with each `%c` that `with(c)` answers replaced by the answer;
+/// every other `%` sequence, and a `%` at the end, kept as written.
+pub fn expand_with(pattern: &str, with: impl Fn(char) -> Option<String>) -> String {
     let mut out = String::with_capacity(pattern.len());
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
@@ -256,14 +268,13 @@ pub fn expand_pattern(pattern: &str, id: JobId, name: &str, user: &str) -> Strin
             continue;
         }
         match chars.next() {
-            Some('j') | Some('A') => out.push_str(&id.to_string()),
-            Some('x') => out.push_str(name),
-            Some('u') => out.push_str(user),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
+            Some(k) => match with(k) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    out.push('%');
+                    out.push(k);
+                }
+            },
             None => out.push('%'),
         }
     }
