@@ -212,10 +212,6 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
             "--signal=B:...: not the batch shell alone",
         ),
         (
-            &["submit", "-n", "2", "--", "true"][..],
-            "--ntasks=2: the local engine runs a job as one task",
-        ),
-        (
             &["submit", "--exclude", "n1", "--", "true"][..],
             "--exclude=n1: aisc places jobs itself",
         ),
@@ -230,6 +226,41 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
         before,
         "nothing was submitted"
     );
+}
+
+#[test]
+fn a_job_of_several_tasks_runs_srun_steps_each_task_with_its_own_gpu() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--fake-gpus", "h100:2"]);
+    let w = work.path();
+    std::fs::write(
+        w.join("tasks.sh"),
+        "#!/bin/sh\n#SBATCH -n 2 --gpus-per-task=1 -c 1\n\
+         echo \"batch: $SLURM_NTASKS tasks, world $WORLD_SIZE\"\n\
+         srun sh -c 'echo \"task $SLURM_PROCID gpu $CUDA_VISIBLE_DEVICES\"' | sort\n\
+         srun -n 2 sh -c 'exit $SLURM_PROCID'; echo \"step: $?\"\n\
+         srun -n 3 true || echo refused\n",
+    )
+    .unwrap();
+    let id = server.submit(w, &["tasks.sh"]);
+    let job = server.wait_state(w, id, "completed");
+    assert_eq!(
+        (job["gpus"].as_u64(), job["cpus"].as_u64()),
+        (Some(2), Some(2)),
+        "GPUs and CPUs per task, times the tasks: {job:#}"
+    );
+    let log = server.ok(w, &["logs", &id.to_string()]);
+    assert!(
+        log.starts_with("batch: 2 tasks, world 2\ntask 0 gpu 0\ntask 1 gpu 1\nstep: 1\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("srun: --ntasks=3: the job has 2 task(s)") && log.ends_with("refused\n"),
+        "{log}"
+    );
+    let shown = server.ok(w, &["show", &id.to_string()]);
+    assert!(shown.contains("tasks"), "{shown}");
 }
 
 #[test]

@@ -59,7 +59,7 @@ pub fn http_client(
         .build()
         .or_else(|_| builder().tls_certs_only(Vec::new()).build())
 }
-pub use local::{LaunchSpec, Launched, LocalEngine, LocalEvent, Outcome, Recovery};
+pub use local::{LaunchSpec, Launched, LocalEngine, LocalEvent, Outcome, Recovery, SRUN};
 
 /// What can go wrong starting or watching a job.
 #[derive(Debug, thiserror::Error)]

@@ -43,6 +43,12 @@ pub struct LaunchSpec {
     pub fake_gpus: bool,
     /// CPU cores given to it.
     pub cpus: u32,
+    /// The node it runs on (this host's name in the inventory).
+    pub node: String,
+    /// Its tasks (`-n`): what `srun` runs a step as.
+    pub tasks: u32,
+    /// GPUs for each task (`--gpus-per-task`), if it asked per task.
+    pub gpus_per_task: Option<u32>,
     /// The job's private directory (script, pid and exit files).
     pub job_dir: PathBuf,
     /// Standard output file.
@@ -156,6 +162,10 @@ impl LocalEngine {
         ] {
             let _ = fs::remove_file(spec.job_dir.join(stale));
         }
+        let bin = spec.job_dir.join("bin");
+        fs::create_dir_all(&bin).map_err(io("cannot create", &bin))?;
+        let srun = bin.join("srun");
+        write_private(&srun, SRUN.as_bytes(), 0o700).map_err(io("cannot write", &srun))?;
         let argv: Vec<String> = match &spec.command {
             JobCommand::Argv(argv) => argv.clone(),
             JobCommand::Script(text) => {
@@ -346,6 +356,10 @@ impl LocalEngine {
     }
 }
 
+/// The `srun` a job finds first on its `PATH`: it runs a step as the job's
+/// tasks on this host (see the script for what it honours and refuses).
+pub const SRUN: &str = include_str!("srun.sh");
+
 fn job_vars(spec: &LaunchSpec) -> Vec<(&'static str, String)> {
     let id = spec.job.to_string();
     let gpus = spec
@@ -354,16 +368,57 @@ fn job_vars(spec: &LaunchSpec) -> Vec<(&'static str, String)> {
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(",");
+    let tasks = spec.tasks.max(1);
+    // The job's own directory holds its `srun`; it comes before the PATH it would have had.
+    let path = spec
+        .env
+        .get("PATH")
+        .cloned()
+        .or_else(|| std::env::var("PATH").ok())
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     let mut vars = vec![
         ("AISC_JOB_ID", id.clone()),
         ("AISC_JOB_NAME", spec.name.clone()),
-        ("SLURM_JOB_ID", id),
+        ("SLURM_JOB_ID", id.clone()),
+        ("SLURM_JOBID", id),
         ("SLURM_JOB_NAME", spec.name.clone()),
-        ("SLURM_CPUS_PER_TASK", spec.cpus.to_string()),
+        (
+            "SLURM_CPUS_PER_TASK",
+            (spec.cpus / tasks).max(1).to_string(),
+        ),
+        ("SLURM_CPUS_ON_NODE", spec.cpus.to_string()),
+        ("SLURM_JOB_CPUS_PER_NODE", spec.cpus.to_string()),
         ("SLURM_SUBMIT_DIR", spec.workdir.display().to_string()),
+        ("SLURM_NNODES", "1".into()),
+        ("SLURM_JOB_NUM_NODES", "1".into()),
+        ("SLURM_JOB_NODELIST", spec.node.clone()),
+        ("SLURM_NODELIST", spec.node.clone()),
+        ("SLURMD_NODENAME", spec.node.clone()),
+        ("SLURM_NTASKS", tasks.to_string()),
+        ("SLURM_NPROCS", tasks.to_string()),
+        ("SLURM_TASKS_PER_NODE", tasks.to_string()),
+        ("SLURM_NODEID", "0".into()),
+        ("SLURM_PROCID", "0".into()),
+        ("SLURM_LOCALID", "0".into()),
+        ("SLURM_GPUS_ON_NODE", spec.gpu_ids.len().to_string()),
         ("CUDA_DEVICE_ORDER", "PCI_BUS_ID".into()),
         ("CUDA_VISIBLE_DEVICES", gpus),
+        (
+            "PATH",
+            format!("{}:{path}", spec.job_dir.join("bin").display()),
+        ),
     ];
+    if let Some(g) = spec.gpus_per_task {
+        vars.push(("SLURM_GPUS_PER_TASK", g.to_string()));
+    }
+    if tasks > 1 {
+        let [port, world] = aisc_model::engine::distributed_vars(spec.job, tasks);
+        for (k, v) in [("MASTER_ADDR", "127.0.0.1".to_string()), port, world] {
+            if !spec.env.contains_key(k) {
+                vars.push((k, v));
+            }
+        }
+    }
     if spec.fake_gpus && !spec.gpu_ids.is_empty() {
         vars.push(("AISC_FAKE_GPUS", "1".into()));
     }

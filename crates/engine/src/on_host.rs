@@ -11,6 +11,7 @@ use crate::engine::{
     StartJob, Started, Verdict, expand_pattern, now_ms,
 };
 use crate::{LaunchSpec, LocalEngine, LocalEvent, Outcome, Recovery};
+use aisc_model::request::GpusPer;
 use aisc_model::units::format_duration;
 use aisc_model::{JobId, JobState};
 use nix::sys::signal::Signal;
@@ -129,6 +130,10 @@ impl Local {
             gpu_ids: alloc.gpu_ids,
             fake_gpus: self.fake_gpus,
             cpus: alloc.cpus,
+            node: alloc.node,
+            tasks: spec.geometry.tasks,
+            gpus_per_task: (spec.geometry.gpus_per == GpusPer::Task && spec.geometry.tasks > 0)
+                .then(|| spec.resources.gpus / spec.geometry.tasks),
             job_dir,
             stdout: stdout.clone(),
             stderr: stderr.clone(),

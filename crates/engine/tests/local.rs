@@ -60,6 +60,9 @@ fn spec(dir: &Path, id: i64, command: JobCommand) -> LaunchSpec {
         gpu_ids: vec![0, 2],
         fake_gpus: true,
         cpus: 2,
+        node: "local".into(),
+        tasks: 1,
+        gpus_per_task: None,
         job_dir: dir.join(format!("jobs/{id}")),
         stdout: dir.join(format!("out-{id}.log")),
         stderr: None,
@@ -269,6 +272,65 @@ async fn an_output_path_that_is_a_fifo_or_a_symlink_is_refused_at_once() {
     let reason = not_started(&mut rx).await;
     assert!(reason.contains("symbolic link"), "{reason}");
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "key");
+}
+
+#[tokio::test]
+async fn srun_runs_a_step_as_the_jobs_tasks_each_with_its_own_gpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = dir.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    // Its directory is hidden like the server's own: `srun` is still found there.
+    let engine = engine(tx, vec![srv.clone()]);
+    let mut s = spec(
+        dir.path(),
+        11,
+        JobCommand::Script(
+            "#!/bin/sh\n\
+             echo batch $SLURM_PROCID of $SLURM_NTASKS on $SLURM_JOB_NODELIST world=$WORLD_SIZE master=$MASTER_ADDR:$MASTER_PORT\n\
+             srun sh -c 'echo task $SLURM_PROCID/$SLURM_LOCALID of $SLURM_NTASKS gpus $CUDA_VISIBLE_DEVICES' | sort\n\
+             srun sh -c 'exit $((SLURM_PROCID + 3))'; echo worst $?\n\
+             srun -l -n 1 sh -c 'echo labelled; echo to-err >&2'\n\
+             srun --exclusive true 2>/dev/null || echo refused $?\n\
+             srun -n 3 true 2>/dev/null || echo too-many\n\
+             srun --gpus-per-task=2 true 2>/dev/null || echo too-many-gpus\n"
+                .into(),
+        ),
+    );
+    s.job_dir = srv.join("jobs/11");
+    s.tasks = 2;
+    s.gpus_per_task = Some(1);
+    engine.launch(&s).unwrap();
+    assert_eq!(next_end(&mut rx).await.1, Outcome::Exited(0));
+    let out = std::fs::read_to_string(&s.stdout).unwrap();
+    assert!(
+        out.contains("batch 0 of 2 on local world=2 master=127.0.0.1:15011\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("task 0/0 of 2 gpus 0\ntask 1/1 of 2 gpus 2\n"),
+        "each task its own GPU: {out}"
+    );
+    assert!(out.contains("worst 4\n"), "the worst status: {out}");
+    assert!(
+        out.contains("0: labelled\n") && out.contains("0: to-err\n"),
+        "{out}"
+    );
+    assert!(out.contains("refused 1\n"), "{out}");
+    assert!(out.contains("too-many\ntoo-many-gpus\n"), "{out}");
+}
+
+#[test]
+fn srun_outside_a_job_says_so() {
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", aisc_engine::SRUN, "srun", "true"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("srun: not inside a job"), "{err}");
 }
 
 #[tokio::test]

@@ -229,6 +229,23 @@ pub enum Recovered {
     },
 }
 
+/// What distributed training reads to find its peers, from aisc's job id
+/// and the job's tasks: `MASTER_PORT` (a port derived from the job id, so
+/// that jobs sharing a first node differ) and `WORLD_SIZE` (its tasks).
+/// `MASTER_ADDR`, the first node, is the engine's to say once the job is
+/// placed.
+pub fn distributed_vars(job: JobId, tasks: u32) -> [(&'static str, String); 2] {
+    let port = MASTER_PORT_BASE + (job.0.unsigned_abs() % MASTER_PORT_SPAN) as u16;
+    [
+        ("MASTER_PORT", port.to_string()),
+        ("WORLD_SIZE", tasks.to_string()),
+    ]
+}
+
+/// `MASTER_PORT` is this plus the job id modulo [`MASTER_PORT_SPAN`].
+const MASTER_PORT_BASE: u16 = 15_000;
+const MASTER_PORT_SPAN: u64 = 20_000;
+
 /// The reading of an exit status or signal, for engines that give no verdict.
 pub fn verdict_of(exit_code: Option<i32>, signal: Option<i32>) -> (JobState, String) {
     match (exit_code, signal) {

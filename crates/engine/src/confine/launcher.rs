@@ -207,13 +207,19 @@ fn run(dir: &Path) -> Result<End, String> {
     let _ = fs::remove_file(&plan_path);
     let acct = account(&plan)?;
     if let Some(a) = &acct {
-        // The job reads its own directory (its script) through its group; it writes nothing there.
-        for p in std::iter::once(plan.job_dir.clone()).chain(
-            plan.argv
-                .first()
-                .map(PathBuf::from)
-                .filter(|p| p.starts_with(&plan.job_dir)),
-        ) {
+        // The job reads its own directory (its script, its `srun`) through
+        // its group; it writes nothing there.
+        let bin = plan.job_dir.join("bin");
+        for p in [plan.job_dir.clone(), bin.clone(), bin.join("srun")]
+            .into_iter()
+            .filter(|p| p == &plan.job_dir || p.exists())
+            .chain(
+                plan.argv
+                    .first()
+                    .map(PathBuf::from)
+                    .filter(|p| p.starts_with(&plan.job_dir)),
+            )
+        {
             nix::unistd::chown(&p, Some(Uid::from_raw(0)), Some(a.gid))
                 .map_err(|e| format!("chown {}: {e}", p.display()))?;
             fs::set_permissions(&p, fs::Permissions::from_mode(0o750))

@@ -16,7 +16,8 @@ use crate::engine::{
     Accounts, Admission, End, Engine, EngineEvent, Events, How, Measured, Ran, RecoverJob,
     Recovered, StartJob, Started, Verdict, expand_pattern,
 };
-use aisc_model::request::{Geometry, GpusPer};
+use aisc_model::engine::distributed_vars;
+use aisc_model::request::GpusPer;
 use aisc_model::units::format_duration;
 use aisc_model::{JobCommand, JobId, JobState};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -120,7 +121,7 @@ impl Slurm {
             .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
         environment.insert("AISC_JOB_ID".into(), job.job.to_string());
         let g = &spec.geometry;
-        for (k, v) in distributed_vars(job.job, g) {
+        for (k, v) in distributed_vars(job.job, g.tasks) {
             environment.entry(k.into()).or_insert(v);
         }
         let r = &spec.resources;
@@ -363,27 +364,6 @@ impl Engine for Slurm {
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
-
-/// The batch script Slurm runs: the job's own script, or its command line.
-/// A script with arguments is carried inside a `sh` script that writes it
-/// out and runs it with them (slurmrestd 22.05 dies on a submission's
-/// `argv`, so they cannot be passed as sbatch passes them).
-/// What distributed training reads to find its peers, from aisc's job id
-/// and the job's shape: `MASTER_PORT` (a port derived from the job id, so
-/// that jobs sharing a first node differ) and `WORLD_SIZE` (its tasks);
-/// `MASTER_ADDR`, the first node, is known once Slurm has placed the job
-/// (see [`batch_script`]).
-pub(crate) fn distributed_vars(job: JobId, g: &Geometry) -> [(&'static str, String); 2] {
-    let port = MASTER_PORT_BASE + (job.0.unsigned_abs() % MASTER_PORT_SPAN) as u16;
-    [
-        ("MASTER_PORT", port.to_string()),
-        ("WORLD_SIZE", g.tasks.to_string()),
-    ]
-}
-
-/// `MASTER_PORT` is this plus the job id modulo [`MASTER_PORT_SPAN`].
-const MASTER_PORT_BASE: u16 = 15_000;
-const MASTER_PORT_SPAN: u64 = 20_000;
 
 /// The first node of the job's allocation, in the batch script's shell.
 const MASTER_ADDR: &str = "MASTER_ADDR=${MASTER_ADDR:-$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)}\nexport MASTER_ADDR\n";

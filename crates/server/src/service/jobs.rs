@@ -299,8 +299,8 @@ fn check_paths(state: &AppState, spec: &JobSpec, user: &str) -> Result<(), Servi
     .map_err(|r| ServiceError::invalid(r.field, r.detail, Some(r.limit)))
 }
 
-/// Refuses what one host cannot do: several nodes, or several tasks (the
-/// local engine runs a job's script once, as one task).
+/// Refuses what one host cannot do: several nodes, or node features (its
+/// tasks run there as `srun` steps of the job's own `srun`).
 fn one_host(spec: &JobSpec) -> Result<(), ServiceError> {
     if let Some(c) = &spec.constraint {
         return Err(ServiceError::invalid(
@@ -318,16 +318,6 @@ fn one_host(spec: &JobSpec) -> Result<(), ServiceError> {
             format!(
                 "--nodes={}: this centre runs jobs on one host (local engine); use the Slurm engine for multi-node jobs",
                 g.nodes_text()
-            ),
-            Some("1".into()),
-        ));
-    }
-    if g.tasks > 1 {
-        return Err(ServiceError::invalid(
-            "ntasks",
-            format!(
-                "--ntasks={}: the local engine runs a job as one task (srun steps of several tasks run on the Slurm engine); ask for the task's CPUs with -c",
-                g.tasks
             ),
             Some("1".into()),
         ));
