@@ -111,6 +111,10 @@ pub struct JobView {
     /// Its tasks (shown with one job, not in listings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<u32>,
+    /// How many times it was requeued (Slurm's `Restarts`); its charge is
+    /// what all its runs were charged.
+    #[serde(default)]
+    pub restarts: u32,
 }
 
 /// One state transition.
@@ -164,6 +168,31 @@ pub struct JobDetail {
     pub begin_at: Option<String>,
     /// Every transition, oldest first.
     pub events: Vec<EventView>,
+    /// The runs before the current one of a job that was requeued, oldest
+    /// first (each was settled on its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunView>,
+}
+
+/// A run of a requeued job that ended.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunView {
+    /// Its number (0 for the first).
+    pub run: u32,
+    /// Why it ended.
+    pub reason: String,
+    /// Where it ran.
+    pub node: Option<String>,
+    /// When it started (RFC 3339).
+    pub started_at: Option<String>,
+    /// When it ended (RFC 3339).
+    pub ended_at: Option<String>,
+    /// Its exit status.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it.
+    pub signal: Option<i32>,
+    /// Metered GPU time, seconds.
+    pub gpu_seconds: Option<f64>,
 }
 
 /// The answer to a submission.

@@ -18,6 +18,10 @@ pub struct StatementParams {
 pub struct StatementLineView {
     /// Job.
     pub job: i64,
+    /// Which run of it: 0, or 1, 2, ... for the runs of a requeued job,
+    /// each charged on its own.
+    #[serde(default)]
+    pub run: u32,
     /// Job name.
     pub name: String,
     /// Grant charged.

@@ -220,6 +220,29 @@ fn render_detail(d: &JobDetail) -> String {
         kv("Account", acc.clone());
     }
     kv("State", format!("{}: {}", j.state, j.reason));
+    if j.restarts > 0 {
+        kv(
+            "Restarts",
+            format!("{} (each run is settled on its own)", j.restarts),
+        );
+    }
+    for r in &d.runs {
+        let exit = match (r.exit_code, r.signal) {
+            (Some(c), _) => format!("exit {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            (None, None) => "never started".into(),
+        };
+        kv(
+            &format!("Run {}", r.run),
+            format!(
+                "{} to {}, {exit}, {:.0} GPU-seconds: {}",
+                r.started_at.as_deref().unwrap_or("-"),
+                r.ended_at.as_deref().unwrap_or("-"),
+                r.gpu_seconds.unwrap_or(0.0),
+                r.reason
+            ),
+        );
+    }
     if let (Some(nodes), Some(tasks)) = (&j.nodes, j.tasks)
         && (nodes != "1" || tasks != 1)
     {
@@ -423,6 +446,10 @@ pub async fn release(a: IdsArgs) -> Result<ExitCode> {
 
 pub async fn hold(a: IdsArgs) -> Result<ExitCode> {
     act(a, "hold").await
+}
+
+pub async fn requeue(a: IdsArgs) -> Result<ExitCode> {
+    act(a, "requeue").await
 }
 
 pub async fn update(a: UpdateArgs) -> Result<ExitCode> {

@@ -59,6 +59,9 @@ enum Cmd {
     Release(cmd_jobs::IdsArgs),
     /// Hold pending jobs until released.
     Hold(cmd_jobs::IdsArgs),
+    /// Requeue running jobs (as scontrol requeue): each run is stopped and
+    /// settled on its own, and the job waits again with the same id.
+    Requeue(cmd_jobs::IdsArgs),
     /// Change waiting jobs: a lower time limit (administrators may raise it), a name, a QOS.
     Update(cmd_jobs::UpdateArgs),
     /// Show the nodes and their GPUs.
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
             Cmd::Cancel(a) => cmd_jobs::cancel(a).await,
             Cmd::Release(a) => cmd_jobs::release(a).await,
             Cmd::Hold(a) => cmd_jobs::hold(a).await,
+            Cmd::Requeue(a) => cmd_jobs::requeue(a).await,
             Cmd::Update(a) => cmd_jobs::update(a).await,
             Cmd::Nodes(a) => cmd_jobs::nodes(a).await,
             Cmd::Node(a) => cmd_node::run(a).await,

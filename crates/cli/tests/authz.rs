@@ -44,6 +44,8 @@ const TABLE: &[Row] = &[
     ("POST",   "/api/v1/jobs/{id}/cancel",                  [(202, 202),  FB,          NF,          (202, 404),  (202, 404),  (202, 404)]),
     ("POST",   "/api/v1/jobs/{id}/release",                 [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("POST",   "/api/v1/jobs/{id}/hold",                    [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
+    // Tried on a waiting job: whoever may act on it passes to the state check (409).
+    ("POST",   "/api/v1/jobs/{id}/requeue",                 [(409, 409),  FB,          NF,          (409, 404),  (409, 404),  (409, 404)]),
     ("PATCH",  "/api/v1/jobs/{id}",                         [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
     ("GET",    "/api/v1/audit",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/audit/verify",                      [ALL,         ALL,         FB,          FB,          FB,          FB]),
@@ -260,6 +262,10 @@ impl World {
             ),
             "/api/v1/jobs/{id}/hold" => (
                 format!("/api/v1/jobs/{}/hold", self.later_job(t).await),
+                None,
+            ),
+            "/api/v1/jobs/{id}/requeue" => (
+                format!("/api/v1/jobs/{}/requeue", self.later_job(t).await),
                 None,
             ),
             "/api/v1/login" => {

@@ -284,6 +284,133 @@ fn a_signal_before_the_time_limit_lets_a_job_save_its_work() {
 }
 
 #[test]
+fn a_job_that_requeues_itself_resumes_from_its_checkpoint_with_its_id() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--fake-gpus", "1"]);
+    let w = work.path();
+    // The job's user's token, as `aisc login` would keep it for the job to read.
+    std::fs::write(w.join("tok"), server.token()).unwrap();
+    std::fs::write(
+        w.join("ckpt.sh"),
+        "#!/bin/sh\n#SBATCH -t 0:10 --signal=USR1@8 -o ckpt.out --gpus=1\n\
+         if [ -f step ]; then echo \"run $SLURM_RESTART_COUNT of $SLURM_JOB_ID resumes at step $(cat step)\"; exit 0; fi\n\
+         echo \"run ${SLURM_RESTART_COUNT:-0} of $SLURM_JOB_ID starts\"\n\
+         n=0\n\
+         trap 'echo $n > step; echo checkpoint saved; AISC_TOKEN=$(cat tok) \"$AISC_BIN\" requeue \"$SLURM_JOB_ID\"; exit 0' USR1\n\
+         while :; do n=$((n + 1)); sleep 0.1; done\n",
+    )
+    .unwrap();
+    let out = server.aisc_env(
+        w,
+        &["submit", "ckpt.sh"],
+        &[("AISC_BIN", env!("CARGO_BIN_EXE_aisc"))],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let job = server.wait_state(w, id, "completed");
+    assert_eq!(job["restarts"], 1, "{job:#}");
+    let step: u64 = std::fs::read_to_string(w.join("step"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(step > 0, "it counted before its checkpoint");
+    // One output file for both runs: the next run appends to it.
+    let log = std::fs::read_to_string(w.join("ckpt.out")).unwrap();
+    assert!(
+        log.starts_with(&format!("run 0 of {id} starts\n")) && log.contains("checkpoint saved\n"),
+        "{log}"
+    );
+    assert!(
+        log.ends_with(&format!("run 1 of {id} resumes at step {step}\n")),
+        "{log}"
+    );
+    let detail: serde_json::Value =
+        serde_json::from_str(&server.ok(w, &["show", "--json", &id.to_string()])).unwrap();
+    let runs = detail["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{detail:#}");
+    assert_eq!(runs[0]["run"], 0);
+    assert_eq!(runs[0]["reason"], "requeued by admin");
+    let events: Vec<String> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}->{}", e["from"].as_str().unwrap_or("-"), e["to"]))
+        .collect();
+    assert!(
+        events.iter().any(|e| e == "running->\"pending\""),
+        "{events:?}"
+    );
+    let shown = server.ok(w, &["show", &id.to_string()]);
+    assert!(
+        shown.contains("Restarts    1") && shown.contains("Run 0"),
+        "{shown}"
+    );
+    // Each run was settled on its own: two lines of the month's statement,
+    // which add up to the job's charge.
+    let month = &job["ended_at"].as_str().unwrap()[..7];
+    let st: serde_json::Value = serde_json::from_str(&server.ok(
+        w,
+        &[
+            "statement",
+            "--project",
+            "default",
+            "--month",
+            month,
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let lines: Vec<&serde_json::Value> = st["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["job"] == id)
+        .collect();
+    assert_eq!(
+        lines.iter().map(|l| l["run"].as_u64()).collect::<Vec<_>>(),
+        [Some(0), Some(1)],
+        "{st:#}"
+    );
+    assert!(
+        lines[0]["gpu_seconds"].as_f64().unwrap() >= 2.0,
+        "the first run's own usage: {st:#}"
+    );
+    let cents = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|s| s.strip_prefix("HK$"))
+            .map(|s| s.replace('.', "").parse::<i64>().unwrap())
+            .unwrap()
+    };
+    assert_eq!(
+        cents(&lines[0]["charge"]) + cents(&lines[1]["charge"]),
+        cents(&job["charge"]),
+        "{st:#} {job:#}"
+    );
+
+    // Refused, saying why: an ended job, a waiting one, one that asked never to be requeued.
+    let once = server.submit(w, &["--no-requeue", "--", "sleep", "30"]);
+    server.wait_state(w, once, "running");
+    let later = server.submit(w, &["--begin", "now+1hour", "--", "true"]);
+    for (job, said) in [
+        (id, "has ended (completed)"),
+        (later, "waits: it has no run to end"),
+        (once, "was submitted with --no-requeue"),
+    ] {
+        let out = server.aisc(w, &["requeue", &job.to_string()]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(said), "{job}: {err}");
+    }
+    server.ok(w, &["cancel", &once.to_string(), &later.to_string()]);
+}
+
+#[test]
 fn a_job_with_a_start_time_waits_for_it() {
     let data = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();

@@ -46,22 +46,16 @@ fn scavenger_jobs_run_on_idle_gpus_and_are_preempted_and_requeued_for_guaranteed
     let normal = server.submit(w, &["--gpus", "2", "--time", "1:00", "--", "true"]);
     let done = server.wait_state(w, normal, "completed");
     assert_eq!(done["price_per_gpu_hour"], "HK$10.00");
-    let preempted = server.wait_state(w, scav, "preempted");
-    let reason = preempted["reason"].as_str().unwrap();
-    assert!(
-        reason.contains(&format!("preempted for job {normal}")),
-        "{reason}"
-    );
-    let requeued: i64 = reason
-        .split("requeued as job ")
-        .nth(1)
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no requeued job in {reason:?}"));
-    // The copy runs again once the guaranteed job has finished.
-    let again = server.wait_state(w, requeued, "running");
+    // Requeued with its id, as Slurm does: it runs again once the guaranteed job has finished.
+    let again = server.wait_state(w, scav, "running");
+    assert_eq!(again["restarts"], 1, "{again:#}");
     assert_eq!(again["qos"], "scavenger");
-    assert_eq!(again["name"], preempted["name"]);
-    server.ok(w, &["cancel", &requeued.to_string()]);
+    let shown = server.ok(w, &["show", &scav.to_string()]);
+    assert!(
+        shown.contains(&format!("preempted for job {normal}")) && shown.contains("Restarts"),
+        "{shown}"
+    );
+    server.ok(w, &["cancel", &scav.to_string()]);
 
     // --no-requeue: preempted and not queued again.
     let once = server.submit(

@@ -32,6 +32,7 @@ fn job(id: i64, dependency: Option<Dependency>) -> Queued {
         project: None,
         charging: None,
         submit_ms: 0,
+        restarts: 0,
     }
 }
 

@@ -48,6 +48,19 @@ pub enum Cancel {
     NotActive,
 }
 
+/// Why a requeue is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRequeue {
+    /// It waits: it has no run to end.
+    Waiting,
+    /// It is being stopped already.
+    Stopping,
+    /// It neither waits nor runs.
+    NotActive,
+    /// It was submitted with `--no-requeue`.
+    NotRequeueable,
+}
+
 /// What to do about a job the engine could not start.
 #[derive(Debug)]
 pub enum NotStarted {
@@ -124,6 +137,21 @@ impl Core {
             None => Cancel::NotActive,
             Some(a) if a.kill.is_some() => Cancel::AlreadyStopping,
             Some(_) => Cancel::Stop { reason },
+        }
+    }
+
+    /// What a requeue by `by` of `id` comes to: the reason of the stop that
+    /// ends its run (stopped with the state `pending`, it waits again with
+    /// its id, see [`crate::steps`]), or why it is refused.
+    pub fn requeue(&self, id: JobId, by: &str) -> Result<String, NoRequeue> {
+        if self.queue.contains(id) {
+            return Err(NoRequeue::Waiting);
+        }
+        match self.running.get(id) {
+            None => Err(NoRequeue::NotActive),
+            Some(a) if a.kill.is_some() => Err(NoRequeue::Stopping),
+            Some(a) if !a.requeue => Err(NoRequeue::NotRequeueable),
+            Some(_) => Ok(format!("requeued by {by}")),
         }
     }
 

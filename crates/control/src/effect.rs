@@ -12,9 +12,7 @@ use aisc_model::{JobId, JobState, ProjectId};
 /// One step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Store `from → to` with its reason and columns. With `requeued`, a
-    /// copy submitted by an earlier [`Effect::Requeue`] of the same steps is
-    /// named in the reason ("...; requeued as job N").
+    /// Store `from → to` with its reason and columns.
     Record {
         /// The job.
         job: JobId,
@@ -28,8 +26,6 @@ pub enum Effect {
         at_ms: i64,
         /// The columns set with it.
         set: Box<Fields>,
-        /// Name the requeued copy in the reason, if one was submitted.
-        requeued: bool,
     },
     /// Store why a running job is being stopped (before it is signalled).
     StopReason {
@@ -77,10 +73,20 @@ pub enum Effect {
         /// When it was used, epoch ms.
         at_ms: i64,
     },
-    /// Submit a copy of a preempted job that asked to be requeued.
+    /// Store that the job's run ended (`set`: its end, exit status and
+    /// usage) and that it waits again with its id, its next run numbered one
+    /// more; then queue it again.
     Requeue {
-        /// The preempted job.
+        /// The job.
         job: JobId,
+        /// Its state now (running, or admitted where it never ran).
+        from: JobState,
+        /// Why.
+        reason: String,
+        /// When, epoch ms.
+        at_ms: i64,
+        /// How its run ended.
+        set: Box<Fields>,
     },
     /// Hand the job to the engine (the driver starts them as one batch).
     Start(Box<StartJob>),
@@ -119,7 +125,6 @@ impl Effect {
             reason,
             at_ms,
             set: Box::new(set),
-            requeued: false,
         }
     }
 

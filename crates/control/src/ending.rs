@@ -19,13 +19,12 @@ pub fn outcome(end: &End, stop: Option<(JobState, &str)>) -> (JobState, String) 
 }
 
 /// The state of a job that ended without ever running (cancelled while it
-/// waited in the engine's queue, or refused there): cancelled if that is how
-/// it ended, else failed.
+/// waited in the engine's queue, or refused there): cancelled or requeued
+/// (pending) if that is how it ended, else failed.
 pub fn never_ran(state: JobState) -> JobState {
-    if state == JobState::Cancelled {
-        JobState::Cancelled
-    } else {
-        JobState::Failed
+    match state {
+        JobState::Cancelled | JobState::Pending => state,
+        _ => JobState::Failed,
     }
 }
 
@@ -103,6 +102,7 @@ mod tests {
         };
         assert_eq!(outcome(&exited, None).0, JobState::Completed);
         assert_eq!(never_ran(JobState::Cancelled), JobState::Cancelled);
+        assert_eq!(never_ran(JobState::Pending), JobState::Pending);
         assert_eq!(never_ran(JobState::Preempted), JobState::Failed);
     }
 

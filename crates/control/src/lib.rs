@@ -53,6 +53,8 @@ pub struct Queued {
     pub charging: Option<Charging>,
     /// When it was submitted, epoch ms.
     pub submit_ms: i64,
+    /// How many times it was requeued (`SLURM_RESTART_COUNT` of its next run).
+    pub restarts: u32,
 }
 
 /// A pending job for tests: `gpus` GPUs, one CPU, 64 MiB, `limit_s` seconds of `true`.
@@ -78,5 +80,6 @@ pub(crate) fn test_job(id: i64, gpus: u32, limit_s: u64) -> Queued {
         project: None,
         charging: None,
         submit_ms: 0,
+        restarts: 0,
     }
 }

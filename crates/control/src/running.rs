@@ -46,6 +46,9 @@ pub struct Active {
     pub name: String,
     /// The array it is a task of (`%N` counts its running tasks).
     pub array: Option<JobId>,
+    /// It waits again, keeping its id, when it is preempted (`--requeue`,
+    /// the default); `aisc requeue` is refused with `--no-requeue`.
+    pub requeue: bool,
 }
 
 impl Active {
@@ -68,6 +71,7 @@ impl Active {
             owner: q.owner,
             name: q.spec.name.clone(),
             array: q.spec.task_of.map(|t| t.array),
+            requeue: q.spec.requeue,
             queued: Some(Box::new(q)),
             logs_here: false,
         }

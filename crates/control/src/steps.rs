@@ -216,6 +216,7 @@ impl Finish {
             let states = (JobState::Admitted, state);
             return never_ran(job, held, states, reason, end_ms, active.engine_id);
         }
+        let again = requeued(state, &active);
         let mut out = Vec::new();
         if let Some(ran) = ran {
             let set = Fields {
@@ -243,11 +244,18 @@ impl Finish {
         };
         out.extend(ran_to_end(job, &active, state, reason, set));
         out.push(Effect::Release { job });
-        if active.logs_here {
+        // A requeued job's logs go on with its next run: sealed when it ends for good.
+        if active.logs_here && !again {
             out.push(Effect::SealLogs { job });
         }
         out
     }
+}
+
+/// Whether a run that ended in `state` is requeued: asked for (`aisc
+/// requeue`: the stop's state is `pending`), or preempted and `--requeue`.
+fn requeued(state: JobState, a: &Active) -> bool {
+    state == JobState::Pending || (state == JobState::Preempted && a.requeue)
 }
 
 /// The steps of a job that ends without having run: any lien it holds
@@ -266,16 +274,30 @@ pub(crate) fn never_ran(
         engine_job_id: engine_id,
         ..Default::default()
     };
+    // Requeued before it ran: its run's lien is released, and the next run is
+    // numbered one more (as a run that ran).
+    let record = if to == JobState::Pending {
+        Effect::Requeue {
+            job,
+            from,
+            reason,
+            at_ms,
+            set: Box::new(set),
+        }
+    } else {
+        Effect::record(job, (from, to), reason, at_ms, set)
+    };
     Effect::settle(job, charging, project, 0)
         .into_iter()
-        .chain([Effect::record(job, (from, to), reason, at_ms, set)])
+        .chain([record])
         .collect()
 }
 
 /// A running job's end: settled first (if the server dies before the
 /// transition, the next start finishes it again and the store refuses the
-/// second settlement), its usage counted for fair share, a copy requeued if
-/// it was preempted and asked for it, then its state.
+/// second settlement of the run), its usage counted for fair share, then its
+/// state; or, requeued (asked for, or preempted with `--requeue`), back to
+/// pending with its id for its next run.
 fn ran_to_end(job: JobId, a: &Active, state: JobState, reason: String, set: Fields) -> Vec<Effect> {
     let gpu_ms = set.gpu_ms.unwrap_or(0);
     let end_ms = set.end_ms.unwrap_or(a.start_ms);
@@ -289,19 +311,28 @@ fn ran_to_end(job: JobId, a: &Active, state: JobState, reason: String, set: Fiel
             at_ms: end_ms,
         });
     }
-    let requeued = state == JobState::Preempted;
-    if requeued {
-        out.push(Effect::Requeue { job });
+    if requeued(state, a) {
+        let reason = if state == JobState::Preempted {
+            format!("{reason}; requeued")
+        } else {
+            reason
+        };
+        out.push(Effect::Requeue {
+            job,
+            from: JobState::Running,
+            reason,
+            at_ms: end_ms,
+            set: Box::new(set),
+        });
+    } else {
+        out.push(Effect::record(
+            job,
+            (JobState::Running, state),
+            reason,
+            end_ms,
+            set,
+        ));
     }
-    out.push(Effect::Record {
-        job,
-        from: JobState::Running,
-        to: state,
-        reason,
-        at_ms: end_ms,
-        set: Box::new(set),
-        requeued,
-    });
     out
 }
 

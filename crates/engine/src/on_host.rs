@@ -110,6 +110,10 @@ impl Local {
             .map_or_else(|| job_dir.join("output.log"), expand);
         let stderr = spec.error.as_ref().map(expand);
         let time_limit_ms = spec.time_limit_s.saturating_mul(1000);
+        let mut env = spec.env;
+        if job.restarts > 0 {
+            env.insert("SLURM_RESTART_COUNT".into(), job.restarts.to_string());
+        }
         let run_as = if self.accounts() == Accounts::Optional {
             job.unix_name
                 .or_else(|| self.engine.confinement().default_unix_name.clone())
@@ -126,7 +130,7 @@ impl Local {
             command: spec.command,
             args: spec.args,
             workdir,
-            env: spec.env,
+            env,
             gpu_ids: alloc.gpu_ids,
             fake_gpus: self.fake_gpus,
             cpus: alloc.cpus,

@@ -45,6 +45,8 @@ pub struct StartJob {
     pub spec: JobSpec,
     /// Where the scheduler placed it; empty when the engine places it itself.
     pub allocs: Vec<Alloc>,
+    /// How many times it was requeued before this run (`SLURM_RESTART_COUNT`).
+    pub restarts: u32,
 }
 
 /// Whether an engine runs jobs as their users' Unix accounts.

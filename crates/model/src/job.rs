@@ -1,5 +1,6 @@
 //! The job state machine: `pending → admitted → running → completed | failed |
-//! cancelled | timed_out | preempted`. Every transition carries a reason; the
+//! cancelled | timed_out | preempted`, and `running → pending` for a job
+//! requeued (it keeps its id; its next run is settled on its own). Every transition carries a reason; the
 //! store records each one, so a job's history is always explainable.
 
 use serde::{Deserialize, Serialize};
@@ -85,7 +86,11 @@ impl JobState {
         match self {
             Pending => matches!(to, Admitted | Cancelled | Failed),
             Admitted => matches!(to, Running | Pending | Cancelled | Failed),
-            Running => matches!(to, Completed | Failed | Cancelled | TimedOut | Preempted),
+            // Back to pending: requeued (`aisc requeue`, or preempted with `--requeue`).
+            Running => matches!(
+                to,
+                Pending | Completed | Failed | Cancelled | TimedOut | Preempted
+            ),
             Completed | Failed | Cancelled | TimedOut | Preempted => false,
         }
     }
@@ -190,6 +195,9 @@ pub struct Charging {
     pub price_cents: i64,
     /// HK cents held while it is admitted or running.
     pub lien_cents: i64,
+    /// Which run of the job this is: 0, then one more each time it is
+    /// requeued. Each run holds a lien of its own and is settled on its own.
+    pub run: u32,
 }
 
 /// Columns a transition may set besides the state; `None` leaves a column as it is.

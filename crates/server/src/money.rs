@@ -25,5 +25,16 @@ pub fn to_store(e: &Entry, scheme: Option<i64>, at_ms: i64, memo: String) -> New
             .map(|p| p.account.key())
             .collect(),
         carry: None,
+        run: 0,
+    }
+}
+
+/// How a job's run is named in the ledger's memos: `job 7`, `job 7 (run 1)`
+/// once it was requeued.
+pub fn job_run(job: aisc_model::JobId, run: u32) -> String {
+    if run == 0 {
+        format!("job {job}")
+    } else {
+        format!("job {job} (run {run})")
     }
 }

@@ -149,7 +149,7 @@ pub struct JobRow {
     pub engine_job_id: Option<i64>,
     /// When it was first handed to an engine with its own queue (it may exist there since).
     pub engine_submit_ms: Option<i64>,
-    /// What its settlement charged its grant, HK cents (`None` until settled).
+    /// What its settlements (one per run) charged its grant, HK cents (`None` until settled).
     pub charged_cents: Option<i64>,
     /// The array it belongs to (its own id for an array's row).
     pub array_job_id: Option<JobId>,
@@ -159,6 +159,8 @@ pub struct JobRow {
     pub array_waiting: Option<String>,
     /// An array's `%N`.
     pub array_throttle: Option<u32>,
+    /// How many times it was requeued (its current run's number).
+    pub restarts: u32,
 }
 
 impl JobRow {
@@ -190,6 +192,27 @@ pub struct JobEvent {
     pub to: JobState,
     /// Why.
     pub reason: String,
+}
+
+/// A run of a requeued job before its current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRun {
+    /// Its number (0 for the first).
+    pub run: u32,
+    /// Why it ended (requeued by whom, preempted for which job).
+    pub reason: String,
+    /// Where it ran.
+    pub node: Option<String>,
+    /// When it started, epoch ms (none if it never started).
+    pub start_ms: Option<i64>,
+    /// When it ended, epoch ms.
+    pub end_ms: Option<i64>,
+    /// Its exit status.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it.
+    pub signal: Option<i32>,
+    /// Metered GPU time, ms.
+    pub gpu_ms: Option<u64>,
 }
 
 /// A change to a stored job.
@@ -233,6 +256,21 @@ pub enum JobChange {
     Release {
         /// Job.
         id: JobId,
+    },
+    /// A job that ran (or was admitted) goes back to pending with its id:
+    /// the run that ended is kept in `job_runs` with its figures (`set`),
+    /// and the row is cleared for the next run, whose number is one more.
+    Requeue {
+        /// Job.
+        id: JobId,
+        /// Its state now (running, or admitted).
+        from: JobState,
+        /// Why.
+        reason: String,
+        /// When.
+        at_ms: i64,
+        /// How the run ended (end, exit status, usage).
+        set: Box<Fields>,
     },
     /// Holds a pending job until it is released.
     Hold {
@@ -293,7 +331,8 @@ macro_rules! columns {
     j.gpus, j.cpus, j.mem_mb, j.gpu_type, j.time_limit_s, j.submit_ms, j.start_ms, j.end_ms, j.node, j.gpu_ids, \
     j.pid, j.pid_start, j.stdout_path, j.stderr_path, j.kill_state, j.kill_reason, j.exit_code, j.signal, j.wall_ms, j.gpu_ms, j.cpu_ms, j.project_id, p.org_id AS project_org, j.grant_id, j.price_cents, j.lien_cents, j.engine_job_id, j.engine_submit_ms, \
     j.array_job_id, j.array_task_id, j.array_waiting, j.array_throttle, \
-    (SELECT lp.amount FROM ledger_entries le JOIN ledger_postings lp ON lp.entry_id = le.id \
+    j.restarts, \
+    (SELECT CAST(SUM(lp.amount) AS BIGINT) FROM ledger_entries le JOIN ledger_postings lp ON lp.entry_id = le.id \
      WHERE le.job_id = j.id AND le.kind = 'settle' AND lp.account LIKE 'grant/%/used') AS charged_cents"
     };
 }
@@ -562,6 +601,51 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &JobChange) -> Resul
             }
             Ok(())
         }
+        JobChange::Requeue {
+            id,
+            from,
+            reason,
+            at_ms,
+            set,
+        } => {
+            from.transition(JobState::Pending)
+                .map_err(StoreError::Illegal)?;
+            let kept = sqlx::query(
+                "INSERT INTO job_runs (job_id, run, reason, node, start_ms, end_ms, exit_code, signal, wall_ms, gpu_ms, cpu_ms, engine_job_id) \
+                 SELECT id, restarts, $1, COALESCE($2, node), COALESCE($3, start_ms), $4, $5, $6, $7, $8, $9, COALESCE($10, engine_job_id) \
+                 FROM jobs WHERE id = $11 AND state = $12",
+            )
+            .bind(reason)
+            .bind(&set.node)
+            .bind(set.start_ms)
+            .bind(set.end_ms)
+            .bind(set.exit_code)
+            .bind(set.signal)
+            .bind(set.wall_ms.map(to_i64))
+            .bind(set.gpu_ms.map(to_i64))
+            .bind(set.cpu_ms.map(to_i64))
+            .bind(set.engine_job_id)
+            .bind(id.0)
+            .bind(from.as_str())
+            .execute(&mut *conn)
+            .await?;
+            let cleared = sqlx::query(
+                "UPDATE jobs SET state = 'pending', reason = 'Requeued', restarts = restarts + 1, start_ms = NULL, end_ms = NULL, \
+                 node = NULL, gpu_ids = NULL, pid = NULL, pid_start = NULL, kill_state = NULL, kill_reason = NULL, exit_code = NULL, \
+                 signal = NULL, wall_ms = NULL, gpu_ms = NULL, cpu_ms = NULL, engine_job_id = NULL WHERE id = $1 AND state = $2",
+            )
+            .bind(id.0)
+            .bind(from.as_str())
+            .execute(&mut *conn)
+            .await?;
+            if kept.rows_affected() != 1 || cleared.rows_affected() != 1 {
+                return Err(StoreError::Conflict {
+                    id: *id,
+                    expected: *from,
+                });
+            }
+            record_event(conn, id.0, *at_ms, *from, JobState::Pending, reason).await
+        }
         JobChange::Release { id } | JobChange::Hold { id } => {
             let sql = if matches!(change, JobChange::Hold { .. }) {
                 "UPDATE jobs SET held = 1, reason = 'Held' WHERE id = $1 AND state = 'pending'"
@@ -648,6 +732,36 @@ impl Store {
                     from: from.map(|s| parse_state(&s)).transpose()?,
                     to: parse_state(&r.try_get::<String, _>("to_state")?)?,
                     reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The runs of a requeued job before its current one, oldest first.
+    pub async fn job_runs(&self, id: JobId) -> Result<Vec<JobRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT run, reason, node, start_ms, end_ms, exit_code, signal, gpu_ms FROM job_runs WHERE job_id = $1 ORDER BY run",
+        )
+        .bind(id.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(JobRun {
+                    run: u32::try_from(r.try_get::<i64, _>("run")?).unwrap_or(0),
+                    reason: r.try_get("reason")?,
+                    node: r.try_get("node")?,
+                    start_ms: r.try_get("start_ms")?,
+                    end_ms: r.try_get("end_ms")?,
+                    exit_code: r
+                        .try_get::<Option<i64>, _>("exit_code")?
+                        .and_then(|c| i32::try_from(c).ok()),
+                    signal: r
+                        .try_get::<Option<i64>, _>("signal")?
+                        .and_then(|c| i32::try_from(c).ok()),
+                    gpu_ms: r
+                        .try_get::<Option<i64>, _>("gpu_ms")?
+                        .and_then(|c| u64::try_from(c).ok()),
                 })
             })
             .collect()
@@ -794,6 +908,7 @@ fn read_row(r: &AnyRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, S
     let array_task_id = r
         .try_get::<Option<i64>, _>("array_task_id")?
         .and_then(|t| u32::try_from(t).ok());
+    let restarts = u32::try_from(r.try_get::<i64, _>("restarts")?).unwrap_or(0);
     let spec = match keys {
         Some(ring) => {
             let text: String = r.try_get("spec")?;
@@ -858,6 +973,7 @@ fn read_row(r: &AnyRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, S
                 grant,
                 price_cents,
                 lien_cents,
+                run: restarts,
             }),
             _ => None,
         },
@@ -870,6 +986,7 @@ fn read_row(r: &AnyRow, keys: Option<&crate::keys::Keyring>) -> Result<JobRow, S
         array_throttle: r
             .try_get::<Option<i64>, _>("array_throttle")?
             .and_then(|t| u32::try_from(t).ok()),
+        restarts,
     })
 }
 

@@ -23,8 +23,10 @@ pub struct NewEntry {
     pub scheme: Option<i64>,
     /// The grant concerned.
     pub grant: Option<i64>,
-    /// The job concerned (at most one entry of a kind per job).
+    /// The job concerned (at most one entry of a kind per run of a job).
     pub job: Option<i64>,
+    /// Which run of the job (0, then one more each time it is requeued).
+    pub run: u32,
     /// When.
     pub at_ms: i64,
     /// In words.
@@ -83,8 +85,8 @@ pub(crate) async fn post(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, 
 
 async fn post_inner(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, StoreError> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO ledger_entries (id, kind, scheme_id, grant_id, job_id, at_ms, memo) \
-         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6 FROM ledger_entries RETURNING id",
+        "INSERT INTO ledger_entries (id, kind, scheme_id, grant_id, job_id, at_ms, memo, run) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4, $5, $6, $7 FROM ledger_entries RETURNING id",
     )
     .bind(&e.kind)
     .bind(e.scheme)
@@ -92,6 +94,7 @@ async fn post_inner(conn: &mut AnyConnection, e: &NewEntry) -> Result<i64, Store
     .bind(e.job)
     .bind(e.at_ms)
     .bind(&e.memo)
+    .bind(i64::from(e.run))
     .fetch_one(&mut *conn)
     .await
     .map_err(|err| match &err {
@@ -201,6 +204,8 @@ impl Store {
 pub struct StatementLine {
     /// The job.
     pub job: i64,
+    /// Which run of it (0 unless it was requeued; each run is settled on its own).
+    pub run: u32,
     /// Its name.
     pub name: String,
     /// The grant charged.
@@ -220,13 +225,14 @@ pub struct StatementLine {
 }
 
 impl Store {
-    /// Whether the job has an entry of this kind (a lien, a settlement).
-    pub async fn has_entry(&self, kind: &str, job: i64) -> Result<bool, StoreError> {
+    /// Whether this run of the job has an entry of this kind (a lien, a settlement).
+    pub async fn has_entry(&self, kind: &str, job: i64, run: u32) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM ledger_entries WHERE kind = $1 AND job_id = $2",
+            "SELECT COUNT(*) FROM ledger_entries WHERE kind = $1 AND job_id = $2 AND run = $3",
         )
         .bind(kind)
         .bind(job)
+        .bind(i64::from(run))
         .fetch_one(&self.read)
         .await?;
         Ok(n > 0)
@@ -245,7 +251,7 @@ impl Store {
         macro_rules! statement {
             ($join:literal) => {
                 concat!(
-                    "SELECT e.job_id, j.name, e.grant_id, e.at_ms, COALESCE(j.gpu_ms, 0) AS gpu_ms, COALESCE(j.price_cents, 0) AS price_cents, \
+                    "SELECT e.job_id, e.run, j.name, e.grant_id, e.at_ms, COALESCE(r.gpu_ms, j.gpu_ms, 0) AS gpu_ms, COALESCE(j.price_cents, 0) AS price_cents, \
                      CAST(SUM(CASE WHEN p.account LIKE 'grant/%/used' THEN p.amount ELSE 0 END) AS BIGINT) AS charge, \
                      CAST(SUM(CASE WHEN p.account LIKE 'grant/%/subsidy-spent' THEN p.amount ELSE 0 END) AS BIGINT) AS subsidy, \
                      CAST(SUM(CASE WHEN p.account LIKE 'project/%/due' THEN p.amount ELSE 0 END) AS BIGINT) AS tenant \
@@ -253,7 +259,8 @@ impl Store {
                     $join,
                     " ledger_entries e ON e.kind = 'settle' AND e.job_id = j.id \
                      JOIN ledger_postings p ON p.entry_id = e.id \
-                     WHERE j.project_id = $1 AND e.at_ms >= $2 AND e.at_ms < $3 GROUP BY e.id, j.id ORDER BY e.at_ms, e.id"
+                     LEFT JOIN job_runs r ON r.job_id = e.job_id AND r.run = e.run \
+                     WHERE j.project_id = $1 AND e.at_ms >= $2 AND e.at_ms < $3 GROUP BY e.id, j.id, r.gpu_ms ORDER BY e.at_ms, e.id"
                 )
             };
         }
@@ -271,6 +278,7 @@ impl Store {
             .map(|r| {
                 Ok(StatementLine {
                     job: r.try_get("job_id")?,
+                    run: u32::try_from(r.try_get::<i64, _>("run")?).unwrap_or(0),
                     name: r.try_get("name")?,
                     grant: r.try_get("grant_id")?,
                     at_ms: r.try_get("at_ms")?,
@@ -362,7 +370,7 @@ async fn post_batch_inner(
     for (k, chunk) in entries.chunks(2_000).enumerate() {
         let base = first + (k * 2_000) as i64;
         let mut q = Sql::new(
-            "INSERT INTO ledger_entries (id, kind, scheme_id, grant_id, job_id, at_ms, memo) ",
+            "INSERT INTO ledger_entries (id, kind, scheme_id, grant_id, job_id, at_ms, memo, run) ",
         );
         q.push_values(chunk.iter().enumerate(), |b, (i, e)| {
             b.push_bind(base + i as i64)
@@ -371,7 +379,8 @@ async fn post_batch_inner(
                 .push_bind(e.grant)
                 .push_bind(e.job)
                 .push_bind(e.at_ms)
-                .push_bind(&e.memo);
+                .push_bind(&e.memo)
+                .push_bind(i64::from(e.run));
         });
         q.build()
             .execute(&mut *conn)

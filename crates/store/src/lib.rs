@@ -39,7 +39,9 @@ pub use data::{DataChange, DataObject};
 pub use error::StoreError;
 pub use history::{GpuInterval, busy_gpu_ms};
 pub use inventory::{ClassRow, InventoryChange, PriceRow};
-pub use jobs::{Charging, JobChange, JobEvent, JobFilter, JobRow, JobUpdate, NewJob, Visibility};
+pub use jobs::{
+    Charging, JobChange, JobEvent, JobFilter, JobRow, JobRun, JobUpdate, NewJob, Visibility,
+};
 pub use keys::{KeyReport, Keyring, scope_of};
 pub use lead::Leadership;
 pub use ledger::{Carry, NewEntry, Refusal, StatementLine};

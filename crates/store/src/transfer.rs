@@ -27,6 +27,7 @@ const TABLES: &[&str] = &[
     "grants",
     "jobs",
     "job_events",
+    "job_runs",
     "audit_events",
     "ledger_entries",
     "ledger_postings",

@@ -12,6 +12,7 @@ fn entry(kind: &str, job: Option<i64>, postings: &[(&str, i64)], guarded: &[&str
         job,
         at_ms: 1,
         memo: String::new(),
+        run: 0,
         postings: postings.iter().map(|(a, v)| (a.to_string(), *v)).collect(),
         guarded: guarded.iter().map(|a| a.to_string()).collect(),
     }
@@ -92,10 +93,28 @@ async fn refused_entries_post_nothing(dir: TestDb) {
     assert_eq!(
         store.balance("s1:pool").await.unwrap(),
         900,
-        "a job's lien is posted once"
+        "a run's lien is posted once"
     );
+    // A requeued job's next run holds a lien of its own, once too.
+    let next = || NewEntry {
+        run: 1,
+        ..entry(
+            "lien",
+            Some(7),
+            &[("s1:pool", -100), ("held", 100)],
+            &["s1:pool"],
+        )
+    };
+    store.post(next(), None).await.unwrap();
+    assert!(matches!(
+        store.post(next(), None).await,
+        Err(StoreError::Ledger(Refusal::Duplicate))
+    ));
+    assert!(store.has_entry("lien", 7, 1).await.unwrap());
+    assert!(!store.has_entry("lien", 7, 2).await.unwrap());
+    assert_eq!(store.balance("s1:pool").await.unwrap(), 800);
     let balances = store.balances("s1:").await.unwrap();
-    assert_eq!(balances.get("s1:pool"), Some(&900));
+    assert_eq!(balances.get("s1:pool"), Some(&800));
     assert_eq!(balances.get("s1:funding"), Some(&-1000));
     assert!(!balances.contains_key("held"));
 }

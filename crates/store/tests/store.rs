@@ -105,6 +105,97 @@ async fn jobs_survive_reopening_with_their_history(dir: TestDb) {
     assert_eq!(events[1].reason, "resources free");
 }
 
+async fn a_requeued_job_keeps_its_id_and_each_run_is_kept(dir: TestDb) {
+    let (store, alice) = open(&dir).await;
+    let id = store
+        .submit(new_job(alice, "a"), audit("job.submit"))
+        .await
+        .unwrap();
+    let step = |from, to, at_ms, set: Fields| JobChange::Transition {
+        id,
+        from,
+        to,
+        reason: format!("{from} to {to}"),
+        at_ms,
+        set: Box::new(set),
+    };
+    let placed = Fields {
+        node: Some("n1".into()),
+        gpu_ids: Some(vec![1]),
+        ..Default::default()
+    };
+    store
+        .change(step(JobState::Pending, JobState::Admitted, 2_000, placed))
+        .await
+        .unwrap();
+    let started = Fields {
+        start_ms: Some(2_500),
+        ..Default::default()
+    };
+    store
+        .change(step(JobState::Admitted, JobState::Running, 2_500, started))
+        .await
+        .unwrap();
+    let requeue = |from| JobChange::Requeue {
+        id,
+        from,
+        reason: "requeued by alice".into(),
+        at_ms: 9_000,
+        set: Box::new(Fields {
+            end_ms: Some(9_000),
+            exit_code: Some(143),
+            gpu_ms: Some(6_500),
+            ..Default::default()
+        }),
+    };
+    // Only from the state it is in, and never from pending.
+    assert!(matches!(
+        store.change(requeue(JobState::Admitted)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(store.job_runs(id).await.unwrap().is_empty());
+    store.change(requeue(JobState::Running)).await.unwrap();
+    assert!(matches!(
+        store.change(requeue(JobState::Pending)).await,
+        Err(StoreError::Illegal(_))
+    ));
+    let job = store.job(id).await.unwrap();
+    assert_eq!(
+        (job.id, job.state, job.restarts),
+        (id, JobState::Pending, 1)
+    );
+    assert_eq!(
+        (
+            job.start_ms,
+            job.end_ms,
+            job.node,
+            job.gpu_ms,
+            job.exit_code
+        ),
+        (None, None, None, None, None),
+        "cleared for its next run"
+    );
+    let runs = store.job_runs(id).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].run, runs[0].node.as_deref(), runs[0].start_ms),
+        (0, Some("n1"), Some(2_500))
+    );
+    assert_eq!(
+        (runs[0].end_ms, runs[0].exit_code, runs[0].gpu_ms),
+        (Some(9_000), Some(143), Some(6_500))
+    );
+    let last = store.events(id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.from, last.to, last.reason.as_str()),
+        (
+            Some(JobState::Running),
+            JobState::Pending,
+            "requeued by alice"
+        )
+    );
+}
+
 async fn a_transition_from_the_wrong_state_changes_nothing(dir: TestDb) {
     let (store, alice) = open(&dir).await;
     let id = store
@@ -497,6 +588,7 @@ mod common;
 use common::TestDb;
 conformance!(
     jobs_survive_reopening_with_their_history,
+    a_requeued_job_keeps_its_id_and_each_run_is_kept,
     a_transition_from_the_wrong_state_changes_nothing,
     concurrent_submissions_get_distinct_increasing_ids,
     listing_filters_and_pages,

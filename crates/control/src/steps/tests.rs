@@ -12,6 +12,7 @@ const CHARGING: Charging = Charging {
     grant: 7,
     price_cents: 1_000,
     lien_cents: 5_000,
+    run: 0,
 };
 
 fn core() -> Core {
@@ -47,6 +48,7 @@ fn planned(c: &mut Core, id: i64) -> Admit {
         class: Some("h100".into()),
         spec: queued.spec.clone(),
         allocs: Vec::new(),
+        restarts: 0,
     };
     Admit {
         queued,
@@ -74,7 +76,7 @@ fn kinds(steps: &[Effect]) -> Vec<String> {
             Effect::HoldLien { .. } => "hold-lien".into(),
             Effect::Settle { gpu_ms, .. } => format!("settle {gpu_ms}"),
             Effect::FairShare { gpu_ms, .. } => format!("fair-share {gpu_ms}"),
-            Effect::Requeue { .. } => "requeue".into(),
+            Effect::Requeue { from, .. } => format!("requeue {from}->pending"),
             Effect::Start(_) => "start".into(),
             Effect::Signal { how, .. } => format!("signal {how:?}"),
             Effect::Release { .. } => "release".into(),
@@ -173,7 +175,7 @@ fn a_job_at_its_limit_is_stopped_by_the_tick() {
 }
 
 #[test]
-fn a_preempted_job_is_settled_counted_and_requeued_before_its_state() {
+fn a_preempted_job_is_settled_counted_then_waits_again_with_its_id() {
     let mut c = core();
     let mut a = planned(&mut c, 1);
     a.queued.spec.qos = Qos::Scavenger;
@@ -198,18 +200,127 @@ fn a_preempted_job_is_settled_counted_and_requeued_before_its_state() {
         panic!("followed");
     };
     let steps = f.effects(JobId(1));
+    // Its logs go on with its next run: not sealed.
     assert_eq!(
         kinds(&steps),
         [
             "settle 21000",
             "fair-share 21000",
-            "requeue",
+            "requeue running->pending",
+            "release",
+        ]
+    );
+    let Effect::Requeue { reason, set, .. } = &steps[2] else {
+        panic!("a requeue");
+    };
+    assert_eq!(reason, "preempted for job 2; requeued");
+    assert_eq!((set.end_ms, set.gpu_ms), (Some(21_000), Some(21_000)));
+}
+
+#[test]
+fn a_preempted_job_with_no_requeue_ends_preempted() {
+    let mut c = core();
+    let mut a = planned(&mut c, 1);
+    a.queued.spec.requeue = false;
+    c.admit(a, 0);
+    c.lien(JobId(1), true);
+    if let Some(a) = c.running.get_mut(JobId(1)) {
+        a.start(0, None, None, true);
+    }
+    c.stop(JobId(1), JobState::Preempted, "preempted".into(), 20_000);
+    let f = c.ended(JobId(1), End::default(), 21_000);
+    let steps = f.map(|f| f.effects(JobId(1))).unwrap_or_default();
+    assert_eq!(
+        kinds(&steps),
+        [
+            "settle 21000",
+            "fair-share 21000",
             "record running->preempted",
             "release",
             "seal-logs"
         ]
     );
-    assert!(matches!(steps[3], Effect::Record { requeued: true, .. }));
+}
+
+#[test]
+fn a_requeue_stops_the_run_then_settles_it_and_waits_again() {
+    let mut c = core();
+    let mut a = planned(&mut c, 1);
+    a.queued.spec.requeue = true;
+    c.admit(a, 0);
+    c.lien(JobId(1), true);
+    if let Some(a) = c.running.get_mut(JobId(1)) {
+        a.start(0, None, None, true);
+    }
+    let Ok(reason) = c.requeue(JobId(1), "ann") else {
+        panic!("a running job is requeued");
+    };
+    assert_eq!(reason, "requeued by ann");
+    let steps = c.stop(JobId(1), JobState::Pending, reason, 5_000);
+    assert_eq!(kinds(&steps), ["stop-reason pending", "signal Term"]);
+    assert_eq!(
+        c.requeue(JobId(1), "ann"),
+        Err(crate::core::NoRequeue::Stopping)
+    );
+    // It exits on SIGTERM with status 143: the run ends as asked, not failed.
+    let end = End {
+        at_ms: Some(6_000),
+        exit_code: Some(143),
+        ..End::default()
+    };
+    let f = c.ended(JobId(1), end, 6_000);
+    let steps = f.map(|f| f.effects(JobId(1))).unwrap_or_default();
+    assert_eq!(
+        kinds(&steps),
+        [
+            "settle 6000",
+            "fair-share 6000",
+            "requeue running->pending",
+            "release"
+        ]
+    );
+    let Effect::Settle { charging, .. } = &steps[0] else {
+        panic!("a settlement");
+    };
+    assert_eq!(charging.run, 0, "the run that ended is settled");
+    assert_eq!(
+        c.requeue(JobId(1), "ann"),
+        Err(crate::core::NoRequeue::NotActive)
+    );
+}
+
+#[test]
+fn a_requeue_is_refused_for_a_waiting_job_and_with_no_requeue() {
+    let mut c = core();
+    let mut a = planned(&mut c, 1);
+    assert_eq!(
+        c.requeue(JobId(1), "ann"),
+        Err(crate::core::NoRequeue::NotActive),
+        "taken out of the queue for its admission"
+    );
+    a.queued.spec.requeue = false;
+    c.admit(a, 0);
+    c.lien(JobId(1), true);
+    assert_eq!(
+        c.requeue(JobId(1), "ann"),
+        Err(crate::core::NoRequeue::NotRequeueable)
+    );
+}
+
+#[test]
+fn a_requeue_before_the_job_ran_releases_its_lien_and_waits_again() {
+    let mut c = core();
+    let mut a = planned(&mut c, 1);
+    a.queued.spec.requeue = true;
+    c.admit(a, 0);
+    c.lien(JobId(1), true);
+    let Ok(reason) = c.requeue(JobId(1), "ann") else {
+        panic!("an admitted job is requeued");
+    };
+    c.stop(JobId(1), JobState::Pending, reason, 1_000);
+    let f = c.ended(JobId(1), End::default(), 2_000);
+    let steps = f.map(|f| f.effects(JobId(1))).unwrap_or_default();
+    assert_eq!(kinds(&steps), ["settle 0", "requeue admitted->pending"]);
 }
 
 #[test]

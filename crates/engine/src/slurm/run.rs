@@ -120,6 +120,10 @@ impl Slurm {
             .entry("PATH".into())
             .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
         environment.insert("AISC_JOB_ID".into(), job.job.to_string());
+        // Each run is a Slurm job of its own: aisc counts the requeues.
+        if job.restarts > 0 {
+            environment.insert("SLURM_RESTART_COUNT".into(), job.restarts.to_string());
+        }
         let g = &spec.geometry;
         for (k, v) in distributed_vars(job.job, g.tasks) {
             environment.entry(k.into()).or_insert(v);

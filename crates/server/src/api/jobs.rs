@@ -114,6 +114,22 @@ pub async fn cancel(
     Ok((StatusCode::ACCEPTED, Json(result)))
 }
 
+/// Requeue a running job, as `scontrol requeue`: its run is stopped
+/// (SIGTERM, SIGKILL after the grace) and settled on its own, and it waits
+/// again with the same id.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/requeue", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N")), tag = "jobs",
+    responses((status = 202, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not running, ended, being stopped, or submitted with --no-requeue", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn requeue(
+    State(state): State<AppState>,
+    caller: Caller,
+    JobIdPath(id): JobIdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    let result = service::requeue(&state, &caller, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(result)))
+}
+
 /// Hold a pending job until it is released.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/hold", params(("id" = String, Path, description = "Job id: N, or N_T for task T of array N")), tag = "jobs",
     responses((status = 200, body = ActionResult), (status = 404, body = Problem, content_type = "application/problem+json"),

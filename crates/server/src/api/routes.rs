@@ -126,6 +126,7 @@ api_routes! {
     post "/api/v1/jobs/{id}/cancel" => jobs::cancel, leader;
     post "/api/v1/jobs/{id}/release" => jobs::release, leader;
     post "/api/v1/jobs/{id}/hold" => jobs::hold, leader;
+    post "/api/v1/jobs/{id}/requeue" => jobs::requeue, leader;
     patch "/api/v1/jobs/{id}" => jobs::update, leader;
 }
 

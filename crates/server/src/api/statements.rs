@@ -94,6 +94,7 @@ pub(crate) fn to_view(data: service::StatementData) -> Statement {
             .iter()
             .map(|l| StatementLineView {
                 job: l.job,
+                run: l.run,
                 name: l.name.clone(),
                 grant: l.grant,
                 charged_at: rfc3339(l.at_ms),

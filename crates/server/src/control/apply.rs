@@ -20,7 +20,6 @@ impl Controller {
         mut audit: Option<NewAudit>,
     ) -> Result<Vec<StartJob>, StoreError> {
         let mut todo: VecDeque<Effect> = steps.into();
-        let mut requeued: Option<JobId> = None;
         let mut starts = Vec::new();
         while let Some(step) = todo.pop_front() {
             match step {
@@ -31,12 +30,7 @@ impl Controller {
                     reason,
                     at_ms,
                     set,
-                    requeued: name_copy,
                 } => {
-                    let reason = match requeued.filter(|_| name_copy) {
-                        Some(new) => format!("{reason}; requeued as job {new}"),
-                        None => reason,
-                    };
                     let change = JobChange::Transition {
                         id: job,
                         from,
@@ -80,12 +74,23 @@ impl Controller {
                     gpu_ms,
                     at_ms,
                 } => self.fair.record(project, gpu_ms, at_ms),
-                Effect::Requeue { job } => match self.requeue(job).await {
-                    Ok(new) => requeued = new,
-                    Err(e) => {
-                        tracing::error!(%job, error = %e, "could not requeue a preempted job")
-                    }
-                },
+                Effect::Requeue {
+                    job,
+                    from,
+                    reason,
+                    at_ms,
+                    set,
+                } => {
+                    let change = JobChange::Requeue {
+                        id: job,
+                        from,
+                        reason,
+                        at_ms,
+                        set,
+                    };
+                    self.write(change, audit.take()).await?;
+                    self.queue_again(job).await?;
+                }
                 Effect::Start(job) => starts.push(*job),
                 Effect::Signal { job, how } => self.engine.signal(job, how),
                 Effect::Release { job } => self.engine.release(job),

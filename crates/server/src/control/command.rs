@@ -65,6 +65,18 @@ pub enum Command {
         /// The answer.
         reply: oneshot::Sender<Result<(), ControlError>>,
     },
+    /// End a running job's run and queue it again with its id (`aisc
+    /// requeue`): its stop's reason stored with the audit event, then SIGTERM.
+    Requeue {
+        /// The job.
+        id: JobId,
+        /// Who asked.
+        by: String,
+        /// The request's audit event, written with the change.
+        audit: NewAudit,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
     /// Change a waiting job (`aisc update`): stored with its audit event,
     /// then applied to the queue; a conflict if it no longer waits.
     Update {

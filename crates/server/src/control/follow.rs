@@ -84,6 +84,7 @@ pub(super) fn queued(row: &JobRow) -> Option<Queued> {
         project: row.project,
         charging: row.charging,
         submit_ms: row.submit_ms,
+        restarts: row.restarts,
     })
 }
 

@@ -150,6 +150,7 @@ impl Controller {
             class,
             spec: q.spec.clone(),
             allocs,
+            restarts: q.restarts,
         };
         let admission = self.engine.admission(&start);
         let admit = Admit {
@@ -187,47 +188,22 @@ impl Controller {
 }
 
 impl Controller {
-    /// Submits a copy of a preempted job that asked to be requeued; returns the new job's id.
-    pub(super) async fn requeue(&mut self, id: JobId) -> Result<Option<JobId>, StoreError> {
+    /// Queues a requeued job again (stored pending, its next run numbered):
+    /// as it is stored, so that its run, spec and charging are the store's.
+    pub(super) async fn queue_again(&mut self, id: JobId) -> Result<(), StoreError> {
         let row = self.store.job(id).await?;
-        let Some(mut spec) = row.spec.clone() else {
-            return Ok(None);
-        };
-        if !spec.requeue {
-            return Ok(None);
+        if row.state != aisc_model::JobState::Pending || self.core.queue.contains(id) {
+            return Ok(());
         }
-        spec.hold = false;
-        let now = now_ms();
-        let new = aisc_store::NewJob {
-            owner: row.owner,
-            spec: spec.clone(),
-            reason: "Priority".into(),
-            submit_ms: now,
-            project: row.project,
-            charging: row.charging,
-            array_waiting: None,
-        };
-        let audit = aisc_store::NewAudit {
-            at_ms: now,
-            actor: "scheduler".into(),
-            action: "job.requeue".into(),
-            target: String::new(),
-            summary: format!("requeued job {id} after preemption"),
-            source: "local".into(),
-        };
-        let new_id = self.store.submit(new, audit).await?;
-        self.core.queue.insert(Queued {
-            id: new_id,
-            user: row.owner_name,
-            owner: row.owner,
-            org: row.org,
-            spec,
-            held: false,
-            project: row.project,
-            charging: row.charging,
-            submit_ms: now,
-        });
-        self.dirty = true;
-        Ok(Some(new_id))
+        match super::follow::queued(&row) {
+            Some(q) => {
+                super::follow::enqueue(&mut self.core.queue, q, &row);
+                self.dirty = true;
+            }
+            None => {
+                tracing::error!(job = %id, "a requeued job's content was erased: it stays pending, unqueued")
+            }
+        }
+        Ok(())
     }
 }

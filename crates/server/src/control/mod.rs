@@ -240,6 +240,15 @@ impl Controller {
                 let res = self.set_held(id, held, audit).await;
                 let _ = reply.send(res);
             }
+            Command::Requeue {
+                id,
+                by,
+                audit,
+                reply,
+            } => {
+                let res = self.requeue(id, &by, audit).await;
+                let _ = reply.send(res);
+            }
             Command::Update {
                 update,
                 audit,
@@ -335,6 +344,30 @@ impl Controller {
             }
             Cancel::AlreadyStopping => Ok(CancelOutcome::AlreadyStopping),
             Cancel::NotActive => Ok(CancelOutcome::NotActive),
+        }
+    }
+
+    /// Ends a running job's run to queue it again with its id: the stop's
+    /// reason (state `pending`) stored with its audit event, then SIGTERM;
+    /// its end settles the run and queues it (see `aisc_control::steps`).
+    async fn requeue(&mut self, id: JobId, by: &str, audit: NewAudit) -> Result<(), ControlError> {
+        use aisc_control::core::NoRequeue;
+        match self.core.requeue(id, by) {
+            Ok(reason) => {
+                let steps = self.core.stop(id, JobState::Pending, reason, now_ms());
+                self.apply(steps, Some(audit)).await?;
+                Ok(())
+            }
+            Err(no) => Err(ControlError::Conflict(match no {
+                NoRequeue::Waiting => format!(
+                    "job {id} waits: it has no run to end (requeue ends a running job's run and queues it again)"
+                ),
+                NoRequeue::Stopping => format!("job {id} is being stopped already"),
+                NoRequeue::NotActive => format!("job {id} has ended"),
+                NoRequeue::NotRequeueable => {
+                    format!("job {id} was submitted with --no-requeue: it is never requeued")
+                }
+            })),
         }
     }
 

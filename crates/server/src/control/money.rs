@@ -55,7 +55,7 @@ impl Controller {
                     Err(_)
                         if self
                             .store
-                            .has_entry(EntryKind::Lien.as_str(), job.0)
+                            .has_entry(EntryKind::Lien.as_str(), job.0, c.run)
                             .await? =>
                     {
                         return Ok(Hold::Held);
@@ -64,12 +64,10 @@ impl Controller {
                 }
             }
         };
-        let memo = format!("lien of job {job}");
-        match self
-            .store
-            .post(crate::money::to_store(&e, None, now_ms(), memo), None)
-            .await
-        {
+        let memo = format!("lien of {}", crate::money::job_run(job, c.run));
+        let mut entry = crate::money::to_store(&e, None, now_ms(), memo);
+        entry.run = c.run;
+        match self.store.post(entry, None).await {
             Ok(_) => {
                 // Adjust the cache only where it holds the ledger's figure; otherwise it is read when needed.
                 if let Some(a) = self.grant_available.get_mut(&c.grant) {
@@ -102,7 +100,7 @@ impl Controller {
     ) -> Result<(), StoreError> {
         if !self
             .store
-            .has_entry(EntryKind::Lien.as_str(), job.0)
+            .has_entry(EntryKind::Lien.as_str(), job.0, c.run)
             .await?
         {
             return Ok(());
@@ -144,7 +142,9 @@ impl Controller {
                 tracing::error!(%job, error = %e, "the ledger's rules refused a settlement");
                 StoreError::Refused("the ledger's rules refused the settlement")
             })?;
-            let mut entry = crate::money::to_store(&e, None, now_ms(), format!("job {job}"));
+            let memo = crate::money::job_run(job, c.run);
+            let mut entry = crate::money::to_store(&e, None, now_ms(), memo);
+            entry.run = c.run;
             if carried.after != before {
                 entry.carry = Some(aisc_store::Carry {
                     grant: c.grant,

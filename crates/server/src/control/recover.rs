@@ -197,6 +197,7 @@ impl Controller {
             owner: row.owner,
             name: row.name.clone(),
             array: row.array_job_id.filter(|_| row.array_task_id.is_some()),
+            requeue: row.spec.as_ref().is_some_and(|s| s.requeue),
         }
     }
 }

@@ -129,6 +129,7 @@ impl World {
             project: None,
             charging: None,
             submit_ms: now,
+            restarts: 0,
         };
         self.tx
             .send(Command::Submitted(Box::new(q)))
@@ -364,22 +365,23 @@ async fn guaranteed_work_preempts_a_scavenger_job_which_is_requeued() {
             ..End::default()
         },
     });
-    let row = w.when(s, JobState::Preempted).await;
+    // It waits again with its id (as Slurm's requeue), its run settled on its own.
+    let row = w.when(s, JobState::Pending).await;
+    assert_eq!(row.restarts, 1);
+    let runs = w.store.job_runs(s).await.expect("runs");
+    assert_eq!(runs.len(), 1);
     assert!(
-        row.reason.starts_with(&format!("preempted for job {g}")),
+        runs[0]
+            .reason
+            .starts_with(&format!("preempted for job {g}"))
+            && runs[0].reason.ends_with("; requeued"),
         "{}",
-        row.reason
+        runs[0].reason
     );
-    let copy = row
-        .reason
-        .rsplit("requeued as job ")
-        .next()
-        .and_then(|id| id.parse().ok())
-        .map(JobId)
-        .expect("requeued");
     w.when(g, JobState::Running).await;
-    // The copy waits for GPUs again, as scavenger work.
-    let row = w.when(copy, JobState::Pending).await;
+    // It waits for GPUs again, as scavenger work.
+    let row = w.store.job(s).await.expect("job");
+    assert_eq!(row.state, JobState::Pending);
     assert_eq!(row.spec.map(|s| s.qos), Some(aisc_model::Qos::Scavenger));
 }
 

@@ -142,6 +142,7 @@ pub async fn submit(
         project: Some(project.0),
         charging: Some(charging),
         submit_ms,
+        restarts: 0,
     };
     if state
         .control
@@ -275,6 +276,7 @@ async fn charge_to(
         grant: grant.id,
         price_cents: charge.price.per_gpu_hour.0,
         lien_cents: charge.lien.0,
+        run: 0,
     })
 }
 
@@ -510,6 +512,11 @@ pub(crate) async fn content_reader(
 pub async fn show(state: &AppState, caller: &Caller, id: JobId) -> Result<JobDetail, ServiceError> {
     let row = visible_job(state, caller, id, Access::Read).await?;
     let events = state.store.events(id).await?;
+    let runs = if row.restarts > 0 {
+        state.store.job_runs(id).await?
+    } else {
+        Vec::new()
+    };
     let content =
         content_reader(state, caller, &row, "its command, script and environment").await?;
     let spec = row.spec.as_ref().filter(|_| content.is_some());
@@ -550,6 +557,7 @@ pub async fn show(state: &AppState, caller: &Caller, id: JobId) -> Result<JobDet
             .iter()
             .map(crate::service::views::event_view)
             .collect(),
+        runs: runs.iter().map(crate::service::views::run_view).collect(),
     })
 }
 
@@ -744,7 +752,12 @@ pub async fn update(
     }
     let charging = match (row.project, row.charging, &row.account) {
         (Some(project), Some(c), Some(name)) => {
-            Some(charge_to(state, project, name, Some(c.grant), &spec, privileged).await?)
+            let again = charge_to(state, project, name, Some(c.grant), &spec, privileged).await?;
+            // A requeued job's next run keeps its number.
+            Some(Charging {
+                run: c.run,
+                ..again
+            })
         }
         _ => row.charging,
     };
@@ -788,6 +801,53 @@ pub async fn update(
     Ok(ActionResult {
         id: id.0,
         result: said,
+    })
+}
+
+/// Ends a running job's run and queues it again with its id, as `scontrol
+/// requeue` does (the job's own people, administrators): it gets SIGTERM
+/// (SIGKILL after the grace), its run is settled on its own, and it waits
+/// again; its next run appends to the same output files.
+pub async fn requeue(
+    state: &AppState,
+    caller: &Caller,
+    r: JobRef,
+) -> Result<ActionResult, ServiceError> {
+    let (id, task) = resolve(state, caller, r).await?;
+    let row = visible_job(state, caller, id, Access::Act).await?;
+    if task.is_some() || row.state == JobState::Pending {
+        return Err(ServiceError::Conflict(format!(
+            "job {r} waits: it has no run to end (requeue ends a running job's run and queues it again)"
+        )));
+    }
+    if row.state.is_terminal() {
+        return Err(ServiceError::Conflict(format!(
+            "job {r} has ended ({}): submit it again to run it again",
+            row.state
+        )));
+    }
+    let (reply, rx) = oneshot::channel();
+    send(
+        state,
+        Command::Requeue {
+            id,
+            by: caller.user.name.clone(),
+            audit: caller.audit(
+                "job.requeue",
+                format!("job:{id}"),
+                "requeue requested".into(),
+            ),
+            reply,
+        },
+    )
+    .await?;
+    rx.await.map_err(|_| stopping())??;
+    Ok(ActionResult {
+        id: id.0,
+        result: format!(
+            "requeued: its run is being stopped, then it waits again as job {}",
+            row.label()
+        ),
     })
 }
 

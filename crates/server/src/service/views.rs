@@ -55,16 +55,31 @@ pub fn job_view(r: &JobRow, gpus_fake: bool) -> JobView {
         grant: r.charging.map(|c| c.grant),
         price_per_gpu_hour: r.charging.map(|c| Cents(c.price_cents).to_string()),
         lien: r.charging.map(|c| Cents(c.lien_cents).to_string()),
-        // What the ledger charged (aisc_billing::carry), once settled.
+        // What the ledger charged (aisc_billing::carry), once settled: every run of a requeued job.
         charge: r
             .charging
-            .filter(|_| r.state.is_terminal())
+            .filter(|_| r.state.is_terminal() || r.restarts > 0)
             .map(|_| Cents(r.charged_cents.unwrap_or(0)).to_string()),
         label: r.label(),
         array_job_id: r.array_job_id.map(|a| a.0),
         array_task_id: r.array_task_id,
         nodes: r.spec.as_ref().map(|s| s.geometry.nodes_text()),
         tasks: r.spec.as_ref().map(|s| s.geometry.tasks),
+        restarts: r.restarts,
+    }
+}
+
+/// The view of an earlier run of a requeued job.
+pub fn run_view(r: &aisc_store::JobRun) -> aisc_api::jobs::RunView {
+    aisc_api::jobs::RunView {
+        run: r.run,
+        reason: r.reason.clone(),
+        node: r.node.clone(),
+        started_at: r.start_ms.map(rfc3339),
+        ended_at: r.end_ms.map(rfc3339),
+        exit_code: r.exit_code,
+        signal: r.signal,
+        gpu_seconds: secs(r.gpu_ms),
     }
 }
 
