@@ -157,6 +157,9 @@ pub struct JobDetail {
     /// `--comment`
     #[serde(default)]
     pub comment: Option<String>,
+    /// `--exclusive`: it holds whole nodes.
+    #[serde(default)]
+    pub exclusive: bool,
     /// `--mail-type`, stored (no mail is sent yet).
     #[serde(default)]
     pub mail_type: Option<String>,

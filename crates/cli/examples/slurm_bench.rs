@@ -77,6 +77,8 @@ async fn main() -> Res<()> {
                     requeue: false,
                     signal: None,
                     constraints: None,
+                    exclusive: None,
+                    open_mode: None,
                 },
             };
             let start = Instant::now();

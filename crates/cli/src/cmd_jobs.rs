@@ -278,6 +278,9 @@ fn render_detail(d: &JobDetail) -> String {
     if let Some(p) = &d.partition {
         kv("Partition", p.clone());
     }
+    if d.exclusive {
+        kv("Exclusive", "whole nodes, shared with no other job".into());
+    }
     if let Some(c) = &d.comment {
         kv("Comment", c.clone());
     }

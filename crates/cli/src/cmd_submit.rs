@@ -52,6 +52,9 @@ pub struct SubmitArgs {
     /// Quality of service: normal (default), high (if the grant allows it), or scavenger (idle GPUs only, discounted, preemptible).
     #[arg(short = 'q', long, value_name = "QOS")]
     qos: Option<String>,
+    /// Whole nodes, shared with no other job: all of each node's GPUs, CPUs and memory (and charged for them).
+    #[arg(long)]
+    exclusive: bool,
     /// If preempted, end as `preempted` instead of being queued again.
     #[arg(long, conflicts_with = "requeue")]
     no_requeue: bool,
@@ -163,6 +166,9 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
     // The environment sent: --export, else the script's, else all of it (the
     // server applies the same choice again).
     let mut options = f.sbatch.words();
+    if f.exclusive {
+        options.push("--exclusive".into());
+    }
     let env = match &f.export {
         Some(e) => {
             options.push(format!("--export={e}"));

@@ -35,11 +35,11 @@ macro_rules! sbatch_options {
 }
 
 sbatch_options! {
-    /// Nodes: N or MIN-MAX (one node per job here).
+    /// Nodes: N or MIN-MAX (more than one on the Slurm engine).
     ['N'] nodes: "nodes",
-    /// Tasks (one per job here).
+    /// Tasks in all (`srun` in the job runs that many).
     ['n'] ntasks: "ntasks",
-    /// Tasks per node (one per job here).
+    /// Tasks per node.
     [] ntasks_per_node: "ntasks-per-node",
     /// GPUs per node: N or TYPE:N.
     [] gpus_per_node: "gpus-per-node",
@@ -67,13 +67,13 @@ sbatch_options! {
     ['d'] dependency: "dependency",
     /// The earliest start: now+N[unit], YYYY-MM-DD[THH:MM], HH:MM, noon, midnight, ... (Hong Kong time).
     ['b'] begin: "begin",
-    /// A signal before the time limit: [R:]SIG[@SECS] (local engine).
+    /// A signal before the time limit: [R:]SIG[@SECS].
     [] signal: "signal",
-    /// Node features (refused: this centre declares none).
+    /// Node features the job needs, as Slurm writes them (Slurm engine).
     ['C'] constraint: "constraint",
-    /// Nodes to run on (refused: aisc places jobs).
+    /// Nodes the job must run on (a host list: gpu[01-04]); local engine: its one node.
     ['w'] nodelist: "nodelist",
-    /// Nodes to avoid (refused: aisc places jobs).
+    /// Nodes the job must not run on (a host list).
     ['x'] exclude: "exclude",
     /// A reservation (refused: this centre has none).
     [] reservation: "reservation",

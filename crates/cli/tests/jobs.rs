@@ -182,6 +182,42 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
         "{shown}"
     );
 
+    // --exclusive: the whole host, all its GPUs, CPUs and memory, whatever else it asked.
+    let id = server.submit(
+        w,
+        &[
+            "--exclusive",
+            "--gpus",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "echo $CUDA_VISIBLE_DEVICES",
+        ],
+    );
+    let job = server.wait_state(w, id, "completed");
+    let nodes: serde_json::Value =
+        serde_json::from_str(&server.ok(w, &["nodes", "--json"])).unwrap();
+    assert_eq!(job["gpus"], 2, "{job:#}");
+    assert_eq!(job["cpus"], nodes[0]["cpus"], "{job:#} {nodes:#}");
+    assert_eq!(server.ok(w, &["logs", &id.to_string()]), "0,1\n");
+    assert!(
+        server
+            .ok(w, &["show", &id.to_string()])
+            .contains("Exclusive   whole nodes")
+    );
+    // -w may name this host's one node; excluding it could never run.
+    let me = nodes[0]["name"].as_str().unwrap();
+    let id = server.submit(w, &["-w", me, "--", "true"]);
+    server.wait_state(w, id, "completed");
+    let out = server.aisc(w, &["submit", "-x", me, "--", "true"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("it excludes {me}, this host's one node")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // --wrap runs a command as a sh script, named wrap.
     let id = server.ok(w, &["submit", "--wrap", "echo wrapped; echo $0 >&2"]);
     let job = server.wait_state(w, id.trim().parse::<i64>().unwrap(), "completed");
@@ -191,13 +227,13 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
     let before = server.ok(w, &["jobs", "--json"]);
     std::fs::write(
         w.join("arr.sh"),
-        "#!/bin/sh\n#SBATCH -J sweep\n#SBATCH --exclusive\ntrue\n",
+        "#!/bin/sh\n#SBATCH -J sweep\n#SBATCH --exclusive=user\ntrue\n",
     )
     .unwrap();
     for (args, said) in [
         (
             &["submit", "arr.sh"][..],
-            "script: line 3: --exclusive: aisc shares nodes between jobs",
+            "script: line 3: --exclusive=user: aisc gives an exclusive job whole nodes",
         ),
         (
             &["submit", "-N", "2", "--", "true"][..],
@@ -213,7 +249,11 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
         ),
         (
             &["submit", "--exclude", "n1", "--", "true"][..],
-            "--exclude=n1: aisc places jobs itself",
+            "--exclude=n1: there is no node n1 here",
+        ),
+        (
+            &["submit", "-w", "n[1-2]", "--", "true"][..],
+            "--nodelist=n1,n2: there is no node n1 here",
         ),
     ] {
         let out = server.aisc(w, args);
@@ -408,6 +448,70 @@ fn a_job_that_requeues_itself_resumes_from_its_checkpoint_with_its_id() {
         assert!(err.contains(said), "{job}: {err}");
     }
     server.ok(w, &["cancel", &once.to_string(), &later.to_string()]);
+}
+
+#[test]
+fn a_task_of_an_array_is_waited_for_and_aftercorr_pairs_tasks() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let w = work.path();
+    // Array a: its task 1 fails.
+    let a = server.submit(
+        w,
+        &[
+            "--array",
+            "0-2",
+            "--wrap",
+            "sleep 1; exit $((SLURM_ARRAY_TASK_ID == 1))",
+        ],
+    );
+    // b's tasks each wait for the same task of a; c for task 2 of a alone.
+    let after = format!("aftercorr:{a}");
+    let b = server.submit(
+        w,
+        &[
+            "--array",
+            "0-2",
+            "-d",
+            &after,
+            "--wrap",
+            "echo pair $SLURM_ARRAY_TASK_ID",
+        ],
+    );
+    let task2 = format!("afterok:{a}_2");
+    let c = server.submit(w, &["-d", &task2, "--wrap", "echo after one task"]);
+    server.wait_state(w, c, "completed");
+    for t in [0, 2] {
+        server.wait_state(w, format!("{b}_{t}"), "completed");
+        let log = server.ok(w, &["logs", &format!("{b}_{t}")]);
+        assert_eq!(log, format!("pair {t}\n"));
+    }
+    let never = server.wait_state(w, format!("{b}_1"), "cancelled");
+    assert!(
+        never["reason"].as_str().unwrap().contains(&format!(
+            "DependencyNeverSatisfied: job {a}_1 ended failed (aftercorr)"
+        )),
+        "{never:#}"
+    );
+    // aftercorr is for arrays; a task that does not exist never comes.
+    let out = server.aisc(w, &["submit", "-d", &after, "--wrap", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("aftercorr pairs each task of a job array"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let missing = format!("afterok:{a}_7");
+    let d = server.submit(w, &["-d", &missing, "--wrap", "true"]);
+    let gone = server.wait_state(w, d, "cancelled");
+    assert!(
+        gone["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("job {a}_7 does not exist")),
+        "{gone:#}"
+    );
 }
 
 #[test]

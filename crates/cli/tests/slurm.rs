@@ -376,6 +376,75 @@ fn a_two_node_job_runs_a_task_on_each_node_with_the_rendezvous_variables() {
 }
 
 #[test]
+fn a_requeued_exclusive_job_runs_again_on_slurm_with_its_id() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    let name = unique("requeue");
+    let id = server.submit(
+        w,
+        &[
+            "--name",
+            &name,
+            "--exclusive",
+            "--time",
+            "10m",
+            "-o",
+            "rq-%j.out",
+            "--",
+            "sh",
+            "-c",
+            "echo run ${SLURM_RESTART_COUNT:-0} gpus $CUDA_VISIBLE_DEVICES; sleep 300",
+        ],
+    );
+    let job = server.wait_state(w, id, "running");
+    // A whole node: its 8 GPUs, and Slurm told that no other job shares it.
+    assert_eq!(job["gpus"], 8, "{job:#}");
+    let first = slurm_id(&job);
+    let shown = std::process::Command::new("scontrol")
+        .args(["show", "job", &first.to_string()])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("OverSubscribe=NO"), "{shown}");
+    server.ok(w, &["requeue", &id.to_string()]);
+    wait_until("the job to run again", 90, || {
+        let j = server.show(w, id);
+        j["state"] == "running" && j["restarts"] == 1
+    });
+    let again = server.show(w, id);
+    let latest = history(&again)
+        .iter()
+        .filter_map(|h| h.split("(Slurm job ").nth(1))
+        .filter_map(|s| s.trim_end_matches(')').parse::<u32>().ok())
+        .next_back();
+    assert!(
+        latest.is_some_and(|l| l != first),
+        "a new Slurm job for the next run: {again:#}"
+    );
+    wait_until("the next run's output", 30, || {
+        std::fs::read_to_string(w.join(format!("rq-{id}.out")))
+            .is_ok_and(|o| o.contains("run 1 gpus"))
+    });
+    let out = std::fs::read_to_string(w.join(format!("rq-{id}.out"))).unwrap();
+    assert!(
+        out.starts_with("run 0 gpus"),
+        "the first run's output is kept: {out}"
+    );
+    server.ok(w, &["cancel", &id.to_string()]);
+    server.wait_state(w, id, "cancelled");
+    wait_until("Slurm to account both runs", 60, || {
+        let runs = sacct(&name);
+        runs.iter()
+            .any(|(j, s, _, _)| *j == first && s == "CANCELLED")
+            && runs.len() == 2
+    });
+}
+
+#[test]
 fn a_cancel_goes_to_slurm() {
     let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
     let Some(c) = cluster() else { return };

@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
         });
         if id % 20 != 0 && id % 10 == 0 {
             // Known to the driver, and still running: its dependent waits.
-            ended.insert(JobId(1_000_000 + id), Seen::Running(0));
+            ended.insert(JobId(1_000_000 + id).into(), Seen::Running(0));
         }
         core.queue.insert(job(id, dep));
     }

@@ -3,10 +3,17 @@
 //! looks at the time and at what the jobs they name became, starts
 //! considering those whose time has come and whose dependency holds, and
 //! cancels those whose dependency never can (`DependencyNeverSatisfied`,
-//! never run, their lien released).
+//! never run, their lien released). An array with `aftercorr` waits whole;
+//! each of its tasks whose pair has ended is split off as a job of its own
+//! ([`Effect::SplitTask`]), then decided as any job is.
+
+/// Tasks split off waiting `aftercorr` arrays in one pass, at most (the
+/// rest in the next passes).
+const SPLITS_PER_PASS: usize = 1000;
 
 use crate::core::Core;
 use crate::effect::Effect;
+use aisc_model::array::JobRef;
 use aisc_model::calendar::format_minute;
 use aisc_model::dependency::{Seen, Verdict, verdict};
 use aisc_model::{JobId, JobState, PendingReason, UserId};
@@ -14,24 +21,58 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 impl Core {
     /// The jobs that waiting jobs name, and that the core does not follow
-    /// itself (it knows those that wait or run): the driver looks them up.
-    pub fn dependency_targets(&self) -> BTreeSet<JobId> {
-        self.queue
-            .blocked()
-            .filter_map(|q| q.spec.dependency.as_ref())
-            .flat_map(|d| d.jobs())
-            .filter(|id| {
-                !self.queue.contains(*id)
-                    && !self.running.contains(*id)
-                    && self.running.tasks_of(*id) == 0
-            })
-            .collect()
+    /// itself (it knows those that wait or run, and the tasks that still
+    /// wait with their array): the driver looks them up. A waiting array
+    /// with `aftercorr` names, for each of its waiting tasks, the same task
+    /// of the array it waits for.
+    pub fn dependency_targets(&self) -> BTreeSet<JobRef> {
+        let mut out = BTreeSet::new();
+        for q in self.queue.blocked() {
+            let Some(dep) = &q.spec.dependency else {
+                continue;
+            };
+            let own = q.spec.task_of.map(|t| t.task);
+            match self.queue.array_waiting(q.id).filter(|_| dep.pairs_tasks()) {
+                Some(tasks) => {
+                    for t in tasks.ids() {
+                        out.extend(dep.targets(Some(*t)));
+                    }
+                }
+                None => out.extend(dep.targets(own)),
+            }
+        }
+        out.retain(|r| self.known(*r).is_none());
+        out
+    }
+
+    /// What the core itself knows of `r`: waiting (in the queue, or a task
+    /// still waiting with its array), or admitted; `None` for what only
+    /// the store knows.
+    fn known(&self, r: JobRef) -> Option<Seen> {
+        match r.task {
+            Some(t) => self
+                .queue
+                .array_waiting(r.id)
+                .is_some_and(|w| w.contains(t))
+                .then_some(Seen::Waiting),
+            None => {
+                // An array waits while any task of it is admitted here.
+                if self.queue.contains(r.id) || self.running.tasks_of(r.id) > 0 {
+                    return Some(Seen::Waiting);
+                }
+                match self.running.get(r.id) {
+                    Some(a) if a.started => Some(Seen::Running(a.start_ms)),
+                    Some(_) => Some(Seen::Waiting),
+                    None => None,
+                }
+            }
+        }
     }
 
     /// Decides about every job waiting for others, given what `ended` says
     /// of the jobs the core does not follow (absent: not known now, so it
     /// waits). Returns the steps: reasons to store, cancellations.
-    pub fn dependencies(&mut self, ended: &HashMap<JobId, Seen>, now_ms: i64) -> Vec<Effect> {
+    pub fn dependencies(&mut self, ended: &HashMap<JobRef, Seen>, now_ms: i64) -> Vec<Effect> {
         // Namesakes only where a waiting job asks for singleton: the
         // whole queue is walked then, not at every pass.
         let singleton = self
@@ -54,18 +95,9 @@ impl Core {
                 *e = (*e).min(q.id);
             }
         }
-        let seen = |id: JobId| {
-            // An array waits while any task of it is admitted here.
-            if self.queue.contains(id) || self.running.tasks_of(id) > 0 {
-                return Some(Seen::Waiting);
-            }
-            match self.running.get(id) {
-                Some(a) if a.started => Some(Seen::Running(a.start_ms)),
-                Some(_) => Some(Seen::Waiting),
-                None => ended.get(&id).copied(),
-            }
-        };
+        let seen = |r: JobRef| self.known(r).or_else(|| ended.get(&r).copied());
         let mut decided = Vec::new();
+        let mut splits = Vec::new();
         for q in self.queue.blocked() {
             if let Some(at) = q.spec.begin_ms.filter(|at| *at > now_ms) {
                 let on = format!(
@@ -89,9 +121,24 @@ impl Core {
             let key = (q.owner, q.spec.name.as_str());
             let namesake =
                 running.contains(&key) || first_waiting.get(&key).is_some_and(|f| *f < q.id);
+            if let Some(tasks) = self.queue.array_waiting(q.id).filter(|_| dep.pairs_tasks()) {
+                // Each task whose pair has ended is decided as a job of its own.
+                for t in tasks.ids() {
+                    if splits.len() >= SPLITS_PER_PASS {
+                        break;
+                    }
+                    if !matches!(
+                        verdict(dep, seen, Some(*t), namesake, now_ms),
+                        Verdict::Wait { .. }
+                    ) {
+                        splits.push((q.id, *t));
+                    }
+                }
+            }
+            let own = q.spec.task_of.map(|t| t.task);
             decided.push((
                 q.id,
-                verdict(dep, seen, namesake, now_ms),
+                verdict(dep, seen, own, namesake, now_ms),
                 PendingReason::Dependency,
             ));
         }
@@ -123,6 +170,11 @@ impl Core {
         if !reasons.is_empty() {
             steps.insert(0, Effect::Reasons(reasons));
         }
+        steps.extend(
+            splits
+                .into_iter()
+                .map(|(array, task)| Effect::SplitTask { array, task }),
+        );
         steps
     }
 }

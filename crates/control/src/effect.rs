@@ -88,6 +88,15 @@ pub enum Effect {
         /// How its run ended.
         set: Box<Fields>,
     },
+    /// Take `task` off the waiting array `array` as a job of its own (its
+    /// record stored first, see [`crate::core::Core::split_task`]), to be
+    /// decided on its own (`aftercorr`: its pair has ended).
+    SplitTask {
+        /// The array.
+        array: JobId,
+        /// The task.
+        task: u32,
+    },
     /// Hand the job to the engine (the driver starts them as one batch).
     Start(Box<StartJob>),
     /// Signal or stop the job in the engine.

@@ -255,7 +255,7 @@ impl fmt::Display for TaskOf {
 }
 
 /// A job named as users name it: `123`, or `123_4` for task 4 of array 123.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobRef {
     /// The job, or the array.
     pub id: JobId,

@@ -2,9 +2,12 @@
 //! with Slurm's meaning: `after` (started, or ended without starting),
 //! `afterany` (ended), `afterok` (completed), `afternotok` (ended otherwise),
 //! `singleton` (no earlier job of the same name and user still waits or
-//! runs); `,` joins conditions that must all hold, `?` conditions of which
-//! one is enough; `after:ID+MIN` waits MIN minutes more.
+//! runs), `aftercorr` (each task of an array after the same task of another
+//! array completed); `,` joins conditions that must all hold, `?` conditions
+//! of which one is enough; `after:ID+MIN` waits MIN minutes more. A job
+//! named `N_T` is task T of array N; `N` alone is all of an array.
 
+use crate::array::JobRef;
 use crate::{JobId, JobState};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,6 +27,9 @@ pub enum After {
     Ok,
     /// The job ended otherwise (failed, timed out, cancelled, preempted).
     NotOk,
+    /// Each task of this array waits for the same task of that array to
+    /// complete (`aftercorr`).
+    Corr,
 }
 
 impl After {
@@ -33,6 +39,7 @@ impl After {
             After::Any => "afterany",
             After::Ok => "afterok",
             After::NotOk => "afternotok",
+            After::Corr => "aftercorr",
         }
     }
 }
@@ -44,6 +51,9 @@ pub struct Condition {
     pub after: After,
     /// The job.
     pub job: JobId,
+    /// Its task, when one task of an array is named (`N_T`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<u32>,
     /// Seconds more after the event (`after:ID+MIN` only).
     #[serde(default)]
     pub delay_s: u64,
@@ -90,15 +100,11 @@ impl Dependency {
                 "afterany" => After::Any,
                 "afterok" => After::Ok,
                 "afternotok" => After::NotOk,
-                "aftercorr" => {
-                    return Err(
-                        "aftercorr pairs the tasks of job arrays, which are not run yet".into(),
-                    );
-                }
+                "aftercorr" => After::Corr,
                 "afterburstbuffer" => return Err("this centre has no burst buffers".into()),
                 k => {
                     return Err(format!(
-                        "{k:?} is not a dependency type (after, afterany, afterok, afternotok, singleton)"
+                        "{k:?} is not a dependency type (after, afterany, afterok, afternotok, aftercorr, singleton)"
                     ));
                 }
             };
@@ -117,19 +123,18 @@ impl Dependency {
                     }
                     None => (job, 0),
                 };
-                if id.contains('_') {
+                let r: JobRef = id.parse().map_err(|_| {
+                    format!("{id:?} is not a job id (N, or N_T for task T of array N)")
+                })?;
+                if after == After::Corr && r.task.is_some() {
                     return Err(format!(
-                        "{id}: job arrays are not run yet, so no array task can be waited for"
+                        "aftercorr:{id}: name the array (aftercorr pairs each task with the same task of it)"
                     ));
                 }
-                let id: i64 = id
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("{id:?} is not a job id"))?;
                 dep.conditions.push(Condition {
                     after,
-                    job: JobId(id),
+                    job: r.id,
+                    task: r.task,
                     delay_s: delay,
                 });
             }
@@ -146,9 +151,40 @@ impl Dependency {
         Ok(dep)
     }
 
-    /// The jobs it names.
+    /// The jobs it names (the array, for a task of one).
     pub fn jobs(&self) -> impl Iterator<Item = JobId> + '_ {
         self.conditions.iter().map(|c| c.job)
+    }
+
+    /// Whether it pairs an array's tasks with another's (`aftercorr`).
+    pub fn pairs_tasks(&self) -> bool {
+        self.conditions.iter().any(|c| c.after == After::Corr)
+    }
+
+    /// What it waits for, for task `own` of the array that depends (or for
+    /// a job that is not a task): each condition's job, with `aftercorr`'s
+    /// task the same as `own` (none where `own` is none: a whole array
+    /// waits task by task).
+    pub fn targets(&self, own: Option<u32>) -> impl Iterator<Item = JobRef> + '_ {
+        self.conditions.iter().filter_map(move |c| match c.after {
+            After::Corr => own.map(|t| JobRef {
+                id: c.job,
+                task: Some(t),
+            }),
+            _ => Some(JobRef {
+                id: c.job,
+                task: c.task,
+            }),
+        })
+    }
+}
+
+impl Condition {
+    fn target(&self) -> JobRef {
+        JobRef {
+            id: self.job,
+            task: self.task,
+        }
     }
 }
 
@@ -159,8 +195,8 @@ impl fmt::Display for Dependency {
             .conditions
             .iter()
             .map(|c| match c.delay_s {
-                0 => format!("{}:{}", c.after.name(), c.job),
-                d => format!("{}:{}+{}", c.after.name(), c.job, d / 60),
+                0 => format!("{}:{}", c.after.name(), c.target()),
+                d => format!("{}:{}+{}", c.after.name(), c.target(), d / 60),
             })
             .collect();
         if self.singleton {
@@ -205,31 +241,39 @@ enum One {
     Never(String),
 }
 
-fn one(c: &Condition, seen: Seen) -> One {
+fn one(c: &Condition, job: JobRef, seen: Seen) -> One {
     let name = c.after.name();
-    match (c.after, seen) {
-        (_, Seen::Missing) => One::Never(format!("job {} does not exist ({name})", c.job)),
+    let after = match c.after {
+        After::Corr => After::Ok,
+        a => a,
+    };
+    match (after, seen) {
+        (_, Seen::Missing) => One::Never(format!("job {job} does not exist ({name})")),
         (After::Start, Seen::Running(at)) | (After::Start, Seen::Ended(_, at)) => {
             One::Met(at.saturating_add(i64::try_from(c.delay_s * 1000).unwrap_or(i64::MAX)))
         }
         (After::Any, Seen::Ended(_, at)) => One::Met(at),
         (After::Ok, Seen::Ended(JobState::Completed, at)) => One::Met(at),
-        (After::Ok, Seen::Ended(s, _)) => One::Never(format!("job {} ended {s} ({name})", c.job)),
+        (After::Ok, Seen::Ended(s, _)) => One::Never(format!("job {job} ended {s} ({name})")),
         (After::NotOk, Seen::Ended(JobState::Completed, _)) => {
-            One::Never(format!("job {} completed ({name})", c.job))
+            One::Never(format!("job {job} completed ({name})"))
         }
         (After::NotOk, Seen::Ended(_, at)) => One::Met(at),
-        (After::Start, _) => One::Pending(format!("job {} to start ({name})", c.job)),
-        (_, _) => One::Pending(format!("job {} to end ({name})", c.job)),
+        (After::Start, _) => One::Pending(format!("job {job} to start ({name})")),
+        (_, _) => One::Pending(format!("job {job} to end ({name})")),
     }
 }
 
 /// Whether a job with `dep` may start at `now_ms`, given what `seen` says of
 /// each job it names (`None`: not known now, so it waits) and, for
 /// `singleton`, whether an earlier job of its name and user waits or runs.
+/// `own` is the job's task of its array (`aftercorr` waits for the same
+/// task of the array it names); a whole array with `aftercorr` waits, each
+/// of its tasks being decided on its own.
 pub fn verdict(
     dep: &Dependency,
-    seen: impl Fn(JobId) -> Option<Seen>,
+    seen: impl Fn(JobRef) -> Option<Seen>,
+    own: Option<u32>,
     earlier_namesake: bool,
     now_ms: i64,
 ) -> Verdict {
@@ -237,8 +281,22 @@ pub fn verdict(
     let mut nevers = Vec::new();
     let mut met_at = Vec::new();
     for c in &dep.conditions {
-        match seen(c.job).map(|s| one(c, s)) {
-            None => waits.push(format!("job {} ({})", c.job, c.after.name())),
+        let job = match (c.after, own) {
+            (After::Corr, Some(t)) => JobRef {
+                id: c.job,
+                task: Some(t),
+            },
+            (After::Corr, None) => {
+                waits.push(format!(
+                    "each task for the same task of job {} (aftercorr)",
+                    c.job
+                ));
+                continue;
+            }
+            _ => c.target(),
+        };
+        match seen(job).map(|s| one(c, job, s)) {
+            None => waits.push(format!("job {job} ({})", c.after.name())),
             Some(One::Pending(w)) => waits.push(w),
             Some(One::Never(n)) => nevers.push(n),
             Some(One::Met(at)) => met_at.push(at),
@@ -305,10 +363,10 @@ mod tests {
             "afterok:0",
             "afterok:1,afterok:2?afterok:3",
             "afterok:1+5",
-            "aftercorr:1",
+            "aftercorr:1_2",
             "afterburstbuffer:1",
             "later:1",
-            "afterok:12_3",
+            "afterok:12_x",
         ] {
             assert!(Dependency::parse(bad).is_err(), "{bad:?}");
         }
@@ -317,56 +375,98 @@ mod tests {
     #[test]
     fn each_type_holds_as_slurm_says() {
         let d = |s: &str| Dependency::parse(s).unwrap();
-        let at = |seen: Seen| move |_: JobId| Some(seen);
+        let at = |seen: Seen| move |_: JobRef| Some(seen);
         let ok = Seen::Ended(JobState::Completed, 5);
         let failed = Seen::Ended(JobState::Failed, 5);
-        assert_eq!(verdict(&d("afterok:1"), at(ok), false, 10), Verdict::Ready);
-        assert!(matches!(
-            verdict(&d("afterok:1"), at(failed), false, 10),
-            Verdict::Never(_)
-        ));
         assert_eq!(
-            verdict(&d("afternotok:1"), at(failed), false, 10),
+            verdict(&d("afterok:1"), at(ok), None, false, 10),
             Verdict::Ready
         );
         assert!(matches!(
-            verdict(&d("afternotok:1"), at(ok), false, 10),
+            verdict(&d("afterok:1"), at(failed), None, false, 10),
             Verdict::Never(_)
         ));
         assert_eq!(
-            verdict(&d("afterany:1"), at(failed), false, 10),
+            verdict(&d("afternotok:1"), at(failed), None, false, 10),
             Verdict::Ready
         );
         assert!(matches!(
-            verdict(&d("afterany:1"), at(Seen::Running(1)), false, 10),
+            verdict(&d("afternotok:1"), at(ok), None, false, 10),
+            Verdict::Never(_)
+        ));
+        assert_eq!(
+            verdict(&d("afterany:1"), at(failed), None, false, 10),
+            Verdict::Ready
+        );
+        assert!(matches!(
+            verdict(&d("afterany:1"), at(Seen::Running(1)), None, false, 10),
             Verdict::Wait { .. }
         ));
         assert_eq!(
-            verdict(&d("after:1"), at(Seen::Running(1)), false, 10),
+            verdict(&d("after:1"), at(Seen::Running(1)), None, false, 10),
             Verdict::Ready
         );
         assert_eq!(
-            verdict(&d("after:1+1"), at(Seen::Running(1)), false, 10),
+            verdict(&d("after:1+1"), at(Seen::Running(1)), None, false, 10),
             Verdict::Wait {
                 on: "a delay after a job it waits for".into(),
                 until_ms: Some(60_001)
             }
         );
         assert!(matches!(
-            verdict(&d("afterok:1"), at(Seen::Missing), false, 10),
+            verdict(&d("afterok:1"), at(Seen::Missing), None, false, 10),
             Verdict::Never(_)
         ));
         assert!(matches!(
-            verdict(&d("afterok:1"), |_| None, false, 10),
+            verdict(&d("afterok:1"), |_| None, None, false, 10),
             Verdict::Wait { .. }
         ));
         assert!(matches!(
-            verdict(&d("singleton"), |_| None, true, 10),
+            verdict(&d("singleton"), |_| None, None, true, 10),
             Verdict::Wait { .. }
         ));
         assert_eq!(
-            verdict(&d("singleton"), |_| None, false, 10),
+            verdict(&d("singleton"), |_| None, None, false, 10),
             Verdict::Ready
+        );
+    }
+
+    #[test]
+    fn a_task_of_an_array_and_aftercorr_name_tasks() {
+        let d = Dependency::parse("afterok:12_3,aftercorr:14").unwrap();
+        assert_eq!(d.to_string(), "afterok:12_3,aftercorr:14");
+        assert!(d.pairs_tasks());
+        let task = |id: i64, t: u32| JobRef {
+            id: JobId(id),
+            task: Some(t),
+        };
+        assert_eq!(
+            d.targets(Some(5)).collect::<Vec<_>>(),
+            [task(12, 3), task(14, 5)]
+        );
+        assert_eq!(d.targets(None).collect::<Vec<_>>(), [task(12, 3)]);
+        let ok = Seen::Ended(JobState::Completed, 5);
+        // Task 5 waits for task 5 of 14, which completed; and for 12_3.
+        let seen = |r: JobRef| (r == task(14, 5) || r == task(12, 3)).then_some(ok);
+        assert_eq!(verdict(&d, seen, Some(5), false, 10), Verdict::Ready);
+        let failed = |r: JobRef| {
+            Some(if r == task(14, 6) {
+                Seen::Ended(JobState::Failed, 5)
+            } else {
+                ok
+            })
+        };
+        let Verdict::Never(why) = verdict(&d, failed, Some(6), false, 10) else {
+            panic!("a failed pair never lets the task run");
+        };
+        assert_eq!(why, "job 14_6 ended failed (aftercorr)");
+        // The whole array waits: its tasks are decided one by one.
+        let Verdict::Wait { on, .. } = verdict(&d, seen, None, false, 10) else {
+            panic!("the array waits");
+        };
+        assert!(
+            on.contains("each task for the same task of job 14 (aftercorr)"),
+            "{on}"
         );
     }
 }

@@ -207,6 +207,8 @@ pub struct RecoverJob {
     pub pid: Option<(i64, u64)>,
     /// Its time limit, ms.
     pub time_limit_ms: u64,
+    /// How many times it was requeued (which run of it this is).
+    pub restarts: u32,
 }
 
 /// What became of a job while no server watched it.

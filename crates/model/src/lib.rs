@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod dependency;
 pub mod engine;
 pub mod files;
+pub mod hostlist;
 pub mod ids;
 pub mod inventory;
 pub mod job;

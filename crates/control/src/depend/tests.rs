@@ -56,7 +56,7 @@ fn a_job_waits_apart_until_the_job_it_names_completes() {
         "the reason is stored once"
     );
     c.running.remove(JobId(1));
-    let ended = HashMap::from([(JobId(1), Seen::Ended(JobState::Completed, 3_000))]);
+    let ended = HashMap::from([(JobId(1).into(), Seen::Ended(JobState::Completed, 3_000))]);
     assert!(c.dependencies(&ended, 3_000).is_empty());
     assert_eq!(considered(&c), vec![2]);
 }
@@ -66,7 +66,7 @@ fn a_dependency_that_can_never_hold_cancels_the_job_without_running_it() {
     let mut c = core();
     waiting(&mut c, 2, "afterok:1");
     waiting(&mut c, 3, "afternotok:1");
-    let ended = HashMap::from([(JobId(1), Seen::Ended(JobState::Failed, 500))]);
+    let ended = HashMap::from([(JobId(1).into(), Seen::Ended(JobState::Failed, 500))]);
     let steps = c.dependencies(&ended, 1_000);
     let cancelled: Vec<_> = steps
         .iter()
@@ -118,8 +118,8 @@ fn any_of_several_is_enough_with_a_question_mark() {
     let mut c = core();
     waiting(&mut c, 3, "afterok:1?afterok:2");
     let ended = HashMap::from([
-        (JobId(1), Seen::Ended(JobState::Failed, 1)),
-        (JobId(2), Seen::Ended(JobState::Completed, 2)),
+        (JobId(1).into(), Seen::Ended(JobState::Failed, 1)),
+        (JobId(2).into(), Seen::Ended(JobState::Completed, 2)),
     ]);
     c.dependencies(&ended, 3);
     assert_eq!(considered(&c), vec![3]);
@@ -138,7 +138,7 @@ fn the_driver_looks_up_only_jobs_the_core_does_not_follow() {
     waiting(&mut c, 3, "afterany:1:2");
     assert_eq!(
         c.dependency_targets().into_iter().collect::<Vec<_>>(),
-        vec![JobId(2)]
+        vec![JobRef::from(JobId(2))]
     );
 }
 
@@ -164,7 +164,63 @@ fn a_job_waits_for_its_start_time_then_for_what_it_depends_on() {
         matches!(&steps[..], [Effect::Reasons(r)] if r[0].1 == "Dependency"),
         "{steps:?}"
     );
-    let ended = HashMap::from([(JobId(9), Seen::Ended(JobState::Failed, 1))]);
+    let ended = HashMap::from([(JobId(9).into(), Seen::Ended(JobState::Failed, 1))]);
     c.dependencies(&ended, 11_000);
     assert_eq!(considered(&c), vec![1]);
+}
+
+#[test]
+fn an_aftercorr_array_splits_off_each_task_whose_pair_ended_then_decides_it() {
+    use aisc_model::array::Array;
+    let mut c = core();
+    let mut q = crate::test_job(5, 0, 60);
+    q.spec.array = Some(Array::parse("0-3", 10_001).expect("tasks"));
+    q.spec.dependency = Some(Dependency::parse("aftercorr:1").expect("a dependency"));
+    let tasks = q
+        .spec
+        .array
+        .as_ref()
+        .map(|a| a.tasks.clone())
+        .expect("tasks");
+    c.queue.insert_array(q, tasks);
+    let task = |t: u32| JobRef {
+        id: JobId(1),
+        task: Some(t),
+    };
+    // Each waiting task names the same task of array 1.
+    assert_eq!(
+        c.dependency_targets().into_iter().collect::<Vec<_>>(),
+        [task(0), task(1), task(2), task(3)]
+    );
+    let ended = HashMap::from([
+        (task(0), Seen::Ended(JobState::Completed, 1)),
+        (task(1), Seen::Ended(JobState::Failed, 1)),
+        (task(2), Seen::Running(1)),
+    ]);
+    let steps = c.dependencies(&ended, 10);
+    let split: Vec<u32> = steps
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SplitTask { array, task } if *array == JobId(5) => Some(*task),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(split, [0, 1], "tasks 2 and 3 wait for theirs");
+    assert!(considered(&c).is_empty(), "the array itself waits");
+    // Split off, a task is decided on its own: 0 may start, 1 never can.
+    for t in split {
+        let (q, _) = c.split_task(JobId(5), t).expect("a waiting task");
+        let mut q = q;
+        q.id = JobId(100 + i64::from(t));
+        c.queue.insert(q);
+    }
+    let steps = c.dependencies(&ended, 20);
+    assert_eq!(considered(&c), vec![100]);
+    assert!(
+        steps
+            .iter()
+            .any(|e| matches!(e, Effect::Record { job, reason, .. }
+            if *job == JobId(101) && reason.contains("job 1_1 ended failed (aftercorr)"))),
+        "{steps:?}"
+    );
 }

@@ -77,6 +77,7 @@ fn kinds(steps: &[Effect]) -> Vec<String> {
             Effect::Settle { gpu_ms, .. } => format!("settle {gpu_ms}"),
             Effect::FairShare { gpu_ms, .. } => format!("fair-share {gpu_ms}"),
             Effect::Requeue { from, .. } => format!("requeue {from}->pending"),
+            Effect::SplitTask { task, .. } => format!("split {task}"),
             Effect::Start(_) => "start".into(),
             Effect::Signal { how, .. } => format!("signal {how:?}"),
             Effect::Release { .. } => "release".into(),

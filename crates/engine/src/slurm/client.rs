@@ -113,6 +113,14 @@ pub struct JobDesc {
     /// `-C/--constraint`: node features.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub constraints: Option<String>,
+    /// `"exclusive"`: whole nodes, shared with no other job (`--exclusive`;
+    /// slurmrestd 22.05 refuses the schema's `"true"`, tested by hand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclusive: Option<String>,
+    /// `"append"` for a requeued job's next run: its output goes on after
+    /// the earlier runs' (Slurm's own default otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_mode: Option<String>,
     /// `--signal`: `[B:]NUM@SECS`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,
@@ -179,13 +187,22 @@ impl CtldJob {
 
     /// The aisc job id in its comment, if it is a job of the aisc installation `instance`.
     pub fn aisc_id(&self, instance: &str) -> Option<i64> {
-        self.comment
+        self.aisc_run(instance).map(|(id, _)| id)
+    }
+
+    /// The aisc job id and run in its comment (`<id>`, or `<id>.<run>` for
+    /// a requeued job's later runs), if it is a job of `instance`.
+    pub fn aisc_run(&self, instance: &str) -> Option<(i64, u32)> {
+        let text = self
+            .comment
             .as_deref()?
             .strip_prefix("aisc:")?
             .strip_prefix(instance)?
-            .strip_prefix(':')?
-            .parse()
-            .ok()
+            .strip_prefix(':')?;
+        match text.split_once('.') {
+            Some((id, run)) => Some((id.parse().ok()?, run.parse().ok()?)),
+            None => Some((text.parse().ok()?, 0)),
+        }
     }
 }
 
@@ -695,6 +712,10 @@ mod tests {
         assert_eq!(j.aisc_id("ab12"), Some(42));
         // Another installation's job with the same number is not ours.
         assert_eq!(j.aisc_id("cd34"), None);
+        assert_eq!(j.aisc_run("ab12"), Some((42, 0)));
+        j.comment = Some("aisc:ab12:42.3".into());
+        assert_eq!(j.aisc_run("ab12"), Some((42, 3)));
+        assert_eq!(j.aisc_id("ab12"), Some(42));
         j.comment = Some("something else".into());
         assert_eq!(j.aisc_id("ab12"), None);
     }

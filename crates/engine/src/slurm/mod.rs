@@ -149,13 +149,16 @@ pub fn phase(state: &str) -> Phase {
     }
 }
 
+/// The jobs reported on, by aisc id: which run of each, and its Slurm id once known.
+type Tracked = HashMap<i64, (u32, Option<u32>)>;
+
 /// The engine: a client, a poller and a bounded pool of submissions.
 #[derive(Debug, Clone)]
 pub struct SlurmEngine {
     client: SlurmClient,
     events: mpsc::UnboundedSender<SlurmEvent>,
     /// Jobs the poller reports on, with their Slurm ids once known.
-    tracked: Arc<Mutex<HashMap<i64, Option<u32>>>>,
+    tracked: Arc<Mutex<Tracked>>,
     submits: Arc<Semaphore>,
     instance: Arc<str>,
 }
@@ -187,18 +190,23 @@ impl SlurmEngine {
         &self.client
     }
 
-    /// The comment that marks aisc's job `job` in Slurm.
-    pub fn comment(&self, job: JobId) -> String {
-        format!("aisc:{}:{}", self.instance, job.0)
+    /// The comment that marks run `run` of aisc's job `job` in Slurm
+    /// (`aisc:<instance>:<id>`, then `<id>.<run>` for a requeued job's later
+    /// runs, each a Slurm job of its own).
+    pub fn comment(&self, job: JobId, run: u32) -> String {
+        match run {
+            0 => format!("aisc:{}:{}", self.instance, job.0),
+            r => format!("aisc:{}:{}.{r}", self.instance, job.0),
+        }
     }
 
-    fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Option<u32>>> {
+    fn tracked(&self) -> std::sync::MutexGuard<'_, Tracked> {
         self.tracked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reports on `job` from now on (its Slurm id, if known).
-    pub fn track(&self, job: JobId, slurm_id: Option<u32>) {
-        self.tracked().insert(job.0, slurm_id);
+    /// Reports on run `run` of `job` from now on (its Slurm id, if known).
+    pub fn track(&self, job: JobId, run: u32, slurm_id: Option<u32>) {
+        self.tracked().insert(job.0, (run, slurm_id));
     }
 
     /// Stops reporting on `job`.
@@ -208,16 +216,16 @@ impl SlurmEngine {
 
     /// Submits `job` as `user` in the background; the outcome comes as an
     /// event. With `look_first`, Slurm's jobs are searched for it first.
-    pub fn submit(&self, job: JobId, user: String, sub: Submission, look_first: bool) {
-        self.track(job, None);
+    pub fn submit(&self, job: JobId, run: u32, user: String, sub: Submission, look_first: bool) {
+        self.track(job, run, None);
         let engine = self.clone();
         tokio::spawn(async move {
             let Ok(_permit) = engine.submits.clone().acquire_owned().await else {
                 return;
             };
-            let ev = match engine.submit_now(job, &user, &sub, look_first).await {
+            let ev = match engine.submit_now(job, run, &user, &sub, look_first).await {
                 Ok((slurm_id, adopted)) => {
-                    engine.track(job, Some(slurm_id));
+                    engine.track(job, run, Some(slurm_id));
                     SlurmEvent::Submitted {
                         job,
                         slurm_id,
@@ -233,22 +241,23 @@ impl SlurmEngine {
     async fn submit_now(
         &self,
         job: JobId,
+        run: u32,
         user: &str,
         sub: &Submission,
         look_first: bool,
     ) -> Result<(u32, bool), SlurmError> {
-        if look_first && let Some(found) = self.find(job).await? {
+        if look_first && let Some(found) = self.find(job, run).await? {
             return Ok((found, true));
         }
         self.client.submit(user, sub).await.map(|id| (id, false))
     }
 
-    /// The Slurm id of aisc's job `job`, if slurmctld holds it.
-    pub async fn find(&self, job: JobId) -> Result<Option<u32>, SlurmError> {
+    /// The Slurm id of run `run` of aisc's job `job`, if slurmctld holds it.
+    pub async fn find(&self, job: JobId, run: u32) -> Result<Option<u32>, SlurmError> {
         let jobs = self.client.jobs(None).await?.unwrap_or_default();
         Ok(jobs
             .iter()
-            .find(|j| j.aisc_id(&self.instance) == Some(job.0))
+            .find(|j| j.aisc_run(&self.instance) == Some((job.0, run)))
             .map(|j| j.job_id))
     }
 
@@ -358,16 +367,18 @@ async fn poller(engine: SlurmEngine, every: Duration) {
         let Some(jobs) = jobs else { continue };
         // The next question: anything changed since a second before this one was asked.
         since = Some(asked_at - 1);
-        let tracked: HashMap<i64, Option<u32>> = engine.tracked().clone();
+        let tracked: Tracked = engine.tracked().clone();
         seen.retain(|id, _| tracked.contains_key(id));
         for j in jobs {
-            let Some(id) = j.aisc_id(&engine.instance) else {
+            let Some((id, run)) = j.aisc_run(&engine.instance) else {
                 continue;
             };
             match tracked.get(&id) {
                 None => continue,
+                // Another run of a requeued job: not this one.
+                Some((r, _)) if *r != run => continue,
                 // Known under another Slurm id: not this one.
-                Some(Some(known)) if *known != j.job_id => continue,
+                Some((_, Some(known))) if *known != j.job_id => continue,
                 Some(_) => {}
             }
             let job = JobId(id);
@@ -379,7 +390,7 @@ async fn poller(engine: SlurmEngine, every: Duration) {
             let first_time_ended =
                 ph == Phase::Ended && seen.get(&id).map(|s| s.0) != Some(Phase::Ended);
             seen.insert(id, key);
-            engine.tracked().insert(id, Some(j.job_id));
+            engine.tracked().insert(id, (run, Some(j.job_id)));
             match ph {
                 Phase::Waiting => {
                     let _ = engine.events.send(SlurmEvent::Waiting {

@@ -146,7 +146,7 @@ impl Slurm {
                 account: job.account.clone().unwrap_or_default(),
                 partition: self.partition(job.class.as_deref()),
                 name: spec.name.clone(),
-                comment: self.engine.comment(job.job),
+                comment: self.engine.comment(job.job, job.restarts),
                 current_working_directory: spec.workdir.clone(),
                 environment,
                 time_limit: spec.time_limit_s.div_ceil(60).max(1),
@@ -160,6 +160,8 @@ impl Slurm {
                 nodes: g.nodes_text(),
                 signal: spec.signal.map(|w| w.slurm_text()),
                 constraints: spec.constraint.clone(),
+                exclusive: spec.exclusive.then(|| "exclusive".to_string()),
+                open_mode: (job.restarts > 0).then(|| "append".to_string()),
                 standard_output: stdout,
                 standard_error: stderr,
                 requeue: false,
@@ -298,7 +300,8 @@ impl Engine for Slurm {
             let look_first = self.maybe_submitted.contains(&job.job);
             self.ids.insert(job.job, None);
             let user = job.unix_name.unwrap_or_default();
-            self.engine.submit(job.job, user, submission, look_first);
+            self.engine
+                .submit(job.job, job.restarts, user, submission, look_first);
         }
         Vec::new()
     }
@@ -350,7 +353,7 @@ impl Engine for Slurm {
                 reason: "server restarted while handing it to Slurm: looked for there before it is submitted again".into(),
             };
         }
-        self.engine.track(job.job, slurm_id);
+        self.engine.track(job.job, job.restarts, slurm_id);
         self.ids.insert(job.job, slurm_id);
         if job.running {
             Recovered::Running { pid: None }

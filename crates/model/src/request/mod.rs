@@ -131,6 +131,16 @@ pub struct JobSpec {
     /// `-C/--constraint`: node features the job needs (Slurm engine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraint: Option<String>,
+    /// `--exclusive`: whole nodes, shared with no other job (its resources
+    /// are then all of each node's, as the server counts them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclusive: bool,
+    /// `-w/--nodelist`: nodes it must run on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodelist: Vec<String>,
+    /// `-x/--exclude`: nodes it must not run on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
     /// Nodes and tasks (one of each unless asked).
     #[serde(default, skip_serializing_if = "Geometry::is_single")]
     pub geometry: Geometry,
@@ -249,6 +259,9 @@ impl JobSpec {
             comment: None,
             mail: None,
             constraint: None,
+            exclusive: false,
+            nodelist: Vec::new(),
+            exclude: Vec::new(),
             geometry: Geometry::default(),
             array: None,
             task_of: None,
@@ -505,6 +518,9 @@ impl JobRequest {
                 comment: directives.comment.clone(),
                 mail,
                 constraint: directives.constraint.clone(),
+                exclusive: directives.exclusive,
+                nodelist: directives.nodelist.clone().unwrap_or_default(),
+                exclude: directives.exclude.clone().unwrap_or_default(),
                 geometry,
                 array: directives.array.clone(),
                 task_of: None,
@@ -557,6 +573,9 @@ fn precedence(given: SbatchOptions, script: SbatchOptions) -> SbatchOptions {
         mail_user: g.mail_user.or(s.mail_user),
         array: g.array.or(s.array),
         constraint: g.constraint.or(s.constraint),
+        exclusive: g.exclusive || s.exclusive,
+        nodelist: g.nodelist.or(s.nodelist),
+        exclude: g.exclude.or(s.exclude),
         nodes: g.nodes.or(s.nodes),
         ntasks: g.ntasks.or(s.ntasks),
         ntasks_per_node: g.ntasks_per_node.or(s.ntasks_per_node),

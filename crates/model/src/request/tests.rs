@@ -253,12 +253,25 @@ fn options_given_with_the_request_win_over_the_script_family_by_family() {
 
 #[test]
 fn refusals_name_where_they_were_written() {
-    let e = script("#SBATCH --nodelist=n1\n").resolve().unwrap_err();
+    let e = script("#SBATCH --nodelist=n[1-\n").resolve().unwrap_err();
     assert_eq!(e.field, "script");
     assert!(
         e.message
-            .starts_with("line 2: --nodelist=n1: aisc places jobs itself"),
+            .starts_with("line 2: --nodelist=n[1-: \"n[1-\": a [ without its ]"),
         "{e}"
+    );
+    let ok = script("#SBATCH -w gpu[01-02] -x n3\n").resolve().unwrap();
+    assert_eq!(ok.spec.nodelist, ["gpu01", "gpu02"]);
+    assert_eq!(ok.spec.exclude, ["n3"]);
+    let long = script("#SBATCH --nodelist=a1 --exclude=b[1-2]\n")
+        .resolve()
+        .unwrap();
+    assert_eq!(
+        (long.spec.nodelist, long.spec.exclude),
+        (
+            vec!["a1".to_string()],
+            vec!["b1".to_string(), "b2".to_string()]
+        )
     );
     let mut r = argv(&["true"]);
     r.options = words(&["-N", "3-1"]);

@@ -53,7 +53,7 @@ use Takes::{Nothing, Optional, Value};
 
 const PLACEMENT: &str =
     "aisc places jobs itself and does not bind tasks to sockets, cores or threads";
-const ONE_NODE: &str = "this centre runs a job on one node";
+const NODES: &str = "aisc chooses a multi-node job's nodes itself, in one topology group, and ends the job if one of them fails";
 
 /// The options of `sbatch` (Slurm 22.05 to 24.05).
 pub const KNOWN: &[Known] = &[
@@ -93,27 +93,15 @@ pub const KNOWN: &[Known] = &[
     honoured(&["-d", "--dependency"], Value),
     honoured(&["-b", "--begin"], Value),
     honoured(&["--signal"], Value),
-    refused(
-        &["--exclusive"],
-        Optional,
-        "aisc shares nodes between jobs: ask for the GPUs, CPUs and memory the job needs (all of a node's, if it needs them all)",
-    ),
+    honoured(&["--exclusive"], Optional),
     honoured(&["-C", "--constraint"], Value),
     refused(
         &["--prefer"],
         Value,
         "this centre declares no node features: choose a GPU model with --gpus=TYPE:N",
     ),
-    refused(
-        &["-w", "--nodelist"],
-        Value,
-        "aisc places jobs itself: a job cannot name its nodes",
-    ),
-    refused(
-        &["-x", "--exclude"],
-        Value,
-        "aisc places jobs itself: a job cannot exclude nodes",
-    ),
+    honoured(&["-w", "--nodelist"], Value),
+    honoured(&["-x", "--exclude"], Value),
     refused(
         &["-F", "--nodefile"],
         Value,
@@ -185,12 +173,12 @@ pub const KNOWN: &[Known] = &[
         Nothing,
         "aisc never gives a CPU or GPU to two jobs",
     ),
-    refused(&["--contiguous"], Nothing, ONE_NODE),
-    refused(&["--switches"], Value, ONE_NODE),
-    refused(&["--spread-job"], Nothing, ONE_NODE),
-    refused(&["--use-min-nodes"], Nothing, ONE_NODE),
-    refused(&["--wait-all-nodes"], Value, ONE_NODE),
-    refused(&["-k", "--no-kill"], Optional, ONE_NODE),
+    refused(&["--contiguous"], Nothing, NODES),
+    refused(&["--switches"], Value, NODES),
+    refused(&["--spread-job"], Nothing, NODES),
+    refused(&["--use-min-nodes"], Nothing, NODES),
+    refused(&["--wait-all-nodes"], Value, NODES),
+    refused(&["-k", "--no-kill"], Optional, NODES),
     refused(
         &["--kill-on-invalid-dep"],
         Value,
@@ -279,7 +267,11 @@ pub const KNOWN: &[Known] = &[
     refused(&["--container-id"], Value, "containers are not run yet"),
     refused(&["--batch"], Value, "this centre declares no node features"),
     refused(&["--gres-flags"], Value, PLACEMENT),
-    refused(&["--resv-ports"], Optional, ONE_NODE),
+    refused(
+        &["--resv-ports"],
+        Optional,
+        "aisc reserves no ports for steps: a job of several tasks gets MASTER_PORT",
+    ),
     refused(&["--x11"], Optional, "batch jobs have no display"),
 ];
 

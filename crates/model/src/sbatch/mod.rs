@@ -70,6 +70,12 @@ pub struct SbatchOptions {
     pub mail_user: Option<String>,
     /// `-C/--constraint`: node features, as Slurm writes them.
     pub constraint: Option<String>,
+    /// `--exclusive`: whole nodes, shared with no other job.
+    pub exclusive: bool,
+    /// `-w/--nodelist`: nodes the job must run on.
+    pub nodelist: Option<Vec<String>>,
+    /// `-x/--exclude`: nodes it must not run on.
+    pub exclude: Option<Vec<String>>,
     /// `-a/--array`
     pub array: Option<crate::array::Array>,
     /// `-d/--dependency`
@@ -404,6 +410,22 @@ fn apply_option(
                 crate::begin::Begin::parse(&value)
                     .map_err(|e| format!("{}: {e}", shown(key, &value)))?,
             )
+        }
+        "-w" | "--nodelist" | "-x" | "--exclude" => {
+            let names = crate::hostlist::expand(&value)
+                .map_err(|e| format!("{}: {e}", shown(key, &value)))?;
+            if matches!(key, "-w" | "--nodelist") {
+                opts.nodelist = Some(names);
+            } else {
+                opts.exclude = Some(names);
+            }
+        }
+        "--exclusive" if value.is_empty() => opts.exclusive = true,
+        "--exclusive" => {
+            return Err(format!(
+                "{}: aisc gives an exclusive job whole nodes shared with no other job; sharing them with the same user or MCS label is not offered (use --exclusive alone)",
+                shown(key, &value)
+            ));
         }
         "-C" | "--constraint" => {
             let ok = |c: char| c.is_ascii_alphanumeric() || "&|,*[]():!_-.".contains(c);

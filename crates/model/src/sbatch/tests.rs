@@ -143,6 +143,8 @@ fn sample(name: &str) -> &'static str {
         "-d" | "--dependency" => "afterok:1",
         "-b" | "--begin" => "now+60",
         "--signal" => "USR1@60",
+        "-w" | "--nodelist" | "-x" | "--exclude" => "gpu[01-02]",
+        "--exclusive" => "",
         _ => "1",
     }
 }
@@ -153,6 +155,9 @@ fn every_documented_option_is_honoured_or_refused_never_ignored() {
         for name in k.names {
             let line = match (k.takes, name.starts_with("--")) {
                 (known::Takes::Nothing, _) => format!("#SBATCH {name}\n"),
+                (known::Takes::Optional, _) if sample(name).is_empty() => {
+                    format!("#SBATCH {name}\n")
+                }
                 (_, true) => format!("#SBATCH {name}={}\n", sample(name)),
                 (_, false) => format!("#SBATCH {name} {}\n", sample(name)),
             };
@@ -256,11 +261,16 @@ fn command_line_options_read_like_directives_and_name_no_line() {
     let o = parse_options(&words).unwrap();
     assert_eq!(o.gpus_per_task, Some((None, 1)));
     assert_eq!(o.wrap.as_deref(), Some("nvidia-smi"));
-    let e = parse_options(&["--exclusive".to_string()]).unwrap_err();
+    assert!(
+        parse_options(&["--exclusive".to_string()])
+            .unwrap()
+            .exclusive
+    );
+    let e = parse_options(&["--exclusive=user".to_string()]).unwrap_err();
     assert_eq!(e.line, 0);
     assert!(
         e.to_string()
-            .starts_with("--exclusive: aisc shares nodes between jobs"),
+            .starts_with("--exclusive=user: aisc gives an exclusive job whole nodes"),
         "{e}"
     );
     let a = parse_options(&["-a".to_string(), "1-9:2%2".to_string()]).unwrap();

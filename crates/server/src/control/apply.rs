@@ -91,6 +91,13 @@ impl Controller {
                     self.write(change, audit.take()).await?;
                     self.queue_again(job).await?;
                 }
+                Effect::SplitTask { array, task } => {
+                    if let Some((q, split)) = self.core.split_task(array, task) {
+                        let q = self.record_split(q, split).await?;
+                        self.core.queue.insert(q);
+                        self.dirty = true;
+                    }
+                }
                 Effect::Start(job) => starts.push(*job),
                 Effect::Signal { job, how } => self.engine.signal(job, how),
                 Effect::Release { job } => self.engine.release(job),

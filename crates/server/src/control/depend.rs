@@ -4,10 +4,11 @@
 
 use super::Controller;
 use crate::clock::now_ms;
-use aisc_model::JobState;
+use aisc_model::array::JobRef;
 use aisc_model::dependency::Seen;
+use aisc_model::{JobId, JobState};
 use aisc_store::{JobFilter, JobRow, StoreError};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Ended jobs kept for dependencies; beyond this the memory starts afresh.
 const KEEP_ENDED: usize = 100_000;
@@ -20,35 +21,68 @@ impl Controller {
         }
         let now = now_ms();
         let mut seen = HashMap::new();
-        for id in self.core.dependency_targets() {
-            if let Some(s) = self.ended.get(&id) {
-                seen.insert(id, *s);
+        // Tasks named one by one (N_T, aftercorr): one read of each array's tasks.
+        let mut by_array: BTreeMap<JobId, Vec<u32>> = BTreeMap::new();
+        for r in self.core.dependency_targets() {
+            if let Some(s) = self.ended.get(&r) {
+                seen.insert(r, *s);
                 continue;
             }
+            let id = match r.task {
+                Some(t) => {
+                    by_array.entry(r.id).or_default().push(t);
+                    continue;
+                }
+                None => r.id,
+            };
             let row = match self.store.job(id).await {
                 Ok(row) if row.array_job_id == Some(id) => self.array_outcome(row).await,
                 other => other,
             };
             match row {
-                Ok(row) if row.state.is_terminal() => {
-                    let s = Seen::Ended(row.state, row.end_ms.unwrap_or(now));
-                    self.remember_end(id, s);
-                    seen.insert(id, s);
-                }
-                // Another server's job (a shared database): as the store has it.
                 Ok(row) => {
-                    let s = match (row.state, row.start_ms) {
-                        (JobState::Running, Some(at)) => Seen::Running(at),
-                        _ => Seen::Waiting,
-                    };
-                    seen.insert(id, s);
+                    let s = self.seen_as(&row, id.into(), now);
+                    seen.insert(id.into(), s);
                 }
                 Err(StoreError::NotFound) => {
-                    seen.insert(id, Seen::Missing);
+                    seen.insert(id.into(), Seen::Missing);
                 }
                 Err(e) => {
                     tracing::warn!(job = %id, error = %e, "could not read a job others wait for")
                 }
+            }
+        }
+        for (array, tasks) in by_array {
+            let filter = JobFilter {
+                array: Some(array),
+                limit: u32::MAX,
+                ..Default::default()
+            };
+            let rows = match self.store.list(&filter).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(job = %array, error = %e, "could not read an array others wait for");
+                    continue;
+                }
+            };
+            // Newest first: a task's newest record (a requeued copy's) is the one that counts.
+            let mut newest: HashMap<u32, &JobRow> = HashMap::new();
+            for row in &rows {
+                if let Some(t) = row.array_task_id {
+                    newest.entry(t).or_insert(row);
+                }
+            }
+            for t in tasks {
+                let r = JobRef {
+                    id: array,
+                    task: Some(t),
+                };
+                let s = match newest.get(&t) {
+                    Some(row) => self.seen_as(row, r, now),
+                    // Not one of its tasks (the core knows those that still wait).
+                    None => Seen::Missing,
+                };
+                seen.insert(r, s);
             }
         }
         let steps = self.core.dependencies(&seen, now);
@@ -94,11 +128,26 @@ impl Controller {
         Ok(out)
     }
 
+    /// How a stored job is seen by the jobs that wait for it (an ended one
+    /// kept: it does not change again).
+    fn seen_as(&mut self, row: &JobRow, r: JobRef, now: i64) -> Seen {
+        if row.state.is_terminal() {
+            let s = Seen::Ended(row.state, row.end_ms.unwrap_or(now));
+            self.remember_end(r, s);
+            return s;
+        }
+        // Another server's job (a shared database), or a task: as the store has it.
+        match (row.state, row.start_ms) {
+            (JobState::Running, Some(at)) => Seen::Running(at),
+            _ => Seen::Waiting,
+        }
+    }
+
     /// Keeps how a job ended, for the jobs that wait for it.
-    pub(super) fn remember_end(&mut self, id: aisc_model::JobId, s: Seen) {
+    pub(super) fn remember_end(&mut self, r: JobRef, s: Seen) {
         if self.ended.len() >= KEEP_ENDED {
             self.ended.clear();
         }
-        self.ended.insert(id, s);
+        self.ended.insert(r, s);
     }
 }

@@ -82,7 +82,7 @@ pub struct Controller {
     /// The highest job id the poll has seen pending (see `follow`).
     seen: JobId,
     /// How jobs that others wait for ended (see `depend`).
-    ended: HashMap<JobId, aisc_model::dependency::Seen>,
+    ended: HashMap<aisc_model::array::JobRef, aisc_model::dependency::Seen>,
 }
 
 /// The shortest time between two scheduling passes: a burst of submissions

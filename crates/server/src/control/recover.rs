@@ -48,6 +48,7 @@ impl Controller {
             engine_id: row.engine_job_id,
             pid: row.pid.zip(row.pid_start),
             time_limit_ms: row.time_limit_s.saturating_mul(1000),
+            restarts: row.restarts,
         };
         let now = now_ms();
         match self.engine.recover(&job) {

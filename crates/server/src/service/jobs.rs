@@ -46,8 +46,13 @@ pub async fn submit(
     if state.slurm_cluster.is_none() {
         one_host(&resolved.spec)?;
     }
+    named_nodes(&state, &resolved.spec)?;
     check_fits(&state, &resolved.spec)?;
     check_paths(&state, &resolved.spec, &caller.user.name)?;
+    let mut resolved = resolved;
+    if resolved.spec.exclusive {
+        whole_nodes(&state, &mut resolved.spec);
+    }
     let cap = state.limits.settings().max_queued_per_user;
     let store = &state.store;
     state
@@ -99,6 +104,13 @@ pub async fn submit(
         }
     }
     if let Some(dep) = &spec.dependency {
+        if dep.pairs_tasks() && spec.array.is_none() {
+            return Err(ServiceError::invalid(
+                "dependency",
+                "aftercorr pairs each task of a job array with the same task of the array it names: submit this job with --array",
+                Some("aftercorr with --array".into()),
+            ));
+        }
         for id in dep.jobs() {
             visible_job(&state, caller, id, Access::Read).await?;
         }
@@ -327,6 +339,68 @@ fn one_host(spec: &JobSpec) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// `-w/--nodelist` and `-x/--exclude`, as Slurm reads them: on this host's
+/// one node, a job may name that node (and must not exclude it, nor name a
+/// node there is not); slurmrestd 22.05 takes no node list in a submission,
+/// so on Slurm both are refused rather than lost.
+fn named_nodes(state: &AppState, spec: &JobSpec) -> Result<(), ServiceError> {
+    for (field, flag, names) in [
+        ("nodelist", "--nodelist", &spec.nodelist),
+        ("exclude", "--exclude", &spec.exclude),
+    ] {
+        if names.is_empty() {
+            continue;
+        }
+        let list = names.join(",");
+        if state.slurm_cluster.is_some() {
+            return Err(ServiceError::invalid(
+                field,
+                format!(
+                    "{flag}={list}: slurmrestd (Slurm 22.05) takes no node list in a submission, so Slurm could not be told; ask for the nodes' feature with -C instead"
+                ),
+                None,
+            ));
+        }
+        let me = &state.node.name;
+        if let Some(other) = names.iter().find(|n| *n != me) {
+            return Err(ServiceError::invalid(
+                field,
+                format!(
+                    "{flag}={list}: there is no node {other} here (this host's one node is {me})"
+                ),
+                Some(me.clone()),
+            ));
+        }
+        if field == "exclude" {
+            return Err(ServiceError::invalid(
+                field,
+                format!(
+                    "{flag}={list}: it excludes {me}, this host's one node, so it could never run"
+                ),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An exclusive job (`--exclusive`) holds whole nodes: all of each node's
+/// GPUs, CPUs and memory (a node as `check_fits` counts it, which the job
+/// asked no more of), so that no other job shares them and its lien and
+/// charge are for what it keeps from others.
+fn whole_nodes(state: &AppState, spec: &mut JobSpec) {
+    let cap = &state.node.capacity;
+    let n = spec.geometry.nodes_max.max(1);
+    spec.resources = aisc_model::Resources {
+        gpus: cap.gpus.saturating_mul(n),
+        cpus: cap.cpus.saturating_mul(n),
+        mem_mb: cap.mem_mb.saturating_mul(u64::from(n)),
+    };
+    if cap.gpus > 0 {
+        spec.geometry.gpus_per = aisc_model::request::GpusPer::Node;
+    }
+}
+
 /// Refuses a job that could never run on this host (on Slurm: a node of
 /// the cluster), counting what it asks of each of its nodes.
 fn check_fits(state: &AppState, spec: &JobSpec) -> Result<(), ServiceError> {
@@ -546,6 +620,7 @@ pub async fn show(state: &AppState, caller: &Caller, id: JobId) -> Result<JobDet
         args: spec.map(|s| s.args.clone()).unwrap_or_default(),
         partition: spec.and_then(|s| s.partition.clone()),
         comment: spec.and_then(|s| s.comment.clone()),
+        exclusive: row.spec.as_ref().is_some_and(|s| s.exclusive),
         mail_type: spec.and_then(|s| s.mail.as_ref()?.types.clone()),
         mail_user: spec.and_then(|s| s.mail.as_ref()?.user.clone()),
         begin_at: row
