@@ -244,10 +244,6 @@ fn per_task_resources_script_arguments_wrap_and_refusals_as_sbatch_has_them() {
             "partition: project default has no active grant of resource class a100",
         ),
         (
-            &["submit", "--signal=B:USR1", "--", "true"][..],
-            "--signal=B:...: not the batch shell alone",
-        ),
-        (
             &["submit", "--exclude", "n1", "--", "true"][..],
             "--exclude=n1: there is no node n1 here",
         ),
@@ -512,6 +508,26 @@ fn a_task_of_an_array_is_waited_for_and_aftercorr_pairs_tasks() {
             .contains(&format!("job {a}_7 does not exist")),
         "{gone:#}"
     );
+}
+
+#[test]
+fn a_signal_with_b_goes_to_the_batch_shell_alone() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[]);
+    let w = work.path();
+    std::fs::write(
+        w.join("b.sh"),
+        "#!/bin/sh\n#SBATCH -t 0:10 --signal=B:USR1@8\n\
+         trap 'echo batch got USR1' USR1\n\
+         sh -c 'trap \"echo step got USR1\" USR1; sleep 4; echo step done' &\n\
+         wait; wait\necho end\n",
+    )
+    .unwrap();
+    let id = server.submit(w, &["b.sh"]);
+    server.wait_state(w, id, "completed");
+    let log = server.ok(w, &["logs", &id.to_string()]);
+    assert_eq!(log, "batch got USR1\nstep done\nend\n");
 }
 
 #[test]

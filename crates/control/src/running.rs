@@ -231,7 +231,7 @@ impl Running {
                 stops::due(now_ms, a.start_ms, a.deadline_ms, a.kill.as_ref(), grace_ms)
                     .or_else(|| {
                         let w = a.warn.filter(|_| a.started && a.kill.is_none())?;
-                        (now_ms >= warn_at(a.deadline_ms, w)).then_some(Due::Warn(w.signal))
+                        (now_ms >= warn_at(a.deadline_ms, w)).then_some(Due::Warn(w))
                     })
                     .map(|d| (id, d))
             })

@@ -130,12 +130,14 @@ impl Core {
                     how: How::Kill,
                 }],
                 Due::Kill => Vec::new(),
-                Due::Warn(signal) => {
+                Due::Warn(w) => {
                     self.running.warned(job);
-                    vec![Effect::Signal {
-                        job,
-                        how: How::Signal(signal),
-                    }]
+                    let how = if w.batch_only {
+                        How::SignalBatch(w.signal)
+                    } else {
+                        How::Signal(w.signal)
+                    };
+                    vec![Effect::Signal { job, how }]
                 }
             };
             out.push((job, steps));

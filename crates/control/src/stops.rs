@@ -26,7 +26,7 @@ pub enum Due {
     /// Its grace period has run out: SIGKILL.
     Kill,
     /// Its warning (`--signal`) is due: send this signal, once.
-    Warn(i32),
+    Warn(aisc_model::signal::Warning),
 }
 
 /// What is due for a job that started at `start_ms` with deadline

@@ -350,6 +350,14 @@ impl LocalEngine {
         }
     }
 
+    /// Sends `sig` to one process of a job (its batch shell). False if it is gone.
+    pub fn signal_one(&self, pid: i64, sig: Signal) -> bool {
+        match i32::try_from(pid) {
+            Ok(pid) if pid > 1 => nix::sys::signal::kill(Pid::from_raw(pid), sig).is_ok(),
+            _ => false,
+        }
+    }
+
     /// Whether any live process of the job's process group is still there.
     pub fn group_alive(&self, pid: i64) -> bool {
         pid > 1 && procfs::group_has_live_members(pid)

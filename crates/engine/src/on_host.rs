@@ -287,6 +287,15 @@ impl Engine for Local {
                 Ok(s) => s,
                 Err(_) => return,
             },
+            How::SignalBatch(n) => {
+                // The batch shell is the launcher's one child (the launcher leads the group).
+                if let Ok(s) = Signal::try_from(n) {
+                    for child in crate::procfs::children(p.pid) {
+                        self.engine.signal_one(child, s);
+                    }
+                }
+                return;
+            }
         };
         self.engine.signal(p.pid, sig);
     }

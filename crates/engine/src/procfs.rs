@@ -7,6 +7,8 @@ use std::fs;
 pub struct ProcStat {
     /// One-letter state (`R`, `S`, `Z`, ...).
     pub state: char,
+    /// Parent process.
+    pub ppid: i64,
     /// Process group.
     pub pgrp: i64,
     /// Start time, clock ticks since boot.
@@ -32,15 +34,28 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
     // After the process group (field 5), the start time is field 22: 17 further on.
     let start_ticks = fields.nth(16)?.parse().ok()?;
     Some(ProcStat {
         state,
+        ppid,
         pgrp,
         start_ticks,
     })
+}
+
+/// The live processes whose parent is `pid`.
+pub fn children(pid: i64) -> Vec<i64> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i64>().ok()))
+        .filter(|p| stat(*p).is_some_and(|s| s.ppid == pid && s.is_live()))
+        .collect()
 }
 
 /// Whether a process with this pid and start time is alive (not a zombie).
@@ -95,6 +110,7 @@ mod tests {
             parse_stat(line),
             Some(ProcStat {
                 state: 'S',
+                ppid: 1,
                 pgrp: 1234,
                 start_ticks: 987_654
             })
@@ -108,6 +124,15 @@ mod tests {
         let s = stat(me).expect("own stat");
         assert!(alive(me, s.start_ticks));
         assert!(!alive(me, s.start_ticks + 1));
+        let child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        let pid = i64::from(child.id());
+        assert!(children(me).contains(&pid), "its child is found");
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
         assert!(stat(i64::from(i32::MAX)).is_none());
         assert!(group_has_live_members(s.pgrp));
         assert!(!group_has_live_members(i64::from(i32::MAX)));

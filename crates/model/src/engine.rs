@@ -13,6 +13,9 @@ pub enum How {
     Kill,
     /// Send this signal number.
     Signal(i32),
+    /// Send this signal number to the batch shell alone (`--signal=B:`),
+    /// not to the steps it started.
+    SignalBatch(i32),
 }
 
 /// Where a job was placed on one node.

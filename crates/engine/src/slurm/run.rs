@@ -306,7 +306,12 @@ impl Engine for Slurm {
         Vec::new()
     }
 
-    fn signal(&mut self, job: JobId, _how: How) {
+    fn signal(&mut self, job: JobId, how: How) {
+        if let How::Signal(n) | How::SignalBatch(n) = how {
+            // Slurm sends a job's --signal itself (aisc does not enforce limits here).
+            tracing::warn!(%job, signal = n, "a signal for a job on Slurm is Slurm's to send: not sent");
+            return;
+        }
         // Slurm has one way to stop a job from outside: cancel it.
         self.stopping.insert(job);
         if let Some(Some(sid)) = self.ids.get(&job) {

@@ -78,15 +78,10 @@ pub async fn submit(
     }
     let mut spec = resolved.spec;
     spec.begin_ms = resolved.begin.map(|b| b.at(now_ms()));
-    if spec.signal.is_some_and(|w| w.batch_only) {
-        let why = if state.slurm_cluster.is_some() {
-            "slurmrestd (Slurm 22.05) refuses B: in a submission; without it Slurm signals the job's steps (srun), as sbatch --signal does"
-        } else {
-            "the local engine signals the job's whole process group, the batch shell with it"
-        };
+    if spec.signal.is_some_and(|w| w.batch_only) && state.slurm_cluster.is_some() {
         return Err(ServiceError::invalid(
             "signal",
-            format!("--signal=B:...: not the batch shell alone: {why}"),
+            "--signal=B:...: not the batch shell alone: slurmrestd (Slurm 22.05) refuses B: in a submission; without it Slurm signals the job's steps (srun), as sbatch --signal does".to_string(),
             Some("[R:]SIG[@SECS]".into()),
         ));
     }
