@@ -8,6 +8,7 @@ pub mod applications;
 pub mod audit;
 pub mod backup;
 pub mod data;
+mod fits;
 pub mod grants;
 pub mod identity;
 pub mod inventory;
