@@ -379,6 +379,45 @@ async fn a_form_without_the_sessions_token_or_from_another_site_changes_nothing(
 }
 
 #[tokio::test]
+async fn a_running_job_is_requeued_from_its_page_and_keeps_its_id() {
+    let (tmp, server, c, s) = ops_signed_in().await;
+    let (dir, base) = (tmp.path(), server.url.clone());
+    let id = server.submit(dir, &["--", "sleep", "300"]);
+    server.wait_state(dir, id, "running");
+    let html = c
+        .get(format!("{base}/jobs/{id}"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("action=\"/jobs/{id}/requeue\"")),
+        "{html}"
+    );
+    let forged = s
+        .post(&c, format!("{base}/jobs/{id}/requeue"), &[("_csrf", "x")])
+        .await;
+    assert_eq!(forged.status(), 403, "not without the session's token");
+    let form = [("_csrf", s.csrf.clone())];
+    let res = s.post(&c, format!("{base}/jobs/{id}/requeue"), &form).await;
+    assert_eq!(res.status(), 303);
+    // Its run stopped, it runs again: the same id, one restart.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let job = server.show(dir, id);
+        if job["state"] == "running" && job["restarts"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{job:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.ok(dir, &["cancel", &id.to_string()]);
+}
+
+#[tokio::test]
 async fn a_waiting_job_is_held_and_released_from_its_page() {
     let (tmp, server, c, s) = ops_signed_in().await;
     let (dir, base) = (tmp.path(), server.url.clone());

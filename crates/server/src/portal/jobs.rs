@@ -347,6 +347,12 @@ pub async fn show(
                     button type="submit" class="danger" { "Cancel job" }
                 }
             }
+            @if j.state == "running" {
+                form method="post" action=(format!("/jobs/{}/requeue", j.id)) class="inline" {
+                    (s.csrf_field())
+                    button type="submit" title="Stop this run and queue the job again with its id" { "Requeue" }
+                }
+            }
             @if j.state == "pending" && j.held {
                 form method="post" action=(format!("/jobs/{}/release", j.id)) class="inline" {
                     (s.csrf_field())
@@ -458,6 +464,18 @@ pub async fn hold(
     let (id, _) = service::resolve(&state, &s.caller, id).await?;
     service::hold(&state, &s.caller, id).await?;
     Ok(see_other(&format!("/jobs/{id}")))
+}
+
+/// `POST /jobs/{id}/requeue`: a running job's run stopped, the job queued again with its id.
+pub async fn requeue(
+    State(state): State<AppState>,
+    s: Session,
+    JobIdPath(id): JobIdPath,
+    form: Form,
+) -> Result<Response, PortalError> {
+    s.check(&form)?;
+    let result = service::requeue(&state, &s.caller, id).await?;
+    Ok(see_other(&format!("/jobs/{}", result.id)))
 }
 
 /// `POST /jobs/{id}/update`: a waiting job's time limit, name or QOS (empty fields stay).

@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/jobs/{id}/log", get(jobs::log_chunk))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/hold", post(jobs::hold))
+        .route("/jobs/{id}/requeue", post(jobs::requeue))
         .route("/jobs/{id}/release", post(jobs::release))
         .route("/jobs/{id}/update", post(jobs::update))
         .route("/projects", get(projects::list))
