@@ -14,8 +14,9 @@ const SPLITS_PER_PASS: usize = 1000;
 use crate::core::Core;
 use crate::effect::Effect;
 use aisc_model::array::JobRef;
+use aisc_model::array::Tasks;
 use aisc_model::calendar::format_minute;
-use aisc_model::dependency::{Seen, Verdict, verdict};
+use aisc_model::dependency::{Dependency, Seen, Verdict, verdict};
 use aisc_model::{JobId, JobState, PendingReason, UserId};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -32,7 +33,7 @@ impl Core {
                 continue;
             };
             let own = q.spec.task_of.map(|t| t.task);
-            match self.queue.array_waiting(q.id).filter(|_| dep.pairs_tasks()) {
+            match self.paired_tasks(q.id, dep) {
                 Some(tasks) => {
                     for t in tasks.ids() {
                         out.extend(dep.targets(Some(*t)));
@@ -43,6 +44,12 @@ impl Core {
         }
         out.retain(|r| self.known(*r).is_none());
         out
+    }
+
+    /// The waiting tasks of `id`, where it is an array whose tasks are
+    /// decided one by one (`aftercorr`).
+    fn paired_tasks(&self, id: JobId, dep: &Dependency) -> Option<&Tasks> {
+        self.queue.array_waiting(id).filter(|_| dep.pairs_tasks())
     }
 
     /// What the core itself knows of `r`: waiting (in the queue, or a task
@@ -121,7 +128,7 @@ impl Core {
             let key = (q.owner, q.spec.name.as_str());
             let namesake =
                 running.contains(&key) || first_waiting.get(&key).is_some_and(|f| *f < q.id);
-            if let Some(tasks) = self.queue.array_waiting(q.id).filter(|_| dep.pairs_tasks()) {
+            if let Some(tasks) = self.paired_tasks(q.id, dep) {
                 // Each task whose pair has ended is decided as a job of its own.
                 for t in tasks.ids() {
                     if splits.len() >= SPLITS_PER_PASS {

@@ -137,6 +137,29 @@ impl Effect {
         }
     }
 
+    /// The record of a run's end at `at_ms`: `from → to`, or, where `to` is
+    /// `pending`, a requeue (the run kept, the job queued again with its
+    /// id, its next run numbered one more).
+    pub fn end_of_run(
+        job: JobId,
+        (from, to): (JobState, JobState),
+        reason: String,
+        at_ms: i64,
+        set: Fields,
+    ) -> Effect {
+        if to == JobState::Pending {
+            Effect::Requeue {
+                job,
+                from,
+                reason,
+                at_ms,
+                set: Box::new(set),
+            }
+        } else {
+            Effect::record(job, (from, to), reason, at_ms, set)
+        }
+    }
+
     /// The ledger steps of a job's end: its lien released, `gpu_ms` charged.
     pub fn settle(
         job: JobId,

@@ -278,20 +278,9 @@ pub(crate) fn never_ran(
     };
     // Requeued before it ran: its run's lien is released, and the next run is
     // numbered one more (as a run that ran).
-    let record = if to == JobState::Pending {
-        Effect::Requeue {
-            job,
-            from,
-            reason,
-            at_ms,
-            set: Box::new(set),
-        }
-    } else {
-        Effect::record(job, (from, to), reason, at_ms, set)
-    };
     Effect::settle(job, charging, project, 0)
         .into_iter()
-        .chain([record])
+        .chain([Effect::end_of_run(job, (from, to), reason, at_ms, set)])
         .collect()
 }
 
@@ -313,28 +302,18 @@ fn ran_to_end(job: JobId, a: &Active, state: JobState, reason: String, set: Fiel
             at_ms: end_ms,
         });
     }
-    if requeued(state, a) {
-        let reason = if state == JobState::Preempted {
-            format!("{reason}; requeued")
-        } else {
-            reason
-        };
-        out.push(Effect::Requeue {
-            job,
-            from: JobState::Running,
-            reason,
-            at_ms: end_ms,
-            set: Box::new(set),
-        });
-    } else {
-        out.push(Effect::record(
-            job,
-            (JobState::Running, state),
-            reason,
-            end_ms,
-            set,
-        ));
-    }
+    let (to, reason) = match (requeued(state, a), state) {
+        (true, JobState::Preempted) => (JobState::Pending, format!("{reason}; requeued")),
+        (true, _) => (JobState::Pending, reason),
+        (false, _) => (state, reason),
+    };
+    out.push(Effect::end_of_run(
+        job,
+        (JobState::Running, to),
+        reason,
+        end_ms,
+        set,
+    ));
     out
 }
 
