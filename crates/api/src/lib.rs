@@ -1,7 +1,7 @@
 //! What crosses the wire between the server and its clients: request and
 //! response bodies, query parameters and the problem document, with their
 //! OpenAPI schemas. The server builds them from its state; the CLI reads them.
-//! This crate depends on the model, `serde` and `utoipa` only: no server, no
+//! This crate depends on the model, `serde` (and `serde_json`) and `utoipa` only: no server, no
 //! store, no async runtime.
 
 pub mod applications;
@@ -16,6 +16,7 @@ pub mod nodes;
 pub mod privacy;
 pub mod problem;
 pub mod queue;
+pub mod relay;
 pub mod schemes;
 pub mod slurm;
 pub mod statements;

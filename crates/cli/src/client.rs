@@ -9,6 +9,31 @@ use std::path::PathBuf;
 /// The default server address.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 
+/// A WebSocket to the server (an interactive job's terminal).
+pub type WebSocket = tokio_tungstenite::WebSocketStream<reqwest::Upgraded>;
+
+/// An error answer as one clear message: the problem's field, detail and limit.
+async fn problem(res: Response) -> anyhow::Error {
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    match serde_json::from_str::<Problem>(&text) {
+        Ok(p) => {
+            let mut msg = match p.field {
+                Some(f) => format!("{f}: {}", p.detail),
+                None => p.detail,
+            };
+            if let Some(limit) = p.limit {
+                msg.push_str(&format!(" (limit: {limit})"));
+            }
+            if status == StatusCode::UNAUTHORIZED {
+                msg.push_str(" (check AISC_TOKEN or run `aisc login`)");
+            }
+            anyhow!(msg)
+        }
+        Err(_) => anyhow!("the server answered {status}: {}", text.trim()),
+    }
+}
+
 /// A client bound to one server and token.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -94,6 +119,26 @@ impl Client {
         Client::new(base_url(), find_token()?)
     }
 
+    /// The job agent's client for the relay at `base`: https trusting the
+    /// system's roots and, when given, the server's own certificate (PEM).
+    pub fn for_relay(base: String, ca_pem: Option<&str>) -> Result<Client> {
+        let mut ca = Vec::new();
+        if let Some(pem) = ca_pem {
+            ca = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| anyhow!("AISC_RELAY_CA_PEM: not PEM certificates: {e}"))?;
+        }
+        let http = aisc_engine::http_client(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("aisc-agent/", env!("CARGO_PKG_VERSION")))
+                .tls_certs_merge(ca.clone())
+        })?;
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: String::new(),
+        })
+    }
+
     /// A client for `base` with `token`.
     pub fn new(base: String, token: String) -> Result<Client> {
         let http = http_client()?;
@@ -113,7 +158,59 @@ impl Client {
 
     /// Sends, and turns an error answer into one clear message.
     pub async fn send(&self, req: RequestBuilder) -> Result<Response> {
-        let res = req.send().await.map_err(|e| {
+        let res = self.transmit(req).await?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        Err(problem(res).await)
+    }
+
+    /// A request to `path` under the base URL without the user's token (the
+    /// job agent's, which presents the job's relay token instead).
+    pub fn request_untokened(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Opens a WebSocket with `req` (a GET made by [`Client::request`] or
+    /// [`Client::request_untokened`]): the HTTP upgrade through this client's
+    /// connection (its TLS, its CA), then WebSocket frames over it.
+    pub async fn websocket(&self, req: RequestBuilder) -> Result<WebSocket> {
+        use sha2::Digest as _;
+        let nonce = sha2::Sha256::new()
+            .chain_update(std::process::id().to_le_bytes())
+            .chain_update(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos()
+                    .to_le_bytes(),
+            )
+            .finalize();
+        let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &nonce[..16]);
+        let req = req
+            .header(reqwest::header::CONNECTION, "Upgrade")
+            .header(reqwest::header::UPGRADE, "websocket")
+            .header(reqwest::header::SEC_WEBSOCKET_VERSION, "13")
+            .header(reqwest::header::SEC_WEBSOCKET_KEY, key);
+        let res = self.transmit(req).await?;
+        if res.status() != StatusCode::SWITCHING_PROTOCOLS {
+            return Err(problem(res).await);
+        }
+        let upgraded = res
+            .upgrade()
+            .await
+            .context("the server did not switch to WebSocket")?;
+        Ok(tokio_tungstenite::WebSocketStream::from_raw_socket(
+            upgraded,
+            tokio_tungstenite::tungstenite::protocol::Role::Client,
+            None,
+        )
+        .await)
+    }
+
+    /// Sends, saying clearly why the server could not be reached.
+    async fn transmit(&self, req: RequestBuilder) -> Result<Response> {
+        req.send().await.map_err(|e| {
             // reqwest's own message stops at "error sending request": the cause (refused, bad certificate) is below it.
             let mut cause = e.to_string();
             let mut src = std::error::Error::source(&e);
@@ -127,27 +224,6 @@ impl Client {
                 ""
             };
             anyhow!("cannot reach the aisc server at {} ({cause}); is `aisc serve` running? (set AISC_URL to point elsewhere){tls}", self.base)
-        })?;
-        if res.status().is_success() {
-            return Ok(res);
-        }
-        let status = res.status();
-        let text = res.text().await.unwrap_or_default();
-        Err(match serde_json::from_str::<Problem>(&text) {
-            Ok(p) => {
-                let mut msg = match p.field {
-                    Some(f) => format!("{f}: {}", p.detail),
-                    None => p.detail,
-                };
-                if let Some(limit) = p.limit {
-                    msg.push_str(&format!(" (limit: {limit})"));
-                }
-                if status == StatusCode::UNAUTHORIZED {
-                    msg.push_str(" (check AISC_TOKEN or run `aisc login`)");
-                }
-                anyhow!(msg)
-            }
-            Err(_) => anyhow!("the server answered {status}: {}", text.trim()),
         })
     }
 

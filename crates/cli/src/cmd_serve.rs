@@ -134,6 +134,11 @@ pub struct ServeArgs {
     /// their metadata; each such read is an audit event.
     #[arg(long)]
     auditors_read_content: bool,
+    /// Where interactive jobs (`aisc run`, `aisc alloc`) reach this server from the nodes
+    /// they run on, e.g. https://aisc.example:8443 (default: the address it listens on,
+    /// loopback when it listens on all).
+    #[arg(long, value_name = "URL")]
+    relay_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -326,8 +331,14 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode> {
         default_unix_name: a.default_unix_name.clone(),
         hidden,
     };
+    if let Some(u) = &a.relay_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        bail!("--relay-url: {u:?} must start with http:// or https://");
+    }
     let config = Config {
         auditors_read_content: a.auditors_read_content,
+        relay_url: a.relay_url.clone(),
         jobs,
         master_keys,
         data_quota_bytes,

@@ -13,6 +13,33 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
+    /// What the job asks for, as `sbatch` spells it.
+    #[command(flatten)]
+    pub job: JobFlags,
+    /// Wait for the job to end and exit with its status (0 when it completed).
+    #[arg(short = 'W', long)]
+    wait: bool,
+    /// Print only the job's id (what aisc submit prints anyway).
+    #[arg(long)]
+    parsable: bool,
+    /// Print the server's answer as JSON instead of the bare id.
+    #[arg(long)]
+    json: bool,
+    /// A batch script to run (its #SBATCH lines are honoured).
+    #[arg(value_name = "SCRIPT", conflicts_with = "command")]
+    script: Option<PathBuf>,
+    /// Arguments for the script ($1, $2, ...), after its name.
+    #[arg(value_name = "ARG", requires = "script", allow_hyphen_values = true)]
+    script_args: Vec<String>,
+    /// The command to run, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// The flags every way of starting a job shares (`aisc submit`, `aisc run`,
+/// `aisc alloc`), as `sbatch`, `srun` and `salloc` spell them.
+#[derive(Debug, Args)]
+pub struct JobFlags {
     /// Job name.
     #[arg(short = 'J', long = "job-name", visible_alias = "name")]
     name: Option<String>,
@@ -64,30 +91,12 @@ pub struct SubmitArgs {
     /// Environment to pass: ALL (default), NONE, or a comma-separated list of names and NAME=value pairs.
     #[arg(long)]
     export: Option<String>,
-    /// Wait for the job to end and exit with its status (0 when it completed).
-    #[arg(short = 'W', long)]
-    wait: bool,
     /// Print no warnings.
     #[arg(short = 'Q', long)]
-    quiet: bool,
-    /// Print only the job's id (what aisc submit prints anyway).
-    #[arg(long)]
-    parsable: bool,
-    /// Print the server's answer as JSON instead of the bare id.
-    #[arg(long)]
-    json: bool,
+    pub quiet: bool,
     /// `sbatch` options, read as the script's `#SBATCH` lines are (and over them).
     #[command(flatten)]
     sbatch: crate::submit_options::SbatchArgs,
-    /// A batch script to run (its #SBATCH lines are honoured).
-    #[arg(value_name = "SCRIPT", conflicts_with = "command")]
-    script: Option<PathBuf>,
-    /// Arguments for the script ($1, $2, ...), after its name.
-    #[arg(value_name = "ARG", requires = "script", allow_hyphen_values = true)]
-    script_args: Vec<String>,
-    /// The command to run, after `--`.
-    #[arg(last = true, value_name = "COMMAND")]
-    command: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, serde::Serialize)]
@@ -100,14 +109,14 @@ struct Submitted {
 
 pub async fn run(a: SubmitArgs) -> Result<ExitCode> {
     let client = Client::from_env()?;
-    let req = build_request(&a)?;
+    let req = build_request(&a.job, a.script.as_deref(), &a.script_args, &a.command)?;
     let submitted: Submitted = client.post_json("/api/v1/jobs", &req).await?;
     let directives = req
         .script
         .as_deref()
         .and_then(|s| aisc_model::sbatch::parse_script(s).ok())
         .unwrap_or_default();
-    if !(a.quiet || directives.quiet) {
+    if !(a.job.quiet || directives.quiet) {
         for w in &submitted.warnings {
             eprintln!("aisc: warning: {w}");
         }
@@ -123,8 +132,14 @@ pub async fn run(a: SubmitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
-    let (script, script_name) = match &f.script {
+/// The request these flags, and a script or a command, make.
+pub fn build_request(
+    f: &JobFlags,
+    script_path: Option<&std::path::Path>,
+    script_args: &[String],
+    command: &[String],
+) -> Result<JobRequest> {
+    let (script, script_name) = match script_path {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| {
                 format!(
@@ -137,7 +152,7 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
         }
         None => (None, None),
     };
-    if script.is_none() && f.command.is_empty() && f.sbatch.wrap.is_none() {
+    if script.is_none() && command.is_empty() && f.sbatch.wrap.is_none() {
         bail!(
             "nothing to run: give a script, --wrap \"CMD\", or a command after -- (e.g. aisc submit -- python3 train.py)"
         );
@@ -204,12 +219,13 @@ fn build_request(f: &SubmitArgs) -> Result<JobRequest> {
         } else {
             None
         },
-        command: f.command.clone(),
+        command: command.to_vec(),
         script,
         script_name,
         env,
         options,
-        args: f.script_args.clone(),
+        args: script_args.to_vec(),
+        interactive: None,
     })
 }
 
@@ -247,7 +263,7 @@ struct JobState {
     exit_code: Option<i32>,
 }
 
-async fn wait_for(client: &Client, id: i64) -> Result<ExitCode> {
+pub(crate) async fn wait_for(client: &Client, id: i64) -> Result<ExitCode> {
     loop {
         let job: JobState = client.get_json(&format!("/api/v1/jobs/{id}")).await?;
         match job.state.as_str() {

@@ -3,12 +3,14 @@
 //! http://127.0.0.1:8080) with a bearer token (`AISC_TOKEN`, or the file that
 //! `aisc login` writes).
 
+mod agent;
 mod client;
 mod cmd_audit;
 mod cmd_backup;
 mod cmd_data;
 mod cmd_grants;
 mod cmd_identity;
+mod cmd_interactive;
 mod cmd_inventory;
 mod cmd_jobs;
 mod cmd_node;
@@ -45,6 +47,13 @@ enum Cmd {
     Serve(Box<cmd_serve::ServeArgs>),
     /// Submit a job: `aisc submit [options] -- COMMAND...` or `aisc submit [options] SCRIPT`.
     Submit(Box<cmd_submit::SubmitArgs>),
+    /// Run a command as an interactive job, its terminal this one: `aisc run [options] --pty bash`
+    /// (as srun); `--jobid ID` runs it in an allocation of yours instead.
+    Run(Box<cmd_interactive::RunArgs>),
+    /// Hold an allocation with a shell in it (as salloc); `aisc run --jobid ID -- CMD` runs commands in it.
+    Alloc(Box<cmd_interactive::AllocArgs>),
+    /// Go back to an interactive job's terminal (Ctrl-] detaches from it).
+    Attach(cmd_interactive::AttachArgs),
     /// List jobs, newest first.
     Jobs(cmd_jobs::JobsArgs),
     /// Pending jobs in the scheduler's order; `--explain ID`: why one waits.
@@ -123,6 +132,11 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new("__launch")) {
         aisc_engine::confine::launcher::main();
     }
+    // An interactive job's agent (see `agent`): no config, a runtime of its own.
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new("__pty-agent")) {
+        let args: Vec<String> = std::env::args().skip(2).collect();
+        return agent::main(&args);
+    }
     let args = match cmd_serve::with_config_file(std::env::args().collect()) {
         Ok(a) => a,
         Err(e) => {
@@ -150,6 +164,9 @@ fn main() -> ExitCode {
         match command {
             Cmd::Serve(a) => cmd_serve::run(*a).await,
             Cmd::Submit(a) => cmd_submit::run(*a).await,
+            Cmd::Run(a) => cmd_interactive::run(*a).await,
+            Cmd::Alloc(a) => cmd_interactive::alloc(*a).await,
+            Cmd::Attach(a) => cmd_interactive::attach(a).await,
             Cmd::Jobs(a) => cmd_jobs::jobs(a).await,
             Cmd::Show(a) => cmd_jobs::show(a).await,
             Cmd::Logs(a) => cmd_jobs::logs(a).await,

@@ -47,6 +47,12 @@ const TABLE: &[Row] = &[
     // Tried on a waiting job: whoever may act on it passes to the state check (409).
     ("POST",   "/api/v1/jobs/{id}/requeue",                 [(409, 409),  FB,          NF,          (409, 404),  (409, 404),  (409, 404)]),
     ("PATCH",  "/api/v1/jobs/{id}",                         [ALL,         FB,          NF,          OWN,         OWN,         OWN]),
+    // A terminal is its owner's (and administrators'): tried on a batch job, whoever may
+    // use it passes to the check that the job is interactive (409).
+    ("GET",    "/api/v1/jobs/{id}/attach",                  [(409, 409),  FB,          NF,          (403, 404),  (403, 404),  (409, 404)]),
+    ("GET",    "/api/v1/jobs/{id}/exec",                    [(409, 409),  FB,          NF,          (403, 404),  (403, 404),  (409, 404)]),
+    // The job side takes the job's relay token only: no user's token opens it.
+    ("GET",    "/api/v1/jobs/{id}/relay",                   [(401, 401),  (401, 401),  (401, 401),  (401, 401),  (401, 401),  (401, 401)]),
     ("GET",    "/api/v1/audit",                             [ALL,         ALL,         FB,          FB,          FB,          FB]),
     ("GET",    "/api/v1/audit/verify",                      [ALL,         ALL,         FB,          FB,          FB,          FB]),
     ("POST",   "/api/v1/login",                             [(201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201),  (201, 201)]),
@@ -252,6 +258,9 @@ impl World {
             ),
             "/api/v1/jobs/{id}" => (format!("/api/v1/jobs/{}", self.job[t]), None),
             "/api/v1/jobs/{id}/logs" => (format!("/api/v1/jobs/{}/logs", self.job[t]), None),
+            "/api/v1/jobs/{id}/attach" => (format!("/api/v1/jobs/{}/attach", self.job[t]), None),
+            "/api/v1/jobs/{id}/exec" => (format!("/api/v1/jobs/{}/exec", self.job[t]), None),
+            "/api/v1/jobs/{id}/relay" => (format!("/api/v1/jobs/{}/relay", self.job[t]), None),
             "/api/v1/jobs/{id}/cancel" => (
                 format!("/api/v1/jobs/{}/cancel", self.held_job(t).await),
                 None,

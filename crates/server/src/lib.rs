@@ -11,6 +11,7 @@ pub mod limits;
 pub mod money;
 pub mod policy;
 pub mod portal;
+pub mod relay;
 pub mod sealed;
 pub mod service;
 pub mod slurm_sync;
@@ -67,6 +68,9 @@ pub struct Config {
     pub jobs: JobSettings,
     /// Auditors may read jobs' content (commands, scripts, environment, logs); each read is audited.
     pub auditors_read_content: bool,
+    /// Where interactive jobs reach this server (`--relay-url`); by default
+    /// the address it listens on (loopback when it listens on all).
+    pub relay_url: Option<String>,
 }
 
 /// How local jobs are confined (see `aisc_engine::confine`).
@@ -126,6 +130,28 @@ fn confinement(config: &Config, dir: &Path) -> Result<Confinement, ServerError> 
     c.min_uid = config.jobs.min_uid.max(1);
     c.default_unix_name = config.jobs.default_unix_name.clone();
     Ok(c)
+}
+
+/// The terminal relay of interactive jobs: their agent is this program
+/// (`aisc __pty-agent`), its tokens keyed by the master keys; with https, the
+/// certificate goes to the agent so that it trusts this server.
+fn relay_for(
+    config: &Config,
+    masters: &aisc_vault::MasterKeys,
+) -> Result<relay::Relay, ServerError> {
+    let exe = std::env::current_exe().map_err(|e| ServerError::Launcher(e.to_string()))?;
+    let ca_pem = match &config.tls {
+        Some(t) => Some(
+            fs::read_to_string(&t.cert)
+                .map_err(io_err("cannot read the TLS certificate", &t.cert))?,
+        ),
+        None => None,
+    };
+    Ok(relay::Relay::new(
+        masters,
+        vec![exe.display().to_string(), "__pty-agent".into()],
+        ca_pem,
+    ))
 }
 
 /// A TLS certificate chain and its private key, PEM files.
@@ -204,6 +230,8 @@ pub struct AppState {
     pub role: Arc<standby::Role>,
     /// For passing requests on to the leader.
     pub http: reqwest::Client,
+    /// Interactive jobs' terminals (`relay`).
+    pub relay: Arc<relay::Relay>,
 }
 
 impl AppState {
@@ -324,6 +352,7 @@ pub async fn run(
     };
 
     let masters = load_master_keys(config.master_keys.clone(), dir)?;
+    let relay = relay_for(&config, &masters)?;
     let database = config
         .database
         .clone()
@@ -418,6 +447,7 @@ pub async fn run(
             reqwest::Client::builder().timeout(Duration::from_secs(30))
         })
         .map_err(|e| ServerError::Http(e.to_string()))?,
+        relay: Arc::new(relay),
     };
     let leader = Leader {
         state: state.clone(),
@@ -465,6 +495,16 @@ pub async fn run(
             );
         }
     }
+    state
+        .relay
+        .set_url(config.relay_url.clone().unwrap_or_else(|| {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let ip = match addr.ip() {
+                ip if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+                ip => ip,
+            };
+            format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
+        }));
     eprintln!(
         "aisc: listening on {}://{addr} (data in {})",
         if tls.is_some() { "https" } else { "http" },
@@ -621,6 +661,7 @@ impl Leader {
         if shared {
             controller.share_database();
         }
+        controller.relay(self.state.relay.clone());
         controller.recover().await?;
         controller.load_drains().await?;
         sealed::sweep_objects(&self.state).await;

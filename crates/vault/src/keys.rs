@@ -4,6 +4,7 @@ use crate::{NONCE, TAG, VaultError, cipher, random, xnonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, Payload};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::io::Write as _;
@@ -64,6 +65,17 @@ impl MasterKey {
     /// Its id.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// A key for another purpose derived from this one (HMAC-SHA-256 of the
+    /// purpose's name under it): the same on every server holding this
+    /// master key, and telling nothing of it.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(b"aisc derived key:");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// As written in a key file or the variable.

@@ -77,6 +77,22 @@ pub struct JobRequest {
     pub options: Vec<String>,
     /// Arguments for the script (`$1`, `$2`, ...).
     pub args: Vec<String>,
+    /// Run the command interactively (`aisc run`, `aisc alloc`): its input and
+    /// output go through the server to whoever attaches, on a pseudo-terminal
+    /// when asked (`--pty`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interactive: Option<Interactive>,
+}
+
+/// How an interactive job talks to its user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Interactive {
+    /// On a pseudo-terminal (`--pty`): a shell or full-screen program, with
+    /// the user's window size and Ctrl-C; without it, plain input and output.
+    #[serde(default)]
+    pub pty: bool,
 }
 
 /// What a job runs.
@@ -163,6 +179,10 @@ pub struct JobSpec {
     /// `--signal`: a signal that long before its time limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<crate::signal::Warning>,
+    /// Interactive (`aisc run`, `aisc alloc`): its command runs under the
+    /// job agent, which relays it through the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive: Option<Interactive>,
 }
 
 /// Mail asked for about a job (`--mail-type`, `--mail-user`).
@@ -213,6 +233,7 @@ impl JobSpec {
             dependency: None,
             begin_ms: None,
             signal: None,
+            interactive: None,
         }
     }
 }
@@ -443,6 +464,9 @@ impl JobRequest {
             }
         }
 
+        if self.interactive.is_some() {
+            check_interactive(&command, &directives, &output, &error)?;
+        }
         Ok(Resolved {
             spec: JobSpec {
                 name,
@@ -472,6 +496,7 @@ impl JobRequest {
                 dependency: directives.dependency.clone(),
                 begin_ms: None,
                 signal: directives.signal,
+                interactive: self.interactive,
             },
             begin: directives.begin,
             warnings: directives.warnings,
@@ -744,3 +769,31 @@ fn check_env(env: &BTreeMap<String, String>) -> Result<(), SpecError> {
 
 #[cfg(test)]
 mod tests;
+
+/// What an interactive job may not be: its user is at its terminal.
+fn check_interactive(
+    command: &JobCommand,
+    directives: &SbatchOptions,
+    output: &Option<String>,
+    error: &Option<String>,
+) -> Result<(), SpecError> {
+    if matches!(command, JobCommand::Script(_)) {
+        return Err(SpecError::new(
+            "interactive",
+            "an interactive job runs a command (aisc run -- CMD), not a batch script or --wrap",
+        ));
+    }
+    if directives.array.is_some() {
+        return Err(SpecError::new(
+            "interactive",
+            "an interactive job cannot be an array: one terminal is one job",
+        ));
+    }
+    if output.is_some() || error.is_some() {
+        return Err(SpecError::new(
+            if output.is_some() { "output" } else { "error" },
+            "an interactive job's output goes to its terminal, not to a file (-o/-e)",
+        ));
+    }
+    Ok(())
+}

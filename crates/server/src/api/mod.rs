@@ -18,6 +18,7 @@ pub mod schemes;
 pub mod slurm;
 pub mod statements;
 pub mod tenancy;
+pub mod terminals;
 pub use crate::service::views as types;
 
 use crate::AppState;

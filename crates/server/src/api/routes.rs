@@ -5,7 +5,7 @@
 
 use super::{
     applications, audit, backup, data, identity, inventory, jobs, keys, nodes, privacy, queue,
-    schemes, slurm, statements, tenancy,
+    schemes, slurm, statements, tenancy, terminals,
 };
 use crate::AppState;
 use axum::Router;
@@ -128,6 +128,9 @@ api_routes! {
     post "/api/v1/jobs/{id}/hold" => jobs::hold, leader;
     post "/api/v1/jobs/{id}/requeue" => jobs::requeue, leader;
     patch "/api/v1/jobs/{id}" => jobs::update, leader;
+    get "/api/v1/jobs/{id}/attach" => terminals::attach;
+    get "/api/v1/jobs/{id}/exec" => terminals::exec;
+    get "/api/v1/jobs/{id}/relay" => terminals::relay;
 }
 
 #[cfg(test)]

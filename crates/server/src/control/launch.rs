@@ -148,7 +148,10 @@ impl Controller {
             unix_name,
             account,
             class,
-            spec: q.spec.clone(),
+            spec: match &self.relay {
+                Some(relay) => relay.wrap(q.id, q.spec.clone()),
+                None => q.spec.clone(),
+            },
             allocs,
             restarts: q.restarts,
         };

@@ -83,6 +83,8 @@ pub struct Controller {
     seen: JobId,
     /// How jobs that others wait for ended (see `depend`).
     ended: HashMap<aisc_model::array::JobRef, aisc_model::dependency::Seen>,
+    /// Interactive jobs start under the relay's agent (none in tests without one).
+    relay: Option<std::sync::Arc<crate::relay::Relay>>,
 }
 
 /// The shortest time between two scheduling passes: a burst of submissions
@@ -136,7 +138,13 @@ impl Controller {
             shared_db: false,
             seen: JobId(0),
             ended: HashMap::new(),
+            relay: None,
         }
+    }
+
+    /// Starts interactive jobs under `relay`'s agent.
+    pub fn relay(&mut self, relay: std::sync::Arc<crate::relay::Relay>) {
+        self.relay = Some(relay);
     }
 
     /// The directory holding a job's script, pid and exit files and default log.

@@ -21,6 +21,7 @@ pub mod schemes;
 pub mod slurm;
 pub mod statements;
 pub mod tenancy;
+pub mod terminals;
 pub mod views;
 
 use crate::error::{ApiError, BoxError};
