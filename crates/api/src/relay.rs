@@ -46,6 +46,14 @@ pub enum Control {
         /// The status.
         code: i32,
     },
+    /// How many bytes of the program's output this relay has received for
+    /// this terminal (server to agent, first on every connection): the agent
+    /// sends what it kept from there on, so that a restarted server shows
+    /// what was on the screen and a reconnection repeats nothing.
+    Known {
+        /// Bytes received so far.
+        bytes: u64,
+    },
     /// A line from aisc itself, not from the program: the time left, why the
     /// session ends (agent or server to user).
     Notice {

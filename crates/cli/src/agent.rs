@@ -274,7 +274,8 @@ fn status_code(s: std::process::ExitStatus) -> i32 {
 }
 
 /// Serves one command's terminal until it ends: its output to the relay
-/// (kept, the latest [`SCROLLBACK_BYTES`], while the relay is unreachable),
+/// (the latest [`SCROLLBACK_BYTES`] kept for a relay that has not seen them:
+/// one that was unreachable, or a restarted server),
 /// the relay's input and resizes to it, steps started on the relay's word
 /// (step 0 only), and its end told last. Returns its status.
 async fn serve(
@@ -288,7 +289,10 @@ async fn serve(
         .into_iter()
         .map(|(after, text)| (started + after, text))
         .collect();
-    let mut held: VecDeque<u8> = VecDeque::new();
+    // The latest output, and how many bytes were produced in all: what a
+    // relay that has not seen it all is sent on connecting.
+    let mut history: VecDeque<u8> = VecDeque::new();
+    let mut produced: u64 = 0;
     let mut status: Option<i32> = None;
     let mut output_open = true;
     let mut ended_at: Option<tokio::time::Instant> = None;
@@ -316,7 +320,10 @@ async fn serve(
                     tokio::select! {
                         () = &mut wait => break,
                         chunk = program.output.recv(), if output_open => match chunk {
-                            Some(c) => keep(&mut held, &c),
+                            Some(c) => {
+                                keep(&mut history, &c);
+                                produced += c.len() as u64;
+                            }
                             None => output_open = false,
                         },
                         s = program.child.wait(), if status.is_none() => {
@@ -329,8 +336,23 @@ async fn serve(
                 continue;
             }
         };
-        if !held.is_empty() {
-            let bytes: Vec<u8> = held.drain(..).collect();
+        // The relay says how much it has; it gets the rest that was kept.
+        let known = match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<Control>(&t) {
+                Ok(Control::Known { bytes }) => bytes,
+                _ => produced,
+            },
+            _ => continue,
+        };
+        let missing = usize::try_from(produced.saturating_sub(known))
+            .unwrap_or(usize::MAX)
+            .min(history.len());
+        if missing > 0 {
+            let bytes: Vec<u8> = history
+                .iter()
+                .skip(history.len() - missing)
+                .copied()
+                .collect();
             if ws.send(Message::Binary(bytes.into())).await.is_err() {
                 continue;
             }
@@ -343,8 +365,9 @@ async fn serve(
             tokio::select! {
                 chunk = program.output.recv(), if output_open => match chunk {
                     Some(c) => {
-                        if ws.send(Message::Binary(c.clone().into())).await.is_err() {
-                            keep(&mut held, &c);
+                        keep(&mut history, &c);
+                        produced += c.len() as u64;
+                        if ws.send(Message::Binary(c.into())).await.is_err() {
                             break true;
                         }
                     }
@@ -423,11 +446,11 @@ async fn cannot_start(relay: &Relay, step: u32, e: &anyhow::Error) {
     }
 }
 
-/// Keeps the latest output while the relay is unreachable.
-fn keep(held: &mut VecDeque<u8>, chunk: &[u8]) {
-    held.extend(chunk);
-    let over = held.len().saturating_sub(SCROLLBACK_BYTES);
-    held.drain(..over);
+/// Keeps the latest output, for a relay that has not seen it.
+fn keep(history: &mut VecDeque<u8>, chunk: &[u8]) {
+    history.extend(chunk);
+    let over = history.len().saturating_sub(SCROLLBACK_BYTES);
+    history.drain(..over);
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

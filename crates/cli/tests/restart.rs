@@ -136,3 +136,68 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("another aisc server is using"));
 }
+
+#[test]
+fn an_interactive_job_outlives_a_server_restart_and_is_attached_to_again() {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    common::open_up(w);
+    // The same address before and after, as a centre's server has.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--fake-gpus", "2", "--listen", listen.as_str()];
+    let mut server = Server::start(data.path(), &args);
+    let first = std::process::Command::new(common::AISC)
+        .args([
+            "run",
+            "-t",
+            "5",
+            "--",
+            "sh",
+            "-c",
+            "echo waiting; read x; echo got $x",
+        ])
+        .current_dir(w)
+        .env("AISC_URL", &server.url)
+        .env("AISC_TOKEN", server.token())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !server.aisc(w, &["show", "1"]).status.success() {
+        assert!(std::time::Instant::now() < deadline, "never submitted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.wait_state(w, 1, "running");
+    std::thread::sleep(Duration::from_millis(500));
+    server.kill9();
+    // The user's side loses the server and says how to come back.
+    let lost = first.wait_with_output().unwrap();
+    assert!(!lost.status.success());
+    let server = Server::start(data.path(), &args);
+    assert_eq!(server.show(w, 1)["state"], "running", "re-adopted");
+    // The job's agent dials the new server; the user attaches and types.
+    let back = common::with_stdin(
+        &server,
+        w,
+        &["attach", "1"],
+        "hello\n",
+        Some(&server.token()),
+    );
+    let said = String::from_utf8_lossy(&back.stdout);
+    assert!(back.status.success(), "{back:?}");
+    assert!(
+        said.contains("waiting"),
+        "what it showed before the restart: {said}"
+    );
+    assert!(said.contains("got hello"), "{said}");
+    let j = server.wait_state(w, 1, "completed");
+    assert_eq!(j["exit_code"], 0);
+}

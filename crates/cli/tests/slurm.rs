@@ -13,7 +13,7 @@ mod common;
 use aisc_engine::slurm::tres;
 use common::{Server, history};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -470,6 +470,81 @@ fn a_cancel_goes_to_slurm() {
             .iter()
             .any(|(j, s, _, _)| *j == sid && s == "CANCELLED")
     });
+}
+
+#[test]
+fn an_interactive_job_runs_in_slurm_and_reaches_its_user_through_the_relay() {
+    let _turn = CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(c) = cluster() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let work = workdir();
+    let w = work.path();
+    let server = ready(&c, data.path(), w);
+    // A command on a pseudo-terminal on a Slurm node, its output and status back here.
+    let name = unique("pty");
+    let out = server.aisc(
+        w,
+        &[
+            "run",
+            "--name",
+            &name,
+            "-G",
+            "1",
+            "--pty",
+            "--",
+            "sh",
+            "-c",
+            "echo tty=$(tty) user=$(id -un) gpus=$SLURM_GPUS_ON_NODE$CUDA_VISIBLE_DEVICES; exit 6",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("tty=/dev/pts/"), "{said}");
+    assert!(said.contains(&format!("user={USER}")), "{said}");
+    assert!(
+        sacct(&name).iter().any(|(_, _, _, g)| *g == 1),
+        "Slurm ran it with its GPU"
+    );
+    // An allocation held in Slurm; a command run in it from outside.
+    let mut held = Command::new(common::AISC)
+        .args(["alloc", "--time", "5m", "--", "sleep", "300"])
+        .current_dir(w)
+        .env("AISC_URL", &server.url)
+        .env("AISC_TOKEN", server.token())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the allocation to run", 60, || {
+        server.aisc(w, &["show", "2"]).status.success() && server.show(w, 2)["state"] == "running"
+    });
+    let mut step = None;
+    wait_until("a step to run in the allocation", 60, || {
+        let out = server.aisc(
+            w,
+            &[
+                "run",
+                "--jobid",
+                "2",
+                "--",
+                "sh",
+                "-c",
+                "echo in=$SLURM_JOB_ID",
+            ],
+        );
+        let ok = out.status.success();
+        step = Some(out);
+        ok
+    });
+    let step = step.unwrap();
+    let said = String::from_utf8_lossy(&step.stdout);
+    let sid = slurm_id(&server.show(w, 2));
+    assert_eq!(said.trim(), format!("in={sid}"), "{step:?}");
+    server.ok(w, &["cancel", "2"]);
+    server.wait_state(w, 2, "cancelled");
+    let _ = held.kill();
+    let _ = held.wait();
 }
 
 #[test]

@@ -69,6 +69,8 @@ struct Output {
     scrollback: VecDeque<u8>,
     tx: broadcast::Sender<FromAgent>,
     exit: Option<i32>,
+    /// Bytes of output received from the agent, in all.
+    received: u64,
     /// An agent is connected now.
     connected: bool,
 }
@@ -95,6 +97,7 @@ impl Session {
                 scrollback: VecDeque::new(),
                 tx,
                 exit: None,
+                received: 0,
                 connected: false,
             }),
         }
@@ -121,7 +124,10 @@ impl Session {
     pub fn output(&self, msg: FromAgent) {
         let mut out = self.out();
         let kept: Option<Vec<u8>> = match &msg {
-            FromAgent::Data(bytes) => Some(bytes.to_vec()),
+            FromAgent::Data(bytes) => {
+                out.received += bytes.len() as u64;
+                Some(bytes.to_vec())
+            }
             // A notice is kept as a line of its own, for whoever attaches later.
             FromAgent::Control(Control::Notice { text }) => {
                 Some(format!("\r\n{text}\r\n").into_bytes())
@@ -149,6 +155,11 @@ impl Session {
     /// Whether the program has ended, and how.
     pub fn exit(&self) -> Option<i32> {
         self.out().exit
+    }
+
+    /// Bytes of output received from the agent, in all.
+    pub fn received(&self) -> u64 {
+        self.out().received
     }
 
     /// Notes that an agent connected or left.

@@ -175,12 +175,12 @@ impl Server {
         let data_dir = &given.join("srv");
         let _ = std::fs::create_dir_all(given);
         open_up(given);
-        let mut args = vec![
-            "serve".to_string(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--data-dir".into(),
-        ];
+        let mut args = vec!["serve".to_string()];
+        // An ephemeral port unless the test names one (a restart on the same address).
+        if !extra.contains(&"--listen") {
+            args.extend(["--listen".into(), "127.0.0.1:0".into()]);
+        }
+        args.push("--data-dir".into());
         args.push(data_dir.display().to_string());
         if let Some(account) = test_account()
             && !extra.contains(&"--default-unix-name")

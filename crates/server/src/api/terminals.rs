@@ -150,6 +150,16 @@ async fn agent_side(
             .await;
         return;
     };
+    let known = Control::Known {
+        bytes: session.received(),
+    };
+    if socket
+        .send(Message::Text(known.to_text().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
     session.set_connected(true);
     let mut exited = false;
     loop {
