@@ -141,7 +141,7 @@ fn time_notices(job: i64, limit_s: u64) -> Vec<(Duration, String)> {
             out.push((
                 Duration::from_secs(limit_s - left * 60),
                 format!(
-                    "aisc: job {job} has {left} minutes left before its time limit; save your work (or ask for more: aisc update)"
+                    "aisc: job {job} has {left} minutes left before its time limit; save your work"
                 ),
             ));
         }
