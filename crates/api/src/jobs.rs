@@ -160,6 +160,9 @@ pub struct JobDetail {
     /// `--exclusive`: it holds whole nodes.
     #[serde(default)]
     pub exclusive: bool,
+    /// Interactive (`aisc run`, `aisc alloc`): its terminal is reached with `aisc attach`.
+    #[serde(default)]
+    pub interactive: Option<aisc_model::request::Interactive>,
     /// `--mail-type`, stored (no mail is sent yet).
     #[serde(default)]
     pub mail_type: Option<String>,

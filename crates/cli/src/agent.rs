@@ -29,6 +29,10 @@ const RELAY_VARS: [&str; 6] = [
     "AISC_RELAY_LIMIT_S",
 ];
 
+/// How quiet the output of a command that has ended must be (when something
+/// it left still holds its terminal open) before its end is told.
+const QUIET: Duration = Duration::from_millis(150);
+
 /// How long the agent keeps trying to tell the server a command's end.
 const LAST_WORD: Duration = Duration::from_secs(60);
 
@@ -370,13 +374,21 @@ async fn serve(
                         if ws.send(Message::Binary(c.into())).await.is_err() {
                             break true;
                         }
+                        // After the end, its output goes on until it has been quiet a while.
+                        if status.is_some() {
+                            drain.as_mut().reset(tokio::time::Instant::now() + QUIET);
+                        }
                     }
-                    None => output_open = false,
+                    None => {
+                        output_open = false;
+                        drain.as_mut().reset(tokio::time::Instant::now());
+                    }
                 },
                 s = program.child.wait(), if status.is_none() => {
                     status = Some(s.map(status_code).unwrap_or(1));
                     ended_at = Some(tokio::time::Instant::now());
-                    drain.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(150));
+                    let wait = if output_open { QUIET } else { Duration::ZERO };
+                    drain.as_mut().reset(tokio::time::Instant::now() + wait);
                 }
                 () = &mut drain, if status.is_some() => {
                     let code = status.unwrap_or(1);
@@ -384,7 +396,19 @@ async fn serve(
                     if said.is_err() {
                         break true;
                     }
-                    let _ = ws.close(None).await;
+                    // The relay closes once it has everything: only then may the job end.
+                    let acked = tokio::time::timeout(Duration::from_secs(10), async {
+                        while let Some(Ok(m)) = ws.next().await {
+                            if matches!(m, Message::Close(_)) {
+                                return true;
+                            }
+                        }
+                        true
+                    })
+                    .await;
+                    if acked.is_err() {
+                        eprintln!("aisc agent: the relay did not acknowledge the end");
+                    }
                     return Ok(code);
                 }
                 () = sleep_until(next_notice), if next_notice.is_some() => {

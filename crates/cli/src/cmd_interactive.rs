@@ -287,7 +287,12 @@ async fn session(client: &Client, id: i64, mut ws: WebSocket, pty: bool) -> Resu
     let mut keys_open = true;
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
         .context("cannot watch the window's size")?;
-    let mut check = tokio::time::interval(Duration::from_secs(2));
+    // The job's state, every 2 s: a job that ended without its terminal
+    // saying so (killed with its agent) ends the session 2 s later, so that
+    // an exit status on its way is read first.
+    let every = Duration::from_secs(2);
+    let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut ended_job: Option<JobState> = None;
     let mut out = std::io::stdout();
     let nl = if raw.saved.is_some() { "\r\n" } else { "\n" };
     loop {
@@ -335,10 +340,13 @@ async fn session(client: &Client, id: i64, mut ws: WebSocket, pty: bool) -> Resu
                 Some(Ok(_)) => {}
             },
             _ = check.tick() => {
-                let job: JobState = client.get_json(&format!("/api/v1/jobs/{id}")).await?;
-                if !matches!(job.state.as_str(), "running" | "admitted" | "pending") {
+                if let Some(job) = ended_job.take() {
                     drop(raw);
                     return Ok(ended(id, &job));
+                }
+                let job: JobState = client.get_json(&format!("/api/v1/jobs/{id}")).await?;
+                if !matches!(job.state.as_str(), "running" | "admitted" | "pending") {
+                    ended_job = Some(job);
                 }
             }
         }

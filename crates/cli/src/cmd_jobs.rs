@@ -281,6 +281,14 @@ fn render_detail(d: &JobDetail) -> String {
     if d.exclusive {
         kv("Exclusive", "whole nodes, shared with no other job".into());
     }
+    if let Some(i) = d.interactive {
+        let how = if i.pty {
+            "on a terminal"
+        } else {
+            "input and output relayed"
+        };
+        kv("Interactive", format!("{how} (aisc attach {})", d.job.id));
+    }
     if let Some(c) = &d.comment {
         kv("Comment", c.clone());
     }

@@ -248,6 +248,10 @@ fn commands_end_as_their_programs_do_and_the_time_limit_ends_the_session() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("out") && stdout.contains("err"), "{out:?}");
+    // Output as fast as the program makes it, every byte, to a reader slower than the job.
+    let out = srv.aisc(&work, &["run", "--", "head", "-c", "30000000", "/dev/zero"]);
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(out.stdout.len(), 30_000_000, "output lost on the way");
     // A program that does not exist: said at the terminal, status 127.
     let out = srv.aisc(&work, &["run", "--", "no-such-program-here"]);
     assert_eq!(out.status.code(), Some(127), "{out:?}");
@@ -269,7 +273,7 @@ fn commands_end_as_their_programs_do_and_the_time_limit_ends_the_session() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(said.contains("being stopped"), "{said}");
-    let job = srv.wait_state(&work, 3, "timed_out");
+    let job = srv.wait_state(&work, 4, "timed_out");
     assert_eq!(job["reason"], "time limit of 00:00:03 reached", "{job}");
 }
 

@@ -24,6 +24,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{broadcast, mpsc};
 
+/// Pieces of output unread by an attached user at which the agent's
+/// connection waits (below the broadcast's capacity, so nothing is evicted).
+pub const HIGH_WATER: usize = 512;
+
 /// The variable that tells the agent where the server is.
 pub const URL_VAR: &str = "AISC_RELAY_URL";
 /// The variable that carries the job's relay token.
@@ -62,7 +66,14 @@ pub struct Session {
     /// Taken by the agent's connection for as long as it lasts.
     pub(crate) agent_input: tokio::sync::Mutex<mpsc::Receiver<ToAgent>>,
     out: Mutex<Output>,
+    made: std::time::Instant,
 }
+
+/// How long a terminal's output is kept whole for its first user (`aisc run`
+/// attaches as soon as the job runs); after that only the scrollback is.
+pub const FIRST_USER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How much output is kept whole for the first user before the program waits.
+pub const FIRST_USER_BYTES: usize = 8 << 20;
 
 #[derive(Debug)]
 struct Output {
@@ -73,6 +84,12 @@ struct Output {
     received: u64,
     /// An agent is connected now.
     connected: bool,
+    /// Someone has attached.
+    attached_once: bool,
+    /// Until then, every byte of output (up to [`FIRST_USER_BYTES`], for at
+    /// most [`FIRST_USER_WAIT`]): the first user gets it all, not only the
+    /// scrollback, so that `aisc run -- CMD | wc -c` counts every byte.
+    first: Vec<u8>,
 }
 
 /// What a user attaching gets: what was shown before, and what follows.
@@ -93,12 +110,15 @@ impl Session {
         Session {
             input,
             agent_input: tokio::sync::Mutex::new(agent_input),
+            made: std::time::Instant::now(),
             out: Mutex::new(Output {
                 scrollback: VecDeque::new(),
                 tx,
                 exit: None,
                 received: 0,
                 connected: false,
+                attached_once: false,
+                first: Vec::new(),
             }),
         }
     }
@@ -111,16 +131,41 @@ impl Session {
 
     /// The scrollback and a subscription, taken together so nothing falls between.
     pub fn attach(&self) -> Attached {
-        let out = self.out();
+        let mut out = self.out();
+        let scrollback = if out.attached_once || self.made.elapsed() >= FIRST_USER_WAIT {
+            out.scrollback.iter().copied().collect()
+        } else {
+            std::mem::take(&mut out.first)
+        };
+        out.attached_once = true;
+        out.first = Vec::new();
         Attached {
-            scrollback: out.scrollback.iter().copied().collect(),
+            scrollback,
             rx: out.tx.subscribe(),
             exit: out.exit,
         }
     }
 
-    /// Output from the agent: kept and sent to whoever is attached. Never
-    /// waits: a user too slow to keep up misses output (and is told so).
+    /// How many pieces of output some attached user has not read yet: the
+    /// agent's connection stops reading at [`HIGH_WATER`], so that the
+    /// program's output waits for its slowest reader (as on a terminal)
+    /// instead of being lost.
+    pub fn unread(&self) -> usize {
+        self.out().tx.len()
+    }
+
+    /// Whether the agent's output should wait: an attached user is
+    /// [`HIGH_WATER`] pieces behind, or the first user, not there yet, has
+    /// [`FIRST_USER_BYTES`] waiting (for at most [`FIRST_USER_WAIT`]).
+    pub fn output_waits(&self) -> bool {
+        let out = self.out();
+        out.tx.len() >= HIGH_WATER
+            || (!out.attached_once
+                && out.first.len() >= FIRST_USER_BYTES
+                && self.made.elapsed() < FIRST_USER_WAIT)
+    }
+
+    /// Output from the agent: kept and sent to whoever is attached.
     pub fn output(&self, msg: FromAgent) {
         let mut out = self.out();
         let kept: Option<Vec<u8>> = match &msg {
@@ -139,6 +184,11 @@ impl Session {
             FromAgent::Control(_) => None,
         };
         if let Some(bytes) = kept {
+            if !out.attached_once && self.made.elapsed() < FIRST_USER_WAIT {
+                out.first.extend_from_slice(&bytes);
+            } else if !out.first.is_empty() {
+                out.first = Vec::new();
+            }
             out.scrollback.extend(bytes);
             let over = out.scrollback.len().saturating_sub(SCROLLBACK_BYTES);
             out.scrollback.drain(..over);

@@ -145,9 +145,7 @@ async fn agent_side(
     let Ok(mut input) =
         tokio::time::timeout(Duration::from_secs(30), session.agent_input.lock()).await
     else {
-        let _ = socket
-            .send(close("another agent holds this terminal"))
-            .await;
+        finish(&mut socket, "another agent holds this terminal").await;
         return;
     };
     let known = Control::Known {
@@ -163,13 +161,19 @@ async fn agent_side(
     session.set_connected(true);
     let mut exited = false;
     loop {
+        // A user behind on the output holds the program back, as a terminal does.
+        let behind = session.output_waits();
         tokio::select! {
-            m = socket.recv() => match m {
+            () = tokio::time::sleep(Duration::from_millis(5)), if behind => {}
+            m = socket.recv(), if !behind => match m {
                 Some(Ok(Message::Binary(b))) => session.output(FromAgent::Data(Arc::from(&b[..]))),
                 Some(Ok(Message::Text(t))) => match serde_json::from_str::<Control>(&t) {
                     Ok(c @ Control::Exit { .. }) => {
                         session.output(FromAgent::Control(c));
                         exited = true;
+                        // Every byte before it is in: the agent may go.
+                        finish(&mut socket, "ended").await;
+                        break;
                     }
                     Ok(c @ Control::Notice { .. }) => session.output(FromAgent::Control(c)),
                     // Nothing else is the agent's to say.
@@ -222,7 +226,7 @@ async fn user_side(mut socket: WebSocket, session: Arc<Session>) {
         let _ = socket
             .send(Message::Text(Control::Exit { code }.to_text().into()))
             .await;
-        let _ = socket.send(close("ended")).await;
+        finish(&mut socket, "ended").await;
         return;
     }
     let mut rx = attached.rx;
@@ -265,7 +269,7 @@ async fn user_side(mut socket: WebSocket, session: Arc<Session>) {
                     break;
                 }
                 if last {
-                    let _ = socket.send(close("ended")).await;
+                    finish(&mut socket, "ended").await;
                     break;
                 }
             }
@@ -289,11 +293,11 @@ async fn exec_side(mut socket: WebSocket, state: AppState, id: JobId, main: Arc<
         ..
     }) = asked
     else {
-        let _ = socket
-            .send(close(
-                "the first message must be {\"type\":\"exec\",\"argv\":[...]}",
-            ))
-            .await;
+        finish(
+            &mut socket,
+            "the first message must be {\"type\":\"exec\",\"argv\":[...]}",
+        )
+        .await;
         return;
     };
     let bytes: usize = argv.iter().map(String::len).sum();
@@ -301,11 +305,11 @@ async fn exec_side(mut socket: WebSocket, state: AppState, id: JobId, main: Arc<
         || bytes > MAX_ARGV_BYTES
         || argv.iter().any(|a| a.contains('\0'))
     {
-        let _ = socket
-            .send(close(
-                "argv: a program and its arguments, at most 64 KiB, without NUL",
-            ))
-            .await;
+        finish(
+            &mut socket,
+            "argv: a program and its arguments, at most 64 KiB, without NUL",
+        )
+        .await;
         return;
     }
     let (step, session) = state.relay.new_step(id);
@@ -318,21 +322,41 @@ async fn exec_side(mut socket: WebSocket, state: AppState, id: JobId, main: Arc<
     };
     if !main.input(ToAgent::Control(asked)).await {
         state.relay.remove(id, step);
-        let _ = socket.send(close("the job's agent is gone")).await;
+        finish(&mut socket, "the job's agent is gone").await;
         return;
     }
     let deadline = tokio::time::Instant::now() + STEP_START;
     while !session.connected() && session.exit().is_none() {
         if tokio::time::Instant::now() >= deadline {
             state.relay.remove(id, step);
-            let _ = socket
-                .send(close("the job's agent did not start the step in 30 s"))
-                .await;
+            finish(
+                &mut socket,
+                "the job's agent did not start the step in 30 s",
+            )
+            .await;
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     user_side(socket, session).await;
+}
+
+/// Closes a WebSocket properly: the close frame, then whatever the other
+/// side still sends until it answers (at most 5 s). Dropping it with unread
+/// data would reset the connection, and the other side could lose the last
+/// frames sent to it (the exit status).
+async fn finish(socket: &mut WebSocket, reason: &str) {
+    if socket.send(close(reason)).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(m)) = socket.recv().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn close(reason: &str) -> Message {

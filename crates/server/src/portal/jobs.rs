@@ -406,6 +406,12 @@ pub async fn show(
                         dt { "Time limit" } dd { (j.time_limit) }
                         dt { "QOS" } dd { (j.qos.clone().unwrap_or_default()) }
                         @if let Some(c) = &d.command { dt { "Command" } dd { code { (c.join(" ")) } } }
+                        @if let Some(i) = d.interactive {
+                            dt { "Interactive" } dd {
+                                (if i.pty { "on a terminal: " } else { "input and output relayed: " })
+                                code { "aisc attach " (j.id) }
+                            }
+                        }
                     }
                 }
                 section aria-labelledby="where" {

@@ -453,6 +453,7 @@ pub async fn show(state: &AppState, caller: &Caller, id: JobId) -> Result<JobDet
         partition: spec.and_then(|s| s.partition.clone()),
         comment: spec.and_then(|s| s.comment.clone()),
         exclusive: row.spec.as_ref().is_some_and(|s| s.exclusive),
+        interactive: row.spec.as_ref().and_then(|s| s.interactive),
         mail_type: spec.and_then(|s| s.mail.as_ref()?.types.clone()),
         mail_user: spec.and_then(|s| s.mail.as_ref()?.user.clone()),
         begin_at: row
