@@ -196,19 +196,20 @@ async fn agent_side(
     }
     session.set_connected(false);
     drop(input);
-    if exited {
-        // Kept a while for a user who attaches just after, then forgotten.
-        tokio::spawn(async move {
-            tokio::time::sleep(KEEP_ENDED).await;
-            if state
-                .relay
-                .session(id, step)
-                .is_some_and(|s| Arc::ptr_eq(&s, &session))
-            {
-                state.relay.remove(id, step);
-            }
-        });
-    }
+    // Ended: kept a while for a user who attaches just after, then forgotten.
+    // Gone without a word (the job killed, the node lost): forgotten unless
+    // its agent is back by then (a reconnecting agent is told the relay has
+    // nothing, and sends what it kept).
+    tokio::spawn(async move {
+        tokio::time::sleep(KEEP_ENDED).await;
+        let same = state
+            .relay
+            .session(id, step)
+            .is_some_and(|s| Arc::ptr_eq(&s, &session));
+        if same && (exited || !session.connected()) {
+            state.relay.remove(id, step);
+        }
+    });
 }
 
 /// Passes a user's keys and resizes to the session, and its output back.
