@@ -42,6 +42,9 @@ pub fn main(args: &[String]) -> ExitCode {
         Some("--") => args[1..].to_vec(),
         _ => args.to_vec(),
     };
+    // Nothing else (another job of the same Unix user included) may read this
+    // process's memory or its first environment, which holds the token.
+    let _ = nix::sys::prctl::set_dumpable(false);
     // Read, then taken out of the environment before any thread or command
     // starts: the commands it runs never see the token.
     let relay = Relay::from_env();

@@ -161,7 +161,7 @@ async fn start(
             }
         }
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = tokio::time::sleep(pause(submitted_at)) => {}
             _ = tokio::signal::ctrl_c() => {
                 let _ = client.send(client.request(reqwest::Method::POST, &format!("/api/v1/jobs/{id}/cancel"))).await;
                 eprintln!("aisc: job {id} cancelled while it waited");
@@ -182,7 +182,8 @@ async fn start(
 
 /// Attaches, waiting a little for a just-started job's agent to dial in.
 async fn connect(client: &Client, id: i64) -> Result<WebSocket> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let began = tokio::time::Instant::now();
+    let deadline = began + Duration::from_secs(60);
     loop {
         let req = client.request(reqwest::Method::GET, &format!("/api/v1/jobs/{id}/attach"));
         match client.websocket(req).await {
@@ -191,10 +192,20 @@ async fn connect(client: &Client, id: i64) -> Result<WebSocket> {
                 if e.to_string().contains("has not connected yet")
                     && tokio::time::Instant::now() < deadline =>
             {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(pause(began)).await;
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// How long to wait before asking again: often in the first two seconds (a
+/// job that starts at once is a prompt the user waits for), then 5 times a second.
+fn pause(since: tokio::time::Instant) -> Duration {
+    if since.elapsed() < Duration::from_secs(2) {
+        Duration::from_millis(20)
+    } else {
+        Duration::from_millis(200)
     }
 }
 
