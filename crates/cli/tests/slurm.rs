@@ -501,10 +501,9 @@ fn an_interactive_job_runs_in_slurm_and_reaches_its_user_through_the_relay() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("tty=/dev/pts/"), "{said}");
     assert!(said.contains(&format!("user={USER}")), "{said}");
-    assert!(
-        sacct(&name).iter().any(|(_, _, _, g)| *g == 1),
-        "Slurm ran it with its GPU"
-    );
+    wait_until("Slurm to account it with its GPU", 30, || {
+        sacct(&name).iter().any(|(_, _, _, g)| *g == 1)
+    });
     // An allocation held in Slurm; a command run in it from outside.
     let mut held = Command::new(common::AISC)
         .args(["alloc", "--time", "5m", "--", "sleep", "300"])
