@@ -707,3 +707,81 @@ async fn a_jobs_environment_values_reach_the_job_and_are_never_shown_back() {
         assert!(!text.contains(secret), "{what} shows the value");
     }
 }
+
+/// Starts `aisc run` as the user of `token`, with a command that waits for a line.
+fn interactive(server: &Server, dir: &Path, token: &str, limit: &str) -> std::process::Child {
+    std::process::Command::new(common::AISC)
+        .args(["run", "-t", limit, "--", "sh", "-c", "read line"])
+        .current_dir(dir)
+        .env("AISC_URL", &server.url)
+        .env("AISC_TOKEN", token)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_page_warns_of_an_interactive_job_near_its_limit_to_its_owner_only() {
+    let (tmp, server, c, ops) = ops_signed_in().await;
+    let dir = tmp.path();
+    common::open_up(dir);
+    user(&server, dir, "other", "admin");
+    server.ok(dir, &["member", "add", "default", "ops"]);
+    let token = server.login(dir, "ops", PASSWORD);
+    let mut far = interactive(&server, dir, &token, "60");
+    let mut near = interactive(&server, dir, &token, "10");
+    for id in [1, 2] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !server
+            .aisc(dir, &["show", &id.to_string()])
+            .status
+            .success()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job {id} never submitted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        server.wait_state(dir, id, "running");
+    }
+    // The banner comes once the job's agent has dialled in: a moment after it runs.
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = ops
+            .get(&c, format!("{}/jobs", server.url))
+            .await
+            .text()
+            .await
+            .unwrap();
+        if page.contains("class=\"banner\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        page.contains("Interactive job 2</a> reaches its time limit in 10 minutes"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Interactive job 1<"),
+        "an hour away is not near: {page}"
+    );
+    // Another user's pages say nothing of it, administrator or not.
+    let (_, other) = login(&c, &server.url, "other", "/").await;
+    let other = other.expect("other logged in");
+    let page = other
+        .get(&c, format!("{}/", server.url))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("class=\"banner\""), "{page}");
+    for child in [&mut far, &mut near] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    server.ok(dir, &["cancel", "1", "2"]);
+}

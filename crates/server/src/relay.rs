@@ -90,6 +90,8 @@ struct Output {
     /// most [`FIRST_USER_WAIT`]): the first user gets it all, not only the
     /// scrollback, so that `aisc run -- CMD | wc -c` counts every byte.
     first: Vec<u8>,
+    /// The job's owner and when its time limit falls (epoch ms), once known.
+    owner: Option<(aisc_model::UserId, i64)>,
 }
 
 /// What a user attaching gets: what was shown before, and what follows.
@@ -119,6 +121,7 @@ impl Session {
                 connected: false,
                 attached_once: false,
                 first: Vec::new(),
+                owner: None,
             }),
         }
     }
@@ -210,6 +213,11 @@ impl Session {
     /// Bytes of output received from the agent, in all.
     pub fn received(&self) -> u64 {
         self.out().received
+    }
+
+    /// Whose terminal this is, and when its job's time limit falls (epoch ms).
+    pub fn set_owner(&self, owner: aisc_model::UserId, deadline_ms: i64) {
+        self.out().owner = Some((owner, deadline_ms));
     }
 
     /// Notes that an agent connected or left.
@@ -352,6 +360,34 @@ impl Relay {
         let session = Arc::new(Session::new());
         self.sessions().insert((job, step), session.clone());
         (step, session)
+    }
+
+    /// `user`'s live terminals whose time limit falls within `within_ms` of
+    /// `now_ms`: each job and its minutes left (the portal's banner).
+    pub fn ending_soon(
+        &self,
+        user: aisc_model::UserId,
+        now_ms: i64,
+        within_ms: i64,
+    ) -> Vec<(JobId, i64)> {
+        let sessions: Vec<(JobId, Arc<Session>)> = self
+            .sessions()
+            .iter()
+            .filter(|((_, step), _)| *step == 0)
+            .map(|((job, _), s)| (*job, s.clone()))
+            .collect();
+        let mut soon: Vec<(JobId, i64)> = sessions
+            .into_iter()
+            .filter_map(|(job, s)| {
+                let out = s.out();
+                let (owner, deadline) = out.owner?;
+                let left = deadline - now_ms;
+                (owner == user && out.exit.is_none() && out.connected && left <= within_ms)
+                    .then_some((job, (left.max(0) + 59_999) / 60_000))
+            })
+            .collect();
+        soon.sort();
+        soon
     }
 
     /// Forgets a terminal (its program ended, or its agent never came).

@@ -116,6 +116,13 @@ pub async fn relay(
     let Some(session) = state.relay.session_for_agent(id, p.step) else {
         return Err(ApiError::NotFound(format!("step {} of job {id}", p.step)));
     };
+    if p.step == 0 {
+        // Whose it is and when it ends, for the portal's banner.
+        let row = state.store.job(id).await.map_err(ApiError::internal)?;
+        let start = row.start_ms.unwrap_or_else(crate::clock::now_ms);
+        let limit_ms = i64::try_from(row.time_limit_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+        session.set_owner(row.owner, start.saturating_add(limit_ms));
+    }
     Ok(upgrade(ws)?
         .max_message_size(MAX_FRAME)
         .on_upgrade(move |socket| agent_side(socket, state, id, p.step, session)))

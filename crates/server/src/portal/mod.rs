@@ -283,6 +283,17 @@ pub fn page(s: &Session, title: &str, nav: Nav, body: Markup) -> Markup {
                         button type="submit" { "Log out" }
                     }
                 }
+                @if !s.ending_soon.is_empty() {
+                    div class="banner" role="status" {
+                        @for (job, minutes) in &s.ending_soon {
+                            p {
+                                a href=(format!("/jobs/{job}")) { "Interactive job " (job) }
+                                " reaches its time limit in " (minutes) (if *minutes == 1 { " minute" } else { " minutes" })
+                                ": save your work."
+                            }
+                        }
+                    }
+                }
                 main id="main" { h1 { (title) } (body) }
                 footer class="foot" { p { "Times are Hong Kong time (UTC+8). Money is in HK$." } }
             }

@@ -34,7 +34,13 @@ pub struct Session {
     pub csrf: String,
     /// The session's token id (revoked at logout).
     token_id: i64,
+    /// The user's interactive jobs within 15 minutes of their time limit,
+    /// with the minutes left (the banner on every page).
+    pub ending_soon: Vec<(aisc_model::JobId, i64)>,
 }
+
+/// How long before an interactive job's time limit its user's pages say so.
+pub const ENDING_SOON_MS: i64 = 15 * 60 * 1000;
 
 /// The CSRF token of a session: a hash of its secret, so a page never shows the secret.
 fn csrf_of(secret: &str) -> String {
@@ -124,10 +130,16 @@ impl FromRequestParts<AppState> for Session {
                 return Err(PortalError::Csrf);
             }
         }
+        // From the relay's memory: no query per page.
+        let ending_soon =
+            state
+                .relay
+                .ending_soon(caller.user.id, crate::clock::now_ms(), ENDING_SOON_MS);
         Ok(Session {
             caller,
             csrf,
             token_id: id,
+            ending_soon,
         })
     }
 }
