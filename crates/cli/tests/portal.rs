@@ -730,9 +730,10 @@ async fn every_page_warns_of_an_interactive_job_near_its_limit_to_its_owner_only
     user(&server, dir, "other", "admin");
     server.ok(dir, &["member", "add", "default", "ops"]);
     let token = server.login(dir, "ops", PASSWORD);
-    let mut far = interactive(&server, dir, &token, "60");
-    let mut near = interactive(&server, dir, &token, "10");
-    for id in [1, 2] {
+    // One after the other, so that job 1 is the hour-long one and job 2 the 10-minute one.
+    let mut started = Vec::new();
+    for (id, limit) in [(1, "60"), (2, "10")] {
+        started.push(interactive(&server, dir, &token, limit));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while !server
             .aisc(dir, &["show", &id.to_string()])
@@ -779,7 +780,7 @@ async fn every_page_warns_of_an_interactive_job_near_its_limit_to_its_owner_only
         .await
         .unwrap();
     assert!(!page.contains("class=\"banner\""), "{page}");
-    for child in [&mut far, &mut near] {
+    for mut child in started {
         let _ = child.kill();
         let _ = child.wait();
     }
