@@ -287,8 +287,9 @@ fn a_terminal_is_its_owners_alone_and_bad_requests_are_refused() {
     srv.user_with_password(&work, "mallory", "user", "mallory-password-1");
     let mallory = srv.login(&work, "mallory", "mallory-password-1");
     // A job that waits at a prompt: the admin's.
-    let mut waiting = Command::new(AISC)
-        .args([
+    let mut waiting = srv.spawn_aisc(
+        &work,
+        &[
             "run",
             "-t",
             "5",
@@ -296,21 +297,10 @@ fn a_terminal_is_its_owners_alone_and_bad_requests_are_refused() {
             "sh",
             "-c",
             "read line; echo got $line",
-        ])
-        .current_dir(&work)
-        .env("AISC_URL", &srv.url)
-        .env("AISC_TOKEN", srv.token())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Submitted by the command above: there, then running.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !srv.aisc(&work, &["show", "1"]).status.success() {
-        assert!(Instant::now() < deadline, "aisc run never submitted");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    srv.wait_state(&work, 1, "running");
+        ],
+        &srv.token(),
+    );
+    srv.wait_running(&work, 1);
     // Another user: not found (it is not theirs to see).
     let other = srv.aisc_env(&work, &["attach", "1"], &[("AISC_TOKEN", &mallory)]);
     assert!(!other.status.success());

@@ -708,20 +708,6 @@ async fn a_jobs_environment_values_reach_the_job_and_are_never_shown_back() {
     }
 }
 
-/// Starts `aisc run` as the user of `token`, with a command that waits for a line.
-fn interactive(server: &Server, dir: &Path, token: &str, limit: &str) -> std::process::Child {
-    std::process::Command::new(common::AISC)
-        .args(["run", "-t", limit, "--", "sh", "-c", "read line"])
-        .current_dir(dir)
-        .env("AISC_URL", &server.url)
-        .env("AISC_TOKEN", token)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn every_page_warns_of_an_interactive_job_near_its_limit_to_its_owner_only() {
     let (tmp, server, c, ops) = ops_signed_in().await;
@@ -733,20 +719,9 @@ async fn every_page_warns_of_an_interactive_job_near_its_limit_to_its_owner_only
     // One after the other, so that job 1 is the hour-long one and job 2 the 10-minute one.
     let mut started = Vec::new();
     for (id, limit) in [(1, "60"), (2, "10")] {
-        started.push(interactive(&server, dir, &token, limit));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !server
-            .aisc(dir, &["show", &id.to_string()])
-            .status
-            .success()
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "job {id} never submitted"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        server.wait_state(dir, id, "running");
+        let run = ["run", "-t", limit, "--", "sh", "-c", "read line"];
+        started.push(server.spawn_aisc(dir, &run, &token));
+        server.wait_running(dir, id);
     }
     // The banner comes once the job's agent has dialled in: a moment after it runs.
     let mut page = String::new();

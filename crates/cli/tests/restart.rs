@@ -152,8 +152,9 @@ fn an_interactive_job_outlives_a_server_restart_and_is_attached_to_again() {
     let listen = format!("127.0.0.1:{port}");
     let args = ["--fake-gpus", "2", "--listen", listen.as_str()];
     let mut server = Server::start(data.path(), &args);
-    let first = std::process::Command::new(common::AISC)
-        .args([
+    let first = server.spawn_aisc(
+        w,
+        &[
             "run",
             "-t",
             "5",
@@ -161,21 +162,10 @@ fn an_interactive_job_outlives_a_server_restart_and_is_attached_to_again() {
             "sh",
             "-c",
             "echo waiting; read x; echo got $x",
-        ])
-        .current_dir(w)
-        .env("AISC_URL", &server.url)
-        .env("AISC_TOKEN", server.token())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !server.aisc(w, &["show", "1"]).status.success() {
-        assert!(std::time::Instant::now() < deadline, "never submitted");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server.wait_state(w, 1, "running");
+        ],
+        &server.token(),
+    );
+    server.wait_running(w, 1);
     std::thread::sleep(Duration::from_millis(500));
     server.kill9();
     // The user's side loses the server and says how to come back.

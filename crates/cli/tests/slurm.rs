@@ -13,7 +13,7 @@ mod common;
 use aisc_engine::slurm::tres;
 use common::{Server, history};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -505,16 +505,8 @@ fn an_interactive_job_runs_in_slurm_and_reaches_its_user_through_the_relay() {
         sacct(&name).iter().any(|(_, _, _, g)| *g == 1)
     });
     // An allocation held in Slurm; a command run in it from outside.
-    let mut held = Command::new(common::AISC)
-        .args(["alloc", "--time", "5m", "--", "sleep", "300"])
-        .current_dir(w)
-        .env("AISC_URL", &server.url)
-        .env("AISC_TOKEN", server.token())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let alloc = ["alloc", "--time", "5m", "--", "sleep", "300"];
+    let mut held = server.spawn_aisc(w, &alloc, &server.token());
     wait_until("the allocation to run", 60, || {
         server.aisc(w, &["show", "2"]).status.success() && server.show(w, 2)["state"] == "running"
     });

@@ -373,6 +373,34 @@ impl Server {
             .expect("show --json is JSON")
     }
 
+    /// Starts `aisc ARGS` as the holder of `token`, its input, output and
+    /// error piped: a command the test types into (`aisc run`, `aisc alloc`).
+    pub fn spawn_aisc(&self, cwd: &Path, args: &[&str], token: &str) -> Child {
+        open_up(cwd);
+        Command::new(AISC)
+            .args(args)
+            .current_dir(cwd)
+            .env("AISC_URL", &self.url)
+            .env("AISC_TOKEN", token)
+            .env("AISC_CONFIG_DIR", cwd.join(".aisc-config"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aisc runs")
+    }
+
+    /// Waits until job `id` exists (a command started apart is submitting
+    /// it), then until it runs; returns its JSON.
+    pub fn wait_running(&self, cwd: &Path, id: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.aisc(cwd, &["show", &id.to_string()]).status.success() {
+            assert!(Instant::now() < deadline, "job {id} was never submitted");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.wait_state(cwd, id, "running")
+    }
+
     /// Polls until the job is in `state`; returns its JSON.
     pub fn wait_state(&self, cwd: &Path, id: impl std::fmt::Display, state: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(40);

@@ -49,8 +49,7 @@ pub async fn attach(
     JobIdPath(r): JobIdPath,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let id = service::usable(&state, &caller, r).await?;
-    let session = service::session(&state, id)?;
+    let (_, session) = service::open(&state, &caller, r).await?;
     Ok(upgrade(ws)?
         .max_message_size(MAX_FRAME)
         .on_upgrade(move |socket| user_side(socket, session)))
@@ -73,8 +72,7 @@ pub async fn exec(
     JobIdPath(r): JobIdPath,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let id = service::usable(&state, &caller, r).await?;
-    let main = service::session(&state, id)?;
+    let (id, main) = service::open(&state, &caller, r).await?;
     Ok(upgrade(ws)?
         .max_message_size(MAX_FRAME)
         .on_upgrade(move |socket| exec_side(socket, state, id, main)))

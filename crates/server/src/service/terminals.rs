@@ -14,9 +14,21 @@ use aisc_model::array::JobRef;
 use aisc_model::{JobId, JobState};
 use std::sync::Arc;
 
+/// The terminal of a job's command that a caller may use: the job is
+/// theirs (or they administer the centre, audited), interactive, started,
+/// and its agent has connected.
+pub async fn open(
+    state: &AppState,
+    caller: &Caller,
+    r: JobRef,
+) -> Result<(JobId, Arc<Session>), ServiceError> {
+    let id = usable(state, caller, r).await?;
+    Ok((id, session(state, id)?))
+}
+
 /// The job a caller may use the terminal of, checked: theirs (or an
 /// administrator's, audited), interactive, and started.
-pub async fn usable(state: &AppState, caller: &Caller, r: JobRef) -> Result<JobId, ServiceError> {
+async fn usable(state: &AppState, caller: &Caller, r: JobRef) -> Result<JobId, ServiceError> {
     let (id, task) = resolve(state, caller, r).await?;
     if task.is_some() {
         return Err(ServiceError::Conflict(format!(
@@ -68,7 +80,7 @@ pub async fn usable(state: &AppState, caller: &Caller, r: JobRef) -> Result<JobI
 }
 
 /// The terminal of a job's command, once its agent has connected.
-pub fn session(state: &AppState, id: JobId) -> Result<Arc<Session>, ServiceError> {
+fn session(state: &AppState, id: JobId) -> Result<Arc<Session>, ServiceError> {
     state.relay.session(id, 0).ok_or_else(|| {
         ServiceError::Conflict(format!(
             "job {id}'s terminal has not connected yet: try again in a moment"
