@@ -319,7 +319,7 @@ async fn serve(
                     eprintln!("aisc agent: could not tell the relay the end: {e:#}");
                     return Ok(status.unwrap_or(1));
                 }
-                tracing_free_log(&format!("relay unreachable ({e:#}); retrying"));
+                eprintln!("aisc agent: relay unreachable ({e:#}); retrying");
                 // Meanwhile the command runs on and its output is kept.
                 let wait = tokio::time::sleep(backoff);
                 tokio::pin!(wait);
@@ -439,7 +439,7 @@ async fn serve(
             }
         };
         if lost {
-            tracing_free_log("lost the relay; reconnecting");
+            eprintln!("aisc agent: lost the relay; reconnecting");
         }
     }
 }
@@ -485,11 +485,6 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// The agent's own diagnostics go to the job's captured log (its stderr).
-fn tracing_free_log(msg: &str) {
-    eprintln!("aisc agent: {msg}");
 }
 
 #[cfg(test)]

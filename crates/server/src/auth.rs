@@ -149,6 +149,16 @@ impl TokenCache {
     }
 }
 
+/// Equal in constant time: secrets (CSRF tokens, relay tokens) are compared,
+/// never branched on byte by byte.
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// The authenticated caller of a request, and where it came from.
 #[derive(Debug, Clone)]
 pub struct Caller {

@@ -149,15 +149,9 @@ impl Session {
         }
     }
 
-    /// How many pieces of output some attached user has not read yet: the
-    /// agent's connection stops reading at [`HIGH_WATER`], so that the
-    /// program's output waits for its slowest reader (as on a terminal)
-    /// instead of being lost.
-    pub fn unread(&self) -> usize {
-        self.out().tx.len()
-    }
-
-    /// Whether the agent's output should wait: an attached user is
+    /// Whether the agent's output should wait (the agent's connection stops
+    /// reading, so that the program's output waits for its slowest reader, as
+    /// on a terminal, instead of being lost): an attached user is
     /// [`HIGH_WATER`] pieces behind, or the first user, not there yet, has
     /// [`FIRST_USER_BYTES`] waiting (for at most [`FIRST_USER_WAIT`]).
     pub fn output_waits(&self) -> bool {
@@ -285,15 +279,9 @@ impl Relay {
 
     /// Whether `token` is the job's, under any key held (in constant time).
     pub fn verify(&self, job: JobId, token: &str) -> bool {
-        self.keys.iter().any(|k| {
-            let want = Relay::token_with(k, job);
-            want.len() == token.len()
-                && want
-                    .bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        })
+        self.keys
+            .iter()
+            .any(|k| crate::auth::same(&Relay::token_with(k, job), token))
     }
 
     /// What the engine starts for an interactive job: its command under the
@@ -393,11 +381,6 @@ impl Relay {
     /// Forgets a terminal (its program ended, or its agent never came).
     pub fn remove(&self, job: JobId, step: u32) {
         self.sessions().remove(&(job, step));
-    }
-
-    /// Forgets every terminal of a job.
-    pub fn remove_job(&self, job: JobId) {
-        self.sessions().retain(|(j, _), _| *j != job);
     }
 }
 

@@ -47,15 +47,6 @@ fn csrf_of(secret: &str) -> String {
     hex::encode(Sha256::digest(format!("aisc-csrf:{secret}").as_bytes()))
 }
 
-/// Equal in constant time (tokens are compared, never branched on byte by byte).
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -148,7 +139,7 @@ impl Session {
     /// Refuses a form that does not carry this session's CSRF token.
     pub fn check(&self, form: &Form) -> Result<(), PortalError> {
         match form.get("_csrf") {
-            Some(t) if same(t, &self.csrf) => Ok(()),
+            Some(t) if crate::auth::same(t, &self.csrf) => Ok(()),
             _ => Err(PortalError::Csrf),
         }
     }
@@ -240,7 +231,11 @@ pub async fn login(
     let again = |status: StatusCode, msg: &str| {
         (status, login_form(&next, &csrf, &user, Some(msg))).into_response()
     };
-    if csrf.is_empty() || !form.get("_csrf").is_some_and(|t| same(t, &csrf)) {
+    if csrf.is_empty()
+        || !form
+            .get("_csrf")
+            .is_some_and(|t| crate::auth::same(t, &csrf))
+    {
         return again(
             StatusCode::FORBIDDEN,
             "This login form has expired. Please try again.",
@@ -321,8 +316,8 @@ mod tests {
         let (a, b) = (csrf_of("aisc_one"), csrf_of("aisc_two"));
         assert_ne!(a, b);
         assert!(!a.contains("one"));
-        assert!(same(&a, &csrf_of("aisc_one")));
-        assert!(!same(&a, &b));
-        assert!(!same(&a, &a[1..]));
+        assert!(crate::auth::same(&a, &csrf_of("aisc_one")));
+        assert!(!crate::auth::same(&a, &b));
+        assert!(!crate::auth::same(&a, &a[1..]));
     }
 }
